@@ -1,0 +1,383 @@
+//! Layered configuration: code defaults → TOML file → environment (`<PREFIX><SECTION>__<KEY>`) →
+//! CLI flags (applied by each binary). Unknown keys are refused by the servers' `deny_unknown_fields`
+//! structs; secrets may come only from the environment or a `*_file` key.
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use figment::providers::{Format as _, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Why the configuration could not be loaded. The message names the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadConfigError {
+    /// The config file given on the command line (or `*_CONFIG`) does not exist or is unreadable.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A value is missing, unknown, or of the wrong type; figment's message names key and source.
+    #[error("config: {0}")]
+    Invalid(String),
+    /// A secret was written into the config file.
+    #[error("config: `{key}` is a secret and must come from the environment or `{key}_file`, not the config file")]
+    SecretInFile {
+        /// The dotted key.
+        key: String,
+    },
+    /// A value parsed but breaks a rule of the spec.
+    #[error("config: `{key}`: {reason}")]
+    Rule {
+        /// The dotted key.
+        key: String,
+        /// The rule that was broken.
+        reason: String,
+    },
+}
+
+impl LoadConfigError {
+    /// Shorthand for [`LoadConfigError::Rule`].
+    pub fn rule(key: &str, reason: impl Display) -> Self {
+        Self::Rule {
+            key: key.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl From<figment::Error> for LoadConfigError {
+    fn from(error: figment::Error) -> Self {
+        // figment's Display of a multi-error lists every failure; the first names the key and source.
+        let first = error.into_iter().next().map(|e| e.to_string()).unwrap_or_default();
+        Self::Invalid(first)
+    }
+}
+
+/// The layers of one configuration load.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The TOML file, if one was named.
+    pub file: Option<PathBuf>,
+    /// Environment variables (the process environment in production, a map in tests).
+    pub env: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// Sources from the process environment and an optional file.
+    pub fn from_process(file: Option<PathBuf>) -> Self {
+        Self {
+            file,
+            env: std::env::vars().collect(),
+        }
+    }
+}
+
+/// Merges defaults, the TOML file and the environment variables starting with `env_prefix`
+/// (e.g. `HUB_`) into a figment, ready for [`extract`]. `<PREFIX>CONFIG` is skipped: it names the
+/// file, not a key.
+///
+/// # Errors
+/// [`LoadConfigError::File`] when the named file is missing or unreadable.
+pub fn layered<T: Serialize + Default>(
+    env_prefix: &str,
+    sources: &Sources,
+) -> Result<Figment, LoadConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(path) = &sources.file {
+        std::fs::metadata(path).map_err(|e| LoadConfigError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    Ok(figment.merge(EnvVars::new(env_prefix, &sources.env)))
+}
+
+/// Extracts the typed config. Strings from the environment are coerced to numbers and booleans
+/// where the type asks for them.
+///
+/// # Errors
+/// [`LoadConfigError::Invalid`] naming the key and the layer it came from.
+pub fn extract<T: DeserializeOwned>(figment: &Figment) -> Result<T, LoadConfigError> {
+    Ok(figment.extract_lossy()?)
+}
+
+/// Refuses secrets that were set in the TOML file (hub.md §16).
+///
+/// # Errors
+/// [`LoadConfigError::SecretInFile`] for the first such key.
+pub fn reject_secrets_in_file(figment: &Figment, keys: &[&str]) -> Result<(), LoadConfigError> {
+    for key in keys {
+        let from_file = figment.find_value(key).is_ok()
+            && figment
+                .find_metadata(key)
+                .is_some_and(|meta| meta.name.contains("TOML"));
+        if from_file {
+            return Err(LoadConfigError::SecretInFile {
+                key: (*key).to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `path` against `base` unless it is absolute.
+pub fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+/// Reads a secret from a `*_file` key: the file content, trimmed.
+///
+/// # Errors
+/// [`LoadConfigError::File`] when the file cannot be read.
+pub fn read_secret_file(path: &Path) -> Result<String, LoadConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| LoadConfigError::File {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// Environment variables as a figment provider: `HUB_HTTP__BIND=…` becomes `http.bind`. Values stay
+/// strings; [`extract`] coerces them.
+struct EnvVars {
+    prefix: String,
+    vars: Vec<(String, String)>,
+}
+
+impl EnvVars {
+    fn new(prefix: &str, env: &[(String, String)]) -> Self {
+        let config_var = format!("{prefix}CONFIG");
+        let vars = env
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && *k != config_var)
+            .map(|(k, v)| (k[prefix.len()..].to_ascii_lowercase(), v.clone()))
+            .collect();
+        Self {
+            prefix: prefix.to_owned(),
+            vars,
+        }
+    }
+}
+
+impl Provider for EnvVars {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("environment variable(s) {}*", self.prefix))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut root = Dict::new();
+        for (key, value) in &self.vars {
+            let path: Vec<&str> = key.split("__").collect();
+            if path.iter().any(|part| part.is_empty()) {
+                return Err(figment::Error::from(format!(
+                    "environment variable {}{}: empty key segment",
+                    self.prefix,
+                    key.to_ascii_uppercase()
+                )));
+            }
+            insert_nested(&mut root, &path, Value::from(value.clone()));
+        }
+        Ok(Profile::Default.collect(root))
+    }
+}
+
+fn insert_nested(dict: &mut Dict, path: &[&str], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert((*last).to_owned(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry((*first).to_owned())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if !matches!(entry, Value::Dict(..)) {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert_nested(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Deserializes a list given either as a TOML array or as one comma-separated string (the
+/// environment form, e.g. `HUB_SUPERHUBS__URLS=https://a,https://b`). Elements parse with `FromStr`.
+///
+/// # Errors
+/// The first element that does not parse.
+pub fn comma_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        Seq(Vec<String>),
+        Text(String),
+    }
+    let items = match Items::deserialize(deserializer)? {
+        Items::Seq(items) => items,
+        Items::Text(text) if text.trim().is_empty() => Vec::new(),
+        Items::Text(text) => text.split(',').map(|s| s.trim().to_owned()).collect(),
+    };
+    items
+        .iter()
+        .map(|item| {
+            item.parse()
+                .map_err(|e| serde::de::Error::custom(format!("{item:.64}: {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Sample {
+        http: Http,
+        name: String,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Http {
+        bind: std::net::SocketAddr,
+        max_connections: u32,
+        #[serde(deserialize_with = "comma_list")]
+        proxies: Vec<std::net::IpAddr>,
+        token: Option<String>,
+    }
+
+    impl Default for Sample {
+        fn default() -> Self {
+            Self {
+                http: Http::default(),
+                name: "default".into(),
+            }
+        }
+    }
+
+    impl Default for Http {
+        fn default() -> Self {
+            Self {
+                bind: "0.0.0.0:8787".parse().unwrap(),
+                max_connections: 10,
+                proxies: Vec::new(),
+                token: None,
+            }
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn load(toml: Option<&str>, vars: &[(&str, &str)]) -> Result<Sample, LoadConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = toml.map(|text| {
+            let path = dir.path().join("test.toml");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
+        let sources = Sources { file, env: env(vars) };
+        extract(&layered::<Sample>("T_", &sources)?)
+    }
+
+    #[test]
+    fn defaults_apply_when_no_layer_sets_a_key() {
+        assert_eq!(load(None, &[]).unwrap(), Sample::default());
+    }
+
+    #[test]
+    fn env_overrides_file_when_both_set_a_key() {
+        let toml = "name = \"file\"\n[http]\nmax_connections = 5\nbind = \"127.0.0.1:1\"\n";
+
+        let config = load(Some(toml), &[("T_HTTP__BIND", "127.0.0.1:2"), ("T_NAME", "2024")]).unwrap();
+
+        assert_eq!(config.http.bind, "127.0.0.1:2".parse().unwrap());
+        assert_eq!(config.http.max_connections, 5);
+        assert_eq!(config.name, "2024");
+    }
+
+    #[test]
+    fn env_numbers_and_lists_coerce_when_type_asks() {
+        let config = load(
+            None,
+            &[("T_HTTP__MAX_CONNECTIONS", "77"), ("T_HTTP__PROXIES", "10.0.0.1, ::1")],
+        )
+        .unwrap();
+
+        assert_eq!(config.http.max_connections, 77);
+        assert_eq!(config.http.proxies.len(), 2);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_naming_it_when_in_file() {
+        let err = load(Some("[http]\nbidn = \"x\"\n"), &[]).unwrap_err();
+
+        assert!(err.to_string().contains("bidn"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_when_in_env() {
+        let err = load(None, &[("T_HTTP__NOPE", "1")]).unwrap_err();
+
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn bad_address_is_refused_naming_key_when_malformed() {
+        let err = load(None, &[("T_HTTP__BIND", "not-an-address")]).unwrap_err();
+
+        assert!(err.to_string().contains("http.bind"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_refused_naming_it() {
+        let sources = Sources {
+            file: Some("/nonexistent/hub.toml".into()),
+            env: vec![],
+        };
+
+        let err = layered::<Sample>("T_", &sources).unwrap_err();
+
+        assert!(err.to_string().contains("/nonexistent/hub.toml"), "{err}");
+    }
+
+    #[test]
+    fn secret_is_refused_when_written_in_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        std::fs::write(&path, "[http]\ntoken = \"s3cret\"\n").unwrap();
+        let from_file = layered::<Sample>("T_", &Sources { file: Some(path), env: vec![] }).unwrap();
+        let from_env = layered::<Sample>(
+            "T_",
+            &Sources { file: None, env: env(&[("T_HTTP__TOKEN", "s3cret")]) },
+        )
+        .unwrap();
+
+        assert!(matches!(
+            reject_secrets_in_file(&from_file, &["http.token"]),
+            Err(LoadConfigError::SecretInFile { .. })
+        ));
+        assert!(reject_secrets_in_file(&from_env, &["http.token"]).is_ok());
+    }
+}

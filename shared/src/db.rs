@@ -1,0 +1,391 @@
+//! The one way to the database: an `sqlx::AnyPool` over SQLite or Postgres chosen by URL, SQLite
+//! pragmas, write transactions that cannot hit `SQLITE_BUSY` mid-way, connection retries at
+//! start, and a readiness probe. Each server keeps its own SQL in its `store` module on top.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Connection as _, Executor as _, Transaction};
+
+/// SQLite `busy_timeout` in milliseconds (hub.md §14).
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How long a request waits for a pooled connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// `select 1` longer than this makes `/readyz` fail (hub.md §12).
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+/// First and largest pause between connection attempts at start.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Which dialect a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// `sqlite:` URLs: the embedded default.
+    Sqlite,
+    /// `postgres://` or `postgresql://` URLs.
+    Postgres,
+}
+
+impl DbKind {
+    /// The dialect of `url`.
+    ///
+    /// # Errors
+    /// [`ConnectError::UnsupportedUrl`] for any other scheme.
+    pub fn from_url(url: &str) -> Result<Self, ConnectError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(ConnectError::UnsupportedUrl {
+                url: redact(url),
+            })
+        }
+    }
+}
+
+/// The `[database]` section shared by the servers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://file.db?mode=rwc` (relative paths resolve against the data dir) or `postgres://…`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Run embedded migrations at start.
+    pub run_migrations: bool,
+    /// How long start-up keeps retrying an unreachable database before giving up.
+    pub connect_timeout_secs: u64,
+}
+
+impl DatabaseConfig {
+    /// Defaults with the given URL.
+    pub fn with_url(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            max_connections: 8,
+            run_migrations: true,
+            connect_timeout_secs: 30,
+        }
+    }
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Neither `sqlite:` nor `postgres://`.
+    #[error("database.url {url}: only sqlite: and postgres:// URLs are supported")]
+    UnsupportedUrl {
+        /// The URL without its password.
+        url: String,
+    },
+    /// Every attempt failed (or a non-transient error occurred).
+    #[error("database {url}: cannot connect after {attempts} attempt(s): {source}")]
+    Unreachable {
+        /// The URL without its password.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("database {url}: migration failed: {source}")]
+    Migrate {
+        /// The URL without its password.
+        url: String,
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// A pool plus its dialect. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    kind: DbKind,
+    url: String,
+}
+
+impl Database {
+    /// Opens the pool, retrying transient failures with backoff for `connect_timeout_secs` and
+    /// logging each attempt. Relative SQLite paths resolve against `base_dir`.
+    ///
+    /// # Errors
+    /// [`ConnectError`] naming the database (never its password).
+    pub async fn connect(config: &DatabaseConfig, base_dir: &Path) -> Result<Self, ConnectError> {
+        install_default_drivers();
+        let kind = DbKind::from_url(&config.url)?;
+        let url = match kind {
+            DbKind::Sqlite => resolve_sqlite_url(&config.url, base_dir),
+            DbKind::Postgres => config.url.clone(),
+        };
+        let shown = redact(&url);
+        let deadline = Instant::now() + Duration::from_secs(config.connect_timeout_secs);
+        let mut pause = RETRY_FIRST;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            // A single direct connection first: it fails fast with the real cause (the pool would
+            // retry internally and report only a timeout).
+            let result = match sqlx::AnyConnection::connect(&url).await {
+                Ok(probe) => {
+                    let _ = probe.close().await;
+                    pool_options(kind, config.max_connections).connect(&url).await
+                }
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(pool) => {
+                    return Ok(Self {
+                        pool,
+                        kind,
+                        url: shown,
+                    });
+                }
+                Err(error) if is_transient(&error) && Instant::now() + pause < deadline => {
+                    tracing::warn!(database = %shown, attempt = attempts, %error,
+                        retry_in_ms = pause.as_millis() as u64, "database unreachable, retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RETRY_MAX);
+                }
+                Err(source) => {
+                    return Err(ConnectError::Unreachable {
+                        url: shown,
+                        attempts,
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Applies `migrator` (the caller picks the one for [`Database::kind`]).
+    ///
+    /// # Errors
+    /// [`ConnectError::Migrate`].
+    pub async fn migrate(&self, migrator: &Migrator) -> Result<(), ConnectError> {
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|source| ConnectError::Migrate {
+                url: self.url.clone(),
+                source,
+            })
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock up front
+    /// (`begin immediate`): a deferred transaction that upgrades to a writer later can fail with
+    /// `SQLITE_BUSY` regardless of `busy_timeout`.
+    ///
+    /// # Errors
+    /// The database error; cancel-safe (a dropped transaction rolls back).
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.kind {
+            DbKind::Sqlite => self.pool.begin_with("begin immediate").await,
+            DbKind::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// `select 1` under a one-second deadline, for `/readyz`.
+    ///
+    /// # Errors
+    /// The database error, or [`sqlx::Error::PoolTimedOut`] when it took too long.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        let probe = async {
+            let mut conn = self.pool.acquire().await?;
+            conn.ping().await
+        };
+        tokio::time::timeout(PING_TIMEOUT, probe)
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+    }
+
+    /// The pool, for queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The dialect.
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// The URL without its password, for logs.
+    pub fn display_url(&self) -> &str {
+        &self.url
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn pool_options(kind: DbKind, max_connections: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT);
+    match kind {
+        DbKind::Postgres => options,
+        DbKind::Sqlite => options.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("pragma journal_mode = wal").await?;
+                conn.execute("pragma synchronous = normal").await?;
+                conn.execute("pragma foreign_keys = on").await?;
+                let busy = format!("pragma busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+                conn.execute(sqlx::AssertSqlSafe(busy)).await?;
+                Ok(())
+            })
+        }),
+    }
+}
+
+/// Connection refused, timeouts and "the database is starting up" are worth retrying at start;
+/// bad credentials or a missing database are not.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code == "57P03"),
+        _ => false,
+    }
+}
+
+/// Makes the path of a `sqlite:` URL absolute against `base_dir`, keeping its query.
+pub fn resolve_sqlite_url(url: &str, base_dir: &Path) -> String {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
+        return url.to_owned();
+    }
+    let full = base_dir.join(path);
+    match query {
+        Some(query) => format!("sqlite://{}?{query}", full.display()),
+        None => format!("sqlite://{}", full.display()),
+    }
+}
+
+/// The URL with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row as _;
+
+    async fn sqlite() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DatabaseConfig::with_url("sqlite://t.db?mode=rwc");
+        let db = Database::connect(&config, dir.path()).await.unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn sqlite_binds_placeholders_by_number_when_reused_out_of_order() {
+        let (_dir, db) = sqlite().await;
+
+        let row = sqlx::query("select $2 || $1 || $2 as s, $1 as first")
+            .bind("a")
+            .bind("b")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+
+        assert_eq!(row.get::<String, _>("s"), "bab");
+        assert_eq!(row.get::<String, _>("first"), "a");
+    }
+
+    #[tokio::test]
+    async fn sqlite_pragmas_apply_when_connected() {
+        let (_dir, db) = sqlite().await;
+
+        let mode: String = sqlx::query_scalar("pragma journal_mode").fetch_one(db.pool()).await.unwrap();
+        let fk: i64 = sqlx::query_scalar("pragma foreign_keys").fetch_one(db.pool()).await.unwrap();
+        let busy: i64 = sqlx::query_scalar("pragma busy_timeout").fetch_one(db.pool()).await.unwrap();
+
+        assert_eq!(mode, "wal");
+        assert_eq!(fk, 1);
+        assert_eq!(busy, i64::from(SQLITE_BUSY_TIMEOUT_MS));
+    }
+
+    #[tokio::test]
+    async fn concurrent_write_transactions_all_commit_when_on_sqlite() {
+        let (_dir, db) = sqlite().await;
+        sqlx::query("create table n (v bigint not null)").execute(db.pool()).await.unwrap();
+
+        let writers = (0..16).map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin_write().await?;
+                let count: i64 = sqlx::query_scalar("select count(*) from n").fetch_one(&mut *tx).await?;
+                sqlx::query("insert into n (v) values ($1)").bind(i + count).execute(&mut *tx).await?;
+                tx.commit().await
+            })
+        });
+        for writer in writers {
+            writer.await.unwrap().unwrap();
+        }
+
+        let total: i64 = sqlx::query_scalar("select count(*) from n").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(total, 16);
+    }
+
+    #[tokio::test]
+    async fn connect_gives_up_naming_database_when_postgres_is_down() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut config = DatabaseConfig::with_url(&format!("postgres://u:pw@127.0.0.1:{port}/x"));
+        config.connect_timeout_secs = 1;
+
+        let err = Database::connect(&config, Path::new(".")).await.unwrap_err();
+
+        let text = err.to_string();
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(!text.contains("pw"), "password leaked: {text}");
+        assert!(matches!(err, ConnectError::Unreachable { attempts, .. } if attempts > 1));
+    }
+
+    #[test]
+    fn unsupported_url_is_refused_when_scheme_unknown() {
+        assert!(matches!(DbKind::from_url("mysql://x"), Err(ConnectError::UnsupportedUrl { .. })));
+        assert!(DbKind::from_url("hub.db").is_err());
+    }
+
+    #[test]
+    fn sqlite_url_resolves_against_base_when_relative() {
+        let base = Path::new("/data/hub");
+
+        assert_eq!(resolve_sqlite_url("sqlite://hub.db?mode=rwc", base), "sqlite:///data/hub/hub.db?mode=rwc");
+        assert_eq!(resolve_sqlite_url("sqlite:///abs/x.db", base), "sqlite:///abs/x.db");
+        assert_eq!(resolve_sqlite_url("sqlite::memory:", base), "sqlite::memory:");
+    }
+
+    #[test]
+    fn redact_hides_password_when_present() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

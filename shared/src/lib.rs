@@ -1,0 +1,34 @@
+//! Pieces shared by the goop-hubs servers (`hub`, `superhub`) and the `peer`: identities and their
+//! parsing, Ed25519 signing over libp2p keys, key files, layered configuration, telemetry, the
+//! shutdown signal and (feature `db`) the one way to the database.
+//!
+//! # Layout
+//! - [`ids`]: validated newtypes ([`ids::Ed25519PeerId`], [`ids::Slug`]).
+//! - [`signing`]: sign and verify payloads; PeerId ↔ public key; base64url.
+//! - [`keyfile`]: load or create the libp2p protobuf key file (mode 0600).
+//! - [`config`]: defaults → TOML → environment layering with unknown keys refused.
+//! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
+//! - [`shutdown`]: a future that resolves on ctrl-c or SIGTERM.
+//! - [`db`] (feature `db`): `sqlx::AnyPool` over SQLite or Postgres, pragmas, write transactions,
+//!   connection retries.
+//!
+//! ```
+//! use shared::{ids::Ed25519PeerId, signing};
+//!
+//! let key = libp2p::identity::ed25519::Keypair::generate();
+//! let signer: Ed25519PeerId = key.public().into();
+//! let sig = signing::sign_b64u(&key, b"hello");
+//! assert!(signing::verify_b64u(&signer, b"hello", &sig).is_ok());
+//! ```
+
+pub mod config;
+#[cfg(feature = "db")]
+pub mod db;
+pub mod ids;
+pub mod keyfile;
+pub mod shutdown;
+pub mod signing;
+pub mod telemetry;
+
+/// Version of this workspace, reported in `software.version` and build-info metrics.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
