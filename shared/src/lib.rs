@@ -3,11 +3,13 @@
 //! shutdown signal and (feature `db`) the one way to the database.
 //!
 //! # Layout
+//! - [`api`]: JSON documents shared between crates (info documents, error body).
 //! - [`ids`]: validated newtypes ([`ids::Ed25519PeerId`], [`ids::Slug`]).
 //! - [`signing`]: sign and verify payloads; PeerId ↔ public key; base64url.
 //! - [`keyfile`]: load or create the libp2p protobuf key file (mode 0600).
 //! - [`config`]: defaults → TOML → environment layering with unknown keys refused.
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
+//! - [`server`] (feature `server`): task ownership, `/metrics`, HTTP metrics, error bodies.
 //! - [`shutdown`]: a future that resolves on ctrl-c or SIGTERM.
 //! - [`db`] (feature `db`): `sqlx::AnyPool` over SQLite or Postgres, pragmas, write transactions,
 //!   connection retries.
@@ -21,11 +23,14 @@
 //! assert!(signing::verify_b64u(&signer, b"hello", &sig).is_ok());
 //! ```
 
+pub mod api;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod ids;
 pub mod keyfile;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod shutdown;
 pub mod signing;
 pub mod telemetry;

@@ -1,0 +1,436 @@
+//! The hub's configuration (hub.md §16): typed sections, layered by [`shared::config`], checked
+//! once at load so the rest of the hub works with valid values only.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
+use serde::{Deserialize, Serialize};
+use shared::config::{LoadConfigError, Sources, comma_list};
+use shared::db::DatabaseConfig;
+use shared::ids::Slug;
+use shared::telemetry::LogConfig;
+
+/// Environment prefix of every key.
+pub const ENV_PREFIX: &str = "HUB_";
+
+/// The whole hub configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[hub]`: identity and community description.
+    pub hub: HubSection,
+    /// `[http]`: the HTTP listener.
+    pub http: HttpConfig,
+    /// `[p2p]`: libp2p listeners and limits.
+    pub p2p: P2pConfig,
+    /// `[database]`.
+    pub database: DatabaseConfig,
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+}
+
+/// `[hub]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSection {
+    /// Community name, 1–64 characters.
+    pub name: String,
+    /// Community slug; also the rendezvous namespace.
+    pub slug: Slug,
+    /// Up to 1000 characters.
+    pub description: String,
+    /// `""` or an http(s) URL of at most 512 bytes.
+    pub icon_url: String,
+    /// Up to 10 tags `^[a-z0-9][a-z0-9-]{0,31}$`.
+    #[serde(deserialize_with = "comma_list")]
+    pub tags: Vec<String>,
+    /// Up to 5 BCP 47 tags of at most 16 characters.
+    #[serde(deserialize_with = "comma_list")]
+    pub languages: Vec<String>,
+    /// `""` or a lower-case ISO 3166-1 alpha-2 code.
+    pub region: String,
+    /// `""` or an email address.
+    pub contact_email: String,
+    /// Data directory; made absolute at load.
+    pub data_dir: PathBuf,
+    /// Key file, relative to the data dir.
+    pub key_file: PathBuf,
+    /// Publish `member_count` in the info document.
+    pub publish_member_count: bool,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Public base URL; empty means `http://<bind>` with an unspecified IP replaced by 127.0.0.1.
+    pub external_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDRs).
+    #[serde(deserialize_with = "comma_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Concurrent HTTP connections.
+    pub max_connections: usize,
+}
+
+/// `[p2p]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pConfig {
+    /// libp2p listen addresses.
+    #[serde(deserialize_with = "comma_list")]
+    pub listen_addrs: Vec<Multiaddr>,
+    /// The only public addresses (hub.md §4.1).
+    #[serde(deserialize_with = "comma_list")]
+    pub external_addrs: Vec<Multiaddr>,
+    /// Also listen on QUIC (cargo feature `quic`).
+    pub quic: bool,
+    /// Established connections in total.
+    pub max_connections: u32,
+    /// Established connections per peer.
+    pub max_connections_per_peer: u32,
+    /// Pending inbound connections.
+    pub max_pending_incoming: u32,
+    /// Idle connection timeout.
+    pub idle_timeout_secs: u64,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics`.
+    pub enabled: bool,
+    /// Listen address of the metrics endpoint.
+    pub bind: SocketAddr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            hub: HubSection {
+                name: "Goop² community".to_owned(),
+                slug: Slug::parse("community").expect("invariant: valid default slug"),
+                description: String::new(),
+                icon_url: String::new(),
+                tags: Vec::new(),
+                languages: Vec::new(),
+                region: String::new(),
+                contact_email: String::new(),
+                data_dir: PathBuf::from("data/hub"),
+                key_file: PathBuf::from("hub.key"),
+                publish_member_count: true,
+            },
+            http: HttpConfig {
+                bind: SocketAddr::from(([0, 0, 0, 0], 8787)),
+                external_url: String::new(),
+                trusted_proxies: Vec::new(),
+                max_connections: 10_000,
+            },
+            p2p: P2pConfig {
+                listen_addrs: vec!["/ip4/0.0.0.0/tcp/4001".parse().expect("invariant: valid")],
+                external_addrs: Vec::new(),
+                quic: false,
+                max_connections: 4096,
+                max_connections_per_peer: 8,
+                max_pending_incoming: 256,
+                idle_timeout_secs: 60,
+            },
+            database: DatabaseConfig::with_url("sqlite://hub.db?mode=rwc"),
+            metrics: MetricsConfig {
+                enabled: true,
+                bind: SocketAddr::from(([127, 0, 0, 1], 9187)),
+            },
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Values given on the command line, the last layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--http-bind`.
+    pub http_bind: Option<SocketAddr>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+impl Config {
+    /// Loads defaults → TOML file → `HUB_*` environment → CLI overrides, then checks every rule.
+    /// Relative paths resolve: `data_dir` against the config file's directory (or the working
+    /// directory without a file), the key file and SQLite database against `data_dir`.
+    ///
+    /// # Errors
+    /// [`LoadConfigError`] naming the offending key or file.
+    pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Self, LoadConfigError> {
+        let figment = shared::config::layered::<Self>(ENV_PREFIX, sources)?;
+        let mut config: Self = shared::config::extract(&figment)?;
+        if let Some(dir) = &overrides.data_dir {
+            config.hub.data_dir.clone_from(dir);
+        }
+        if let Some(bind) = overrides.http_bind {
+            config.http.bind = bind;
+        }
+        if let Some(level) = &overrides.log_level {
+            config.log.level.clone_from(level);
+        }
+        let base = match sources.file.as_deref().and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let base = std::path::absolute(&base).map_err(|e| LoadConfigError::rule("hub.data_dir", e))?;
+        config.hub.data_dir = shared::config::resolve(&base, &config.hub.data_dir);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A config for tests: every listener on 127.0.0.1 port 0, the given data dir and database.
+    pub fn for_tests(data_dir: &Path, database_url: &str) -> Self {
+        let mut config = Self::default();
+        config.hub.data_dir = data_dir.to_owned();
+        config.http.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.p2p.listen_addrs = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("invariant: valid")];
+        config.metrics.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.database = DatabaseConfig::with_url(database_url);
+        config.database.connect_timeout_secs = 5;
+        config
+    }
+
+    /// The key file, absolute.
+    pub fn key_path(&self) -> PathBuf {
+        shared::config::resolve(&self.hub.data_dir, &self.hub.key_file)
+    }
+
+    /// The idle connection timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.p2p.idle_timeout_secs)
+    }
+
+    /// The public base URL without a trailing slash; computed from the bound address when
+    /// `http.external_url` is empty.
+    pub fn external_url(&self, bound: SocketAddr) -> String {
+        if !self.http.external_url.is_empty() {
+            return self.http.external_url.trim_end_matches('/').to_owned();
+        }
+        let ip = match bound.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, bound.port()))
+    }
+
+    fn validate(&self) -> Result<(), LoadConfigError> {
+        let hub = &self.hub;
+        let chars = hub.name.chars().count();
+        if !(1..=64).contains(&chars) {
+            return Err(LoadConfigError::rule("hub.name", "must be 1–64 characters"));
+        }
+        if hub.description.chars().count() > 1000 {
+            return Err(LoadConfigError::rule("hub.description", "at most 1000 characters"));
+        }
+        if !hub.icon_url.is_empty() && !is_http_url(&hub.icon_url, 512) {
+            return Err(LoadConfigError::rule("hub.icon_url", "\"\" or an http(s) URL of at most 512 bytes"));
+        }
+        if hub.tags.len() > 10 || !hub.tags.iter().all(|t| is_tag(t)) {
+            return Err(LoadConfigError::rule("hub.tags", "at most 10 tags of a-z, 0-9 and '-', 1–32 characters"));
+        }
+        if hub.languages.len() > 5 || !hub.languages.iter().all(|l| is_language(l)) {
+            return Err(LoadConfigError::rule("hub.languages", "at most 5 BCP 47 tags of at most 16 characters"));
+        }
+        let region_ok = hub.region.is_empty()
+            || (hub.region.len() == 2 && hub.region.bytes().all(|b| b.is_ascii_lowercase()));
+        if !region_ok {
+            return Err(LoadConfigError::rule("hub.region", "\"\" or a lower-case ISO 3166-1 alpha-2 code"));
+        }
+        if !hub.contact_email.is_empty() && !looks_like_email(&hub.contact_email) {
+            return Err(LoadConfigError::rule("hub.contact_email", "\"\" or an email address"));
+        }
+        if !self.http.external_url.is_empty() && !is_http_url(&self.http.external_url, 512) {
+            return Err(LoadConfigError::rule("http.external_url", "must be an http(s) URL"));
+        }
+        if self.p2p.listen_addrs.is_empty() {
+            return Err(LoadConfigError::rule("p2p.listen_addrs", "at least one address"));
+        }
+        if self.p2p.external_addrs.len() > 8 {
+            return Err(LoadConfigError::rule("p2p.external_addrs", "at most 8 addresses"));
+        }
+        if self.p2p.quic && !cfg!(feature = "quic") {
+            return Err(LoadConfigError::rule("p2p.quic", "this build lacks the `quic` cargo feature"));
+        }
+        if self.http.max_connections == 0 || self.p2p.max_connections == 0 {
+            return Err(LoadConfigError::rule("max_connections", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Checks `p2p.external_addrs` against the hub id and strips a trailing `/p2p/<id>`.
+    ///
+    /// # Errors
+    /// [`LoadConfigError::Rule`] when an address names another peer.
+    pub fn external_addrs_for(&self, id: &libp2p::PeerId) -> Result<Vec<Multiaddr>, LoadConfigError> {
+        self.p2p
+            .external_addrs
+            .iter()
+            .map(|addr| {
+                let mut addr = addr.clone();
+                match addr.iter().last() {
+                    Some(Protocol::P2p(peer)) if peer == *id => {
+                        addr.pop();
+                        Ok(addr)
+                    }
+                    Some(Protocol::P2p(_)) => Err(LoadConfigError::rule(
+                        "p2p.external_addrs",
+                        format!("{addr} names another peer than this hub ({id})"),
+                    )),
+                    _ => Ok(addr),
+                }
+            })
+            .collect()
+    }
+}
+
+fn is_http_url(url: &str, max_len: usize) -> bool {
+    url.len() <= max_len
+        && ["http://", "https://"]
+            .iter()
+            .any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace)))
+}
+
+fn is_tag(tag: &str) -> bool {
+    let bytes = tag.as_bytes();
+    (1..=32).contains(&bytes.len())
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+fn is_language(tag: &str) -> bool {
+    (1..=16).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn looks_like_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !email.contains(char::is_whitespace)
+                && !domain.contains('@')
+                && email.len() <= 254
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: Option<&str>, env: &[(&str, &str)]) -> Result<Config, LoadConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = toml.map(|text| {
+            let path = dir.path().join("hub.toml");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::load(&Sources { file, env }, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults_load_when_nothing_is_configured() {
+        let config = load(None, &[]).unwrap();
+
+        assert_eq!(config.http.bind.port(), 8787);
+        assert_eq!(config.hub.slug.as_str(), "community");
+        assert!(config.hub.data_dir.is_absolute());
+        assert!(config.hub.data_dir.ends_with("data/hub"));
+    }
+
+    #[test]
+    fn example_config_loads_to_defaults() {
+        let example = include_str!("../../deploy/hub.example.toml");
+
+        let config = load(Some(example), &[]).unwrap();
+
+        assert_eq!(config.hub.name, Config::default().hub.name);
+    }
+
+    #[test]
+    fn data_dir_resolves_against_config_file_when_relative() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, "[hub]\ndata_dir = \"state\"\n").unwrap();
+
+        let config = Config::load(&Sources { file: Some(path), env: vec![] }, &Overrides::default()).unwrap();
+
+        assert_eq!(config.hub.data_dir, dir.path().join("state"));
+        assert_eq!(config.key_path(), dir.path().join("state/hub.key"));
+    }
+
+    #[test]
+    fn cli_overrides_env_when_both_set_bind() {
+        let overrides = Overrides {
+            http_bind: Some("127.0.0.1:1".parse().unwrap()),
+            ..Overrides::default()
+        };
+        let env = vec![("HUB_HTTP__BIND".to_owned(), "127.0.0.1:2".to_owned())];
+
+        let config = Config::load(&Sources { file: None, env }, &overrides).unwrap();
+
+        assert_eq!(config.http.bind.port(), 1);
+    }
+
+    #[test]
+    fn env_list_of_multiaddrs_parses_when_comma_separated() {
+        let config = load(None, &[("HUB_P2P__LISTEN_ADDRS", "/ip4/127.0.0.1/tcp/1,/ip4/127.0.0.1/tcp/2")]).unwrap();
+
+        assert_eq!(config.p2p.listen_addrs.len(), 2);
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_their_key() {
+        let cases: &[(&str, &str)] = &[
+            ("[hub]\nslug = \"Bad Slug\"\n", "slug"),
+            ("[hub]\nname = \"\"\n", "hub.name"),
+            ("[hub]\nregion = \"NL\"\n", "hub.region"),
+            ("[hub]\ntags = [\"-x\"]\n", "hub.tags"),
+            ("[p2p]\nlisten_addrs = [\"not-a-multiaddr\"]\n", "listen_addrs"),
+            ("[database]\nurl = 5\n", "database.url"),
+            ("[http]\nexternal_url = \"ftp://x\"\n", "http.external_url"),
+            ("[nonsense]\nx = 1\n", "nonsense"),
+        ];
+        for (toml, key) in cases {
+            let err = load(Some(toml), &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml:?} gave {err:?}, expected it to name {key}");
+        }
+    }
+
+    #[test]
+    fn external_url_replaces_unspecified_ip_when_empty() {
+        let config = Config::default();
+
+        assert_eq!(config.external_url("0.0.0.0:8787".parse().unwrap()), "http://127.0.0.1:8787");
+    }
+
+    #[test]
+    fn external_addrs_refuse_another_peer_id_when_suffixed() {
+        let mut config = Config::default();
+        let me = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        let other = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        config.p2p.external_addrs = vec![format!("/dns4/hub.example.org/tcp/4001/p2p/{me}").parse().unwrap()];
+
+        let mine = config.external_addrs_for(&me).unwrap();
+        let theirs = config.external_addrs_for(&other);
+
+        assert_eq!(mine[0].to_string(), "/dns4/hub.example.org/tcp/4001");
+        assert!(theirs.is_err());
+    }
+}

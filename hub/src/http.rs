@@ -1,0 +1,35 @@
+//! The hub's HTTP surface: [`router`] merges the feature routers; [`shared::server::finish_router`]
+//! adds the cross-cutting layers (request id, tracing, metrics, limits, JSON/HTML fallbacks).
+
+mod health;
+mod info;
+
+use std::time::Duration;
+
+use axum::Router;
+use shared::server::{HttpLimits, HttpMetrics};
+
+
+use crate::state::AppState;
+
+/// Every JSON or form body except those with their own limit (hub.md §13.1).
+const BODY_LIMIT: usize = 16 * 1024;
+/// Non-streaming handlers (hub.md §13.1).
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Route prefixes whose errors are JSON; everything else gets HTML (hub.md §12).
+const JSON_PREFIXES: &[&str] = &["/api/", "/publish", "/ws", "/events", "/relay", "/.well-known/"];
+
+/// The complete application.
+pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
+    let limits = HttpLimits {
+        max_in_flight: state.config.http.max_connections,
+        body_limit: BODY_LIMIT,
+        handler_timeout: HANDLER_TIMEOUT,
+        json_prefixes: JSON_PREFIXES,
+    };
+    let app = Router::new()
+        .merge(health::router())
+        .merge(info::router())
+        .with_state(state);
+    shared::server::finish_router(app, &limits, metrics)
+}

@@ -1,0 +1,33 @@
+//! The Goop² community hub: one community's server. It relays and introduces peers over libp2p
+//! and serves the community's HTTP API, backed by SQLite or Postgres (see `docs/spec/hub.md`).
+//!
+//! # Layout
+//! - [`config`]: typed configuration, layered defaults → TOML → `HUB_*` env → CLI.
+//! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
+//! - `http`: the axum router (`/healthz`, `/readyz`, `/api/v1/info`), errors, layers.
+//! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
+//! - [`store`]: all SQL, one implementation for both databases.
+//! - [`init`]: `hub init`, writing a commented config and a key.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = hub::Config::for_tests(std::path::Path::new("/tmp/hub"), "sqlite://hub.db?mode=rwc");
+//! let server = hub::Server::start(config).await?;
+//! println!("HTTP on {}", server.http_addr());
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod config;
+mod http;
+pub mod init;
+mod metrics;
+mod p2p;
+pub mod server;
+mod state;
+pub mod store;
+
+pub use config::Config;
+pub use p2p::StartNetworkError;
+pub use server::{Server, StartError};

@@ -1,0 +1,259 @@
+//! The hub's libp2p node: a [`NetworkHandle`] that HTTP handlers and the server use, and an
+//! [`EventLoop`] that owns the `Swarm`. Every request to the swarm is a [`Command`] carrying a
+//! oneshot reply.
+
+mod behaviour;
+mod event_loop;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use libp2p::core::transport::ListenerId;
+use libp2p::identity::{Keypair, ed25519};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, noise, tcp, yamux};
+use prometheus_client::registry::Registry;
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use behaviour::{Behaviour, BehaviourEvent};
+pub(crate) use event_loop::EventLoop;
+
+use crate::config::Config;
+
+/// Capacity of the command channel from handles to the event loop.
+const COMMAND_CAPACITY: usize = 256;
+/// How long start-up waits for every listener to report its address.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request to the event loop.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Report the listeners.
+    Status {
+        reply: oneshot::Sender<NetworkStatus>,
+    },
+}
+
+/// What the swarm looks like right now.
+#[derive(Debug, Clone)]
+pub(crate) struct NetworkStatus {
+    pub(crate) listen_addrs: Vec<Multiaddr>,
+}
+
+/// Clonable handle to the event loop.
+#[derive(Debug, Clone)]
+pub(crate) struct NetworkHandle {
+    command_tx: mpsc::Sender<Command>,
+}
+
+impl NetworkHandle {
+    /// Asks the event loop for its status; `None` when it has stopped.
+    pub(crate) async fn status(&self) -> Option<NetworkStatus> {
+        let (reply, rx) = oneshot::channel();
+        self.command_tx.send(Command::Status { reply }).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Why the libp2p node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartNetworkError {
+    /// The transport stack could not be built.
+    #[error("libp2p transport: {0}")]
+    Transport(String),
+    /// A listen address could not be bound.
+    #[error("libp2p listen address {addr}: {reason}")]
+    Listen {
+        /// The configured address.
+        addr: Multiaddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A started node: its handle, its loop (to be spawned), and the addresses it listens on.
+pub(crate) struct Network {
+    pub(crate) handle: NetworkHandle,
+    pub(crate) event_loop: EventLoop,
+    pub(crate) listen_addrs: Vec<Multiaddr>,
+}
+
+/// Builds the swarm, binds every listen address and waits until each reports its address.
+pub(crate) async fn spawn_network(
+    config: &Config,
+    key: &ed25519::Keypair,
+    registry: &mut Registry,
+) -> Result<Network, StartNetworkError> {
+    let mut swarm = build_swarm(config, key, registry)?;
+    let listen_addrs = listen(&mut swarm, config).await?;
+    for addr in config
+        .external_addrs_for(swarm.local_peer_id())
+        .map_err(|e| StartNetworkError::Transport(e.to_string()))?
+    {
+        swarm.add_external_address(addr);
+    }
+    let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
+    let metrics = libp2p::metrics::Metrics::new(registry);
+    Ok(Network {
+        handle: NetworkHandle { command_tx },
+        event_loop: EventLoop::new(swarm, command_rx, metrics),
+        listen_addrs,
+    })
+}
+
+fn build_swarm(
+    config: &Config,
+    key: &ed25519::Keypair,
+    registry: &mut Registry,
+) -> Result<Swarm<Behaviour>, StartNetworkError> {
+    let transport_err = |e: &dyn std::fmt::Display| StartNetworkError::Transport(e.to_string());
+    let builder = libp2p::SwarmBuilder::with_existing_identity(Keypair::from(key.clone()))
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| transport_err(&e))?;
+    #[cfg(feature = "quic")]
+    let builder = builder.with_quic();
+    let idle = config.idle_timeout();
+    let swarm = builder
+        .with_bandwidth_metrics(registry)
+        .with_behaviour(|key| Behaviour::new(key, config))
+        .map_err(|e| transport_err(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build();
+    Ok(swarm)
+}
+
+async fn listen(
+    swarm: &mut Swarm<Behaviour>,
+    config: &Config,
+) -> Result<Vec<Multiaddr>, StartNetworkError> {
+    let mut pending: HashMap<ListenerId, Multiaddr> = HashMap::new();
+    for addr in listen_addrs(config) {
+        let id = swarm
+            .listen_on(addr.clone())
+            .map_err(|e| StartNetworkError::Listen {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+        pending.insert(id, addr);
+    }
+    let mut bound = Vec::new();
+    let wait = async {
+        use futures::StreamExt as _;
+        while !pending.is_empty() {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { listener_id, address } => {
+                    if let Some(configured) = pending.remove(&listener_id) {
+                        bound.push(advertised(&configured, &address));
+                    }
+                }
+                SwarmEvent::ListenerClosed { listener_id, reason, .. } => {
+                    if let Some(addr) = pending.remove(&listener_id) {
+                        let reason = match reason {
+                            Ok(()) => "closed".to_owned(),
+                            Err(e) => e.to_string(),
+                        };
+                        return Err(StartNetworkError::Listen { addr, reason });
+                    }
+                }
+                SwarmEvent::ListenerError { listener_id, error } => {
+                    if let Some(addr) = pending.remove(&listener_id) {
+                        return Err(StartNetworkError::Listen { addr, reason: error.to_string() });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(LISTEN_TIMEOUT, wait).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(StartNetworkError::Transport(
+                "listeners did not report an address in time".to_owned(),
+            ));
+        }
+    }
+    Ok(bound)
+}
+
+/// The configured listen addresses, plus a QUIC twin of each TCP one when enabled.
+fn listen_addrs(config: &Config) -> Vec<Multiaddr> {
+    let mut addrs = config.p2p.listen_addrs.clone();
+    if config.p2p.quic {
+        let quic = addrs.iter().filter_map(|addr| {
+            let mut out = Multiaddr::empty();
+            for proto in addr {
+                match proto {
+                    Protocol::Tcp(port) => {
+                        out.push(Protocol::Udp(port));
+                        out.push(Protocol::QuicV1);
+                    }
+                    other => out.push(other),
+                }
+            }
+            (out != *addr).then_some(out)
+        });
+        addrs.extend(quic.collect::<Vec<_>>());
+    }
+    addrs
+}
+
+/// The address to advertise for a listener while no external address is configured
+/// (hub.md §4.1 rule 4): the bound address with an unspecified IP replaced by loopback.
+fn advertised(configured: &Multiaddr, bound: &Multiaddr) -> Multiaddr {
+    let unspecified = configured.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_unspecified(),
+        Protocol::Ip6(ip) => ip.is_unspecified(),
+        _ => false,
+    });
+    bound
+        .iter()
+        .map(|p| match p {
+            Protocol::Ip4(_) if unspecified => Protocol::Ip4([127, 0, 0, 1].into()),
+            Protocol::Ip6(_) if unspecified => Protocol::Ip6(std::net::Ipv6Addr::LOCALHOST),
+            other => other,
+        })
+        .collect()
+}
+
+/// `addr/p2p/<id>`.
+pub(crate) fn with_peer_id(addr: &Multiaddr, id: PeerId) -> Multiaddr {
+    addr.clone().with(Protocol::P2p(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertised_address_uses_loopback_when_bound_to_unspecified() {
+        let configured: Multiaddr = "/ip4/0.0.0.0/tcp/0".parse().unwrap();
+        let bound: Multiaddr = "/ip4/10.1.2.3/tcp/4001".parse().unwrap();
+
+        assert_eq!(advertised(&configured, &bound).to_string(), "/ip4/127.0.0.1/tcp/4001");
+    }
+
+    #[test]
+    fn advertised_address_is_bound_address_when_specific() {
+        let configured: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().unwrap();
+        let bound: Multiaddr = "/ip4/127.0.0.1/tcp/4242".parse().unwrap();
+
+        assert_eq!(advertised(&configured, &bound), bound);
+    }
+
+    #[test]
+    fn quic_listeners_mirror_tcp_ports_when_enabled() {
+        let mut config = Config::default();
+        config.p2p.quic = true;
+
+        let addrs: Vec<String> = listen_addrs(&config).iter().map(ToString::to_string).collect();
+
+        assert_eq!(addrs, ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"]);
+    }
+}

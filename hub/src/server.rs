@@ -1,0 +1,252 @@
+//! [`Server`]: starts the hub in the order of hub.md §1 rule 1, owns every task, and stops them
+//! gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use prometheus_client::registry::Registry;
+use shared::api::{HubInfo, Software};
+use shared::config::LoadConfigError;
+use shared::db::ConnectError;
+use shared::ids::Ed25519PeerId;
+use shared::keyfile::KeyFileError;
+use shared::server::{TaskExit, Tasks};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::p2p::{self, StartNetworkError};
+use crate::state::{AppState, Readiness};
+use crate::store::Store;
+
+/// Everything must have stopped within this after a shutdown request (hub.md §1 rule 3).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the hub could not start. Each variant names the file, address or database at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The hub key could not be loaded or created.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] ConnectError),
+    /// A config value only checkable with the key (e.g. `/p2p/<id>` suffixes).
+    #[error(transparent)]
+    Config(#[from] LoadConfigError),
+    /// The HTTP listener could not be bound.
+    #[error("http.bind {addr}: {source}")]
+    BindHttp {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metrics listener could not be bound.
+    #[error("metrics.bind {addr}: {source}")]
+    BindMetrics {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// libp2p could not start or bind.
+    #[error(transparent)]
+    Network(#[from] StartNetworkError),
+}
+
+/// A running hub. Dropping it without [`Server::shutdown`] cancels every task.
+#[derive(Debug)]
+pub struct Server {
+    peer_id: PeerId,
+    http_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    p2p_addrs: Vec<Multiaddr>,
+    store: Store,
+    tasks: Tasks,
+}
+
+impl Server {
+    /// Starts the hub: data dir, key, database (with migrations), then every listener. Returns
+    /// once all are bound, so addresses are known even when configured with port 0.
+    ///
+    /// # Errors
+    /// [`StartError`] naming what failed; nothing keeps running after an error.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let data_dir = config.hub.data_dir.clone();
+        shared::keyfile::create_private_dir(&data_dir).map_err(|source| StartError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let (key, created) = shared::keyfile::load_or_create(&config.key_path())?;
+        let id = Ed25519PeerId::from(key.public());
+        if created {
+            tracing::info!(hub_id = %id, key_file = %config.key_path().display(), "created a new hub key");
+        }
+        config.external_addrs_for(&id.peer_id())?;
+
+        let store = Store::open(&config.database, &data_dir).await?;
+        tracing::info!(database = %store.display_url(), "database ready");
+
+        let http_listener = shared::server::bind(config.http.bind)
+            .await
+            .map_err(|(addr, source)| StartError::BindHttp { addr, source })?;
+        let http_addr = http_listener.local_addr().map_err(|source| StartError::BindHttp {
+            addr: config.http.bind,
+            source,
+        })?;
+        let metrics_listener = if config.metrics.enabled {
+            Some(
+                shared::server::bind(config.metrics.bind)
+                    .await
+                    .map_err(|(addr, source)| StartError::BindMetrics { addr, source })?,
+            )
+        } else {
+            None
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        let network = p2p::spawn_network(&config, &key, &mut registry).await?;
+        let registry = Arc::new(registry);
+
+        let p2p_addrs = advertised_addrs(&config, &id, &network.listen_addrs)?;
+        if config.p2p.external_addrs.is_empty() {
+            tracing::warn!("p2p.external_addrs is empty: advertising listen addresses (development only)");
+        }
+        let http_url = config.external_url(http_addr);
+        let info = HubInfo {
+            id: id.to_string(),
+            name: config.hub.name.clone(),
+            slug: config.hub.slug.to_string(),
+            description: config.hub.description.clone(),
+            icon_url: config.hub.icon_url.clone(),
+            tags: config.hub.tags.clone(),
+            languages: config.hub.languages.clone(),
+            region: config.hub.region.clone(),
+            contact_email: config.hub.contact_email.clone(),
+            multiaddrs: p2p_addrs.iter().map(ToString::to_string).collect(),
+            http_url: http_url.clone(),
+            software: Software::this("goop-hub"),
+        };
+        let ready = Readiness::default();
+        let state = AppState {
+            config: Arc::new(config),
+            store: store.clone(),
+            network: network.handle,
+            info: Arc::new(info),
+            ready: ready.clone(),
+        };
+
+        let tasks = Tasks::default();
+        let token = tasks.token().clone();
+        tasks.spawn("libp2p", {
+            let token = token.child_token();
+            async move {
+                network.event_loop.run(token).await;
+                Ok(())
+            }
+        });
+        let app = crate::http::router(state, metrics.http.clone());
+        tasks.spawn("http", {
+            let token = token.child_token();
+            async move {
+                axum::serve(http_listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await
+                    .map_err(|e| format!("http server: {e}"))
+            }
+        });
+        if let Some(listener) = metrics_listener {
+            tasks.spawn(
+                "metrics",
+                shared::server::serve_metrics(listener, registry, token.child_token()),
+            );
+        }
+        ready.set();
+
+        tracing::info!(hub_id = %id, "hub started");
+        tracing::info!(%http_url, "HTTP: /healthz, /readyz, /api/v1/info");
+        for addr in &p2p_addrs {
+            tracing::info!(%addr, "libp2p");
+        }
+        if let Some(addr) = metrics_addr {
+            tracing::info!(url = %format!("http://{addr}/metrics"), "metrics");
+        }
+        tracing::info!("configure with --config FILE (see `hub init`), HUB_<SECTION>__<KEY> variables, or --http-bind/--data-dir");
+        Ok(Self {
+            peer_id: id.peer_id(),
+            http_addr,
+            metrics_addr,
+            p2p_addrs,
+            store,
+            tasks,
+        })
+    }
+
+    /// The hub id (its libp2p PeerId).
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The bound metrics address, when metrics are enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The advertised libp2p addresses, each ending in `/p2p/<hub id>`.
+    pub fn p2p_addrs(&self) -> &[Multiaddr] {
+        &self.p2p_addrs
+    }
+
+    /// Resolves when a task stops on its own; an error names the failed task.
+    ///
+    /// # Errors
+    /// The task's reason, e.g. a listener that failed.
+    pub async fn join(&mut self) -> Result<(), String> {
+        let TaskExit { task, result } = self.tasks.join().await;
+        result.map_err(|e| format!("{task}: {e}"))?;
+        Err(format!("{task} stopped unexpectedly"))
+    }
+
+    /// Stops accepting, cancels every task and waits for them (at most 10 s), then closes the
+    /// database.
+    pub async fn shutdown(self) {
+        if !self.tasks.shutdown(SHUTDOWN_TIMEOUT).await {
+            tracing::warn!("some tasks did not stop within {SHUTDOWN_TIMEOUT:?}");
+        }
+        self.store.close().await;
+        tracing::info!("hub stopped");
+    }
+}
+
+/// The addresses peers should dial: the configured external ones, else the listen addresses
+/// (hub.md §4.1), each with `/p2p/<id>`.
+fn advertised_addrs(
+    config: &Config,
+    id: &Ed25519PeerId,
+    listen_addrs: &[Multiaddr],
+) -> Result<Vec<Multiaddr>, StartError> {
+    let external = config.external_addrs_for(&id.peer_id())?;
+    let base = if external.is_empty() { listen_addrs.to_vec() } else { external };
+    Ok(base.iter().map(|a| p2p::with_peer_id(a, id.peer_id())).collect())
+}

@@ -1,0 +1,41 @@
+//! Shared state of the HTTP handlers: cheap-to-clone parts only.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::FromRef;
+use shared::api::HubInfo;
+
+use crate::config::Config;
+use crate::p2p::NetworkHandle;
+use crate::store::Store;
+
+/// Everything a handler may need; each handler takes only what it uses.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) config: Arc<Config>,
+    pub(crate) store: Store,
+    pub(crate) network: NetworkHandle,
+    pub(crate) info: Arc<HubInfo>,
+    pub(crate) ready: Readiness,
+}
+
+/// Set once start-up has finished (hub.md §1 rule 1).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    pub(crate) fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
+    }
+}

@@ -1,0 +1,79 @@
+//! The hub's storage: one [`Store`] over SQLite or Postgres with the portable SQL of
+//! `migrations/README.md`. All of the hub's SQL lives in this module and its children; callers see
+//! domain types only.
+//!
+//! Rules: placeholders `$1…$n`; times are unix-ms `bigint`; booleans are nullable `*_at`; ids and
+//! JSON are `text`; write transactions come from [`Database::begin_write`].
+
+mod hub_state;
+
+use std::path::Path;
+
+use shared::db::{ConnectError, Database, DatabaseConfig, DbKind};
+use sqlx::migrate::Migrator;
+
+pub use shared::db::StoreError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/hub/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/hub/postgres");
+
+/// The hub's database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Connects (retrying while the database is unreachable) and, unless disabled, migrates.
+    ///
+    /// # Errors
+    /// [`ConnectError`] naming the database.
+    pub async fn open(config: &DatabaseConfig, data_dir: &Path) -> Result<Self, ConnectError> {
+        let db = Database::connect(config, data_dir).await?;
+        let store = Self { db };
+        if config.run_migrations {
+            store.db.migrate(store.migrator()).await?;
+        }
+        Ok(store)
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.db.kind() {
+            DbKind::Sqlite => &SQLITE_MIGRATIONS,
+            DbKind::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Whether `select 1` answers within a second.
+    pub async fn is_reachable(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+
+    /// The dialect in use.
+    pub fn kind(&self) -> DbKind {
+        self.db.kind()
+    }
+
+    /// The database URL without its password.
+    pub fn display_url(&self) -> &str {
+        self.db.display_url()
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_versions_match_when_comparing_dialects() {
+        let versions = |m: &Migrator| m.iter().map(|x| (x.version, x.description.to_string())).collect::<Vec<_>>();
+
+        assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
+        assert!(!versions(&SQLITE_MIGRATIONS).is_empty());
+    }
+}
