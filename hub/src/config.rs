@@ -1,14 +1,17 @@
 //! The hub's configuration (hub.md §16): typed sections, layered by [`shared::config`], checked
 //! once at load so the rest of the hub works with valid values only.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use serde::{Deserialize, Serialize};
-use shared::config::{LoadConfigError, Sources, comma_list};
+use shared::config::{
+    HttpConfig, LoadConfigError, MetricsConfig, Overrides, Sources, comma_list, is_http_url,
+    looks_like_email,
+};
 use shared::db::DatabaseConfig;
 use shared::ids::Slug;
 use shared::telemetry::LogConfig;
@@ -64,21 +67,6 @@ pub struct HubSection {
     pub publish_member_count: bool,
 }
 
-/// `[http]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Listen address.
-    pub bind: SocketAddr,
-    /// Public base URL; empty means `http://<bind>` with an unspecified IP replaced by 127.0.0.1.
-    pub external_url: String,
-    /// Proxies whose `X-Forwarded-For` is believed (CIDRs).
-    #[serde(deserialize_with = "comma_list")]
-    pub trusted_proxies: Vec<String>,
-    /// Concurrent HTTP connections.
-    pub max_connections: usize,
-}
-
 /// `[p2p]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,16 +89,6 @@ pub struct P2pConfig {
     pub idle_timeout_secs: u64,
 }
 
-/// `[metrics]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// Serve `/metrics`.
-    pub enabled: bool,
-    /// Listen address of the metrics endpoint.
-    pub bind: SocketAddr,
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -127,12 +105,7 @@ impl Default for Config {
                 key_file: PathBuf::from("hub.key"),
                 publish_member_count: true,
             },
-            http: HttpConfig {
-                bind: SocketAddr::from(([0, 0, 0, 0], 8787)),
-                external_url: String::new(),
-                trusted_proxies: Vec::new(),
-                max_connections: 10_000,
-            },
+            http: HttpConfig::on_port(8787),
             p2p: P2pConfig {
                 listen_addrs: vec!["/ip4/0.0.0.0/tcp/4001".parse().expect("invariant: valid")],
                 external_addrs: Vec::new(),
@@ -143,24 +116,10 @@ impl Default for Config {
                 idle_timeout_secs: 60,
             },
             database: DatabaseConfig::with_url("sqlite://hub.db?mode=rwc"),
-            metrics: MetricsConfig {
-                enabled: true,
-                bind: SocketAddr::from(([127, 0, 0, 1], 9187)),
-            },
+            metrics: MetricsConfig::on_loopback(9187),
             log: LogConfig::default(),
         }
     }
-}
-
-/// Values given on the command line, the last layer.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// `--data-dir`.
-    pub data_dir: Option<PathBuf>,
-    /// `--http-bind`.
-    pub http_bind: Option<SocketAddr>,
-    /// `--log-level`.
-    pub log_level: Option<String>,
 }
 
 impl Config {
@@ -173,21 +132,12 @@ impl Config {
     pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Self, LoadConfigError> {
         let figment = shared::config::layered::<Self>(ENV_PREFIX, sources)?;
         let mut config: Self = shared::config::extract(&figment)?;
-        if let Some(dir) = &overrides.data_dir {
-            config.hub.data_dir.clone_from(dir);
-        }
-        if let Some(bind) = overrides.http_bind {
-            config.http.bind = bind;
-        }
-        if let Some(level) = &overrides.log_level {
-            config.log.level.clone_from(level);
-        }
-        let base = match sources.file.as_deref().and_then(Path::parent) {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let base = std::path::absolute(&base).map_err(|e| LoadConfigError::rule("hub.data_dir", e))?;
-        config.hub.data_dir = shared::config::resolve(&base, &config.hub.data_dir);
+        overrides.apply(
+            sources,
+            &mut config.hub.data_dir,
+            &mut config.http,
+            &mut config.log,
+        )?;
         config.validate()?;
         Ok(config)
     }
@@ -214,20 +164,6 @@ impl Config {
         Duration::from_secs(self.p2p.idle_timeout_secs)
     }
 
-    /// The public base URL without a trailing slash; computed from the bound address when
-    /// `http.external_url` is empty.
-    pub fn external_url(&self, bound: SocketAddr) -> String {
-        if !self.http.external_url.is_empty() {
-            return self.http.external_url.trim_end_matches('/').to_owned();
-        }
-        let ip = match bound.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, bound.port()))
-    }
-
     fn validate(&self) -> Result<(), LoadConfigError> {
         let hub = &self.hub;
         let chars = hub.name.chars().count();
@@ -235,39 +171,67 @@ impl Config {
             return Err(LoadConfigError::rule("hub.name", "must be 1–64 characters"));
         }
         if hub.description.chars().count() > 1000 {
-            return Err(LoadConfigError::rule("hub.description", "at most 1000 characters"));
+            return Err(LoadConfigError::rule(
+                "hub.description",
+                "at most 1000 characters",
+            ));
         }
         if !hub.icon_url.is_empty() && !is_http_url(&hub.icon_url, 512) {
-            return Err(LoadConfigError::rule("hub.icon_url", "\"\" or an http(s) URL of at most 512 bytes"));
+            return Err(LoadConfigError::rule(
+                "hub.icon_url",
+                "\"\" or an http(s) URL of at most 512 bytes",
+            ));
         }
         if hub.tags.len() > 10 || !hub.tags.iter().all(|t| is_tag(t)) {
-            return Err(LoadConfigError::rule("hub.tags", "at most 10 tags of a-z, 0-9 and '-', 1–32 characters"));
+            return Err(LoadConfigError::rule(
+                "hub.tags",
+                "at most 10 tags of a-z, 0-9 and '-', 1–32 characters",
+            ));
         }
         if hub.languages.len() > 5 || !hub.languages.iter().all(|l| is_language(l)) {
-            return Err(LoadConfigError::rule("hub.languages", "at most 5 BCP 47 tags of at most 16 characters"));
+            return Err(LoadConfigError::rule(
+                "hub.languages",
+                "at most 5 BCP 47 tags of at most 16 characters",
+            ));
         }
         let region_ok = hub.region.is_empty()
             || (hub.region.len() == 2 && hub.region.bytes().all(|b| b.is_ascii_lowercase()));
         if !region_ok {
-            return Err(LoadConfigError::rule("hub.region", "\"\" or a lower-case ISO 3166-1 alpha-2 code"));
+            return Err(LoadConfigError::rule(
+                "hub.region",
+                "\"\" or a lower-case ISO 3166-1 alpha-2 code",
+            ));
         }
         if !hub.contact_email.is_empty() && !looks_like_email(&hub.contact_email) {
-            return Err(LoadConfigError::rule("hub.contact_email", "\"\" or an email address"));
+            return Err(LoadConfigError::rule(
+                "hub.contact_email",
+                "\"\" or an email address",
+            ));
         }
-        if !self.http.external_url.is_empty() && !is_http_url(&self.http.external_url, 512) {
-            return Err(LoadConfigError::rule("http.external_url", "must be an http(s) URL"));
-        }
+        self.http.validate()?;
         if self.p2p.listen_addrs.is_empty() {
-            return Err(LoadConfigError::rule("p2p.listen_addrs", "at least one address"));
+            return Err(LoadConfigError::rule(
+                "p2p.listen_addrs",
+                "at least one address",
+            ));
         }
         if self.p2p.external_addrs.len() > 8 {
-            return Err(LoadConfigError::rule("p2p.external_addrs", "at most 8 addresses"));
+            return Err(LoadConfigError::rule(
+                "p2p.external_addrs",
+                "at most 8 addresses",
+            ));
         }
         if self.p2p.quic && !cfg!(feature = "quic") {
-            return Err(LoadConfigError::rule("p2p.quic", "this build lacks the `quic` cargo feature"));
+            return Err(LoadConfigError::rule(
+                "p2p.quic",
+                "this build lacks the `quic` cargo feature",
+            ));
         }
-        if self.http.max_connections == 0 || self.p2p.max_connections == 0 {
-            return Err(LoadConfigError::rule("max_connections", "must be at least 1"));
+        if self.p2p.max_connections == 0 {
+            return Err(LoadConfigError::rule(
+                "p2p.max_connections",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -276,7 +240,10 @@ impl Config {
     ///
     /// # Errors
     /// [`LoadConfigError::Rule`] when an address names another peer.
-    pub fn external_addrs_for(&self, id: &libp2p::PeerId) -> Result<Vec<Multiaddr>, LoadConfigError> {
+    pub fn external_addrs_for(
+        &self,
+        id: &libp2p::PeerId,
+    ) -> Result<Vec<Multiaddr>, LoadConfigError> {
         self.p2p
             .external_addrs
             .iter()
@@ -298,35 +265,17 @@ impl Config {
     }
 }
 
-fn is_http_url(url: &str, max_len: usize) -> bool {
-    url.len() <= max_len
-        && ["http://", "https://"]
-            .iter()
-            .any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace)))
-}
-
 fn is_tag(tag: &str) -> bool {
     let bytes = tag.as_bytes();
     (1..=32).contains(&bytes.len())
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 fn is_language(tag: &str) -> bool {
     (1..=16).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-fn looks_like_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !email.contains(char::is_whitespace)
-                && !domain.contains('@')
-                && email.len() <= 254
-        }
-        None => false,
-    }
 }
 
 #[cfg(test)]
@@ -340,7 +289,10 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             path
         });
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::load(&Sources { file, env }, &Overrides::default())
     }
 
@@ -369,7 +321,14 @@ mod tests {
         let path = dir.path().join("hub.toml");
         std::fs::write(&path, "[hub]\ndata_dir = \"state\"\n").unwrap();
 
-        let config = Config::load(&Sources { file: Some(path), env: vec![] }, &Overrides::default()).unwrap();
+        let config = Config::load(
+            &Sources {
+                file: Some(path),
+                env: vec![],
+            },
+            &Overrides::default(),
+        )
+        .unwrap();
 
         assert_eq!(config.hub.data_dir, dir.path().join("state"));
         assert_eq!(config.key_path(), dir.path().join("state/hub.key"));
@@ -390,7 +349,14 @@ mod tests {
 
     #[test]
     fn env_list_of_multiaddrs_parses_when_comma_separated() {
-        let config = load(None, &[("HUB_P2P__LISTEN_ADDRS", "/ip4/127.0.0.1/tcp/1,/ip4/127.0.0.1/tcp/2")]).unwrap();
+        let config = load(
+            None,
+            &[(
+                "HUB_P2P__LISTEN_ADDRS",
+                "/ip4/127.0.0.1/tcp/1,/ip4/127.0.0.1/tcp/2",
+            )],
+        )
+        .unwrap();
 
         assert_eq!(config.p2p.listen_addrs.len(), 2);
     }
@@ -402,30 +368,37 @@ mod tests {
             ("[hub]\nname = \"\"\n", "hub.name"),
             ("[hub]\nregion = \"NL\"\n", "hub.region"),
             ("[hub]\ntags = [\"-x\"]\n", "hub.tags"),
-            ("[p2p]\nlisten_addrs = [\"not-a-multiaddr\"]\n", "listen_addrs"),
+            (
+                "[p2p]\nlisten_addrs = [\"not-a-multiaddr\"]\n",
+                "listen_addrs",
+            ),
             ("[database]\nurl = 5\n", "database.url"),
             ("[http]\nexternal_url = \"ftp://x\"\n", "http.external_url"),
             ("[nonsense]\nx = 1\n", "nonsense"),
         ];
         for (toml, key) in cases {
             let err = load(Some(toml), &[]).unwrap_err().to_string();
-            assert!(err.contains(key), "{toml:?} gave {err:?}, expected it to name {key}");
+            assert!(
+                err.contains(key),
+                "{toml:?} gave {err:?}, expected it to name {key}"
+            );
         }
-    }
-
-    #[test]
-    fn external_url_replaces_unspecified_ip_when_empty() {
-        let config = Config::default();
-
-        assert_eq!(config.external_url("0.0.0.0:8787".parse().unwrap()), "http://127.0.0.1:8787");
     }
 
     #[test]
     fn external_addrs_refuse_another_peer_id_when_suffixed() {
         let mut config = Config::default();
-        let me = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
-        let other = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
-        config.p2p.external_addrs = vec![format!("/dns4/hub.example.org/tcp/4001/p2p/{me}").parse().unwrap()];
+        let me = libp2p::identity::Keypair::generate_ed25519()
+            .public()
+            .to_peer_id();
+        let other = libp2p::identity::Keypair::generate_ed25519()
+            .public()
+            .to_peer_id();
+        config.p2p.external_addrs = vec![
+            format!("/dns4/hub.example.org/tcp/4001/p2p/{me}")
+                .parse()
+                .unwrap(),
+        ];
 
         let mine = config.external_addrs_for(&me).unwrap();
         let theirs = config.external_addrs_for(&other);

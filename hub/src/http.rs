@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::Router;
 use shared::server::{HttpLimits, HttpMetrics};
 
-
 use crate::state::AppState;
 
 /// Every JSON or form body except those with their own limit (hub.md §13.1).
@@ -17,7 +16,14 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// Non-streaming handlers (hub.md §13.1).
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Route prefixes whose errors are JSON; everything else gets HTML (hub.md §12).
-const JSON_PREFIXES: &[&str] = &["/api/", "/publish", "/ws", "/events", "/relay", "/.well-known/"];
+const JSON_PREFIXES: &[&str] = &[
+    "/api/",
+    "/publish",
+    "/ws",
+    "/events",
+    "/relay",
+    "/.well-known/",
+];
 
 /// The complete application.
 pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use hub::config::{Config, Overrides};
+use hub::config::Config;
+use shared::config::Overrides;
 use shared::config::Sources;
 
 #[derive(Parser)]
@@ -70,10 +71,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         log_level: cli.log_level,
     };
     match cli.command.unwrap_or(Command::Run) {
-        Command::Init { dir, name, slug, force } => {
+        Command::Init {
+            dir,
+            name,
+            slug,
+            force,
+        } => {
             let done = hub::init::init(&dir, name.as_deref(), slug.as_deref(), force)?;
             println!("wrote {}", done.config_path.display());
-            println!("hub id {}{}", done.id, if done.key_created { "" } else { " (existing key kept)" });
+            println!(
+                "hub id {}{}",
+                done.id,
+                if done.key_created {
+                    ""
+                } else {
+                    " (existing key kept)"
+                }
+            );
             Ok(())
         }
         Command::Id => {
@@ -85,7 +99,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run => {
             let config = Config::load(&Sources::from_process(cli.config), &overrides)?;
             shared::telemetry::init(&config.log)?;
-            let mut server = hub::Server::start(config).await.context("start-up failed")?;
+            let mut server = hub::Server::start(config)
+                .await
+                .context("start-up failed")?;
             let outcome = tokio::select! {
                 () = shared::shutdown::shutdown_signal() => Ok(()),
                 result = server.join() => result,

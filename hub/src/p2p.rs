@@ -147,12 +147,19 @@ async fn listen(
         use futures::StreamExt as _;
         while !pending.is_empty() {
             match swarm.select_next_some().await {
-                SwarmEvent::NewListenAddr { listener_id, address } => {
+                SwarmEvent::NewListenAddr {
+                    listener_id,
+                    address,
+                } => {
                     if let Some(configured) = pending.remove(&listener_id) {
                         bound.push(advertised(&configured, &address));
                     }
                 }
-                SwarmEvent::ListenerClosed { listener_id, reason, .. } => {
+                SwarmEvent::ListenerClosed {
+                    listener_id,
+                    reason,
+                    ..
+                } => {
                     if let Some(addr) = pending.remove(&listener_id) {
                         let reason = match reason {
                             Ok(()) => "closed".to_owned(),
@@ -163,7 +170,10 @@ async fn listen(
                 }
                 SwarmEvent::ListenerError { listener_id, error } => {
                     if let Some(addr) = pending.remove(&listener_id) {
-                        return Err(StartNetworkError::Listen { addr, reason: error.to_string() });
+                        return Err(StartNetworkError::Listen {
+                            addr,
+                            reason: error.to_string(),
+                        });
                     }
                 }
                 _ => {}
@@ -236,7 +246,10 @@ mod tests {
         let configured: Multiaddr = "/ip4/0.0.0.0/tcp/0".parse().unwrap();
         let bound: Multiaddr = "/ip4/10.1.2.3/tcp/4001".parse().unwrap();
 
-        assert_eq!(advertised(&configured, &bound).to_string(), "/ip4/127.0.0.1/tcp/4001");
+        assert_eq!(
+            advertised(&configured, &bound).to_string(),
+            "/ip4/127.0.0.1/tcp/4001"
+        );
     }
 
     #[test]
@@ -252,8 +265,14 @@ mod tests {
         let mut config = Config::default();
         config.p2p.quic = true;
 
-        let addrs: Vec<String> = listen_addrs(&config).iter().map(ToString::to_string).collect();
+        let addrs: Vec<String> = listen_addrs(&config)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
 
-        assert_eq!(addrs, ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"]);
+        assert_eq!(
+            addrs,
+            ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"]
+        );
     }
 }

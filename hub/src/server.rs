@@ -18,8 +18,9 @@ use shared::server::{TaskExit, Tasks};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::p2p::{self, StartNetworkError};
-use crate::state::{AppState, Readiness};
+use crate::state::AppState;
 use crate::store::Store;
+use shared::server::Readiness;
 
 /// Everything must have stopped within this after a shutdown request (hub.md §1 rule 3).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,10 +105,12 @@ impl Server {
         let http_listener = shared::server::bind(config.http.bind)
             .await
             .map_err(|(addr, source)| StartError::BindHttp { addr, source })?;
-        let http_addr = http_listener.local_addr().map_err(|source| StartError::BindHttp {
-            addr: config.http.bind,
-            source,
-        })?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|source| StartError::BindHttp {
+                addr: config.http.bind,
+                source,
+            })?;
         let metrics_listener = if config.metrics.enabled {
             Some(
                 shared::server::bind(config.metrics.bind)
@@ -126,9 +129,11 @@ impl Server {
 
         let p2p_addrs = advertised_addrs(&config, &id, &network.listen_addrs)?;
         if config.p2p.external_addrs.is_empty() {
-            tracing::warn!("p2p.external_addrs is empty: advertising listen addresses (development only)");
+            tracing::warn!(
+                "p2p.external_addrs is empty: advertising listen addresses (development only)"
+            );
         }
-        let http_url = config.external_url(http_addr);
+        let http_url = config.http.external_url(http_addr);
         let info = HubInfo {
             id: id.to_string(),
             name: config.hub.name.clone(),
@@ -165,10 +170,13 @@ impl Server {
         tasks.spawn("http", {
             let token = token.child_token();
             async move {
-                axum::serve(http_listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(token.cancelled_owned())
-                    .await
-                    .map_err(|e| format!("http server: {e}"))
+                axum::serve(
+                    http_listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await
+                .map_err(|e| format!("http server: {e}"))
             }
         });
         if let Some(listener) = metrics_listener {
@@ -187,7 +195,9 @@ impl Server {
         if let Some(addr) = metrics_addr {
             tracing::info!(url = %format!("http://{addr}/metrics"), "metrics");
         }
-        tracing::info!("configure with --config FILE (see `hub init`), HUB_<SECTION>__<KEY> variables, or --http-bind/--data-dir");
+        tracing::info!(
+            "configure with --config FILE (see `hub init`), HUB_<SECTION>__<KEY> variables, or --http-bind/--data-dir"
+        );
         Ok(Self {
             peer_id: id.peer_id(),
             http_addr,
@@ -247,6 +257,13 @@ fn advertised_addrs(
     listen_addrs: &[Multiaddr],
 ) -> Result<Vec<Multiaddr>, StartError> {
     let external = config.external_addrs_for(&id.peer_id())?;
-    let base = if external.is_empty() { listen_addrs.to_vec() } else { external };
-    Ok(base.iter().map(|a| p2p::with_peer_id(a, id.peer_id())).collect())
+    let base = if external.is_empty() {
+        listen_addrs.to_vec()
+    } else {
+        external
+    };
+    Ok(base
+        .iter()
+        .map(|a| p2p::with_peer_id(a, id.peer_id()))
+        .collect())
 }

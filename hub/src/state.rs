@@ -1,7 +1,6 @@
 //! Shared state of the HTTP handlers: cheap-to-clone parts only.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::FromRef;
 use shared::api::HubInfo;
@@ -17,21 +16,7 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) network: NetworkHandle,
     pub(crate) info: Arc<HubInfo>,
-    pub(crate) ready: Readiness,
-}
-
-/// Set once start-up has finished (hub.md §1 rule 1).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Readiness(Arc<AtomicBool>);
-
-impl Readiness {
-    pub(crate) fn set(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn get(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
+    pub(crate) ready: shared::server::Readiness,
 }
 
 impl FromRef<AppState> for Store {

@@ -30,18 +30,14 @@ impl Store {
     /// [`ConnectError`] naming the database.
     pub async fn open(config: &DatabaseConfig, data_dir: &Path) -> Result<Self, ConnectError> {
         let db = Database::connect(config, data_dir).await?;
-        let store = Self { db };
         if config.run_migrations {
-            store.db.migrate(store.migrator()).await?;
+            let migrator = match db.kind() {
+                DbKind::Sqlite => &SQLITE_MIGRATIONS,
+                DbKind::Postgres => &POSTGRES_MIGRATIONS,
+            };
+            db.migrate(migrator).await?;
         }
-        Ok(store)
-    }
-
-    fn migrator(&self) -> &'static Migrator {
-        match self.db.kind() {
-            DbKind::Sqlite => &SQLITE_MIGRATIONS,
-            DbKind::Postgres => &POSTGRES_MIGRATIONS,
-        }
+        Ok(Self { db })
     }
 
     /// Whether `select 1` answers within a second.
@@ -71,7 +67,11 @@ mod tests {
 
     #[test]
     fn migration_versions_match_when_comparing_dialects() {
-        let versions = |m: &Migrator| m.iter().map(|x| (x.version, x.description.to_string())).collect::<Vec<_>>();
+        let versions = |m: &Migrator| {
+            m.iter()
+                .map(|x| (x.version, x.description.to_string()))
+                .collect::<Vec<_>>()
+        };
 
         assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
         assert!(!versions(&SQLITE_MIGRATIONS).is_empty());

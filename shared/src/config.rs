@@ -3,6 +3,7 @@
 //! structs; secrets may come only from the environment or a `*_file` key.
 
 use std::fmt::Display;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -27,7 +28,9 @@ pub enum LoadConfigError {
     #[error("config: {0}")]
     Invalid(String),
     /// A secret was written into the config file.
-    #[error("config: `{key}` is a secret and must come from the environment or `{key}_file`, not the config file")]
+    #[error(
+        "config: `{key}` is a secret and must come from the environment or `{key}_file`, not the config file"
+    )]
     SecretInFile {
         /// The dotted key.
         key: String,
@@ -55,8 +58,159 @@ impl LoadConfigError {
 impl From<figment::Error> for LoadConfigError {
     fn from(error: figment::Error) -> Self {
         // figment's Display of a multi-error lists every failure; the first names the key and source.
-        let first = error.into_iter().next().map(|e| e.to_string()).unwrap_or_default();
+        let first = error
+            .into_iter()
+            .next()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         Self::Invalid(first)
+    }
+}
+
+/// `[http]` of every server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Public base URL; empty means `http://<bind>` with an unspecified IP replaced by 127.0.0.1.
+    pub external_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDRs).
+    #[serde(deserialize_with = "comma_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Concurrent HTTP requests.
+    pub max_connections: usize,
+}
+
+impl HttpConfig {
+    /// Defaults with the given port on all interfaces.
+    pub fn on_port(port: u16) -> Self {
+        Self {
+            bind: SocketAddr::from(([0, 0, 0, 0], port)),
+            external_url: String::new(),
+            trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+        }
+    }
+
+    /// The public base URL without a trailing slash; computed from the bound address when
+    /// `external_url` is empty.
+    pub fn external_url(&self, bound: SocketAddr) -> String {
+        if !self.external_url.is_empty() {
+            return self.external_url.trim_end_matches('/').to_owned();
+        }
+        let ip = if bound.ip().is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            bound.ip()
+        };
+        format!("http://{}", SocketAddr::new(ip, bound.port()))
+    }
+
+    /// Checks the section's rules.
+    ///
+    /// # Errors
+    /// [`LoadConfigError::Rule`] naming the key.
+    pub fn validate(&self) -> Result<(), LoadConfigError> {
+        if !self.external_url.is_empty() && !is_http_url(&self.external_url, 512) {
+            return Err(LoadConfigError::rule(
+                "http.external_url",
+                "must be an http(s) URL",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(LoadConfigError::rule(
+                "http.max_connections",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[metrics]` of every server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics`.
+    pub enabled: bool,
+    /// Listen address of the metrics endpoint.
+    pub bind: SocketAddr,
+}
+
+impl MetricsConfig {
+    /// Enabled on 127.0.0.1 with the given port.
+    pub fn on_loopback(port: u16) -> Self {
+        Self {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+}
+
+/// Whether `url` is an http(s) URL of at most `max_len` bytes without whitespace.
+pub fn is_http_url(url: &str, max_len: usize) -> bool {
+    url.len() <= max_len
+        && ["http://", "https://"].iter().any(|scheme| {
+            url.strip_prefix(scheme)
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+        })
+}
+
+/// A plausibility check for contact addresses in config (`local@domain.tld`, no whitespace).
+pub fn looks_like_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !email.contains(char::is_whitespace)
+                && email.len() <= 254
+        }
+        None => false,
+    }
+}
+
+/// Values given on the command line: the last layer, the same for every server.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--http-bind`.
+    pub http_bind: Option<SocketAddr>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+impl Overrides {
+    /// Applies the flags to a loaded config, then makes `data_dir` absolute: against the config
+    /// file's directory, or the working directory when no file was given.
+    ///
+    /// # Errors
+    /// [`LoadConfigError::Rule`] when the working directory cannot be determined.
+    pub fn apply(
+        &self,
+        sources: &Sources,
+        data_dir: &mut PathBuf,
+        http: &mut HttpConfig,
+        log: &mut crate::telemetry::LogConfig,
+    ) -> Result<(), LoadConfigError> {
+        if let Some(dir) = &self.data_dir {
+            data_dir.clone_from(dir);
+        }
+        if let Some(bind) = self.http_bind {
+            http.bind = bind;
+        }
+        if let Some(level) = &self.log_level {
+            log.level.clone_from(level);
+        }
+        let base = match sources.file.as_deref().and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let base = std::path::absolute(&base).map_err(|e| LoadConfigError::rule("data_dir", e))?;
+        *data_dir = resolve(&base, data_dir);
+        Ok(())
     }
 }
 
@@ -287,7 +441,10 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn load(toml: Option<&str>, vars: &[(&str, &str)]) -> Result<Sample, LoadConfigError> {
@@ -297,7 +454,10 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             path
         });
-        let sources = Sources { file, env: env(vars) };
+        let sources = Sources {
+            file,
+            env: env(vars),
+        };
         extract(&layered::<Sample>("T_", &sources)?)
     }
 
@@ -310,7 +470,11 @@ mod tests {
     fn env_overrides_file_when_both_set_a_key() {
         let toml = "name = \"file\"\n[http]\nmax_connections = 5\nbind = \"127.0.0.1:1\"\n";
 
-        let config = load(Some(toml), &[("T_HTTP__BIND", "127.0.0.1:2"), ("T_NAME", "2024")]).unwrap();
+        let config = load(
+            Some(toml),
+            &[("T_HTTP__BIND", "127.0.0.1:2"), ("T_NAME", "2024")],
+        )
+        .unwrap();
 
         assert_eq!(config.http.bind, "127.0.0.1:2".parse().unwrap());
         assert_eq!(config.http.max_connections, 5);
@@ -321,7 +485,10 @@ mod tests {
     fn env_numbers_and_lists_coerce_when_type_asks() {
         let config = load(
             None,
-            &[("T_HTTP__MAX_CONNECTIONS", "77"), ("T_HTTP__PROXIES", "10.0.0.1, ::1")],
+            &[
+                ("T_HTTP__MAX_CONNECTIONS", "77"),
+                ("T_HTTP__PROXIES", "10.0.0.1, ::1"),
+            ],
         )
         .unwrap();
 
@@ -351,6 +518,20 @@ mod tests {
     }
 
     #[test]
+    fn external_url_replaces_unspecified_ip_when_empty() {
+        let http = HttpConfig::on_port(8787);
+
+        assert_eq!(
+            http.external_url("0.0.0.0:8787".parse().unwrap()),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(
+            http.external_url("[::]:1".parse().unwrap()),
+            "http://127.0.0.1:1"
+        );
+    }
+
+    #[test]
     fn missing_file_is_refused_naming_it() {
         let sources = Sources {
             file: Some("/nonexistent/hub.toml".into()),
@@ -367,10 +548,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.toml");
         std::fs::write(&path, "[http]\ntoken = \"s3cret\"\n").unwrap();
-        let from_file = layered::<Sample>("T_", &Sources { file: Some(path), env: vec![] }).unwrap();
+        let from_file = layered::<Sample>(
+            "T_",
+            &Sources {
+                file: Some(path),
+                env: vec![],
+            },
+        )
+        .unwrap();
         let from_env = layered::<Sample>(
             "T_",
-            &Sources { file: None, env: env(&[("T_HTTP__TOKEN", "s3cret")]) },
+            &Sources {
+                file: None,
+                env: env(&[("T_HTTP__TOKEN", "s3cret")]),
+            },
         )
         .unwrap();
 

@@ -40,9 +40,7 @@ impl DbKind {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres)
         } else {
-            Err(ConnectError::UnsupportedUrl {
-                url: redact(url),
-            })
+            Err(ConnectError::UnsupportedUrl { url: redact(url) })
         }
     }
 }
@@ -166,7 +164,9 @@ impl Database {
             let result = match sqlx::AnyConnection::connect(&url).await {
                 Ok(probe) => {
                     let _ = probe.close().await;
-                    pool_options(kind, config.max_connections).connect(&url).await
+                    pool_options(kind, config.max_connections)
+                        .connect(&url)
+                        .await
                 }
                 Err(error) => Err(error),
             };
@@ -352,9 +352,18 @@ mod tests {
     async fn sqlite_pragmas_apply_when_connected() {
         let (_dir, db) = sqlite().await;
 
-        let mode: String = sqlx::query_scalar("pragma journal_mode").fetch_one(db.pool()).await.unwrap();
-        let fk: i64 = sqlx::query_scalar("pragma foreign_keys").fetch_one(db.pool()).await.unwrap();
-        let busy: i64 = sqlx::query_scalar("pragma busy_timeout").fetch_one(db.pool()).await.unwrap();
+        let mode: String = sqlx::query_scalar("pragma journal_mode")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let fk: i64 = sqlx::query_scalar("pragma foreign_keys")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let busy: i64 = sqlx::query_scalar("pragma busy_timeout")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
 
         assert_eq!(mode, "wal");
         assert_eq!(fk, 1);
@@ -364,14 +373,22 @@ mod tests {
     #[tokio::test]
     async fn concurrent_write_transactions_all_commit_when_on_sqlite() {
         let (_dir, db) = sqlite().await;
-        sqlx::query("create table n (v bigint not null)").execute(db.pool()).await.unwrap();
+        sqlx::query("create table n (v bigint not null)")
+            .execute(db.pool())
+            .await
+            .unwrap();
 
         let writers = (0..16).map(|i| {
             let db = db.clone();
             tokio::spawn(async move {
                 let mut tx = db.begin_write().await?;
-                let count: i64 = sqlx::query_scalar("select count(*) from n").fetch_one(&mut *tx).await?;
-                sqlx::query("insert into n (v) values ($1)").bind(i + count).execute(&mut *tx).await?;
+                let count: i64 = sqlx::query_scalar("select count(*) from n")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query("insert into n (v) values ($1)")
+                    .bind(i + count)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await
             })
         });
@@ -379,17 +396,26 @@ mod tests {
             writer.await.unwrap().unwrap();
         }
 
-        let total: i64 = sqlx::query_scalar("select count(*) from n").fetch_one(db.pool()).await.unwrap();
+        let total: i64 = sqlx::query_scalar("select count(*) from n")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
         assert_eq!(total, 16);
     }
 
     #[tokio::test]
     async fn connect_gives_up_naming_database_when_postgres_is_down() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut config = DatabaseConfig::with_url(&format!("postgres://u:pw@127.0.0.1:{port}/x"));
         config.connect_timeout_secs = 1;
 
-        let err = Database::connect(&config, Path::new(".")).await.unwrap_err();
+        let err = Database::connect(&config, Path::new("."))
+            .await
+            .unwrap_err();
 
         let text = err.to_string();
         assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
@@ -399,7 +425,10 @@ mod tests {
 
     #[test]
     fn unsupported_url_is_refused_when_scheme_unknown() {
-        assert!(matches!(DbKind::from_url("mysql://x"), Err(ConnectError::UnsupportedUrl { .. })));
+        assert!(matches!(
+            DbKind::from_url("mysql://x"),
+            Err(ConnectError::UnsupportedUrl { .. })
+        ));
         assert!(DbKind::from_url("hub.db").is_err());
     }
 
@@ -407,14 +436,26 @@ mod tests {
     fn sqlite_url_resolves_against_base_when_relative() {
         let base = Path::new("/data/hub");
 
-        assert_eq!(resolve_sqlite_url("sqlite://hub.db?mode=rwc", base), "sqlite:///data/hub/hub.db?mode=rwc");
-        assert_eq!(resolve_sqlite_url("sqlite:///abs/x.db", base), "sqlite:///abs/x.db");
-        assert_eq!(resolve_sqlite_url("sqlite::memory:", base), "sqlite::memory:");
+        assert_eq!(
+            resolve_sqlite_url("sqlite://hub.db?mode=rwc", base),
+            "sqlite:///data/hub/hub.db?mode=rwc"
+        );
+        assert_eq!(
+            resolve_sqlite_url("sqlite:///abs/x.db", base),
+            "sqlite:///abs/x.db"
+        );
+        assert_eq!(
+            resolve_sqlite_url("sqlite::memory:", base),
+            "sqlite::memory:"
+        );
     }
 
     #[test]
     fn redact_hides_password_when_present() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }

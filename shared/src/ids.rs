@@ -121,7 +121,11 @@ impl Slug {
             && bytes.iter().all(|b| allowed(b) || *b == b'-')
             && allowed(&bytes[0])
             && allowed(&bytes[bytes.len() - 1]);
-        if ok { Ok(Self(s.to_owned())) } else { Err(ParseSlugError) }
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ParseSlugError)
+        }
     }
 
     /// The slug as text.
@@ -164,7 +168,10 @@ mod tests {
         // A well-formed sha256-multihash PeerId, as RSA keys produce.
         let rsa = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N";
 
-        assert_eq!(rsa.parse::<Ed25519PeerId>(), Err(ParsePeerIdError::NotEd25519));
+        assert_eq!(
+            rsa.parse::<Ed25519PeerId>(),
+            Err(ParsePeerIdError::NotEd25519)
+        );
     }
 
     #[test]
@@ -175,7 +182,10 @@ mod tests {
         let hash = libp2p::multihash::Multihash::<64>::wrap(IDENTITY_MULTIHASH, &proto).unwrap();
         let text = PeerId::from_multihash(hash).unwrap().to_string();
 
-        assert_eq!(text.parse::<Ed25519PeerId>(), Err(ParsePeerIdError::NotEd25519));
+        assert_eq!(
+            text.parse::<Ed25519PeerId>(),
+            Err(ParsePeerIdError::NotEd25519)
+        );
     }
 
     #[test]
@@ -187,7 +197,10 @@ mod tests {
             "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqxe",
             &"1".repeat(10_000),
         ] {
-            assert!(bad.parse::<Ed25519PeerId>().is_err(), "{bad:.40} was accepted");
+            assert!(
+                bad.parse::<Ed25519PeerId>().is_err(),
+                "{bad:.40} was accepted"
+            );
         }
     }
 
@@ -200,7 +213,16 @@ mod tests {
 
     #[test]
     fn slug_is_refused_when_pattern_breaks() {
-        for bad in ["ab", "-abc", "abc-", "ABC", "a_b", "ab c", &"a".repeat(64), "äbc"] {
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "ABC",
+            "a_b",
+            "ab c",
+            &"a".repeat(64),
+            "äbc",
+        ] {
             assert_eq!(Slug::parse(bad), Err(ParseSlugError), "{bad} accepted");
         }
     }

@@ -54,9 +54,10 @@ pub fn load(path: &Path) -> Result<ed25519::Keypair, KeyFileError> {
     let key = Keypair::from_protobuf_encoding(&bytes).map_err(|_| KeyFileError::Corrupt {
         path: path.to_owned(),
     })?;
-    key.try_into_ed25519().map_err(|_| KeyFileError::NotEd25519 {
-        path: path.to_owned(),
-    })
+    key.try_into_ed25519()
+        .map_err(|_| KeyFileError::NotEd25519 {
+            path: path.to_owned(),
+        })
 }
 
 /// Loads the key file, or creates a new key there if no file exists. Returns the key and whether it
@@ -154,7 +155,11 @@ mod tests {
         create(&path).unwrap();
 
         let file_mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        let dir_mode = fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+        let dir_mode = fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(file_mode, 0o600);
         assert_eq!(dir_mode, 0o700);
     }

@@ -6,6 +6,7 @@
 //! - [`api`]: JSON documents shared between crates (info documents, error body).
 //! - [`ids`]: validated newtypes ([`ids::Ed25519PeerId`], [`ids::Slug`]).
 //! - [`signing`]: sign and verify payloads; PeerId ↔ public key; base64url.
+//! - [`init`]: `init --dir`: a commented config plus a key.
 //! - [`keyfile`]: load or create the libp2p protobuf key file (mode 0600).
 //! - [`config`]: defaults → TOML → environment layering with unknown keys refused.
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
@@ -28,6 +29,7 @@ pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod ids;
+pub mod init;
 pub mod keyfile;
 #[cfg(feature = "server")]
 pub mod server;

@@ -56,6 +56,13 @@ impl Default for Tasks {
     }
 }
 
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        // Tasks never outlive their owner, even when it is dropped without `shutdown`.
+        self.token.cancel();
+    }
+}
+
 impl Tasks {
     /// The root token; tasks select on a child of it.
     pub fn token(&self) -> &CancellationToken {
@@ -89,7 +96,25 @@ impl Tasks {
     pub async fn shutdown(self, timeout: Duration) -> bool {
         self.token.cancel();
         self.tracker.close();
-        tokio::time::timeout(timeout, self.tracker.wait()).await.is_ok()
+        tokio::time::timeout(timeout, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+}
+
+/// Set once start-up has finished; `/readyz` answers 503 before.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<std::sync::atomic::AtomicBool>);
+
+impl Readiness {
+    /// Marks start-up as finished.
+    pub fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether start-up has finished.
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -114,13 +139,35 @@ async fn render_metrics(State(registry): State<Arc<Registry>>) -> Response {
         Ok(()) => (
             [(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
             )],
             text,
         )
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: String,
+}
+
+/// Registers `<prefix>_build_info{version}`, always 1.
+pub fn register_build_info(registry: &mut Registry, prefix: &str) {
+    let build_info = Family::<VersionLabel, prometheus_client::metrics::gauge::Gauge>::default();
+    build_info
+        .get_or_create(&VersionLabel {
+            version: crate::VERSION.to_owned(),
+        })
+        .set(1);
+    registry.register(
+        format!("{prefix}_build_info"),
+        "Always 1; the label carries the version",
+        build_info,
+    );
 }
 
 /// Labels of the request counter.
@@ -187,7 +234,11 @@ impl HttpMetrics {
             .observe(started.elapsed().as_secs_f64());
         metrics
             .requests
-            .get_or_create(&RequestLabels { method, route, status })
+            .get_or_create(&RequestLabels {
+                method,
+                route,
+                status,
+            })
             .inc();
         response
     }
@@ -208,7 +259,11 @@ pub struct HttpLimits {
 
 /// Adds the layers every server shares to a complete (stateless) router: request id, tracing,
 /// in-flight cap, metrics, timeout and body limit, plus JSON-or-HTML 404 and 405 fallbacks.
-pub fn finish_router(router: axum::Router, limits: &HttpLimits, metrics: HttpMetrics) -> axum::Router {
+pub fn finish_router(
+    router: axum::Router,
+    limits: &HttpLimits,
+    metrics: HttpMetrics,
+) -> axum::Router {
     use axum::error_handling::HandleErrorLayer;
     use tower::ServiceBuilder;
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -218,27 +273,56 @@ pub fn finish_router(router: axum::Router, limits: &HttpLimits, metrics: HttpMet
     let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
     router
         .fallback(move |uri: axum::http::Uri| async move {
-            error_for(prefixes, &uri, StatusCode::NOT_FOUND, "not_found", "There is nothing here.")
+            error_for(
+                prefixes,
+                &uri,
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "There is nothing here.",
+            )
         })
         .method_not_allowed_fallback(move |uri: axum::http::Uri| async move {
-            error_for(prefixes, &uri, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here.")
+            error_for(
+                prefixes,
+                &uri,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This method is not allowed here.",
+            )
         })
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(axum::middleware::from_fn_with_state(in_flight, limit_in_flight))
-                .layer(axum::middleware::from_fn_with_state(metrics, HttpMetrics::track))
+                .layer(axum::middleware::from_fn_with_state(
+                    in_flight,
+                    limit_in_flight,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics,
+                    HttpMetrics::track,
+                ))
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the request took too long", None)
+                    json_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the request took too long",
+                        None,
+                    )
                 }))
                 .timeout(limits.handler_timeout)
                 .layer(axum::extract::DefaultBodyLimit::max(limits.body_limit)),
         )
 }
 
-fn error_for(prefixes: &[&str], uri: &axum::http::Uri, status: StatusCode, code: &str, text: &str) -> Response {
+fn error_for(
+    prefixes: &[&str],
+    uri: &axum::http::Uri,
+    status: StatusCode,
+    code: &str,
+    text: &str,
+) -> Response {
     let path = uri.path();
     let json = prefixes
         .iter()
@@ -266,8 +350,26 @@ async fn limit_in_flight(
 ) -> Response {
     match permits.try_acquire() {
         Ok(_permit) => next.run(request).await,
-        Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "too many concurrent requests", None),
+        Err(_) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "too many concurrent requests",
+            None,
+        ),
     }
+}
+
+/// A public JSON document (info documents): `Access-Control-Allow-Origin: *` and
+/// `Cache-Control: public, max-age=60` (hub.md §11.1, superhub.md §2).
+pub fn public_document<T: serde::Serialize>(document: &T) -> Response {
+    (
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        axum::Json(document),
+    )
+        .into_response()
 }
 
 /// A JSON error response with the body of hub.md §0.1.
@@ -352,6 +454,9 @@ mod tests {
 
     #[test]
     fn html_escape_neutralises_markup() {
-        assert_eq!(html_escape("<script>alert('x')&\"</script>"), "&lt;script&gt;alert(&#39;x&#39;)&amp;&quot;&lt;/script&gt;");
+        assert_eq!(
+            html_escape("<script>alert('x')&\"</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;)&amp;&quot;&lt;/script&gt;"
+        );
     }
 }

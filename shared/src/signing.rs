@@ -131,7 +131,10 @@ mod tests {
         let (key, id) = signer();
         let sig = sign(&key, b"payload");
 
-        assert_eq!(verify(&id, b"payloae", &sig), Err(VerifySignatureError::Invalid));
+        assert_eq!(
+            verify(&id, b"payloae", &sig),
+            Err(VerifySignatureError::Invalid)
+        );
     }
 
     #[test]
@@ -140,7 +143,10 @@ mod tests {
         let (_, other) = signer();
         let sig = sign(&key, b"payload");
 
-        assert_eq!(verify(&other, b"payload", &sig), Err(VerifySignatureError::Invalid));
+        assert_eq!(
+            verify(&other, b"payload", &sig),
+            Err(VerifySignatureError::Invalid)
+        );
     }
 
     #[test]
@@ -150,17 +156,31 @@ mod tests {
         let padded = format!("{}==", &good[..84]);
         let wrong_alphabet = format!("{}+/", &good[..84]);
 
-        for bad in ["", &good[..85], &format!("{good}A"), &padded, &wrong_alphabet] {
-            assert_eq!(verify_b64u(&id, b"x", bad), Err(VerifySignatureError::Malformed), "{bad}");
+        for bad in [
+            "",
+            &good[..85],
+            &format!("{good}A"),
+            &padded,
+            &wrong_alphabet,
+        ] {
+            assert_eq!(
+                verify_b64u(&id, b"x", bad),
+                Err(VerifySignatureError::Malformed),
+                "{bad}"
+            );
         }
-        assert_eq!(verify(&id, b"x", &[0u8; 63]), Err(VerifySignatureError::Malformed));
+        assert_eq!(
+            verify(&id, b"x", &[0u8; 63]),
+            Err(VerifySignatureError::Malformed)
+        );
     }
 
     #[test]
     fn request_signing_input_matches_spec_layout() {
         let (_, audience) = signer();
 
-        let input = request_signing_input(&audience, "1767225600000", "post", "/publish?x=1", b"{}");
+        let input =
+            request_signing_input(&audience, "1767225600000", "post", "/publish?x=1", b"{}");
 
         let expected = format!("goop-req-v1\n{audience}\n1767225600000\nPOST\n/publish?x=1\n{{}}");
         assert_eq!(input, expected.into_bytes());

@@ -53,6 +53,10 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
             p2p: verdict(p2p),
         },
     };
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

@@ -1,10 +1,9 @@
 //! `GET /api/v1/info`: the public description of this hub (hub.md §11.1).
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
 
 use crate::state::AppState;
 
@@ -12,12 +11,6 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/api/v1/info", get(get_info))
 }
 
-async fn get_info(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-            (header::CACHE_CONTROL, "public, max-age=60"),
-        ],
-        Json(state.info.as_ref().clone()),
-    )
+async fn get_info(State(state): State<AppState>) -> Response {
+    shared::server::public_document(state.info.as_ref())
 }

@@ -20,7 +20,12 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
-    pub async fn upsert_state(&self, key: &str, value: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn upsert_state(
+        &self,
+        key: &str,
+        value: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "insert into hub_state (key, value, updated_at) values ($1, $2, $3) \
              on conflict (key) do update set value = $2, updated_at = $3",

@@ -1,0 +1,8 @@
+//! Hub integration tests: one binary; every test that touches a database runs on SQLite and on
+//! Postgres (`testkit::each_backend!`).
+
+mod health;
+mod info;
+mod lifecycle;
+mod p2p;
+mod store;

@@ -1,0 +1,109 @@
+//! `superhub`: parse the command line, load config, start the server, stop on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use shared::config::Overrides;
+use shared::config::Sources;
+use superhub::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "superhub",
+    version,
+    about = "Goop² super hub (directory of hubs)"
+)]
+struct Cli {
+    /// Config file (TOML); also `SUPERHUB_CONFIG`.
+    #[arg(long, global = true, env = "SUPERHUB_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (key, SQLite database).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address.
+    #[arg(long, global = true)]
+    http_bind: Option<SocketAddr>,
+    /// Log filter, e.g. `info` or `superhub=debug`.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the super hub (the default).
+    Run,
+    /// Write a commented config and a key into a directory.
+    Init {
+        /// Target directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Directory name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Rewrite an existing config (the key is kept).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the super hub id.
+    Id,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("superhub: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        data_dir: cli.data_dir,
+        http_bind: cli.http_bind,
+        log_level: cli.log_level,
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Init { dir, name, force } => {
+            let done = superhub::init::init(&dir, name.as_deref(), force)?;
+            println!("wrote {}", done.config_path.display());
+            println!(
+                "super hub id {}{}",
+                done.id,
+                if done.key_created {
+                    ""
+                } else {
+                    " (existing key kept)"
+                }
+            );
+            Ok(())
+        }
+        Command::Id => {
+            let config = Config::load(&Sources::from_process(cli.config), &overrides)?;
+            let key = shared::keyfile::load(&config.key_path())?;
+            println!("{}", shared::ids::Ed25519PeerId::from(key.public()));
+            Ok(())
+        }
+        Command::Run => {
+            let config = Config::load(&Sources::from_process(cli.config), &overrides)?;
+            shared::telemetry::init(&config.log)?;
+            let mut server = superhub::Server::start(config)
+                .await
+                .context("start-up failed")?;
+            let outcome = tokio::select! {
+                () = shared::shutdown::shutdown_signal() => Ok(()),
+                result = server.join() => result,
+            };
+            server.shutdown().await;
+            outcome.map_err(anyhow::Error::msg)
+        }
+    }
+}

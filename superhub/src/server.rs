@@ -1,0 +1,205 @@
+//! [`Server`]: starts the super hub in the order of superhub.md §1, owns every task, and stops
+//! them gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::PeerId;
+use prometheus_client::registry::Registry;
+use shared::api::{Software, SuperhubInfo};
+use shared::db::ConnectError;
+use shared::ids::Ed25519PeerId;
+use shared::keyfile::KeyFileError;
+use shared::server::{Readiness, TaskExit, Tasks};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::store::Store;
+
+/// Everything must have stopped within this after a shutdown request (superhub.md §1 rule 3).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the super hub could not start. Each variant names the file, address or database at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key could not be loaded or created.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] ConnectError),
+    /// The HTTP listener could not be bound.
+    #[error("http.bind {addr}: {source}")]
+    BindHttp {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metrics listener could not be bound.
+    #[error("metrics.bind {addr}: {source}")]
+    BindMetrics {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running super hub.
+#[derive(Debug)]
+pub struct Server {
+    peer_id: PeerId,
+    http_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    store: Store,
+    tasks: Tasks,
+}
+
+impl Server {
+    /// Starts the super hub: data dir, key, database (with migrations), then every listener.
+    /// Returns once all are bound, so addresses are known even when configured with port 0.
+    ///
+    /// # Errors
+    /// [`StartError`] naming what failed.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let data_dir = config.superhub.data_dir.clone();
+        shared::keyfile::create_private_dir(&data_dir).map_err(|source| StartError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let (key, created) = shared::keyfile::load_or_create(&config.key_path())?;
+        let id = Ed25519PeerId::from(key.public());
+        if created {
+            tracing::info!(superhub_id = %id, key_file = %config.key_path().display(), "created a new super hub key");
+        }
+        let store = Store::open(&config.database, &data_dir).await?;
+        tracing::info!(database = %store.display_url(), "database ready");
+
+        let http_listener = shared::server::bind(config.http.bind)
+            .await
+            .map_err(|(addr, source)| StartError::BindHttp { addr, source })?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|source| StartError::BindHttp {
+                addr: config.http.bind,
+                source,
+            })?;
+        let metrics_listener = if config.metrics.enabled {
+            Some(
+                shared::server::bind(config.metrics.bind)
+                    .await
+                    .map_err(|(addr, source)| StartError::BindMetrics { addr, source })?,
+            )
+        } else {
+            None
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+
+        let http_url = config.http.external_url(http_addr);
+        let info = SuperhubInfo {
+            id: id.to_string(),
+            name: config.superhub.name.clone(),
+            description: config.superhub.description.clone(),
+            http_url: http_url.clone(),
+            contact_email: config.superhub.contact_email.clone(),
+            software: Software::this("goop-superhub"),
+        };
+        let ready = Readiness::default();
+        let state = AppState {
+            config: Arc::new(config),
+            store: store.clone(),
+            info: Arc::new(info),
+            ready: ready.clone(),
+        };
+
+        let tasks = Tasks::default();
+        let token = tasks.token().clone();
+        let app = crate::http::router(state, metrics.http.clone());
+        tasks.spawn("http", {
+            let token = token.child_token();
+            async move {
+                axum::serve(
+                    http_listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await
+                .map_err(|e| format!("http server: {e}"))
+            }
+        });
+        if let Some(listener) = metrics_listener {
+            tasks.spawn(
+                "metrics",
+                shared::server::serve_metrics(listener, Arc::new(registry), token.child_token()),
+            );
+        }
+        ready.set();
+
+        tracing::info!(superhub_id = %id, "super hub started");
+        tracing::info!(%http_url, "HTTP: /healthz, /readyz, /api/v1/info");
+        if let Some(addr) = metrics_addr {
+            tracing::info!(url = %format!("http://{addr}/metrics"), "metrics");
+        }
+        tracing::info!(
+            "configure with --config FILE (see `superhub init`), SUPERHUB_<SECTION>__<KEY> variables, or --http-bind/--data-dir"
+        );
+        Ok(Self {
+            peer_id: id.peer_id(),
+            http_addr,
+            metrics_addr,
+            store,
+            tasks,
+        })
+    }
+
+    /// The super hub id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The bound metrics address, when metrics are enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Resolves when a task stops on its own; an error names the failed task.
+    ///
+    /// # Errors
+    /// The task's reason.
+    pub async fn join(&mut self) -> Result<(), String> {
+        let TaskExit { task, result } = self.tasks.join().await;
+        result.map_err(|e| format!("{task}: {e}"))?;
+        Err(format!("{task} stopped unexpectedly"))
+    }
+
+    /// Cancels every task and waits for them (at most 10 s), then closes the database.
+    pub async fn shutdown(self) {
+        if !self.tasks.shutdown(SHUTDOWN_TIMEOUT).await {
+            tracing::warn!("some tasks did not stop within {SHUTDOWN_TIMEOUT:?}");
+        }
+        self.store.close().await;
+        tracing::info!("super hub stopped");
+    }
+}

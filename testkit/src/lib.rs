@@ -1,0 +1,52 @@
+//! The test harness shared by every test binary: throwaway databases on both backends
+//! ([`TestDb`]), a real SMTP listener that captures mail ([`SmtpSink`]), hubs and super hubs on
+//! port 0 ([`TestHub`], [`TestSuperhub`]) and waiting under deadlines ([`eventually`]).
+//!
+//! Postgres tests never skip: without `TEST_DATABASE_URL` (exported by `scripts/test`) they fail
+//! with a message that names `scripts/test`.
+
+mod db;
+mod servers;
+mod smtp;
+mod wait;
+
+pub use db::{Backend, TestDb};
+pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};
+pub use smtp::{ReceivedMail, SmtpSink};
+pub use wait::eventually;
+
+/// Installs a tracing subscriber once per test binary; silent unless `TEST_LOG=1`.
+pub fn init_tracing() {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// Emits one `#[tokio::test]` per backend for each named `async fn(TestDb)`: `<name>::on_sqlite`
+/// and `<name>::on_postgres`.
+#[macro_export]
+macro_rules! each_backend {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    $crate::init_tracing();
+                    super::$name($crate::TestDb::sqlite()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    $crate::init_tracing();
+                    super::$name($crate::TestDb::postgres().await).await;
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,141 @@
+//! Hubs and super hubs on port 0 with a test database, and an HTTP client pointed at them.
+//! Dropping a handle stops its server (its tasks are cancelled).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use tempfile::TempDir;
+
+use crate::TestDb;
+
+/// A server the harness can start for a test.
+pub trait Spawn: Sized {
+    /// Its config type.
+    type Config;
+    /// The `for_tests` config on `data_dir` and `database_url`.
+    fn test_config(data_dir: &Path, database_url: &str) -> Self::Config;
+    /// Starts it, panicking on failure.
+    fn start(config: Self::Config) -> impl Future<Output = Self>;
+    /// Its bound HTTP address.
+    fn http_addr(&self) -> SocketAddr;
+    /// Stops it gracefully.
+    fn stop(self) -> impl Future<Output = ()>;
+}
+
+impl Spawn for hub::Server {
+    type Config = hub::Config;
+
+    fn test_config(data_dir: &Path, database_url: &str) -> hub::Config {
+        hub::Config::for_tests(data_dir, database_url)
+    }
+
+    async fn start(config: hub::Config) -> Self {
+        hub::Server::start(config).await.expect("hub starts")
+    }
+
+    fn http_addr(&self) -> SocketAddr {
+        hub::Server::http_addr(self)
+    }
+
+    async fn stop(self) {
+        self.shutdown().await;
+    }
+}
+
+impl Spawn for superhub::Server {
+    type Config = superhub::Config;
+
+    fn test_config(data_dir: &Path, database_url: &str) -> superhub::Config {
+        superhub::Config::for_tests(data_dir, database_url)
+    }
+
+    async fn start(config: superhub::Config) -> Self {
+        superhub::Server::start(config)
+            .await
+            .expect("super hub starts")
+    }
+
+    fn http_addr(&self) -> SocketAddr {
+        superhub::Server::http_addr(self)
+    }
+
+    async fn stop(self) {
+        self.shutdown().await;
+    }
+}
+
+/// A running hub for a test.
+pub type TestHub = TestServer<hub::Server>;
+/// A running super hub for a test.
+pub type TestSuperhub = TestServer<superhub::Server>;
+
+/// A server started for one test, with its data directory and an HTTP client.
+#[derive(Debug)]
+pub struct TestServer<S> {
+    server: Option<S>,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// A client for the server's HTTP API.
+    pub client: reqwest::Client,
+    data_dir: TempDir,
+}
+
+impl<S: Spawn> TestServer<S> {
+    /// Starts the server with its test config on `db`.
+    pub async fn spawn(db: &TestDb) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Starts the server after `adjust` has changed the test config.
+    pub async fn spawn_with(db: &TestDb, adjust: impl FnOnce(&mut S::Config)) -> Self {
+        crate::init_tracing();
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let mut config = S::test_config(data_dir.path(), &db.url);
+        adjust(&mut config);
+        let server = S::start(config).await;
+        Self {
+            base_url: format!("http://{}", server.http_addr()),
+            server: Some(server),
+            client: reqwest::Client::new(),
+            data_dir,
+        }
+    }
+
+    /// The running server.
+    ///
+    /// # Panics
+    /// After [`TestServer::shutdown`].
+    pub fn server(&self) -> &S {
+        self.server.as_ref().expect("server is running")
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// `GET path`.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET reaches the server")
+    }
+
+    /// The data directory.
+    pub fn data_path(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// Stops the server gracefully.
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests: hubs, super hubs and peers in one process on loopback.
+
+mod suite;
