@@ -1,6 +1,8 @@
 //! The hub's configuration (hub.md §16): typed sections, layered by [`shared::config`], checked
 //! once at load so the rest of the hub works with valid values only.
 
+mod network;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +18,11 @@ use shared::db::DatabaseConfig;
 use shared::ids::Slug;
 use shared::telemetry::LogConfig;
 
+pub use network::{
+    AutonatConfig, JoinMode, MembershipConfig, Policy, RateLimit, RateLimits, RelayConfig,
+    RendezvousConfig,
+};
+
 /// Environment prefix of every key.
 pub const ENV_PREFIX: &str = "HUB_";
 
@@ -29,6 +36,16 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[p2p]`: libp2p listeners and limits.
     pub p2p: P2pConfig,
+    /// `[relay]`: circuit relay v2 limits and admission.
+    pub relay: RelayConfig,
+    /// `[rendezvous]`.
+    pub rendezvous: RendezvousConfig,
+    /// `[autonat]`.
+    pub autonat: AutonatConfig,
+    /// `[membership]`.
+    pub membership: MembershipConfig,
+    /// `[rate_limits]`.
+    pub rate_limits: RateLimits,
     /// `[database]`.
     pub database: DatabaseConfig,
     /// `[metrics]`.
@@ -115,6 +132,11 @@ impl Default for Config {
                 max_pending_incoming: 256,
                 idle_timeout_secs: 60,
             },
+            relay: RelayConfig::default(),
+            rendezvous: RendezvousConfig::default(),
+            autonat: AutonatConfig { enabled: true },
+            membership: MembershipConfig::default(),
+            rate_limits: RateLimits::default(),
             database: DatabaseConfig::with_url("sqlite://hub.db?mode=rwc"),
             metrics: MetricsConfig::on_loopback(9187),
             log: LogConfig::default(),
@@ -209,6 +231,10 @@ impl Config {
             ));
         }
         self.http.validate()?;
+        self.database.validate()?;
+        self.relay.validate()?;
+        self.rendezvous.validate()?;
+        self.rate_limits.validate()?;
         if self.p2p.listen_addrs.is_empty() {
             return Err(LoadConfigError::rule(
                 "p2p.listen_addrs",
@@ -373,6 +399,7 @@ mod tests {
                 "listen_addrs",
             ),
             ("[database]\nurl = 5\n", "database.url"),
+            ("[database]\nurl = \"mysql://x/y\"\n", "database.url"),
             ("[http]\nexternal_url = \"ftp://x\"\n", "http.external_url"),
             ("[nonsense]\nx = 1\n", "nonsense"),
         ];

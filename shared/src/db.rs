@@ -6,6 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::config::LoadConfigError;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Connection as _, Executor as _, Transaction};
@@ -69,13 +71,28 @@ impl DatabaseConfig {
             connect_timeout_secs: 30,
         }
     }
+
+    /// Checks the section at config load, so a bad URL stops start-up before anything is created.
+    ///
+    /// # Errors
+    /// [`LoadConfigError::Rule`] naming `database.url` or `database.max_connections`.
+    pub fn validate(&self) -> Result<(), LoadConfigError> {
+        DbKind::from_url(&self.url).map_err(|e| LoadConfigError::rule("database.url", e))?;
+        if self.max_connections == 0 {
+            return Err(LoadConfigError::rule(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// Neither `sqlite:` nor `postgres://`.
-    #[error("database.url {url}: only sqlite: and postgres:// URLs are supported")]
+    #[error("{url}: only sqlite: and postgres:// URLs are supported")]
     UnsupportedUrl {
         /// The URL without its password.
         url: String,
@@ -259,7 +276,7 @@ impl Database {
 
 fn pool_options(kind: DbKind, max_connections: u32) -> AnyPoolOptions {
     let options = AnyPoolOptions::new()
-        .max_connections(max_connections.max(1))
+        .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT);
     match kind {
         DbKind::Postgres => options,

@@ -119,7 +119,8 @@ impl Config {
                 "\"\" or an email address",
             ));
         }
-        self.http.validate()
+        self.http.validate()?;
+        self.database.validate()
     }
 }
 

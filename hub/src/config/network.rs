@@ -1,0 +1,256 @@
+//! `[relay]`, `[rendezvous]`, `[autonat]`, `[membership]` and `[rate_limits]`: the sections that
+//! shape the libp2p services and who may use them (hub.md §4, §13.2, §16).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use shared::config::LoadConfigError;
+
+/// Who may use a relay function (hub.md §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Peers whose entitlement includes `relay`.
+    Members,
+    /// Every peer.
+    Any,
+}
+
+/// How people join the community (hub.md §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinMode {
+    /// Anyone who proves a key.
+    Open,
+    /// A verified email address.
+    Email,
+    /// An invite code.
+    Invite,
+    /// An application approved by an admin.
+    Application,
+}
+
+/// `[relay]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// Serve circuit relay v2 (HOP).
+    pub enabled: bool,
+    /// Who may reserve.
+    pub reservations: Policy,
+    /// Who may open circuits.
+    pub circuit_sources: Policy,
+    /// Reservation slots in total.
+    pub max_reservations: usize,
+    /// Reservations per peer.
+    pub max_reservations_per_peer: usize,
+    /// Reservation lifetime.
+    pub reservation_ttl_secs: u64,
+    /// Open circuits in total.
+    pub max_circuits: usize,
+    /// Open circuits per peer.
+    pub max_circuits_per_peer: usize,
+    /// A circuit is reset after this long.
+    pub circuit_max_duration_secs: u64,
+    /// Bytes per direction (goop2 semantics); the library limit is twice this (hub.md §4.2 rule 1).
+    pub circuit_max_bytes: u64,
+    /// `/relay` hint: delay before cleaning up a direct-connection attempt.
+    pub hint_cleanup_delay_sec: u64,
+    /// `/relay` hint: deadline for polling.
+    pub hint_poll_deadline_sec: u64,
+    /// `/relay` hint: connect timeout.
+    pub hint_connect_timeout_sec: u64,
+    /// `/relay` hint: reservation refresh interval.
+    pub hint_refresh_interval_sec: u64,
+    /// `/relay` hint: recovery grace.
+    pub hint_recovery_grace_sec: u64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reservations: Policy::Members,
+            circuit_sources: Policy::Members,
+            max_reservations: 128,
+            max_reservations_per_peer: 4,
+            reservation_ttl_secs: 3600,
+            max_circuits: 64,
+            max_circuits_per_peer: 4,
+            circuit_max_duration_secs: 1800,
+            circuit_max_bytes: 16 * 1024 * 1024,
+            hint_cleanup_delay_sec: 3,
+            hint_poll_deadline_sec: 10,
+            hint_connect_timeout_sec: 5,
+            hint_refresh_interval_sec: 90,
+            hint_recovery_grace_sec: 5,
+        }
+    }
+}
+
+/// `[rendezvous]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RendezvousConfig {
+    /// Serve rendezvous (namespace = slug).
+    pub enabled: bool,
+    /// Shortest registration TTL accepted.
+    pub min_ttl_secs: u64,
+    /// Longest registration TTL accepted.
+    pub max_ttl_secs: u64,
+    /// Registrations per peer.
+    pub max_registrations_per_peer: usize,
+    /// Registrations in total.
+    pub max_registrations: usize,
+}
+
+impl Default for RendezvousConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_ttl_secs: 60,
+            max_ttl_secs: 7200,
+            max_registrations_per_peer: 4,
+            max_registrations: 10_000,
+        }
+    }
+}
+
+/// `[autonat]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AutonatConfig {
+    /// Answer AutoNAT v1 dial-back requests.
+    pub enabled: bool,
+}
+
+/// `[membership]` (the keys that exist so far).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipConfig {
+    /// `open`, `email`, `invite` or `application`.
+    pub join_mode: JoinMode,
+}
+
+impl Default for MembershipConfig {
+    fn default() -> Self {
+        Self {
+            join_mode: JoinMode::Email,
+        }
+    }
+}
+
+/// A token bucket: `burst` tokens, one more every `refill_secs` (hub.md §13.2).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Bucket size.
+    pub burst: u32,
+    /// Seconds per token.
+    pub refill_secs: f64,
+}
+
+impl RateLimit {
+    const fn new(burst: u32, refill_secs: f64) -> Self {
+        Self { burst, refill_secs }
+    }
+
+    /// The refill period of one token.
+    pub fn refill(&self) -> Duration {
+        Duration::from_secs_f64(self.refill_secs)
+    }
+
+    fn validate(&self, key: &str) -> Result<(), LoadConfigError> {
+        if self.burst == 0 || !(self.refill_secs.is_finite() && self.refill_secs > 0.0) {
+            return Err(LoadConfigError::rule(key, "burst ≥ 1 and refill_secs > 0"));
+        }
+        Ok(())
+    }
+}
+
+/// `[rate_limits]`: the buckets implemented so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Relay reservations per PeerId.
+    pub relay_reserve_peer: RateLimit,
+    /// Relay reservations per IP.
+    pub relay_reserve_ip: RateLimit,
+    /// Relay circuit sources per PeerId.
+    pub relay_circuit_peer: RateLimit,
+    /// Relay circuit sources per IP.
+    pub relay_circuit_ip: RateLimit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            relay_reserve_peer: RateLimit::new(30, 120.0),
+            relay_reserve_ip: RateLimit::new(60, 60.0),
+            relay_circuit_peer: RateLimit::new(30, 120.0),
+            relay_circuit_ip: RateLimit::new(60, 60.0),
+        }
+    }
+}
+
+impl RateLimits {
+    pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
+        self.relay_reserve_peer
+            .validate("rate_limits.relay_reserve_peer")?;
+        self.relay_reserve_ip
+            .validate("rate_limits.relay_reserve_ip")?;
+        self.relay_circuit_peer
+            .validate("rate_limits.relay_circuit_peer")?;
+        self.relay_circuit_ip
+            .validate("rate_limits.relay_circuit_ip")
+    }
+}
+
+impl RelayConfig {
+    pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
+        let positive = [
+            ("relay.max_reservations", self.max_reservations as u64),
+            (
+                "relay.max_reservations_per_peer",
+                self.max_reservations_per_peer as u64,
+            ),
+            ("relay.reservation_ttl_secs", self.reservation_ttl_secs),
+            ("relay.max_circuits", self.max_circuits as u64),
+            (
+                "relay.max_circuits_per_peer",
+                self.max_circuits_per_peer as u64,
+            ),
+            (
+                "relay.circuit_max_duration_secs",
+                self.circuit_max_duration_secs,
+            ),
+            ("relay.circuit_max_bytes", self.circuit_max_bytes),
+        ];
+        match positive.iter().find(|(_, v)| *v == 0) {
+            Some((key, _)) => Err(LoadConfigError::rule(key, "must be at least 1")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl RendezvousConfig {
+    pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
+        // The protocol's implicit TTL is 2 h, so the maximum must admit it (hub.md §4.4).
+        if self.min_ttl_secs == 0
+            || self.min_ttl_secs > self.max_ttl_secs
+            || self.max_ttl_secs < 7200
+        {
+            return Err(LoadConfigError::rule(
+                "rendezvous.max_ttl_secs",
+                "need 1 ≤ min_ttl_secs ≤ max_ttl_secs and max_ttl_secs ≥ 7200",
+            ));
+        }
+        if self.max_registrations_per_peer == 0 || self.max_registrations == 0 {
+            return Err(LoadConfigError::rule(
+                "rendezvous.max_registrations",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
