@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`config`]: typed configuration, layered defaults → TOML → `HUB_*` env → CLI.
+//! - [`entitlements`]: who may use presence, rendezvous and the relay; every gate asks it.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
 //! - `http`: the axum router (`/healthz`, `/readyz`, `/api/v1/info`), errors, layers.
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
@@ -20,6 +21,7 @@
 //! ```
 
 pub mod config;
+pub mod entitlements;
 mod http;
 pub mod init;
 mod metrics;
@@ -29,5 +31,6 @@ mod state;
 pub mod store;
 
 pub use config::Config;
+pub use entitlements::Rights;
 pub use p2p::StartNetworkError;
 pub use server::{Server, StartError};

@@ -4,6 +4,7 @@
 
 mod behaviour;
 mod event_loop;
+mod gated;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,6 +21,8 @@ pub(crate) use behaviour::{Behaviour, BehaviourEvent};
 pub(crate) use event_loop::EventLoop;
 
 use crate::config::Config;
+use crate::entitlements::Entitlements;
+use crate::metrics::Metrics;
 
 /// Capacity of the command channel from handles to the event loop.
 const COMMAND_CAPACITY: usize = 256;
@@ -32,6 +35,12 @@ pub(crate) enum Command {
     /// Report the listeners.
     Status {
         reply: oneshot::Sender<NetworkStatus>,
+    },
+    /// Close every connection of a peer whose entitlement ended (hub.md §4.3 rule 2).
+    Disconnect {
+        peer: PeerId,
+        reason: &'static str,
+        reply: oneshot::Sender<bool>,
     },
 }
 
@@ -54,6 +63,21 @@ impl NetworkHandle {
         self.command_tx.send(Command::Status { reply }).await.ok()?;
         rx.await.ok()
     }
+
+    /// Closes every connection to `peer`; answers whether it was connected. `None` when the event
+    /// loop has stopped.
+    pub(crate) async fn disconnect(&self, peer: PeerId, reason: &'static str) -> Option<bool> {
+        let (reply, rx) = oneshot::channel();
+        self.command_tx
+            .send(Command::Disconnect {
+                peer,
+                reason,
+                reply,
+            })
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
 }
 
 /// Why the libp2p node could not start.
@@ -72,11 +96,12 @@ pub enum StartNetworkError {
     },
 }
 
-/// A started node: its handle, its loop (to be spawned), and the addresses it listens on.
+/// A started node: its handle, its loop (to be spawned), and the addresses it advertises.
 pub(crate) struct Network {
     pub(crate) handle: NetworkHandle,
     pub(crate) event_loop: EventLoop,
-    pub(crate) listen_addrs: Vec<Multiaddr>,
+    /// `p2p.external_addrs`, or the bound listen addresses when none are configured.
+    pub(crate) external_addrs: Vec<Multiaddr>,
 }
 
 /// Builds the swarm, binds every listen address and waits until each reports its address.
@@ -84,21 +109,40 @@ pub(crate) async fn spawn_network(
     config: &Config,
     key: &ed25519::Keypair,
     registry: &mut Registry,
+    entitlements: &Entitlements,
+    metrics: &Metrics,
 ) -> Result<Network, StartNetworkError> {
-    let mut swarm = build_swarm(config, key, registry)?;
+    let refusals = behaviour::Refusals::default();
+    let mut swarm = build_swarm(config, key, registry, entitlements, &refusals)?;
     let listen_addrs = listen(&mut swarm, config).await?;
-    for addr in config
+    let configured = config
         .external_addrs_for(swarm.local_peer_id())
-        .map_err(|e| StartNetworkError::Transport(e.to_string()))?
-    {
-        swarm.add_external_address(addr);
+        .map_err(|e| StartNetworkError::Transport(e.to_string()))?;
+    // Without configured external addresses the bound listen addresses stand in (development
+    // only, hub.md §4.1 rule 4); relay reservations need at least one address to hand out.
+    let external = if configured.is_empty() {
+        listen_addrs.clone()
+    } else {
+        configured
+    };
+    for addr in &external {
+        swarm.add_external_address(addr.clone());
     }
     let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
-    let metrics = libp2p::metrics::Metrics::new(registry);
+    let event_loop = EventLoop {
+        swarm,
+        command_rx,
+        libp2p_metrics: libp2p::metrics::Metrics::new(registry),
+        metrics: metrics.clone(),
+        entitlements: entitlements.clone(),
+        refusals,
+        reservations: Default::default(),
+        external: external.iter().cloned().collect(),
+    };
     Ok(Network {
         handle: NetworkHandle { command_tx },
-        event_loop: EventLoop::new(swarm, command_rx, metrics),
-        listen_addrs,
+        event_loop,
+        external_addrs: external,
     })
 }
 
@@ -106,6 +150,8 @@ fn build_swarm(
     config: &Config,
     key: &ed25519::Keypair,
     registry: &mut Registry,
+    entitlements: &Entitlements,
+    refusals: &behaviour::Refusals,
 ) -> Result<Swarm<Behaviour>, StartNetworkError> {
     let transport_err = |e: &dyn std::fmt::Display| StartNetworkError::Transport(e.to_string());
     let builder = libp2p::SwarmBuilder::with_existing_identity(Keypair::from(key.clone()))
@@ -121,7 +167,7 @@ fn build_swarm(
     let idle = config.idle_timeout();
     let swarm = builder
         .with_bandwidth_metrics(registry)
-        .with_behaviour(|key| Behaviour::new(key, config))
+        .with_behaviour(|key| Behaviour::new(key, config, entitlements, refusals))
         .map_err(|e| transport_err(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();

@@ -16,8 +16,9 @@ use shared::keyfile::KeyFileError;
 use shared::server::{TaskExit, Tasks};
 
 use crate::config::Config;
+use crate::entitlements::{Entitlements, Rights};
 use crate::metrics::Metrics;
-use crate::p2p::{self, StartNetworkError};
+use crate::p2p::{self, NetworkHandle, StartNetworkError};
 use crate::state::AppState;
 use crate::store::Store;
 use shared::server::Readiness;
@@ -77,6 +78,8 @@ pub struct Server {
     metrics_addr: Option<SocketAddr>,
     p2p_addrs: Vec<Multiaddr>,
     store: Store,
+    network: NetworkHandle,
+    entitlements: Entitlements,
     tasks: Tasks,
 }
 
@@ -124,10 +127,16 @@ impl Server {
 
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
-        let network = p2p::spawn_network(&config, &key, &mut registry).await?;
+        let entitlements = Entitlements::new(config.membership.join_mode);
+        let network =
+            p2p::spawn_network(&config, &key, &mut registry, &entitlements, &metrics).await?;
         let registry = Arc::new(registry);
 
-        let p2p_addrs = advertised_addrs(&config, &id, &network.listen_addrs)?;
+        let p2p_addrs: Vec<Multiaddr> = network
+            .external_addrs
+            .iter()
+            .map(|a| p2p::with_peer_id(a, id.peer_id()))
+            .collect();
         if config.p2p.external_addrs.is_empty() {
             tracing::warn!(
                 "p2p.external_addrs is empty: advertising listen addresses (development only)"
@@ -152,7 +161,7 @@ impl Server {
         let state = AppState {
             config: Arc::new(config),
             store: store.clone(),
-            network: network.handle,
+            network: network.handle.clone(),
             info: Arc::new(info),
             ready: ready.clone(),
         };
@@ -204,8 +213,21 @@ impl Server {
             metrics_addr,
             p2p_addrs,
             store,
+            network: network.handle,
+            entitlements,
             tasks,
         })
+    }
+
+    /// Sets what `peer` may do. Granting takes effect on the peer's next request; when the relay
+    /// right ends, the peer's connections are closed (hub.md §4.3 rule 2), dropping its
+    /// reservations and circuits.
+    pub async fn set_rights(&self, peer: PeerId, rights: Rights, reason: &'static str) {
+        let before = self.entitlements.set(peer, rights);
+        let lost = (before.relay && !rights.relay) || (before.presence && !rights.presence);
+        if lost {
+            let _ = self.network.disconnect(peer, reason).await;
+        }
     }
 
     /// The hub id (its libp2p PeerId).
@@ -247,23 +269,4 @@ impl Server {
         self.store.close().await;
         tracing::info!("hub stopped");
     }
-}
-
-/// The addresses peers should dial: the configured external ones, else the listen addresses
-/// (hub.md §4.1), each with `/p2p/<id>`.
-fn advertised_addrs(
-    config: &Config,
-    id: &Ed25519PeerId,
-    listen_addrs: &[Multiaddr],
-) -> Result<Vec<Multiaddr>, StartError> {
-    let external = config.external_addrs_for(&id.peer_id())?;
-    let base = if external.is_empty() {
-        listen_addrs.to_vec()
-    } else {
-        external
-    };
-    Ok(base
-        .iter()
-        .map(|a| p2p::with_peer_id(a, id.peer_id()))
-        .collect())
 }

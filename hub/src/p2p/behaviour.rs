@@ -1,30 +1,154 @@
-//! The composed libp2p behaviour of the hub.
+//! The composed libp2p behaviour of the hub: connection limits, identify, ping, the circuit relay
+//! v2 server behind the entitlement gate, rendezvous behind the gating wrapper, and an AutoNAT v1
+//! server that never confirms addresses for the hub itself.
+
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{identify, ping};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{PeerId, autonat, connection_limits, identify, ping, relay, rendezvous};
 
-use crate::config::Config;
+use super::gated::Gated;
+use crate::config::{Config, Policy, RateLimit};
+use crate::entitlements::Entitlements;
 
 /// identify protocol version (hub.md §4.1).
 const PROTOCOL_VERSION: &str = "goop/1.0.0";
+/// Peers the gate refused since the event loop last looked; lets metrics tell a membership refusal
+/// from a limit (hub.md §15 `hub_relay_denied_total`).
+pub(crate) type Refusals = Arc<Mutex<HashSet<PeerId>>>;
 
 /// Everything the hub speaks over libp2p.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    pub(crate) limits: connection_limits::Behaviour,
     pub(crate) identify: identify::Behaviour,
     pub(crate) ping: ping::Behaviour,
+    pub(crate) relay: Toggle<relay::Behaviour>,
+    pub(crate) rendezvous: Toggle<Gated<rendezvous::server::Behaviour>>,
+    pub(crate) autonat: Toggle<autonat::Behaviour>,
 }
 
 impl Behaviour {
-    pub(crate) fn new(key: &Keypair, _config: &Config) -> Self {
+    pub(crate) fn new(
+        key: &Keypair,
+        config: &Config,
+        entitlements: &Entitlements,
+        refusals: &Refusals,
+    ) -> Self {
+        let p2p = &config.p2p;
+        let limits = connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(p2p.max_connections))
+            .with_max_established_per_peer(Some(p2p.max_connections_per_peer))
+            .with_max_pending_incoming(Some(p2p.max_pending_incoming));
         let identify = identify::Behaviour::new(
             identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
                 .with_agent_version(format!("goop-hub/{}", shared::VERSION)),
         );
+        let local = key.public().to_peer_id();
+        let relay = config.relay.enabled.then(|| {
+            let mut relay =
+                relay::Behaviour::new(local, relay_config(config, entitlements, refusals));
+            // rust-libp2p advertises HOP only once an external address is confirmed (hub.md §4.1 rule 3).
+            relay.set_status(Some(relay::Status::Enable));
+            relay
+        });
+        let rendezvous = config.rendezvous.enabled.then(|| {
+            let rv = &config.rendezvous;
+            let server = rendezvous::server::Behaviour::new(
+                rendezvous::server::Config::default()
+                    .with_min_ttl(rv.min_ttl_secs)
+                    .with_max_ttl(rv.max_ttl_secs)
+                    .with_max_registration_per_peer(rv.max_registrations_per_peer)
+                    .with_max_registration_total(rv.max_registrations),
+            );
+            let entitlements = entitlements.clone();
+            Gated::new(
+                server,
+                Arc::new(move |peer: &PeerId| entitlements.rights(peer).presence),
+            )
+        });
+        let autonat = config.autonat.enabled.then(|| {
+            // Server side only: the client never probes (no servers, not even connected peers), so
+            // the hub's own addresses are never confirmed by remotes (hub.md §4.1 rule 2).
+            autonat::Behaviour::new(
+                local,
+                autonat::Config {
+                    use_connected: false,
+                    boot_delay: Duration::from_secs(365 * 24 * 3600),
+                    only_global_ips: false,
+                    ..autonat::Config::default()
+                },
+            )
+        });
         Self {
+            limits: connection_limits::Behaviour::new(limits),
             identify,
             ping: ping::Behaviour::default(),
+            relay: relay.into(),
+            rendezvous: rendezvous.into(),
+            autonat: autonat.into(),
         }
     }
+}
+
+/// The relay's limits (hub.md §4.2) with the entitlement gate first in both limiter chains
+/// (hub.md §4.3 rule 1), followed by the per-peer and per-IP token buckets.
+fn relay_config(
+    config: &Config,
+    entitlements: &Entitlements,
+    refusals: &Refusals,
+) -> relay::Config {
+    let relay = &config.relay;
+    let gate = |policy: Policy| -> Box<dyn relay::RateLimiter> {
+        let entitlements = entitlements.clone();
+        let refusals = refusals.clone();
+        Box::new(move |peer: PeerId, _: &libp2p::Multiaddr, _| {
+            let admitted = entitlements.admits(&peer, policy);
+            if !admitted {
+                refusals
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(peer);
+            }
+            admitted
+        })
+    };
+    let limits = &config.rate_limits;
+    let (reserve_peer, reserve_ip) = (
+        bucket(limits.relay_reserve_peer),
+        bucket(limits.relay_reserve_ip),
+    );
+    let (circuit_peer, circuit_ip) = (
+        bucket(limits.relay_circuit_peer),
+        bucket(limits.relay_circuit_ip),
+    );
+    relay::Config {
+        max_reservations: relay.max_reservations,
+        max_reservations_per_peer: relay.max_reservations_per_peer,
+        reservation_duration: Duration::from_secs(relay.reservation_ttl_secs),
+        reservation_rate_limiters: vec![gate(relay.reservations)],
+        max_circuits: relay.max_circuits,
+        max_circuits_per_peer: relay.max_circuits_per_peer,
+        max_circuit_duration: Duration::from_secs(relay.circuit_max_duration_secs),
+        // The library counts both directions against one budget; goop2 allowed this much per
+        // direction (hub.md §4.2 rule 1).
+        max_circuit_bytes: relay.circuit_max_bytes.saturating_mul(2),
+        circuit_src_rate_limiters: vec![gate(relay.circuit_sources)],
+    }
+    .reservation_rate_per_peer(reserve_peer.0, reserve_peer.1)
+    .reservation_rate_per_ip(reserve_ip.0, reserve_ip.1)
+    .circuit_src_per_peer(circuit_peer.0, circuit_peer.1)
+    .circuit_src_per_ip(circuit_ip.0, circuit_ip.1)
+}
+
+fn bucket(limit: RateLimit) -> (NonZeroU32, Duration) {
+    (
+        NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN),
+        limit.refill(),
+    )
 }

@@ -1,20 +1,33 @@
-//! The event loop: the only owner of the `Swarm`. It answers [`Command`]s and records metrics
-//! until cancelled.
+//! The event loop: the only owner of the `Swarm`. It answers [`Command`]s, keeps the relay metrics
+//! and refuses address confirmations it did not configure, until cancelled.
+
+use std::collections::{HashMap, HashSet};
 
 use futures::StreamExt as _;
-use libp2p::Swarm;
-use libp2p::metrics::{Metrics, Recorder as _};
+use libp2p::metrics::Recorder as _;
 use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, relay};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::behaviour::Refusals;
 use super::{Behaviour, BehaviourEvent, Command, NetworkStatus};
+use crate::entitlements::Entitlements;
+use crate::metrics::{Metrics, ReasonLabel, TierLabel};
 
 /// Owns the swarm; run it with [`EventLoop::run`].
 pub(crate) struct EventLoop {
-    swarm: Swarm<Behaviour>,
-    command_rx: mpsc::Receiver<Command>,
-    metrics: Metrics,
+    pub(super) swarm: Swarm<Behaviour>,
+    pub(super) command_rx: mpsc::Receiver<Command>,
+    pub(super) libp2p_metrics: libp2p::metrics::Metrics,
+    pub(super) metrics: Metrics,
+    pub(super) entitlements: Entitlements,
+    pub(super) refusals: Refusals,
+    /// Reservations held per peer and the tier they were counted under. Only accepted
+    /// reservations are counted, so close events of peers that never reserved change nothing.
+    pub(super) reservations: HashMap<PeerId, (usize, &'static str)>,
+    /// `p2p.external_addrs`: the only addresses the hub may hold as external.
+    pub(super) external: HashSet<Multiaddr>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -26,18 +39,6 @@ impl std::fmt::Debug for EventLoop {
 }
 
 impl EventLoop {
-    pub(super) fn new(
-        swarm: Swarm<Behaviour>,
-        command_rx: mpsc::Receiver<Command>,
-        metrics: Metrics,
-    ) -> Self {
-        Self {
-            swarm,
-            command_rx,
-            metrics,
-        }
-    }
-
     /// Runs until `token` is cancelled or every handle is gone.
     pub(crate) async fn run(mut self, token: CancellationToken) {
         loop {
@@ -54,18 +55,110 @@ impl EventLoop {
     }
 
     fn handle_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
-        self.metrics.record(&event);
+        self.libp2p_metrics.record(&event);
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.metrics.record(&event),
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => self.metrics.record(&event),
-            SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::debug!(%address, "libp2p listening");
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
+                self.libp2p_metrics.record(&event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => {
+                self.libp2p_metrics.record(&event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => {
+                self.libp2p_metrics.record(&event);
+                self.on_relay_event(event);
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } if !self.external.contains(&address) => {
+                // Remotes must not be able to make the hub advertise an address (hub.md §4.1 rule 2).
+                tracing::debug!(%address, "dropping an external address the config does not list");
+                self.swarm.remove_external_address(&address);
             }
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!(%error, "libp2p listener error");
             }
             _ => {}
         }
+    }
+
+    fn on_relay_event(&mut self, event: relay::Event) {
+        match event {
+            relay::Event::ReservationReqAccepted {
+                src_peer_id,
+                renewed: false,
+            } => {
+                let tier = self.tier(&src_peer_id);
+                let entry = self.reservations.entry(src_peer_id).or_insert((0, tier));
+                entry.0 += 1;
+                self.metrics
+                    .relay_reservations
+                    .get_or_create(&TierLabel { tier: entry.1 })
+                    .inc();
+            }
+            relay::Event::ReservationClosed { src_peer_id }
+            | relay::Event::ReservationTimedOut { src_peer_id } => {
+                if let Some(entry) = self.reservations.get_mut(&src_peer_id) {
+                    entry.0 -= 1;
+                    self.metrics
+                        .relay_reservations
+                        .get_or_create(&TierLabel { tier: entry.1 })
+                        .dec();
+                    if entry.0 == 0 {
+                        self.reservations.remove(&src_peer_id);
+                    }
+                }
+            }
+            relay::Event::ReservationReqDenied { src_peer_id, .. } => {
+                let reason = if self.take_refusal(&src_peer_id) {
+                    "not_member"
+                } else {
+                    "limit"
+                };
+                self.deny(reason);
+            }
+            relay::Event::CircuitReqDenied {
+                src_peer_id,
+                status,
+                ..
+            } => {
+                let reason = if self.take_refusal(&src_peer_id) {
+                    "source_not_allowed"
+                } else if matches!(status, relay::StatusCode::NoReservation) {
+                    "no_reservation"
+                } else {
+                    "limit"
+                };
+                self.deny(reason);
+            }
+            relay::Event::CircuitReqAccepted { .. } => {
+                self.metrics.relay_circuits.inc();
+            }
+            relay::Event::CircuitClosed { .. } => {
+                self.metrics.relay_circuits.dec();
+            }
+            _ => {}
+        }
+    }
+
+    /// The `tier` label of a reserving peer until membership supplies account tiers.
+    fn tier(&self, peer: &PeerId) -> &'static str {
+        if self.entitlements.rights(peer).relay {
+            "member"
+        } else {
+            "none"
+        }
+    }
+
+    fn take_refusal(&self, peer: &PeerId) -> bool {
+        self.refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(peer)
+    }
+
+    fn deny(&self, reason: &'static str) {
+        self.metrics
+            .relay_denied
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     fn handle_command(&mut self, command: Command) {
@@ -75,6 +168,21 @@ impl EventLoop {
                     listen_addrs: self.swarm.listeners().cloned().collect(),
                 };
                 let _ = reply.send(status);
+            }
+            Command::Disconnect {
+                peer,
+                reason,
+                reply,
+            } => {
+                let connected = self.swarm.disconnect_peer_id(peer).is_ok();
+                if connected {
+                    self.metrics
+                        .relay_revocations
+                        .get_or_create(&ReasonLabel { reason })
+                        .inc();
+                    tracing::info!(%peer, reason, "disconnected a peer whose entitlement ended");
+                }
+                let _ = reply.send(connected);
             }
         }
     }

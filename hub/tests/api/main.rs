@@ -5,4 +5,7 @@ mod health;
 mod info;
 mod lifecycle;
 mod p2p;
+mod relay;
+mod rendezvous;
 mod store;
+mod swarm;

@@ -1,0 +1,246 @@
+//! Circuit relay v2 through the hub: admission by entitlement, a real circuit carrying ping and a
+//! stream, denial metrics, and revocation within 5 s (hub.md §4.2, §4.3, §18 check 9).
+
+use std::time::Duration;
+
+use hub::Rights;
+use hub::config::JoinMode;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, Swarm, ping, relay, request_response};
+use testkit::{TestDb, TestHub};
+
+use crate::swarm::{Client, ClientEvent, circuit_addr, client, pump};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+async fn hub_with(join_mode: JoinMode) -> TestHub {
+    TestHub::spawn_with(&TestDb::sqlite(), |config| {
+        config.membership.join_mode = join_mode
+    })
+    .await
+}
+
+fn hub_addr(hub: &TestHub) -> Multiaddr {
+    hub.server().p2p_addrs()[0].clone()
+}
+
+/// Connects to the hub, then asks for a reservation (listen_on must wait for the connection).
+async fn reserve(swarm: &mut Swarm<Client>, hub: &TestHub) -> Result<(), String> {
+    let addr = hub_addr(hub);
+    let hub_id = hub.server().peer_id();
+    swarm.dial(addr.clone()).unwrap();
+    pump(
+        &mut [&mut *swarm],
+        DEADLINE,
+        "connection to the hub",
+        |_, event| {
+            matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == hub_id)
+                .then_some(())
+        },
+    )
+    .await;
+    swarm
+        .listen_on(addr.with(libp2p::multiaddr::Protocol::P2pCircuit))
+        .unwrap();
+    pump(
+        &mut [&mut *swarm],
+        DEADLINE,
+        "the reservation outcome",
+        |_, event| match event {
+            SwarmEvent::Behaviour(ClientEvent::Relay(
+                relay::client::Event::ReservationReqAccepted { .. },
+            )) => Some(Ok(())),
+            SwarmEvent::ListenerClosed {
+                reason: Err(error), ..
+            } => Some(Err(format!("{error:?}"))),
+            _ => None,
+        },
+    )
+    .await
+}
+
+async fn metrics(hub: &TestHub) -> String {
+    let addr = hub.server().metrics_addr().unwrap();
+    hub.client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn circuit_carries_ping_and_a_stream_when_both_peers_are_entitled() {
+    let hub = hub_with(JoinMode::Open).await;
+    let (mut listener, mut dialer) = (client(), client());
+    let listener_id = *listener.local_peer_id();
+    reserve(&mut listener, &hub)
+        .await
+        .expect("reservation accepted");
+
+    dialer
+        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .unwrap();
+    pump(&mut [&mut listener, &mut dialer], DEADLINE, "a ping through the circuit", |i, event| {
+        matches!(event, SwarmEvent::Behaviour(ClientEvent::Ping(ping::Event { peer, result: Ok(_), .. }))
+            if i == 1 && *peer == listener_id)
+        .then_some(())
+    })
+    .await;
+    dialer
+        .behaviour_mut()
+        .echo
+        .send_request(&listener_id, "hello".to_owned());
+    let reply = pump(
+        &mut [&mut listener, &mut dialer],
+        DEADLINE,
+        "the echo reply",
+        |_, event| match event {
+            SwarmEvent::Behaviour(ClientEvent::Echo(request_response::Event::Message {
+                message: request_response::Message::Response { response, .. },
+                ..
+            })) => Some(response.clone()),
+            _ => None,
+        },
+    )
+    .await;
+
+    assert_eq!(reply, "echo: hello");
+    let text = metrics(&hub).await;
+    assert!(
+        text.contains("hub_relay_reservations{tier=\"member\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("hub_relay_circuits 1"), "{text}");
+}
+
+#[tokio::test]
+async fn reservation_is_refused_and_counted_when_peer_is_not_a_member() {
+    let hub = hub_with(JoinMode::Email).await;
+    let mut peer = client();
+
+    let outcome = reserve(&mut peer, &hub).await;
+
+    let error = outcome.expect_err("a non-member must not reserve");
+    assert!(
+        error.contains("ResourceLimitExceeded") || error.contains("PermissionDenied"),
+        "{error}"
+    );
+    let text = metrics(&hub).await;
+    assert!(
+        text.contains("hub_relay_denied_total{reason=\"not_member\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn reservation_is_accepted_when_policy_is_any_even_for_non_members() {
+    let hub = TestHub::spawn_with(&TestDb::sqlite(), |config| {
+        config.membership.join_mode = JoinMode::Email;
+        config.relay.reservations = hub::config::Policy::Any;
+    })
+    .await;
+    let mut peer = client();
+
+    reserve(&mut peer, &hub)
+        .await
+        .expect("policy any admits everyone");
+
+    assert!(
+        metrics(&hub)
+            .await
+            .contains("hub_relay_reservations{tier=\"none\"} 1")
+    );
+}
+
+#[tokio::test]
+async fn circuit_is_refused_when_source_is_not_a_member() {
+    let hub = TestHub::spawn_with(&TestDb::sqlite(), |config| {
+        config.membership.join_mode = JoinMode::Email;
+        config.relay.reservations = hub::config::Policy::Any;
+    })
+    .await;
+    let (mut listener, mut dialer) = (client(), client());
+    let listener_id = *listener.local_peer_id();
+    reserve(&mut listener, &hub).await.unwrap();
+
+    dialer
+        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .unwrap();
+    let failed = pump(
+        &mut [&mut listener, &mut dialer],
+        DEADLINE,
+        "the circuit outcome",
+        |i, event| match event {
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(p),
+                error,
+                ..
+            } if i == 1 && *p == listener_id => Some(format!("{error:?}")),
+            SwarmEvent::ConnectionEstablished { peer_id, .. }
+                if i == 1 && *peer_id == listener_id =>
+            {
+                Some("established".to_owned())
+            }
+            _ => None,
+        },
+    )
+    .await;
+
+    assert_ne!(failed, "established");
+    assert!(
+        metrics(&hub)
+            .await
+            .contains("hub_relay_denied_total{reason=\"source_not_allowed\"} 1")
+    );
+}
+
+#[tokio::test]
+async fn serial_revocation_drops_reservation_and_circuit_within_5_seconds() {
+    let hub = hub_with(JoinMode::Open).await;
+    let hub_id = hub.server().peer_id();
+    let (mut listener, mut dialer) = (client(), client());
+    let listener_id = *listener.local_peer_id();
+    reserve(&mut listener, &hub).await.unwrap();
+    dialer
+        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .unwrap();
+    pump(&mut [&mut listener, &mut dialer], DEADLINE, "the circuit", |i, event| {
+        matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if i == 1 && *peer_id == listener_id)
+            .then_some(())
+    })
+    .await;
+
+    hub.server()
+        .set_rights(listener_id, Rights::NONE, "banned")
+        .await;
+    let (mut hub_gone, mut circuit_gone) = (false, false);
+    pump(
+        &mut [&mut listener, &mut dialer],
+        Duration::from_secs(5),
+        "revocation to close both legs",
+        |i, event| {
+            if let SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } = event
+            {
+                hub_gone |= i == 0 && *peer_id == hub_id;
+                circuit_gone |= i == 1 && *peer_id == listener_id;
+            }
+            (hub_gone && circuit_gone).then_some(())
+        },
+    )
+    .await;
+
+    let again = reserve(&mut listener, &hub).await;
+    assert!(again.is_err(), "a revoked peer must not reserve again");
+    assert!(
+        metrics(&hub)
+            .await
+            .contains("hub_relay_revocations_total{reason=\"banned\"} 1")
+    );
+}

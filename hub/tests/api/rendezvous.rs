@@ -1,0 +1,117 @@
+//! Rendezvous through the hub: namespace = slug, only for peers with the presence right
+//! (hub.md §4.4).
+
+use std::time::Duration;
+
+use hub::config::JoinMode;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, Swarm, rendezvous};
+use testkit::{TestDb, TestHub};
+
+use crate::swarm::{Client, ClientEvent, client, pump};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+async fn connect(swarm: &mut Swarm<Client>, hub: &TestHub) {
+    let hub_id = hub.server().peer_id();
+    swarm.dial(hub.server().p2p_addrs()[0].clone()).unwrap();
+    pump(
+        &mut [&mut *swarm],
+        DEADLINE,
+        "connection to the hub",
+        |_, event| {
+            matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == hub_id)
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+fn namespace() -> rendezvous::Namespace {
+    rendezvous::Namespace::from_static("community")
+}
+
+#[tokio::test]
+async fn registered_peer_is_discovered_when_both_are_entitled() {
+    let hub = TestHub::spawn_with(&TestDb::sqlite(), |c| {
+        c.membership.join_mode = JoinMode::Open
+    })
+    .await;
+    let hub_id = hub.server().peer_id();
+    let (mut alice, mut bob) = (client(), client());
+    let alice_id = *alice.local_peer_id();
+    let alice_addr: Multiaddr = "/ip4/127.0.0.1/tcp/4999".parse().unwrap();
+    alice.add_external_address(alice_addr.clone());
+    connect(&mut alice, &hub).await;
+    connect(&mut bob, &hub).await;
+
+    alice
+        .behaviour_mut()
+        .rendezvous
+        .register(namespace(), hub_id, None)
+        .unwrap();
+    pump(&mut [&mut alice], DEADLINE, "registration", |_, event| {
+        matches!(
+            event,
+            SwarmEvent::Behaviour(ClientEvent::Rendezvous(
+                rendezvous::client::Event::Registered { .. }
+            ))
+        )
+        .then_some(())
+    })
+    .await;
+    bob.behaviour_mut()
+        .rendezvous
+        .discover(Some(namespace()), None, None, hub_id);
+    let found = pump(
+        &mut [&mut bob],
+        DEADLINE,
+        "discovery",
+        |_, event| match event {
+            SwarmEvent::Behaviour(ClientEvent::Rendezvous(
+                rendezvous::client::Event::Discovered { registrations, .. },
+            )) => Some(registrations.clone()),
+            _ => None,
+        },
+    )
+    .await;
+
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].record.peer_id(), alice_id);
+    assert_eq!(found[0].record.addresses(), [alice_addr]);
+}
+
+#[tokio::test]
+async fn registration_fails_when_peer_lacks_the_presence_right() {
+    let hub = TestHub::spawn_with(&TestDb::sqlite(), |c| {
+        c.membership.join_mode = JoinMode::Email
+    })
+    .await;
+    let hub_id = hub.server().peer_id();
+    let mut mallory = client();
+    mallory.add_external_address("/ip4/127.0.0.1/tcp/4998".parse().unwrap());
+    connect(&mut mallory, &hub).await;
+
+    mallory
+        .behaviour_mut()
+        .rendezvous
+        .register(namespace(), hub_id, None)
+        .unwrap();
+    let outcome = pump(
+        &mut [&mut mallory],
+        DEADLINE,
+        "the registration outcome",
+        |_, event| match event {
+            SwarmEvent::Behaviour(ClientEvent::Rendezvous(
+                rendezvous::client::Event::Registered { .. },
+            )) => Some(Ok(())),
+            SwarmEvent::Behaviour(ClientEvent::Rendezvous(
+                rendezvous::client::Event::RegisterFailed { error, .. },
+            )) => Some(Err(*error)),
+            _ => None,
+        },
+    )
+    .await;
+
+    assert!(outcome.is_err(), "a peer without presence right registered");
+}
