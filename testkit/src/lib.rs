@@ -1,6 +1,7 @@
 //! The test harness shared by every test binary: throwaway databases on both backends
 //! ([`TestDb`]), a real SMTP listener that captures mail ([`SmtpSink`]), hubs and super hubs on
-//! port 0 ([`TestHub`], [`TestSuperhub`]) and waiting under deadlines ([`eventually`]).
+//! port 0 ([`TestHub`], [`TestSuperhub`]), a libp2p test client ([`swarm`]) and waiting under
+//! deadlines ([`eventually`]).
 //!
 //! Postgres tests never skip: without `TEST_DATABASE_URL` (exported by `scripts/test`) they fail
 //! with a message that names `scripts/test`.
@@ -8,6 +9,7 @@
 mod db;
 mod servers;
 mod smtp;
+pub mod swarm;
 mod wait;
 
 pub use db::{Backend, TestDb};

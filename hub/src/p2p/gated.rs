@@ -104,10 +104,17 @@ impl<B: NetworkBehaviour> NetworkBehaviour for Gated<B> {
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
-        if let FromSwarm::ConnectionClosed(closed) = &event {
-            self.admitted.remove(&closed.connection_id);
+        // The inner behaviour must only hear about connections it made a handler for: e.g.
+        // request-response panics on a close of a connection it never saw established.
+        let known = match &event {
+            FromSwarm::ConnectionEstablished(e) => self.admitted.contains(&e.connection_id),
+            FromSwarm::AddressChange(e) => self.admitted.contains(&e.connection_id),
+            FromSwarm::ConnectionClosed(e) => self.admitted.remove(&e.connection_id),
+            _ => true,
+        };
+        if known {
+            self.inner.on_swarm_event(event);
         }
-        self.inner.on_swarm_event(event);
     }
 
     fn on_connection_handler_event(

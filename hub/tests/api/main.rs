@@ -3,9 +3,9 @@
 
 mod health;
 mod info;
+mod interop;
 mod lifecycle;
 mod p2p;
 mod relay;
 mod rendezvous;
 mod store;
-mod swarm;

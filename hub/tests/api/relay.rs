@@ -6,10 +6,10 @@ use std::time::Duration;
 use hub::Rights;
 use hub::config::JoinMode;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, Swarm, ping, relay, request_response};
+use libp2p::{Multiaddr, Swarm, ping, request_response};
 use testkit::{TestDb, TestHub};
 
-use crate::swarm::{Client, ClientEvent, circuit_addr, client, pump};
+use testkit::swarm::{Client, ClientEvent, circuit_addr, client, pump};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -24,39 +24,8 @@ fn hub_addr(hub: &TestHub) -> Multiaddr {
     hub.server().p2p_addrs()[0].clone()
 }
 
-/// Connects to the hub, then asks for a reservation (listen_on must wait for the connection).
 async fn reserve(swarm: &mut Swarm<Client>, hub: &TestHub) -> Result<(), String> {
-    let addr = hub_addr(hub);
-    let hub_id = hub.server().peer_id();
-    swarm.dial(addr.clone()).unwrap();
-    pump(
-        &mut [&mut *swarm],
-        DEADLINE,
-        "connection to the hub",
-        |_, event| {
-            matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == hub_id)
-                .then_some(())
-        },
-    )
-    .await;
-    swarm
-        .listen_on(addr.with(libp2p::multiaddr::Protocol::P2pCircuit))
-        .unwrap();
-    pump(
-        &mut [&mut *swarm],
-        DEADLINE,
-        "the reservation outcome",
-        |_, event| match event {
-            SwarmEvent::Behaviour(ClientEvent::Relay(
-                relay::client::Event::ReservationReqAccepted { .. },
-            )) => Some(Ok(())),
-            SwarmEvent::ListenerClosed {
-                reason: Err(error), ..
-            } => Some(Err(format!("{error:?}"))),
-            _ => None,
-        },
-    )
-    .await
+    testkit::swarm::reserve(swarm, &hub_addr(hub), hub.server().peer_id()).await
 }
 
 async fn metrics(hub: &TestHub) -> String {

@@ -8,7 +8,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, Swarm, rendezvous};
 use testkit::{TestDb, TestHub};
 
-use crate::swarm::{Client, ClientEvent, client, pump};
+use testkit::swarm::{Client, ClientEvent, client, pump};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -114,4 +114,33 @@ async fn registration_fails_when_peer_lacks_the_presence_right() {
     .await;
 
     assert!(outcome.is_err(), "a peer without presence right registered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_keeps_serving_when_a_peer_without_the_presence_right_disconnects() {
+    let hub = TestHub::spawn_with(&TestDb::sqlite(), |config| {
+        config.membership.join_mode = JoinMode::Email;
+        config.relay.reservations = hub::config::Policy::Any;
+    })
+    .await;
+    let hub_id = hub.server().peer_id();
+    let mut outsider = client();
+    connect(&mut outsider, &hub).await;
+
+    outsider.disconnect_peer_id(hub_id).unwrap();
+    pump(
+        &mut [&mut outsider],
+        DEADLINE,
+        "the connection to close",
+        |_, event| {
+            matches!(event, SwarmEvent::ConnectionClosed { peer_id, .. } if *peer_id == hub_id)
+                .then_some(())
+        },
+    )
+    .await;
+
+    let mut member = client();
+    testkit::swarm::reserve(&mut member, &hub.server().p2p_addrs()[0], hub_id)
+        .await
+        .expect("the hub's libp2p node still serves");
 }

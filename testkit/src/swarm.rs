@@ -16,18 +16,30 @@ use libp2p::{
 /// Echo over its own stream: proves a circuit carries an application protocol, not just ping.
 const ECHO: StreamProtocol = StreamProtocol::new("/goop/test-echo/1.0.0");
 
+/// The test client's behaviour.
 #[derive(NetworkBehaviour)]
-pub(crate) struct Client {
-    pub(crate) relay: relay::client::Behaviour,
-    pub(crate) identify: identify::Behaviour,
-    pub(crate) ping: ping::Behaviour,
-    pub(crate) rendezvous: rendezvous::client::Behaviour,
-    pub(crate) echo: request_response::json::Behaviour<String, String>,
+#[allow(missing_debug_implementations)]
+pub struct Client {
+    /// Circuit relay v2 client.
+    pub relay: relay::client::Behaviour,
+    /// identify.
+    pub identify: identify::Behaviour,
+    /// ping every 200 ms.
+    pub ping: ping::Behaviour,
+    /// Rendezvous client.
+    pub rendezvous: rendezvous::client::Behaviour,
+    /// Echo requests are answered by [`pump`].
+    pub echo: request_response::json::Behaviour<String, String>,
 }
 
-pub(crate) type Event = SwarmEvent<ClientEvent>;
+/// An event of a test client swarm.
+pub type Event = SwarmEvent<ClientEvent>;
 
-pub(crate) fn client() -> Swarm<Client> {
+/// A new client with a fresh identity.
+///
+/// # Panics
+/// When the transport cannot be built.
+pub fn client() -> Swarm<Client> {
     libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
         .with_tcp(
@@ -59,7 +71,7 @@ pub(crate) fn client() -> Swarm<Client> {
 }
 
 /// `<hub addr>/p2p-circuit/p2p/<target>`.
-pub(crate) fn circuit_addr(hub: &Multiaddr, target: PeerId) -> Multiaddr {
+pub fn circuit_addr(hub: &Multiaddr, target: PeerId) -> Multiaddr {
     hub.clone()
         .with(Protocol::P2pCircuit)
         .with(Protocol::P2p(target))
@@ -69,7 +81,7 @@ pub(crate) fn circuit_addr(hub: &Multiaddr, target: PeerId) -> Multiaddr {
 ///
 /// # Panics
 /// After `deadline`, naming `what`.
-pub(crate) async fn pump<T>(
+pub async fn pump<T>(
     swarms: &mut [&mut Swarm<Client>],
     deadline: Duration,
     what: &str,
@@ -108,4 +120,49 @@ pub(crate) async fn pump<T>(
     tokio::time::timeout(deadline, run)
         .await
         .unwrap_or_else(|_| panic!("timed out after {deadline:?} waiting for {what}"))
+}
+
+/// Connects to the relay at `hub_addr`, then asks for a reservation: `listen_on(<relay>/p2p-circuit)`
+/// only works once the connection to the relay is established.
+///
+/// # Errors
+/// The listener's error when the relay refuses the reservation.
+///
+/// # Panics
+/// When nothing happens within 10 s.
+pub async fn reserve(
+    swarm: &mut Swarm<Client>,
+    hub_addr: &Multiaddr,
+    hub_id: PeerId,
+) -> Result<(), String> {
+    let deadline = Duration::from_secs(10);
+    swarm.dial(hub_addr.clone()).map_err(|e| e.to_string())?;
+    pump(
+        &mut [&mut *swarm],
+        deadline,
+        "connection to the relay",
+        |_, event| {
+            matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == hub_id)
+                .then_some(())
+        },
+    )
+    .await;
+    swarm
+        .listen_on(hub_addr.clone().with(Protocol::P2pCircuit))
+        .map_err(|e| e.to_string())?;
+    pump(
+        &mut [&mut *swarm],
+        deadline,
+        "the reservation outcome",
+        |_, event| match event {
+            SwarmEvent::Behaviour(ClientEvent::Relay(
+                relay::client::Event::ReservationReqAccepted { .. },
+            )) => Some(Ok(())),
+            SwarmEvent::ListenerClosed {
+                reason: Err(error), ..
+            } => Some(Err(format!("{error:?}"))),
+            _ => None,
+        },
+    )
+    .await
 }
