@@ -2,6 +2,7 @@
 //! once at load so the rest of the hub works with valid values only.
 
 mod network;
+mod presence;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use network::{
     AutonatConfig, JoinMode, MembershipConfig, Policy, RateLimit, RateLimits, RelayConfig,
     RendezvousConfig,
 };
+pub use presence::{AdminConfig, PresenceConfig};
 
 /// Environment prefix of every key.
 pub const ENV_PREFIX: &str = "HUB_";
@@ -42,8 +44,12 @@ pub struct Config {
     pub rendezvous: RendezvousConfig,
     /// `[autonat]`.
     pub autonat: AutonatConfig,
+    /// `[presence]`.
+    pub presence: PresenceConfig,
     /// `[membership]`.
     pub membership: MembershipConfig,
+    /// `[admin]`.
+    pub admin: AdminConfig,
     /// `[rate_limits]`.
     pub rate_limits: RateLimits,
     /// `[database]`.
@@ -135,7 +141,9 @@ impl Default for Config {
             relay: RelayConfig::default(),
             rendezvous: RendezvousConfig::default(),
             autonat: AutonatConfig { enabled: true },
+            presence: PresenceConfig::default(),
             membership: MembershipConfig::default(),
+            admin: AdminConfig::default(),
             rate_limits: RateLimits::default(),
             database: DatabaseConfig::with_url("sqlite://hub.db?mode=rwc"),
             metrics: MetricsConfig::on_loopback(9187),
@@ -153,6 +161,7 @@ impl Config {
     /// [`LoadConfigError`] naming the offending key or file.
     pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Self, LoadConfigError> {
         let figment = shared::config::layered::<Self>(ENV_PREFIX, sources)?;
+        shared::config::reject_secrets_in_file(&figment, &["admin.token"])?;
         let mut config: Self = shared::config::extract(&figment)?;
         overrides.apply(
             sources,
@@ -160,6 +169,10 @@ impl Config {
             &mut config.http,
             &mut config.log,
         )?;
+        if config.admin.token.is_none() && !config.admin.token_file.as_os_str().is_empty() {
+            let path = shared::config::resolve(&config.hub.data_dir, &config.admin.token_file);
+            config.admin.token = Some(shared::config::read_secret_file(&path)?.into());
+        }
         config.validate()?;
         Ok(config)
     }
@@ -235,6 +248,7 @@ impl Config {
         self.relay.validate()?;
         self.rendezvous.validate()?;
         self.rate_limits.validate()?;
+        self.presence.validate()?;
         if self.p2p.listen_addrs.is_empty() {
             return Err(LoadConfigError::rule(
                 "p2p.listen_addrs",
@@ -358,6 +372,25 @@ mod tests {
 
         assert_eq!(config.hub.data_dir, dir.path().join("state"));
         assert_eq!(config.key_path(), dir.path().join("state/hub.key"));
+    }
+
+    #[test]
+    fn admin_token_is_refused_in_file_and_read_from_token_file() {
+        use secrecy::ExposeSecret as _;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("admin.token"), "s3cret\n").unwrap();
+        let toml = format!(
+            "[hub]\ndata_dir = \"{}\"\n[admin]\ntoken_file = \"admin.token\"\n",
+            dir.path().display()
+        );
+
+        let in_file = load(Some("[admin]\ntoken = \"s3cret\"\n"), &[]).unwrap_err();
+        let from_file = load(Some(&toml), &[]).unwrap();
+        let from_env = load(None, &[("HUB_ADMIN__TOKEN", "env-token")]).unwrap();
+
+        assert!(in_file.to_string().contains("admin.token"), "{in_file}");
+        assert_eq!(from_file.admin.token.unwrap().expose_secret(), "s3cret");
+        assert_eq!(from_env.admin.token.unwrap().expose_secret(), "env-token");
     }
 
     #[test]

@@ -1,13 +1,20 @@
 //! The hub's HTTP surface: [`router`] merges the feature routers; [`shared::server::finish_router`]
 //! adds the cross-cutting layers (request id, tracing, metrics, limits, JSON/HTML fallbacks).
 
+mod auth;
+mod error;
 mod health;
 mod info;
+mod presence;
+mod relay_info;
+mod ws;
 
 use std::time::Duration;
 
 use axum::Router;
 use shared::server::{HttpLimits, HttpMetrics};
+
+pub(crate) use error::{ApiError, ApiResult};
 
 use crate::state::AppState;
 
@@ -36,6 +43,9 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
     let app = Router::new()
         .merge(health::router())
         .merge(info::router())
+        .merge(presence::router())
+        .merge(ws::router())
+        .merge(relay_info::router())
         .with_state(state);
     shared::server::finish_router(app, &limits, metrics)
 }

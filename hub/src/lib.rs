@@ -5,7 +5,9 @@
 //! - [`config`]: typed configuration, layered defaults → TOML → `HUB_*` env → CLI.
 //! - [`entitlements`]: who may use presence, rendezvous and the relay; every gate asks it.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
-//! - `http`: the axum router (`/healthz`, `/readyz`, `/api/v1/info`), errors, layers.
+//! - `http`: the axum router (health, info, presence routes, `/relay`), errors, layers.
+//! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
+//! - `peer_sig`: signed HTTP requests; `rate_limit`: token buckets.
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `hub init`, writing a commented config and a key.
@@ -26,6 +28,9 @@ mod http;
 pub mod init;
 mod metrics;
 mod p2p;
+mod peer_sig;
+mod presence;
+mod rate_limit;
 pub mod server;
 mod state;
 pub mod store;

@@ -20,6 +20,47 @@ pub(crate) struct ReasonLabel {
     pub(crate) reason: &'static str,
 }
 
+/// `transport` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TransportLabel {
+    pub(crate) transport: &'static str,
+}
+
+/// Labels of `hub_presence_subscribers`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SubscriberLabels {
+    pub(crate) transport: &'static str,
+    pub(crate) class: &'static str,
+}
+
+impl SubscriberLabels {
+    pub(crate) fn of(request: &crate::presence::SubscribeRequest) -> Self {
+        let class = match request.class {
+            crate::presence::Class::Admin => "admin",
+            crate::presence::Class::Participant => "participant",
+            crate::presence::Class::Public => "public",
+        };
+        Self {
+            transport: request.transport.label(),
+            class,
+        }
+    }
+}
+
+/// Labels of `hub_presence_messages_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct MessageLabels {
+    pub(crate) r#type: &'static str,
+    pub(crate) outcome: &'static str,
+}
+
+/// Labels of `hub_presence_frames_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct FrameLabels {
+    pub(crate) transport: &'static str,
+    pub(crate) kind: &'static str,
+}
+
 /// Every metric the hub exports itself.
 #[derive(Debug, Clone)]
 pub(crate) struct Metrics {
@@ -33,6 +74,16 @@ pub(crate) struct Metrics {
     pub(crate) relay_denied: Family<ReasonLabel, Counter>,
     /// `hub_relay_revocations_total{reason}`: peers disconnected because an entitlement ended.
     pub(crate) relay_revocations: Family<ReasonLabel, Counter>,
+    /// `hub_presence_peers`: live peers.
+    pub(crate) presence_peers: Gauge,
+    /// `hub_presence_subscribers{transport,class}`: open subscriptions.
+    pub(crate) presence_subscribers: Family<SubscriberLabels, Gauge>,
+    /// `hub_presence_messages_total{type,outcome}`: inbound presence messages.
+    pub(crate) presence_messages: Family<MessageLabels, Counter>,
+    /// `hub_presence_frames_total{transport,kind}`: outbound frames.
+    pub(crate) presence_frames: Family<FrameLabels, Counter>,
+    /// `hub_presence_slow_consumers_total{transport}`: subscribers closed for queue overflow.
+    pub(crate) presence_slow_consumers: Family<TransportLabel, Counter>,
 }
 
 impl Metrics {
@@ -45,7 +96,37 @@ impl Metrics {
             relay_circuits: Gauge::default(),
             relay_denied: Family::default(),
             relay_revocations: Family::default(),
+            presence_peers: Gauge::default(),
+            presence_subscribers: Family::default(),
+            presence_messages: Family::default(),
+            presence_frames: Family::default(),
+            presence_slow_consumers: Family::default(),
         };
+        registry.register(
+            "hub_presence_peers",
+            "Live presence peers",
+            metrics.presence_peers.clone(),
+        );
+        registry.register(
+            "hub_presence_subscribers",
+            "Open presence subscriptions",
+            metrics.presence_subscribers.clone(),
+        );
+        registry.register(
+            "hub_presence_messages",
+            "Inbound presence messages by type and outcome",
+            metrics.presence_messages.clone(),
+        );
+        registry.register(
+            "hub_presence_frames",
+            "Outbound presence frames by transport and kind",
+            metrics.presence_frames.clone(),
+        );
+        registry.register(
+            "hub_presence_slow_consumers",
+            "Presence subscribers closed because their queue overflowed",
+            metrics.presence_slow_consumers.clone(),
+        );
         registry.register(
             "hub_relay_reservations",
             "Active relay reservations by tier",

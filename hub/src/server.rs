@@ -19,7 +19,10 @@ use crate::config::Config;
 use crate::entitlements::{Entitlements, Rights};
 use crate::metrics::Metrics;
 use crate::p2p::{self, NetworkHandle, StartNetworkError};
+use crate::peer_sig::PeerSigVerifier;
+use crate::presence::Presence;
 use crate::state::AppState;
+use crate::state::Limiters;
 use crate::store::Store;
 use shared::server::Readiness;
 
@@ -80,6 +83,7 @@ pub struct Server {
     store: Store,
     network: NetworkHandle,
     entitlements: Entitlements,
+    presence: Presence,
     tasks: Tasks,
 }
 
@@ -158,12 +162,21 @@ impl Server {
             software: Software::this("goop-hub"),
         };
         let ready = Readiness::default();
+        let presence = Presence::new(config.presence.clone(), metrics.clone());
         let state = AppState {
-            config: Arc::new(config),
+            hub_id: id,
             store: store.clone(),
             network: network.handle.clone(),
             info: Arc::new(info),
             ready: ready.clone(),
+            presence: presence.clone(),
+            entitlements: entitlements.clone(),
+            peer_sig: Arc::new(PeerSigVerifier::new(
+                id,
+                config.presence.signature_window_secs,
+            )),
+            limits: Arc::new(Limiters::new(&config)),
+            config: Arc::new(config),
         };
 
         let tasks = Tasks::default();
@@ -175,6 +188,7 @@ impl Server {
                 Ok(())
             }
         });
+        spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval_secs);
         let app = crate::http::router(state, metrics.http.clone());
         tasks.spawn("http", {
             let token = token.child_token();
@@ -215,6 +229,7 @@ impl Server {
             store,
             network: network.handle,
             entitlements,
+            presence,
             tasks,
         })
     }
@@ -224,6 +239,9 @@ impl Server {
     /// reservations and circuits.
     pub async fn set_rights(&self, peer: PeerId, rights: Rights, reason: &'static str) {
         let before = self.entitlements.set(peer, rights);
+        if before.presence && !rights.presence {
+            self.presence.revoke(&peer, "not_member");
+        }
         let lost = (before.relay && !rights.relay) || (before.presence && !rights.presence);
         if lost {
             let _ = self.network.disconnect(peer, reason).await;
@@ -260,13 +278,36 @@ impl Server {
         Err(format!("{task} stopped unexpectedly"))
     }
 
-    /// Stops accepting, cancels every task and waits for them (at most 10 s), then closes the
+    /// Stops accepting, fans out `offline` for every live peer, cancels every task and waits for them (at most 10 s), then closes the
     /// database.
     pub async fn shutdown(self) {
+        // Subscribers hear `offline` for every live peer before their sockets close (hub.md §1).
+        self.presence.shutdown();
         if !self.tasks.shutdown(SHUTDOWN_TIMEOUT).await {
             tracing::warn!("some tasks did not stop within {SHUTDOWN_TIMEOUT:?}");
         }
         self.store.close().await;
         tracing::info!("hub stopped");
     }
+}
+
+/// The presence sweep (expired peers go offline) and the legacy refresh, both until cancelled.
+fn spawn_presence_jobs(tasks: &Tasks, presence: &Presence, sweep_secs: u64) {
+    let token = tasks.token().child_token();
+    let presence = presence.clone();
+    tasks.spawn("presence", async move {
+        let mut sweep = tokio::time::interval(Duration::from_secs(sweep_secs));
+        let mut refresh = tokio::time::interval(Duration::from_secs(1));
+        let mut tick = 0u64;
+        loop {
+            tokio::select! {
+                () = token.cancelled() => return Ok(()),
+                _ = sweep.tick() => presence.sweep(std::time::Instant::now()),
+                _ = refresh.tick() => {
+                    presence.refresh_legacy(tick);
+                    tick += 1;
+                }
+            }
+        }
+    });
 }

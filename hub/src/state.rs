@@ -1,22 +1,50 @@
 //! Shared state of the HTTP handlers: cheap-to-clone parts only.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use libp2p::PeerId;
 use shared::api::HubInfo;
+use shared::ids::Ed25519PeerId;
 
 use crate::config::Config;
+use crate::entitlements::Entitlements;
 use crate::p2p::NetworkHandle;
+use crate::peer_sig::PeerSigVerifier;
+use crate::presence::Presence;
+use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 
 /// Everything a handler may need; each handler takes only what it uses.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
+    pub(crate) hub_id: Ed25519PeerId,
     pub(crate) store: Store,
     pub(crate) network: NetworkHandle,
     pub(crate) info: Arc<HubInfo>,
     pub(crate) ready: shared::server::Readiness,
+    pub(crate) presence: Presence,
+    pub(crate) entitlements: Entitlements,
+    pub(crate) peer_sig: Arc<PeerSigVerifier>,
+    pub(crate) limits: Arc<Limiters>,
+}
+
+/// The HTTP rate limiters (hub.md §13.2).
+#[derive(Debug)]
+pub(crate) struct Limiters {
+    pub(crate) publish_ip: RateLimiter<IpAddr>,
+    pub(crate) publish_peer: RateLimiter<PeerId>,
+}
+
+impl Limiters {
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            publish_ip: RateLimiter::new(config.rate_limits.publish_ip),
+            publish_peer: RateLimiter::new(config.rate_limits.publish_peer),
+        }
+    }
 }
 
 impl FromRef<AppState> for Store {

@@ -77,7 +77,7 @@ pub struct HttpConfig {
     pub external_url: String,
     /// Proxies whose `X-Forwarded-For` is believed (CIDRs).
     #[serde(deserialize_with = "comma_list")]
-    pub trusted_proxies: Vec<String>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Concurrent HTTP requests.
     pub max_connections: usize,
 }
@@ -105,6 +105,30 @@ impl HttpConfig {
             bound.ip()
         };
         format!("http://{}", SocketAddr::new(ip, bound.port()))
+    }
+
+    /// The client of a request: the socket address, unless it is a trusted proxy; then the
+    /// rightmost `X-Forwarded-For` entry that is not a trusted proxy (hub.md §13.2). A malformed
+    /// header falls back to the socket address.
+    pub fn client_ip(&self, socket: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+        let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
+        if !trusted(&socket) {
+            return socket;
+        }
+        let Some(header) = forwarded_for else {
+            return socket;
+        };
+        let mut hops = Vec::new();
+        for part in header.split(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                Err(_) => return socket,
+            }
+        }
+        hops.into_iter()
+            .rev()
+            .find(|ip| !trusted(ip))
+            .unwrap_or(socket)
     }
 
     /// Checks the section's rules.
@@ -529,6 +553,22 @@ mod tests {
             http.external_url("[::]:1".parse().unwrap()),
             "http://127.0.0.1:1"
         );
+    }
+
+    #[test]
+    fn client_ip_walks_forwarded_for_only_behind_trusted_proxies() {
+        let mut http = HttpConfig::on_port(1);
+        http.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.1.1.1".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+
+        assert_eq!(http.client_ip(stranger, Some("198.51.100.1")), stranger);
+        assert_eq!(
+            http.client_ip(proxy, Some("198.51.100.1, 10.2.2.2")),
+            "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(http.client_ip(proxy, Some("not-an-ip")), proxy);
+        assert_eq!(http.client_ip(proxy, None), proxy);
     }
 
     #[test]

@@ -8,6 +8,8 @@ use libp2p::PeerId;
 use libp2p::identity::{PublicKey, ed25519};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Longest PeerId text accepted (Ed25519 PeerIds are 52 characters; RSA ones 46).
+const MAX_PEER_ID_LEN: usize = 128;
 /// Multihash code of the identity hash, which inlines small public keys into a PeerId.
 const IDENTITY_MULTIHASH: u64 = 0x00;
 
@@ -68,6 +70,11 @@ impl FromStr for Ed25519PeerId {
     type Err = ParsePeerIdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Base58 decoding is quadratic in the input length; real PeerIds are about 52 characters,
+        // so anything far longer is refused before decoding (hostile input).
+        if s.len() > MAX_PEER_ID_LEN {
+            return Err(ParsePeerIdError::Malformed);
+        }
         // libp2p parses only the base58btc form, so CID encodings are refused here (hub.md §0).
         let peer = PeerId::from_str(s).map_err(|_| ParsePeerIdError::Malformed)?;
         Self::try_from(peer)
@@ -196,6 +203,7 @@ mod tests {
             "12D3KooW!!!!",
             "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqxe",
             &"1".repeat(10_000),
+            &"Q".repeat(129),
         ] {
             assert!(
                 bad.parse::<Ed25519PeerId>().is_err(),

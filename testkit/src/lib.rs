@@ -17,6 +17,30 @@ pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};
 pub use smtp::{ReceivedMail, SmtpSink};
 pub use wait::eventually;
 
+/// PeerSig headers (hub.md §3) for a request by `key` to the server `audience`, signed now.
+pub fn signed_headers(
+    key: &libp2p::identity::ed25519::Keypair,
+    audience: &shared::ids::Ed25519PeerId,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis()
+        .to_string();
+    let input = shared::signing::request_signing_input(audience, &ts, method, target, body);
+    vec![
+        (
+            "x-goop-peer-id",
+            shared::ids::Ed25519PeerId::from(key.public()).to_string(),
+        ),
+        ("x-goop-timestamp", ts),
+        ("x-goop-signature", shared::signing::sign_b64u(key, &input)),
+    ]
+}
+
 /// Installs a tracing subscriber once per test binary; silent unless `TEST_LOG=1`.
 pub fn init_tracing() {
     static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();

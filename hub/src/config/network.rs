@@ -172,6 +172,12 @@ impl RateLimit {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
+    /// `POST /publish` per client IP.
+    pub publish_ip: RateLimit,
+    /// `POST /publish` per PeerId.
+    pub publish_peer: RateLimit,
+    /// Inbound WebSocket frames per session (excess dropped and counted).
+    pub ws_frames: RateLimit,
     /// Relay reservations per PeerId.
     pub relay_reserve_peer: RateLimit,
     /// Relay reservations per IP.
@@ -185,6 +191,9 @@ pub struct RateLimits {
 impl Default for RateLimits {
     fn default() -> Self {
         Self {
+            publish_ip: RateLimit::new(60, 1.0),
+            publish_peer: RateLimit::new(10, 2.0),
+            ws_frames: RateLimit::new(20, 1.0),
             relay_reserve_peer: RateLimit::new(30, 120.0),
             relay_reserve_ip: RateLimit::new(60, 60.0),
             relay_circuit_peer: RateLimit::new(30, 120.0),

@@ -6,6 +6,7 @@ mod info;
 mod interop;
 mod lifecycle;
 mod p2p;
+mod presence;
 mod relay;
 mod rendezvous;
 mod store;

@@ -1,0 +1,128 @@
+//! `[presence]` and `[admin]` (hub.md §5, §9, §16).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use shared::config::LoadConfigError;
+
+/// `[presence]`: the goop2-compatible presence channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceConfig {
+    /// Accept unsigned publishes and v1 WebSockets (goop2 peers cannot sign).
+    pub allow_unsigned: bool,
+    /// Serve `/events` without credentials, in the public class.
+    pub public_read: bool,
+    /// PeerSig timestamps may differ from the hub clock by at most this.
+    pub signature_window_secs: u64,
+    /// A peer without an open session stays live this long after its last message.
+    pub peer_ttl_secs: u64,
+    /// Live peers at most.
+    pub max_peers: usize,
+    /// Re-send every live peer to legacy subscribers this often (0 disables).
+    pub legacy_refresh_secs: u64,
+    /// How often expired peers are swept.
+    pub sweep_interval_secs: u64,
+    /// WebSocket ping interval.
+    pub ws_ping_secs: u64,
+    /// No frame or pong for this long closes a WebSocket.
+    pub ws_read_timeout_secs: u64,
+    /// A v2 WebSocket must authenticate within this.
+    pub ws_auth_timeout_secs: u64,
+    /// Frames queued per WebSocket before it is closed as a slow consumer.
+    pub ws_queue: usize,
+    /// WebSockets per client IP.
+    pub ws_max_per_ip: usize,
+    /// WebSockets in total.
+    pub ws_max_total: usize,
+    /// SSE keep-alive comment interval.
+    pub sse_keepalive_secs: u64,
+    /// Events queued per SSE stream before it is ended.
+    pub sse_queue: usize,
+    /// SSE streams per client IP.
+    pub sse_max_per_ip: usize,
+    /// SSE streams in total.
+    pub sse_max_total: usize,
+    /// Send punch hints when a peer's addresses change.
+    pub punch_hints: bool,
+    /// A pair of peers is hinted at most once per this.
+    pub punch_cooldown_secs: u64,
+    /// Hints per address change at most.
+    pub punch_max_per_change: usize,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        Self {
+            allow_unsigned: false,
+            public_read: false,
+            signature_window_secs: 60,
+            peer_ttl_secs: 30,
+            max_peers: 10_000,
+            legacy_refresh_secs: 15,
+            sweep_interval_secs: 5,
+            ws_ping_secs: 5,
+            ws_read_timeout_secs: 15,
+            ws_auth_timeout_secs: 10,
+            ws_queue: 128,
+            ws_max_per_ip: 100,
+            ws_max_total: 10_000,
+            sse_keepalive_secs: 25,
+            sse_queue: 64,
+            sse_max_per_ip: 10,
+            sse_max_total: 1024,
+            punch_hints: true,
+            punch_cooldown_secs: 60,
+            punch_max_per_change: 64,
+        }
+    }
+}
+
+impl PresenceConfig {
+    /// Seconds as a duration.
+    pub fn secs(value: u64) -> Duration {
+        Duration::from_secs(value)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
+        let positive = [
+            ("presence.signature_window_secs", self.signature_window_secs),
+            ("presence.peer_ttl_secs", self.peer_ttl_secs),
+            ("presence.max_peers", self.max_peers as u64),
+            ("presence.sweep_interval_secs", self.sweep_interval_secs),
+            ("presence.ws_ping_secs", self.ws_ping_secs),
+            ("presence.ws_read_timeout_secs", self.ws_read_timeout_secs),
+            ("presence.ws_auth_timeout_secs", self.ws_auth_timeout_secs),
+            ("presence.ws_queue", self.ws_queue as u64),
+            ("presence.ws_max_per_ip", self.ws_max_per_ip as u64),
+            ("presence.ws_max_total", self.ws_max_total as u64),
+            ("presence.sse_keepalive_secs", self.sse_keepalive_secs),
+            ("presence.sse_queue", self.sse_queue as u64),
+            ("presence.sse_max_per_ip", self.sse_max_per_ip as u64),
+            ("presence.sse_max_total", self.sse_max_total as u64),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(LoadConfigError::rule(key, "must be at least 1"));
+        }
+        if self.ws_read_timeout_secs <= self.ws_ping_secs {
+            return Err(LoadConfigError::rule(
+                "presence.ws_read_timeout_secs",
+                "must exceed ws_ping_secs",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The admin bearer token; a secret: only from `HUB_ADMIN__TOKEN` or `token_file`.
+    #[serde(default, skip_serializing)]
+    pub token: Option<SecretString>,
+    /// A file holding the admin token (trimmed); `""` for none.
+    pub token_file: PathBuf,
+}

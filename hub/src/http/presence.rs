@@ -1,0 +1,214 @@
+//! The goop2-compatible presence routes: `POST /publish` (hub.md §5.3) and `GET /events`
+//! (SSE, §5.5). The WebSocket lives in `ws.rs`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::StreamExt as _;
+use serde::Deserialize;
+use shared::ids::Ed25519PeerId;
+
+use super::auth::{Bearer, bearer, client_ip};
+use super::{ApiError, ApiResult};
+use crate::presence::{
+    Class, Outbound, PresenceMsg, PublishError, SubscribeError, SubscribeRequest, Subscription,
+    Transport, now_ms,
+};
+use crate::state::AppState;
+
+/// `POST /publish` bodies and WebSocket frames (hub.md §13.1).
+pub(crate) const PRESENCE_BODY_LIMIT: usize = 64 * 1024;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/publish",
+            post(publish).layer(DefaultBodyLimit::max(PRESENCE_BODY_LIMIT)),
+        )
+        .route("/events", get(events))
+}
+
+/// `POST /publish`: one PresenceMsg, PeerSig-signed (or unsigned where allowed). 204 on success.
+async fn publish(
+    State(state): State<AppState>,
+    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<StatusCode> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest {
+            code: "invalid_json",
+            field: Some("body"),
+            message: "the body could not be read".to_owned(),
+        },
+    })?;
+    let now = Instant::now();
+    let ip = client_ip(&state.config, socket, &headers);
+    state
+        .limits
+        .publish_ip
+        .check(ip, now)
+        .map_err(ApiError::TooManyRequests)?;
+    let target = uri.path_and_query().map_or("/publish", |p| p.as_str());
+    let signer = state
+        .peer_sig
+        .verify(&headers, "POST", target, &body, now_ms())?;
+    let msg = PresenceMsg::parse(&body, now_ms(), None)?;
+    let signed = authorize_publisher(&state, signer.as_ref(), &msg.peer_id)?;
+    state
+        .limits
+        .publish_peer
+        .check(msg.peer_id.peer_id(), now)
+        .map_err(ApiError::TooManyRequests)?;
+    state
+        .presence
+        .publish(msg, signed, now)
+        .map_err(|e| match e {
+            PublishError::SignatureRequired => ApiError::Unauthorized("signature_required"),
+            PublishError::Full => ApiError::Unavailable("the presence map is full"),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// hub.md §5.2 rules 2–3 for one publish; returns whether it is signed.
+fn authorize_publisher(
+    state: &AppState,
+    signer: Option<&Ed25519PeerId>,
+    subject: &Ed25519PeerId,
+) -> ApiResult<bool> {
+    match signer {
+        Some(signer) if signer != subject => Err(ApiError::BadRequest {
+            code: "peer_id_mismatch",
+            field: Some("peerId"),
+            message: "peerId differs from X-Goop-Peer-ID".to_owned(),
+        }),
+        Some(signer) if !state.entitlements.rights(&signer.peer_id()).presence => {
+            Err(ApiError::Forbidden("not_member"))
+        }
+        Some(_) => Ok(true),
+        None if state.config.presence.allow_unsigned => Ok(false),
+        None => Err(ApiError::Unauthorized("signature_required")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    v: Option<String>,
+}
+
+/// `GET /events`: the SSE presence stream (hub.md §5.5).
+async fn events(
+    State(state): State<AppState>,
+    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let v2 = query.ok().and_then(|q| q.0.v).as_deref() == Some("2");
+    let target = uri.path_and_query().map_or("/events", |p| p.as_str());
+    let (class, identity) = subscriber_class(&state, &headers, method.as_str(), target)?;
+    let request = SubscribeRequest {
+        transport: Transport::Sse,
+        class,
+        legacy: !v2,
+        identity,
+        session: false,
+        ip: client_ip(&state.config, socket, &headers),
+    };
+    let subscription = state.presence.subscribe(request).map_err(|e| match e {
+        SubscribeError::TooMany => ApiError::TooManyRequests(Duration::from_secs(10)),
+        SubscribeError::ShuttingDown => ApiError::Unavailable("the hub is shutting down"),
+    })?;
+    let keepalive = Duration::from_secs(state.config.presence.sse_keepalive_secs);
+    let body = Body::from_stream(
+        sse_stream(subscription, v2, keepalive).map(Ok::<_, std::convert::Infallible>),
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The authorization table of hub.md §5.5: the first matching credential decides; a credential
+/// that is present but invalid is refused, never treated as absent.
+fn subscriber_class(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &str,
+    target: &str,
+) -> ApiResult<(Class, Option<libp2p::PeerId>)> {
+    match bearer(&state.config, headers) {
+        Bearer::Admin => return Ok((Class::Admin, None)),
+        Bearer::Other => return Err(ApiError::Unauthorized("unauthorized")),
+        Bearer::Absent => {}
+    }
+    if let Some(signer) = state
+        .peer_sig
+        .verify(headers, method, target, b"", now_ms())?
+    {
+        let peer = signer.peer_id();
+        if !state.entitlements.rights(&peer).presence {
+            return Err(ApiError::Forbidden("not_member"));
+        }
+        return Ok((Class::Participant, Some(peer)));
+    }
+    if state.config.presence.allow_unsigned {
+        Ok((Class::Participant, None))
+    } else if state.config.presence.public_read {
+        Ok((Class::Public, None))
+    } else {
+        Err(ApiError::Unauthorized("unauthorized"))
+    }
+}
+
+/// `: ok`, (v2: `retry:`), the snapshot, (v2: `snapshot-end`), then events and keep-alives. When
+/// the hub drops the subscriber its queue drains (e.g. the `offline`s of a shutdown) and the
+/// stream ends; when the client goes away the subscription is dropped.
+fn sse_stream(
+    sub: Subscription,
+    v2: bool,
+    keepalive: Duration,
+) -> impl futures::Stream<Item = Bytes> {
+    let mut head = String::from(": ok\n\n");
+    if v2 {
+        head.push_str("retry: 3000\n\n");
+    }
+    let count = sub.snapshot.len();
+    for frame in &sub.snapshot {
+        head.push_str("data: ");
+        head.push_str(frame);
+        head.push_str("\n\n");
+    }
+    if v2 {
+        head.push_str(&format!(
+            "event: snapshot-end\ndata: {{\"count\":{count},\"ts\":{}}}\n\n",
+            now_ms()
+        ));
+    }
+    let first = futures::stream::once(async move { Bytes::from(head) });
+    let rest = futures::stream::unfold((sub, keepalive), |(mut sub, keepalive)| async move {
+        let tick = tokio::time::sleep(keepalive);
+        tokio::select! {
+            frame = sub.rx.recv() => frame.map(|Outbound::Frame(json)| {
+                (Bytes::from(format!("data: {json}\n\n")), (sub, keepalive))
+            }),
+            () = tick => Some((Bytes::from_static(b": ping\n\n"), (sub, keepalive))),
+        }
+    });
+    first.chain(rest)
+}

@@ -1,0 +1,131 @@
+//! Token buckets (hub.md §13.2): `burst` tokens, one more every `refill`. Keyed limiters hold a
+//! bounded number of buckets; full buckets carry no information and are dropped first.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::RateLimit;
+
+/// Buckets per keyed limiter before full ones are pruned.
+const MAX_KEYS: usize = 100_000;
+
+/// One bucket.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl Bucket {
+    pub(crate) fn full(limit: RateLimit, now: Instant) -> Self {
+        Self {
+            tokens: f64::from(limit.burst),
+            updated: now,
+        }
+    }
+
+    fn refill(&mut self, limit: RateLimit, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed / limit.refill_secs).min(f64::from(limit.burst));
+        self.updated = now;
+    }
+
+    /// Takes one token, or tells how long until one is there.
+    pub(crate) fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
+        self.refill(limit, now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) * limit.refill_secs,
+            ))
+        }
+    }
+
+    fn is_full(&self, limit: RateLimit, now: Instant) -> bool {
+        let mut copy = *self;
+        copy.refill(limit, now);
+        copy.tokens >= f64::from(limit.burst)
+    }
+}
+
+/// Buckets per key (client IP, PeerId).
+#[derive(Debug)]
+pub(crate) struct RateLimiter<K> {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<K, Bucket>>,
+}
+
+impl<K: Hash + Eq> RateLimiter<K> {
+    pub(crate) fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `key`; `Err(retry_after)` when its bucket is empty.
+    pub(crate) fn check(&self, key: K, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() >= MAX_KEYS && !buckets.contains_key(&key) {
+            let limit = self.limit;
+            buckets.retain(|_, bucket| !bucket.is_full(limit, now));
+        }
+        buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(self.limit, now))
+            .take(self.limit, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: RateLimit = RateLimit {
+        burst: 3,
+        refill_secs: 2.0,
+    };
+
+    #[test]
+    fn burst_is_spent_then_refused_with_retry_after() {
+        let limiter = RateLimiter::new(LIMIT);
+        let now = Instant::now();
+
+        let results: Vec<_> = (0..4).map(|_| limiter.check("ip", now)).collect();
+
+        assert!(results[..3].iter().all(Result::is_ok));
+        assert_eq!(results[3], Err(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn one_token_returns_after_refill_period() {
+        let limiter = RateLimiter::new(LIMIT);
+        let now = Instant::now();
+        for _ in 0..3 {
+            limiter.check("ip", now).unwrap();
+        }
+
+        assert!(limiter.check("ip", now + Duration::from_secs(2)).is_ok());
+        assert!(limiter.check("ip", now + Duration::from_secs(2)).is_err());
+    }
+
+    #[test]
+    fn keys_have_separate_buckets() {
+        let limiter = RateLimiter::new(RateLimit {
+            burst: 1,
+            refill_secs: 60.0,
+        });
+        let now = Instant::now();
+
+        assert!(limiter.check("a", now).is_ok());
+        assert!(limiter.check("b", now).is_ok());
+        assert!(limiter.check("a", now).is_err());
+    }
+}
