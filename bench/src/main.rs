@@ -1,20 +1,42 @@
 //! `goop-bench <scenario>`: the benchmarks run by `scripts/bench`. Each scenario runs on loopback,
 //! bounds its work, and prints `RESULT <name> <value>` lines (names in BENCHMARKS.md).
+//!
+//! # Layout
+//! - `store`: store throughput on SQLite and Postgres.
+//! - `relay`: stream throughput through the hub relay, a bare rust-libp2p relay, and directly;
+//!   the two peers run as child processes (`goop-bench relay-peer …`, see `peer`).
+//! - `presence`: fan-out latency of one change to N WebSocket subscribers; hub RSS per subscriber.
+//! - `reservations`: concurrent relay reservations held by one hub; hub RSS per reservation.
+//! - `hub_process`: starts the `hub` binary as a separate process and reads its RSS.
 
+mod hub_process;
+mod peer;
+mod presence;
+mod relay;
+mod reservations;
 mod store;
 
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let scenario = std::env::args().nth(1).unwrap_or_default();
-    println!(
-        "cpus {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let scenario = args.first().cloned().unwrap_or_default();
+    if scenario != "relay-peer" {
+        println!(
+            "cpus {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+    }
     let outcome = match scenario.as_str() {
         "store" => store::run().await,
-        other => Err(format!("unknown scenario {other:?}; known: store")),
+        "relay" => relay::run().await,
+        "relay-peer" => peer::run(&args[1..]).await,
+        "presence" => presence::run().await,
+        "reservations" => reservations::run().await,
+        other => Err(format!(
+            "unknown scenario {other:?}; known: store, relay, presence, reservations"
+        )),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -27,5 +49,23 @@ async fn main() -> ExitCode {
 
 /// Prints one figure in the format tools read.
 fn result(name: &str, value: f64) {
-    println!("RESULT {name} {value:.1}");
+    println!("RESULT {name} {value:.3}");
+}
+
+/// The median of a non-empty sample.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// The `q` quantile (0..=1) of a non-empty sample, nearest rank.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
 }

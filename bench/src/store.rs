@@ -36,8 +36,8 @@ pub(crate) async fn run() -> Result<(), String> {
             matches!(store.find_state(&key).await, Ok(Some(_)))
         })
         .await?;
-        super::result(&format!("store_{label}_inserts_per_s"), inserts);
-        super::result(&format!("store_{label}_reads_per_s"), reads);
+        crate::result(&format!("store_{label}_inserts_per_s"), inserts);
+        crate::result(&format!("store_{label}_reads_per_s"), reads);
         store.close().await;
     }
     Ok(())
