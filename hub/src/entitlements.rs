@@ -77,6 +77,16 @@ impl Entitlements {
         policy == Policy::Any || self.rights(peer).relay
     }
 
+    /// The `tier` metric label of a peer until membership supplies account tiers: `member` for
+    /// peers with the relay right, `none` for the rest (admitted only by `any` policies).
+    pub(crate) fn relay_tier(&self, peer: &PeerId) -> &'static str {
+        if self.rights(peer).relay {
+            "member"
+        } else {
+            "none"
+        }
+    }
+
     /// Sets the rights of `peer`, returning the previous ones.
     pub(crate) fn set(&self, peer: PeerId, rights: Rights) -> Rights {
         let mut table = self

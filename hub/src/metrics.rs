@@ -68,6 +68,8 @@ pub(crate) struct Metrics {
     pub(crate) http: HttpMetrics,
     /// `hub_relay_reservations{tier}`: active reservations.
     pub(crate) relay_reservations: Family<TierLabel, Gauge>,
+    /// `hub_relay_bytes_total{tier}`: bytes read and written on connections of peers of a tier.
+    pub(crate) relay_bytes: Family<TierLabel, Counter>,
     /// `hub_relay_circuits`: open circuits.
     pub(crate) relay_circuits: Gauge,
     /// `hub_relay_denied_total{reason}`: refused reservations and circuits.
@@ -93,6 +95,7 @@ impl Metrics {
         let metrics = Self {
             http: HttpMetrics::register(registry, "hub"),
             relay_reservations: Family::default(),
+            relay_bytes: Family::default(),
             relay_circuits: Gauge::default(),
             relay_denied: Family::default(),
             relay_revocations: Family::default(),
@@ -131,6 +134,11 @@ impl Metrics {
             "hub_relay_reservations",
             "Active relay reservations by tier",
             metrics.relay_reservations.clone(),
+        );
+        registry.register(
+            "hub_relay_bytes",
+            "Bytes read and written on libp2p connections by the tier of their peer",
+            metrics.relay_bytes.clone(),
         );
         registry.register(
             "hub_relay_circuits",

@@ -3,17 +3,21 @@
 //! oneshot reply.
 
 mod behaviour;
+mod counting;
 mod event_loop;
 mod gated;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
 use libp2p::core::transport::ListenerId;
+use libp2p::core::upgrade;
 use libp2p::identity::{Keypair, ed25519};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, Transport as _, noise, tcp, yamux};
 use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,7 +26,7 @@ pub(crate) use event_loop::EventLoop;
 
 use crate::config::Config;
 use crate::entitlements::Entitlements;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, TierLabel};
 
 /// Capacity of the command channel from handles to the event loop.
 const COMMAND_CAPACITY: usize = 256;
@@ -113,7 +117,7 @@ pub(crate) async fn spawn_network(
     metrics: &Metrics,
 ) -> Result<Network, StartNetworkError> {
     let refusals = behaviour::Refusals::default();
-    let mut swarm = build_swarm(config, key, registry, entitlements, &refusals)?;
+    let mut swarm = build_swarm(config, key, registry, entitlements, metrics, &refusals)?;
     let listen_addrs = listen(&mut swarm, config).await?;
     let configured = config
         .external_addrs_for(swarm.local_peer_id())
@@ -151,19 +155,18 @@ fn build_swarm(
     key: &ed25519::Keypair,
     registry: &mut Registry,
     entitlements: &Entitlements,
+    metrics: &Metrics,
     refusals: &behaviour::Refusals,
 ) -> Result<Swarm<Behaviour>, StartNetworkError> {
     let transport_err = |e: &dyn std::fmt::Display| StartNetworkError::Transport(e.to_string());
-    let builder = libp2p::SwarmBuilder::with_existing_identity(Keypair::from(key.clone()))
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| transport_err(&e))?;
+    let tcp = |key: &Keypair| tcp_transport(key, entitlements, metrics);
+    let builder =
+        libp2p::SwarmBuilder::with_existing_identity(Keypair::from(key.clone())).with_tokio();
     #[cfg(feature = "quic")]
     let builder = builder.with_quic();
+    let builder = builder
+        .with_other_transport(tcp)
+        .map_err(|e| transport_err(&e))?;
     let idle = config.idle_timeout();
     let swarm = builder
         .with_bandwidth_metrics(registry)
@@ -172,6 +175,34 @@ fn build_swarm(
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();
     Ok(swarm)
+}
+
+/// TCP (nodelay) + Noise + Yamux, with every connection's bytes counted under the tier its peer
+/// had when it connected (`hub_relay_bytes_total`).
+fn tcp_transport(
+    key: &Keypair,
+    entitlements: &Entitlements,
+    metrics: &Metrics,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Box<dyn std::error::Error + Send + Sync>> {
+    let entitlements = entitlements.clone();
+    let bytes = metrics.relay_bytes.clone();
+    Ok(
+        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+            .upgrade(upgrade::Version::V1Lazy)
+            .authenticate(noise::Config::new(key)?)
+            .multiplex(yamux::Config::default())
+            .map(move |(peer, muxer), _| {
+                let tier = TierLabel {
+                    tier: entitlements.relay_tier(&peer),
+                };
+                let counter = bytes.get_or_create(&tier).clone();
+                (
+                    peer,
+                    StreamMuxerBox::new(counting::Counting::new(muxer, counter)),
+                )
+            })
+            .boxed(),
+    )
 }
 
 async fn listen(

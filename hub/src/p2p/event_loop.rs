@@ -85,7 +85,7 @@ impl EventLoop {
                 src_peer_id,
                 renewed: false,
             } => {
-                let tier = self.tier(&src_peer_id);
+                let tier = self.entitlements.relay_tier(&src_peer_id);
                 let entry = self.reservations.entry(src_peer_id).or_insert((0, tier));
                 entry.0 += 1;
                 self.metrics
@@ -135,15 +135,6 @@ impl EventLoop {
                 self.metrics.relay_circuits.dec();
             }
             _ => {}
-        }
-    }
-
-    /// The `tier` label of a reserving peer until membership supplies account tiers.
-    fn tier(&self, peer: &PeerId) -> &'static str {
-        if self.entitlements.rights(peer).relay {
-            "member"
-        } else {
-            "none"
         }
     }
 

@@ -83,6 +83,12 @@ async fn circuit_carries_ping_and_a_stream_when_both_peers_are_entitled() {
         "{text}"
     );
     assert!(text.contains("hub_relay_circuits 1"), "{text}");
+    let relayed: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("hub_relay_bytes_total{tier=\"member\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(relayed > 0.0, "relayed bytes are counted: {text}");
 }
 
 #[tokio::test]
