@@ -742,3 +742,111 @@ async fn revoked_peer_goes_offline_and_its_session_closes_with_4003() {
         (Some("offline"), Some(alice.id.to_string().as_str()))
     );
 }
+
+fn sign_at(
+    peer: &Peer,
+    audience: &Ed25519PeerId,
+    ts: i64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let input =
+        shared::signing::request_signing_input(audience, &ts.to_string(), "POST", "/publish", body);
+    vec![
+        ("x-goop-peer-id", peer.id.to_string()),
+        ("x-goop-timestamp", ts.to_string()),
+        (
+            "x-goop-signature",
+            shared::signing::sign_b64u(&peer.key, &input),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn peer_sig_accepts_once_and_refuses_tampered_stale_and_replayed_requests() {
+    let hub = open_hub(|_| {}).await;
+    let peer = Peer::new();
+    let body = peer.msg("online", "x").to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let send = |headers: Vec<(&'static str, String)>, body: String| {
+        let mut request = hub.client.post(hub.url("/publish")).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let code = |response: reqwest::Response| async move {
+        response.json::<Value>().await.unwrap()["error"]["code"].clone()
+    };
+
+    let fresh = sign_at(&peer, &hub_id(&hub), now, body.as_bytes());
+    let accepted = send(fresh.clone(), body.clone()).await.unwrap();
+    let replayed = send(fresh, body.clone()).await.unwrap();
+    let flipped = send(
+        sign_at(&peer, &hub_id(&hub), now + 1, body.as_bytes()),
+        body.replacen('x', "y", 1),
+    )
+    .await
+    .unwrap();
+    let stale = send(
+        sign_at(&peer, &hub_id(&hub), now - 61_000, body.as_bytes()),
+        body.clone(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(accepted.status(), 204);
+    assert_eq!(replayed.status(), 401);
+    assert_eq!(code(replayed).await, "replayed");
+    assert_eq!(flipped.status(), 401);
+    assert_eq!(code(flipped).await, "bad_signature");
+    assert_eq!(stale.status(), 401);
+    assert_eq!(code(stale).await, "stale_timestamp");
+}
+
+#[tokio::test]
+async fn address_change_sends_punch_hints_to_both_peers_of_a_pair_only() {
+    let hub = open_hub(|_| {}).await;
+    let (alice, bob, carol) = (Peer::new(), Peer::new(), Peer::new());
+    let (mut bob_ws, _) = open_v2(&hub, &bob).await;
+    let mut bob_online = bob.msg("online", "Bob");
+    bob_online["addrs"] = json!(["/ip4/192.0.2.2/tcp/4001"]);
+    bob_ws
+        .send(Message::Text(bob_online.to_string().into()))
+        .await
+        .unwrap();
+    let (mut carol_ws, _) = open_v2(&hub, &carol).await;
+    let (mut alice_ws, _) = open_v2(&hub, &alice).await;
+
+    let mut alice_online = alice.msg("online", "Alice");
+    alice_online["addrs"] = json!(["/ip4/192.0.2.1/tcp/4001"]);
+    alice_ws
+        .send(Message::Text(alice_online.to_string().into()))
+        .await
+        .unwrap();
+
+    let to_bob = loop {
+        let frame = next_json(&mut bob_ws).await;
+        if frame["type"] == "punch" {
+            break frame;
+        }
+    };
+    let to_alice = loop {
+        let frame = next_json(&mut alice_ws).await;
+        if frame["type"] == "punch" {
+            break frame;
+        }
+    };
+    assert_eq!(to_bob["peerId"], alice.id.to_string());
+    assert_eq!(to_bob["target"], bob.id.to_string());
+    assert_eq!(to_bob["addrs"], json!(["/ip4/192.0.2.1/tcp/4001"]));
+    assert_eq!(to_alice["peerId"], bob.id.to_string());
+    assert_eq!(to_alice["target"], alice.id.to_string());
+    let carol_saw = next_json(&mut carol_ws).await;
+    assert_ne!(
+        carol_saw["type"], "punch",
+        "carol has no addresses and is not part of the pair"
+    );
+}
