@@ -366,7 +366,16 @@ impl Provider for EnvVars {
                     key.to_ascii_uppercase()
                 )));
             }
-            insert_nested(&mut root, &path, Value::from(value.clone()));
+            // Inline tables (`{ burst = 10, refill_secs = 1.0 }`) are parsed; every other value
+            // stays a string, which `extract` coerces where a number or boolean is wanted.
+            let value = if value.trim_start().starts_with('{') {
+                value
+                    .parse::<Value>()
+                    .unwrap_or_else(|never| match never {})
+            } else {
+                Value::from(value.clone())
+            };
+            insert_nested(&mut root, &path, value);
         }
         Ok(Profile::Default.collect(root))
     }
@@ -518,6 +527,35 @@ mod tests {
 
         assert_eq!(config.http.max_connections, 77);
         assert_eq!(config.http.proxies.len(), 2);
+    }
+
+    #[test]
+    fn env_inline_table_parses_when_value_is_braced() {
+        #[derive(Debug, Serialize, Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Limits {
+            bucket: Bucket,
+        }
+        #[derive(Debug, Serialize, Deserialize, Default, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct Bucket {
+            burst: u32,
+            refill_secs: f64,
+        }
+        let sources = Sources {
+            file: None,
+            env: env(&[("L_BUCKET", "{ burst = 7, refill_secs = 0.5 }")]),
+        };
+
+        let limits: Limits = extract(&layered::<Limits>("L_", &sources).unwrap()).unwrap();
+
+        assert_eq!(
+            limits.bucket,
+            Bucket {
+                burst: 7,
+                refill_secs: 0.5
+            }
+        );
     }
 
     #[test]

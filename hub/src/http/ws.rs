@@ -348,9 +348,15 @@ impl Session {
     }
 
     async fn send(&mut self, message: Message) -> bool {
-        matches!(
-            tokio::time::timeout(WRITE_TIMEOUT, self.ws.send(message)).await,
-            Ok(Ok(()))
-        )
+        // Most writes complete at once; arming a timer for each of thousands of fan-out frames
+        // would cost more than the write, so the deadline starts only when the socket pushes back.
+        let send = self.ws.send(message);
+        tokio::pin!(send);
+        match futures::poll!(&mut send) {
+            std::task::Poll::Ready(result) => result.is_ok(),
+            std::task::Poll::Pending => {
+                matches!(tokio::time::timeout(WRITE_TIMEOUT, send).await, Ok(Ok(())))
+            }
+        }
     }
 }
