@@ -118,6 +118,27 @@ impl Readiness {
     }
 }
 
+/// Serves `app` on `listener` until `token` is cancelled, with `TCP_NODELAY` on every connection:
+/// presence frames are small, and Nagle's algorithm would hold one back behind an unacknowledged
+/// ping for a delayed-ACK period.
+pub async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    token: CancellationToken,
+) -> Result<(), String> {
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(token.cancelled_owned())
+    .await
+    .map_err(|e| format!("http server: {e}"))
+}
+
 /// `GET /metrics` on its own listener, serving the OpenMetrics text of `registry`.
 pub async fn serve_metrics(
     listener: TcpListener,

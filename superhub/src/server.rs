@@ -132,18 +132,10 @@ impl Server {
         let tasks = Tasks::default();
         let token = tasks.token().clone();
         let app = crate::http::router(state, metrics.http.clone());
-        tasks.spawn("http", {
-            let token = token.child_token();
-            async move {
-                axum::serve(
-                    http_listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(token.cancelled_owned())
-                .await
-                .map_err(|e| format!("http server: {e}"))
-            }
-        });
+        tasks.spawn(
+            "http",
+            shared::server::serve_http(http_listener, app, token.child_token()),
+        );
         if let Some(listener) = metrics_listener {
             tasks.spawn(
                 "metrics",
