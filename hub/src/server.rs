@@ -2,7 +2,6 @@
 //! gracefully.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +10,7 @@ use prometheus_client::registry::Registry;
 use shared::api::{HubInfo, Software};
 use shared::config::LoadConfigError;
 use shared::db::ConnectError;
-use shared::ids::Ed25519PeerId;
-use shared::keyfile::KeyFileError;
-use shared::server::{TaskExit, Tasks};
+use shared::server::{BindError, Listeners, OpenIdentityError, TaskExit, Tasks};
 
 use crate::config::Config;
 use crate::entitlements::{Entitlements, Rights};
@@ -32,42 +29,18 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why the hub could not start. Each variant names the file, address or database at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data directory could not be created.
-    #[error("data dir {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The hub key could not be loaded or created.
+    /// The data directory or the key file is unusable.
     #[error(transparent)]
-    Key(#[from] KeyFileError),
+    Identity(#[from] OpenIdentityError),
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] ConnectError),
     /// A config value only checkable with the key (e.g. `/p2p/<id>` suffixes).
     #[error(transparent)]
     Config(#[from] LoadConfigError),
-    /// The HTTP listener could not be bound.
-    #[error("http.bind {addr}: {source}")]
-    BindHttp {
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The metrics listener could not be bound.
-    #[error("metrics.bind {addr}: {source}")]
-    BindMetrics {
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
     /// libp2p could not start or bind.
     #[error(transparent)]
     Network(#[from] StartNetworkError),
@@ -95,39 +68,18 @@ impl Server {
     /// [`StartError`] naming what failed; nothing keeps running after an error.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let data_dir = config.hub.data_dir.clone();
-        shared::keyfile::create_private_dir(&data_dir).map_err(|source| StartError::DataDir {
-            path: data_dir.clone(),
-            source,
-        })?;
-        let (key, created) = shared::keyfile::load_or_create(&config.key_path())?;
-        let id = Ed25519PeerId::from(key.public());
-        if created {
-            tracing::info!(hub_id = %id, key_file = %config.key_path().display(), "created a new hub key");
-        }
+        let (key, id) = shared::server::open_identity(&data_dir, &config.key_path())?;
         config.external_addrs_for(&id.peer_id())?;
 
         let store = Store::open(&config.database, &data_dir).await?;
         tracing::info!(database = %store.display_url(), "database ready");
 
-        let http_listener = shared::server::bind(config.http.bind)
-            .await
-            .map_err(|(addr, source)| StartError::BindHttp { addr, source })?;
-        let http_addr = http_listener
-            .local_addr()
-            .map_err(|source| StartError::BindHttp {
-                addr: config.http.bind,
-                source,
-            })?;
-        let metrics_listener = if config.metrics.enabled {
-            Some(
-                shared::server::bind(config.metrics.bind)
-                    .await
-                    .map_err(|(addr, source)| StartError::BindMetrics { addr, source })?,
-            )
-        } else {
-            None
-        };
-        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let Listeners {
+            http: http_listener,
+            http_addr,
+            metrics: metrics_listener,
+            metrics_addr,
+        } = Listeners::bind(&config.http, &config.metrics).await?;
 
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);

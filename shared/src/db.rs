@@ -149,6 +149,27 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// A server's embedded migrations, one directory per dialect with identical version lists.
+#[derive(Debug)]
+pub struct Migrations {
+    /// `migrations/<server>/sqlite`.
+    pub sqlite: &'static Migrator,
+    /// `migrations/<server>/postgres`.
+    pub postgres: &'static Migrator,
+}
+
+impl Migrations {
+    /// The versions and descriptions of each dialect, for the test that they match.
+    pub fn versions(&self) -> [Vec<(i64, String)>; 2] {
+        let list = |m: &Migrator| {
+            m.iter()
+                .map(|x| (x.version, x.description.to_string()))
+                .collect()
+        };
+        [list(self.sqlite), list(self.postgres)]
+    }
+}
+
 /// A pool plus its dialect. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -210,6 +231,27 @@ impl Database {
                 }
             }
         }
+    }
+
+    /// Connects (see [`Database::connect`]) and, unless `run_migrations` is off, applies the
+    /// migrations of the URL's dialect.
+    ///
+    /// # Errors
+    /// [`ConnectError`] naming the database.
+    pub async fn open(
+        config: &DatabaseConfig,
+        base_dir: &Path,
+        migrations: &Migrations,
+    ) -> Result<Self, ConnectError> {
+        let db = Self::connect(config, base_dir).await?;
+        if config.run_migrations {
+            let migrator = match db.kind {
+                DbKind::Sqlite => migrations.sqlite,
+                DbKind::Postgres => migrations.postgres,
+            };
+            db.migrate(migrator).await?;
+        }
+        Ok(db)
     }
 
     /// Applies `migrator` (the caller picks the one for [`Database::kind`]).

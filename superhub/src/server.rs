@@ -2,7 +2,6 @@
 //! them gracefully.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,9 +9,7 @@ use libp2p::PeerId;
 use prometheus_client::registry::Registry;
 use shared::api::{Software, SuperhubInfo};
 use shared::db::ConnectError;
-use shared::ids::Ed25519PeerId;
-use shared::keyfile::KeyFileError;
-use shared::server::{Readiness, TaskExit, Tasks};
+use shared::server::{BindError, Listeners, OpenIdentityError, Readiness, TaskExit, Tasks};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -25,39 +22,15 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why the super hub could not start. Each variant names the file, address or database at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data directory could not be created.
-    #[error("data dir {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The key could not be loaded or created.
+    /// The data directory or the key file is unusable.
     #[error(transparent)]
-    Key(#[from] KeyFileError),
+    Identity(#[from] OpenIdentityError),
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] ConnectError),
-    /// The HTTP listener could not be bound.
-    #[error("http.bind {addr}: {source}")]
-    BindHttp {
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The metrics listener could not be bound.
-    #[error("metrics.bind {addr}: {source}")]
-    BindMetrics {
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
 }
 
 /// A running super hub.
@@ -78,37 +51,16 @@ impl Server {
     /// [`StartError`] naming what failed.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let data_dir = config.superhub.data_dir.clone();
-        shared::keyfile::create_private_dir(&data_dir).map_err(|source| StartError::DataDir {
-            path: data_dir.clone(),
-            source,
-        })?;
-        let (key, created) = shared::keyfile::load_or_create(&config.key_path())?;
-        let id = Ed25519PeerId::from(key.public());
-        if created {
-            tracing::info!(superhub_id = %id, key_file = %config.key_path().display(), "created a new super hub key");
-        }
+        let (_key, id) = shared::server::open_identity(&data_dir, &config.key_path())?;
         let store = Store::open(&config.database, &data_dir).await?;
         tracing::info!(database = %store.display_url(), "database ready");
 
-        let http_listener = shared::server::bind(config.http.bind)
-            .await
-            .map_err(|(addr, source)| StartError::BindHttp { addr, source })?;
-        let http_addr = http_listener
-            .local_addr()
-            .map_err(|source| StartError::BindHttp {
-                addr: config.http.bind,
-                source,
-            })?;
-        let metrics_listener = if config.metrics.enabled {
-            Some(
-                shared::server::bind(config.metrics.bind)
-                    .await
-                    .map_err(|(addr, source)| StartError::BindMetrics { addr, source })?,
-            )
-        } else {
-            None
-        };
-        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let Listeners {
+            http: http_listener,
+            http_addr,
+            metrics: metrics_listener,
+            metrics_addr,
+        } = Listeners::bind(&config.http, &config.metrics).await?;
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
 

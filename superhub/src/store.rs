@@ -5,13 +5,14 @@ mod superhub_state;
 
 use std::path::Path;
 
-use shared::db::{ConnectError, Database, DatabaseConfig, DbKind};
-use sqlx::migrate::Migrator;
+use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use shared::db::StoreError;
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/superhub/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/superhub/postgres");
+static MIGRATIONS: Migrations = Migrations {
+    sqlite: &sqlx::migrate!("../migrations/superhub/sqlite"),
+    postgres: &sqlx::migrate!("../migrations/superhub/postgres"),
+};
 
 /// The super hub's database. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -25,15 +26,9 @@ impl Store {
     /// # Errors
     /// [`ConnectError`] naming the database.
     pub async fn open(config: &DatabaseConfig, data_dir: &Path) -> Result<Self, ConnectError> {
-        let db = Database::connect(config, data_dir).await?;
-        if config.run_migrations {
-            let migrator = match db.kind() {
-                DbKind::Sqlite => &SQLITE_MIGRATIONS,
-                DbKind::Postgres => &POSTGRES_MIGRATIONS,
-            };
-            db.migrate(migrator).await?;
-        }
-        Ok(Self { db })
+        Ok(Self {
+            db: Database::open(config, data_dir, &MIGRATIONS).await?,
+        })
     }
 
     /// Whether `select 1` answers within a second.
@@ -63,13 +58,9 @@ mod tests {
 
     #[test]
     fn migration_versions_match_when_comparing_dialects() {
-        let versions = |m: &Migrator| {
-            m.iter()
-                .map(|x| (x.version, x.description.to_string()))
-                .collect::<Vec<_>>()
-        };
+        let [sqlite, postgres] = MIGRATIONS.versions();
 
-        assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
-        assert!(!versions(&SQLITE_MIGRATIONS).is_empty());
+        assert_eq!(sqlite, postgres);
+        assert!(!sqlite.is_empty());
     }
 }

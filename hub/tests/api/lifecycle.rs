@@ -5,6 +5,7 @@ use std::time::Duration;
 use hub::{Config, Server, StartError};
 use shared::db::ConnectError;
 use shared::keyfile::KeyFileError;
+use shared::server::{BindError, OpenIdentityError};
 use testkit::{TestDb, TestHub, each_backend};
 
 each_backend!(hub_id_survives_restart_when_data_dir_is_kept);
@@ -36,7 +37,10 @@ async fn start_refuses_corrupt_key_and_leaves_it_untouched() {
         .unwrap_err();
 
     assert!(
-        matches!(err, StartError::Key(KeyFileError::Corrupt { .. })),
+        matches!(
+            err,
+            StartError::Identity(OpenIdentityError::Key(KeyFileError::Corrupt { .. }))
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("hub.key"), "{err}");
@@ -84,7 +88,10 @@ async fn start_fails_naming_the_address_when_http_port_is_taken() {
 
     let err = Server::start(config).await.unwrap_err();
 
-    assert!(matches!(err, StartError::BindHttp { .. }), "{err}");
+    assert!(
+        matches!(err, StartError::Bind(BindError::Http { .. })),
+        "{err}"
+    );
     assert!(
         err.to_string()
             .contains(&taken.local_addr().unwrap().to_string()),

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use shared::keyfile::KeyFileError;
+use shared::server::OpenIdentityError;
 use superhub::{Config, Server, StartError};
 use testkit::{TestDb, TestSuperhub, each_backend};
 
@@ -71,7 +72,9 @@ async fn start_refuses_key_of_another_type_and_leaves_it_untouched() {
     assert!(
         matches!(
             err,
-            StartError::Key(KeyFileError::NotEd25519 { .. } | KeyFileError::Corrupt { .. })
+            StartError::Identity(OpenIdentityError::Key(
+                KeyFileError::NotEd25519 { .. } | KeyFileError::Corrupt { .. }
+            ))
         ),
         "{err}"
     );
