@@ -9,6 +9,7 @@
 //! - [`init`]: `init --dir`: a commented config plus a key.
 //! - [`keyfile`]: load or create the libp2p protobuf key file (mode 0600).
 //! - [`config`]: defaults → TOML → environment layering with unknown keys refused.
+//! - [`voucher`]: membership vouchers (EdDSA JWTs): sign, verify offline, JWK.
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
 //! - [`server`] (feature `server`): task ownership, `/metrics`, HTTP metrics, error bodies.
 //! - [`shutdown`]: a future that resolves on ctrl-c or SIGTERM.
@@ -36,6 +37,7 @@ pub mod server;
 pub mod shutdown;
 pub mod signing;
 pub mod telemetry;
+pub mod voucher;
 
 /// Version of this workspace, reported in `software.version` and build-info metrics.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

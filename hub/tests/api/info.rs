@@ -96,3 +96,28 @@ async fn wrong_method_answers_405_with_allow_when_route_exists() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "method_not_allowed");
 }
+
+#[tokio::test]
+async fn jwks_publishes_the_hub_key_that_verifies_its_vouchers() {
+    let db = TestDb::sqlite();
+    let hub = TestHub::spawn(&db).await;
+    let id: shared::ids::Ed25519PeerId = hub.server().peer_id().try_into().unwrap();
+
+    let response = hub.get("/.well-known/jwks.json").await;
+
+    assert_eq!(response.headers()["cache-control"], "public, max-age=3600");
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let jwks: Value = response.json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kid"], id.to_string());
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["use"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("sig"))
+    );
+    let x = shared::signing::b64u_decode(key["x"].as_str().unwrap()).unwrap();
+    assert_eq!(x, id.public_key().to_bytes());
+}
