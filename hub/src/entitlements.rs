@@ -35,10 +35,17 @@ impl Rights {
     };
 }
 
+/// Vouchers held at most; the least recently presented is evicted first (hub.md §4.5).
+const MAX_VOUCHERS: usize = 10_000;
+
 #[derive(Debug)]
 struct Table {
     default: Rights,
     peers: HashMap<PeerId, Rights>,
+    /// Peers admitted as circuit sources by a presented voucher, until its `exp` (unix s), with
+    /// the order they were presented in for eviction.
+    vouchers: HashMap<PeerId, (u64, u64)>,
+    presented: u64,
 }
 
 /// Shared handle to the table. Cheap to clone.
@@ -59,6 +66,8 @@ impl Entitlements {
             table: Arc::new(RwLock::new(Table {
                 default,
                 peers: HashMap::new(),
+                vouchers: HashMap::new(),
+                presented: 0,
             })),
         }
     }
@@ -87,6 +96,48 @@ impl Entitlements {
         }
     }
 
+    /// Whether `peer` may open circuits under `policy`: the relay right, or an unexpired voucher
+    /// it presented (hub.md §4.3).
+    pub(crate) fn admits_circuit_source(
+        &self,
+        peer: &PeerId,
+        policy: Policy,
+        now_secs: u64,
+    ) -> bool {
+        if self.admits(peer, policy) {
+            return true;
+        }
+        let table = self
+            .table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        table
+            .vouchers
+            .get(peer)
+            .is_some_and(|(exp, _)| *exp > now_secs)
+    }
+
+    /// Admits `peer` as a circuit source until `exp` (unix seconds), evicting the least recently
+    /// presented voucher when full.
+    pub(crate) fn admit_voucher(&self, peer: PeerId, exp: u64) {
+        let mut table = self
+            .table
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        table.presented += 1;
+        let order = table.presented;
+        table.vouchers.insert(peer, (exp, order));
+        if table.vouchers.len() > MAX_VOUCHERS
+            && let Some(oldest) = table
+                .vouchers
+                .iter()
+                .min_by_key(|(_, (_, o))| *o)
+                .map(|(p, _)| *p)
+        {
+            table.vouchers.remove(&oldest);
+        }
+    }
+
     /// Sets the rights of `peer`, returning the previous ones.
     pub(crate) fn set(&self, peer: PeerId, rights: Rights) -> Rights {
         let mut table = self
@@ -95,6 +146,9 @@ impl Entitlements {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let previous = table.peers.get(&peer).copied().unwrap_or(table.default);
         table.peers.insert(peer, rights);
+        if !rights.relay {
+            table.vouchers.remove(&peer);
+        }
         previous
     }
 }
@@ -122,6 +176,21 @@ mod tests {
         assert_eq!(table.rights(&p), Rights::NONE);
         assert!(!table.admits(&p, Policy::Members));
         assert!(table.admits(&p, Policy::Any));
+    }
+
+    #[test]
+    fn voucher_admits_a_circuit_source_until_it_expires() {
+        let table = Entitlements::new(JoinMode::Email);
+        let p = peer();
+
+        table.admit_voucher(p, 1_000);
+
+        assert!(table.admits_circuit_source(&p, Policy::Members, 999));
+        assert!(!table.admits_circuit_source(&p, Policy::Members, 1_000));
+        assert!(
+            !table.admits(&p, Policy::Members),
+            "a voucher opens circuits, it does not reserve"
+        );
     }
 
     #[test]

@@ -142,6 +142,7 @@ pub(crate) async fn spawn_network(
         refusals,
         reservations: Default::default(),
         external: external.iter().cloned().collect(),
+        voucher_issuers: voucher_issuers(key, config),
     };
     Ok(Network {
         handle: NetworkHandle { command_tx },
@@ -267,6 +268,13 @@ async fn listen(
         }
     }
     Ok(bound)
+}
+
+/// Issuers whose vouchers this hub accepts: itself and `relay.trusted_voucher_issuers`.
+fn voucher_issuers(key: &ed25519::Keypair, config: &Config) -> Vec<shared::ids::Ed25519PeerId> {
+    let mut issuers = vec![shared::ids::Ed25519PeerId::from(key.public())];
+    issuers.extend(config.relay.trusted_voucher_issuers.iter().copied());
+    issuers
 }
 
 /// The configured listen addresses, plus a QUIC twin of each TCP one when enabled.

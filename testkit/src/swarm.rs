@@ -15,6 +15,8 @@ use libp2p::{
 
 /// Echo over its own stream: proves a circuit carries an application protocol, not just ping.
 const ECHO: StreamProtocol = StreamProtocol::new("/goop/test-echo/1.0.0");
+/// The hub's voucher presentation protocol (hub.md §4.5).
+const VOUCHER: StreamProtocol = StreamProtocol::new("/goop/hub/voucher/1.0.0");
 
 /// The test client's behaviour.
 #[derive(NetworkBehaviour)]
@@ -30,6 +32,8 @@ pub struct Client {
     pub rendezvous: rendezvous::client::Behaviour,
     /// Echo requests are answered by [`pump`].
     pub echo: request_response::json::Behaviour<String, String>,
+    /// `/goop/hub/voucher/1.0.0` client: presents vouchers to a hub.
+    pub voucher: request_response::json::Behaviour<serde_json::Value, serde_json::Value>,
 }
 
 /// An event of a test client swarm.
@@ -62,6 +66,10 @@ pub fn client() -> Swarm<Client> {
             rendezvous: rendezvous::client::Behaviour::new(key.clone()),
             echo: request_response::json::Behaviour::new(
                 [(ECHO, request_response::ProtocolSupport::Full)],
+                request_response::Config::default(),
+            ),
+            voucher: request_response::json::Behaviour::new(
+                [(VOUCHER, request_response::ProtocolSupport::Outbound)],
                 request_response::Config::default(),
             ),
         })

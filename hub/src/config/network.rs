@@ -40,6 +40,9 @@ pub struct RelayConfig {
     pub reservations: Policy,
     /// Who may open circuits.
     pub circuit_sources: Policy,
+    /// Other hubs whose vouchers admit circuit sources here (hub.md §4.5).
+    #[serde(deserialize_with = "shared::config::comma_list")]
+    pub trusted_voucher_issuers: Vec<shared::ids::Ed25519PeerId>,
     /// Reservation slots in total.
     pub max_reservations: usize,
     /// Reservations per peer.
@@ -72,6 +75,7 @@ impl Default for RelayConfig {
             enabled: true,
             reservations: Policy::Members,
             circuit_sources: Policy::Members,
+            trusted_voucher_issuers: Vec::new(),
             max_reservations: 128,
             max_reservations_per_peer: 4,
             reservation_ttl_secs: 3600,

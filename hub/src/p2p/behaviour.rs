@@ -10,7 +10,11 @@ use std::time::Duration;
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{PeerId, autonat, connection_limits, identify, ping, relay, rendezvous};
+use libp2p::{
+    PeerId, StreamProtocol, autonat, connection_limits, identify, ping, relay, rendezvous,
+    request_response,
+};
+use serde::{Deserialize, Serialize};
 
 use super::gated::Gated;
 use crate::config::{Config, Policy, RateLimit};
@@ -22,6 +26,30 @@ const PROTOCOL_VERSION: &str = "goop/1.0.0";
 /// from a limit (hub.md §15 `hub_relay_denied_total`).
 pub(crate) type Refusals = Arc<Mutex<HashSet<PeerId>>>;
 
+/// `/goop/hub/voucher/1.0.0` (hub.md §4.5).
+pub(crate) const VOUCHER_PROTOCOL: StreamProtocol = StreamProtocol::new("/goop/hub/voucher/1.0.0");
+const VOUCHER_REQUEST_MAX: u64 = 4 * 1024;
+const VOUCHER_RESPONSE_MAX: u64 = 1024;
+const VOUCHER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A presented voucher.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct VoucherRequest {
+    pub(crate) voucher: String,
+}
+
+/// The answer to a presented voucher.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct VoucherResponse {
+    pub(crate) ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+}
+
 /// Everything the hub speaks over libp2p.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
@@ -31,6 +59,7 @@ pub(crate) struct Behaviour {
     pub(crate) relay: Toggle<relay::Behaviour>,
     pub(crate) rendezvous: Toggle<Gated<rendezvous::server::Behaviour>>,
     pub(crate) autonat: Toggle<autonat::Behaviour>,
+    pub(crate) voucher: request_response::json::Behaviour<VoucherRequest, VoucherResponse>,
 }
 
 impl Behaviour {
@@ -85,6 +114,13 @@ impl Behaviour {
                 },
             )
         });
+        let voucher = request_response::Behaviour::with_codec(
+            request_response::json::codec::Codec::default()
+                .set_request_size_maximum(VOUCHER_REQUEST_MAX)
+                .set_response_size_maximum(VOUCHER_RESPONSE_MAX),
+            [(VOUCHER_PROTOCOL, request_response::ProtocolSupport::Inbound)],
+            request_response::Config::default().with_request_timeout(VOUCHER_TIMEOUT),
+        );
         Self {
             limits: connection_limits::Behaviour::new(limits),
             identify,
@@ -92,6 +128,7 @@ impl Behaviour {
             relay: relay.into(),
             rendezvous: rendezvous.into(),
             autonat: autonat.into(),
+            voucher,
         }
     }
 }
@@ -104,11 +141,15 @@ fn relay_config(
     refusals: &Refusals,
 ) -> relay::Config {
     let relay = &config.relay;
-    let gate = |policy: Policy| -> Box<dyn relay::RateLimiter> {
+    let gate = |policy: Policy, circuits: bool| -> Box<dyn relay::RateLimiter> {
         let entitlements = entitlements.clone();
         let refusals = refusals.clone();
         Box::new(move |peer: PeerId, _: &libp2p::Multiaddr, _| {
-            let admitted = entitlements.admits(&peer, policy);
+            let admitted = if circuits {
+                entitlements.admits_circuit_source(&peer, policy, unix_secs())
+            } else {
+                entitlements.admits(&peer, policy)
+            };
             if !admitted {
                 refusals
                     .lock()
@@ -131,14 +172,14 @@ fn relay_config(
         max_reservations: relay.max_reservations,
         max_reservations_per_peer: relay.max_reservations_per_peer,
         reservation_duration: Duration::from_secs(relay.reservation_ttl_secs),
-        reservation_rate_limiters: vec![gate(relay.reservations)],
+        reservation_rate_limiters: vec![gate(relay.reservations, false)],
         max_circuits: relay.max_circuits,
         max_circuits_per_peer: relay.max_circuits_per_peer,
         max_circuit_duration: Duration::from_secs(relay.circuit_max_duration_secs),
         // The library counts both directions against one budget; goop2 allowed this much per
         // direction (hub.md §4.2 rule 1).
         max_circuit_bytes: relay.circuit_max_bytes.saturating_mul(2),
-        circuit_src_rate_limiters: vec![gate(relay.circuit_sources)],
+        circuit_src_rate_limiters: vec![gate(relay.circuit_sources, true)],
     }
     .reservation_rate_per_peer(reserve_peer.0, reserve_peer.1)
     .reservation_rate_per_ip(reserve_ip.0, reserve_ip.1)
@@ -151,4 +192,11 @@ fn bucket(limit: RateLimit) -> (NonZeroU32, Duration) {
         NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN),
         limit.refill(),
     )
+}
+
+/// The wall clock in unix seconds (voucher expiry is in seconds).
+pub(crate) fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

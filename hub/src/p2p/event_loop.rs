@@ -6,11 +6,13 @@ use std::collections::{HashMap, HashSet};
 use futures::StreamExt as _;
 use libp2p::metrics::Recorder as _;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, relay};
+use libp2p::{Multiaddr, PeerId, Swarm, relay, request_response};
+use shared::ids::Ed25519PeerId;
+use shared::voucher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::behaviour::Refusals;
+use super::behaviour::{Refusals, VoucherResponse};
 use super::{Behaviour, BehaviourEvent, Command, NetworkStatus};
 use crate::entitlements::Entitlements;
 use crate::metrics::{Metrics, ReasonLabel, TierLabel};
@@ -28,6 +30,8 @@ pub(crate) struct EventLoop {
     pub(super) reservations: HashMap<PeerId, (usize, &'static str)>,
     /// `p2p.external_addrs`: the only addresses the hub may hold as external.
     pub(super) external: HashSet<Multiaddr>,
+    /// This hub and `relay.trusted_voucher_issuers`.
+    pub(super) voucher_issuers: Vec<Ed25519PeerId>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -66,6 +70,21 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => {
                 self.libp2p_metrics.record(&event);
                 self.on_relay_event(event);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Voucher(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => {
+                let response = self.check_voucher(peer, &request.voucher);
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .voucher
+                    .send_response(channel, response);
             }
             SwarmEvent::ExternalAddrConfirmed { address } if !self.external.contains(&address) => {
                 // Remotes must not be able to make the hub advertise an address (hub.md §4.1 rule 2).
@@ -135,6 +154,42 @@ impl EventLoop {
                 self.metrics.relay_circuits.dec();
             }
             _ => {}
+        }
+    }
+
+    /// A voucher presented over `/goop/hub/voucher/1.0.0` (hub.md §4.5): accepted ones admit the
+    /// peer as a circuit source until the voucher expires.
+    fn check_voucher(&self, peer: PeerId, token: &str) -> VoucherResponse {
+        let refuse = |code: &str| VoucherResponse {
+            ok: false,
+            tier: None,
+            expires_at: None,
+            error: Some(code.to_owned()),
+        };
+        let Ok(subject) = Ed25519PeerId::try_from(peer) else {
+            return refuse("wrong_subject");
+        };
+        let expected = voucher::Expected {
+            subject: Some(&subject),
+            issuers: &self.voucher_issuers,
+            ..voucher::Expected::default()
+        };
+        match voucher::verify(token, &expected) {
+            Err(error) => refuse(&error.to_string()),
+            Ok(claims) if !matches!(claims.tier.as_str(), "member" | "paid" | "comped") => {
+                refuse("guest_tier")
+            }
+            Ok(claims) => {
+                self.entitlements.admit_voucher(peer, claims.exp);
+                VoucherResponse {
+                    ok: true,
+                    expires_at: Some(
+                        i64::try_from(claims.exp.saturating_mul(1000)).unwrap_or(i64::MAX),
+                    ),
+                    tier: Some(claims.tier),
+                    error: None,
+                }
+            }
         }
     }
 

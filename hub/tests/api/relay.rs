@@ -219,3 +219,126 @@ async fn serial_revocation_drops_reservation_and_circuit_within_5_seconds() {
             .contains("hub_relay_revocations_total{reason=\"banned\"} 1")
     );
 }
+
+/// A voucher for `holder` signed by `issuer` (another hub), valid for an hour.
+fn voucher_for(
+    issuer: &libp2p::identity::ed25519::Keypair,
+    holder: libp2p::PeerId,
+    tier: &str,
+) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = shared::voucher::Claims {
+        iss: shared::ids::Ed25519PeerId::from(issuer.public()).to_string(),
+        sub: holder.to_string(),
+        aud: shared::voucher::AUDIENCE.to_owned(),
+        community: "elsewhere".to_owned(),
+        hub_url: "https://elsewhere.example.org".to_owned(),
+        tier: tier.to_owned(),
+        state: "active".to_owned(),
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+        jti: "test".to_owned(),
+    };
+    shared::voucher::sign(issuer, &claims).unwrap()
+}
+
+/// Connects `swarm` to the hub and presents `voucher`; returns the hub's JSON answer.
+async fn present(swarm: &mut Swarm<Client>, hub: &TestHub, voucher: String) -> serde_json::Value {
+    let hub_id = hub.server().peer_id();
+    swarm.dial(hub_addr(hub)).unwrap();
+    pump(
+        &mut [&mut *swarm],
+        DEADLINE,
+        "connection to the hub",
+        |_, event| {
+            matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == hub_id)
+                .then_some(())
+        },
+    )
+    .await;
+    swarm
+        .behaviour_mut()
+        .voucher
+        .send_request(&hub_id, serde_json::json!({ "voucher": voucher }));
+    pump(
+        &mut [&mut *swarm],
+        DEADLINE,
+        "the voucher answer",
+        |_, event| match event {
+            SwarmEvent::Behaviour(ClientEvent::Voucher(request_response::Event::Message {
+                message: request_response::Message::Response { response, .. },
+                ..
+            })) => Some(response.clone()),
+            _ => None,
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn voucher_from_a_trusted_hub_admits_a_circuit_source_that_is_not_a_member_here() {
+    let issuer = libp2p::identity::ed25519::Keypair::generate();
+    let hub = TestHub::spawn_with(&TestDb::sqlite(), |config| {
+        config.membership.join_mode = JoinMode::Email;
+        config.relay.reservations = hub::config::Policy::Any;
+        config.relay.trusted_voucher_issuers = vec![issuer.public().into()];
+    })
+    .await;
+    let (mut listener, mut dialer) = (client(), client());
+    let listener_id = *listener.local_peer_id();
+    reserve(&mut listener, &hub).await.unwrap();
+
+    let voucher = voucher_for(&issuer, *dialer.local_peer_id(), "member");
+    let answer = present(&mut dialer, &hub, voucher).await;
+    dialer
+        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .unwrap();
+    pump(&mut [&mut listener, &mut dialer], DEADLINE, "a ping through the circuit", |i, event| {
+        matches!(event, SwarmEvent::Behaviour(ClientEvent::Ping(ping::Event { peer, result: Ok(_), .. }))
+            if i == 1 && *peer == listener_id)
+        .then_some(())
+    })
+    .await;
+
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["tier"], "member");
+}
+
+#[tokio::test]
+async fn voucher_is_refused_with_its_code_when_untrusted_guest_or_for_another_peer() {
+    let (trusted, stranger) = (
+        libp2p::identity::ed25519::Keypair::generate(),
+        libp2p::identity::ed25519::Keypair::generate(),
+    );
+    let hub = TestHub::spawn_with(&TestDb::sqlite(), |config| {
+        config.membership.join_mode = JoinMode::Email;
+        config.relay.trusted_voucher_issuers = vec![trusted.public().into()];
+    })
+    .await;
+    let mut peer = client();
+    let me = *peer.local_peer_id();
+
+    let untrusted = present(&mut peer, &hub, voucher_for(&stranger, me, "member")).await;
+    let guest = present(&mut peer, &hub, voucher_for(&trusted, me, "guest")).await;
+    let not_mine = present(
+        &mut peer,
+        &hub,
+        voucher_for(&trusted, libp2p::PeerId::random(), "member"),
+    )
+    .await;
+    let garbage = present(&mut peer, &hub, "not.a.jwt".to_owned()).await;
+
+    assert_eq!(untrusted["error"], "untrusted_issuer");
+    assert_eq!(guest["error"], "guest_tier");
+    assert_eq!(not_mine["error"], "wrong_subject");
+    assert_eq!(garbage["error"], "malformed");
+    assert!(
+        [untrusted, guest, not_mine, garbage]
+            .iter()
+            .all(|a| a["ok"] == false)
+    );
+}
