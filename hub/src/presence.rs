@@ -187,6 +187,13 @@ impl Presence {
         self.lock().has_room(transport, ip, &self.config)
     }
 
+    /// The `publicKey` a live peer announced, if any.
+    pub(crate) fn public_key(&self, peer: &PeerId) -> Option<String> {
+        let state = self.lock();
+        let key = &state.live.get(peer)?.msg.public_key;
+        (!key.is_empty()).then(|| key.clone())
+    }
+
     /// Whether `peer` is live.
     pub(crate) fn is_live(&self, peer: &PeerId) -> bool {
         self.lock().live.contains_key(peer)

@@ -33,6 +33,7 @@ pub(crate) fn router() -> Router<AppState> {
             post(publish).layer(DefaultBodyLimit::max(PRESENCE_BODY_LIMIT)),
         )
         .route("/events", get(events))
+        .route("/api/encryption/keys/{peer_id}", get(get_encryption_key))
 }
 
 /// `POST /publish`: one PresenceMsg, PeerSig-signed (or unsigned where allowed). 204 on success.
@@ -97,6 +98,29 @@ fn authorize_publisher(
         Some(_) => Ok(true),
         None if state.config.presence.allow_unsigned => Ok(false),
         None => Err(ApiError::Unauthorized("signature_required")),
+    }
+}
+
+/// `GET /api/encryption/keys/{peer_id}` (hub.md §5.9): the key a live peer announced, for callers
+/// who would see that peer as participants; 404 otherwise.
+async fn get_encryption_key(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    axum::extract::Path(peer_id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let (class, _) = subscriber_class(&state, &headers, "GET", target)?;
+    let peer: Ed25519PeerId = peer_id.parse().map_err(|_| ApiError::BadRequest {
+        code: "invalid_field",
+        field: Some("peer_id"),
+        message: "not an Ed25519 PeerId".to_owned(),
+    })?;
+    match (class, state.presence.public_key(&peer.peer_id())) {
+        (Class::Admin | Class::Participant, Some(key)) => {
+            Ok(axum::Json(serde_json::json!({ "public_key": key })))
+        }
+        _ => Err(ApiError::NotFound("not_found")),
     }
 }
 

@@ -850,3 +850,31 @@ async fn address_change_sends_punch_hints_to_both_peers_of_a_pair_only() {
         "carol has no addresses and is not part of the pair"
     );
 }
+
+#[tokio::test]
+async fn encryption_key_is_served_to_participants_and_hidden_from_the_public() {
+    let hub = open_hub(|c| c.presence.public_read = true).await;
+    let (alice, bob) = (Peer::new(), Peer::new());
+    let mut msg = alice.msg("online", "Alice");
+    msg["publicKey"] = json!("c2VjcmV0LWJ1dC1wdWJsaWM");
+    publish_signed(&hub, &alice, &msg).await;
+    let path = format!("/api/encryption/keys/{}", alice.id);
+
+    let mut as_bob = hub.client.get(hub.url(&path));
+    for (name, value) in signed_headers(&bob.key, &hub_id(&hub), "GET", &path, b"") {
+        as_bob = as_bob.header(name, value);
+    }
+    let participant = as_bob.send().await.unwrap();
+    let public = hub.get(&path).await;
+    let unknown = hub
+        .get(&format!("/api/encryption/keys/{}", Peer::new().id))
+        .await;
+
+    assert_eq!(participant.status(), 200);
+    assert_eq!(
+        participant.json::<Value>().await.unwrap()["public_key"],
+        "c2VjcmV0LWJ1dC1wdWJsaWM"
+    );
+    assert_eq!(public.status(), 404);
+    assert_eq!(unknown.status(), 404);
+}
