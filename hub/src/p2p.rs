@@ -40,6 +40,11 @@ pub(crate) enum Command {
     Status {
         reply: oneshot::Sender<NetworkStatus>,
     },
+    /// Whether a peer has an established connection.
+    IsConnected {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
+    },
     /// Close every connection of a peer whose entitlement ended (hub.md §4.3 rule 2).
     Disconnect {
         peer: PeerId,
@@ -54,10 +59,17 @@ pub(crate) struct NetworkStatus {
     pub(crate) listen_addrs: Vec<Multiaddr>,
 }
 
-/// Clonable handle to the event loop.
-#[derive(Debug, Clone)]
+/// Clonable handle to the event loop, plus a stream control for outbound raw streams.
+#[derive(Clone)]
 pub(crate) struct NetworkHandle {
     command_tx: mpsc::Sender<Command>,
+    streams: libp2p_stream::Control,
+}
+
+impl std::fmt::Debug for NetworkHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkHandle").finish_non_exhaustive()
+    }
 }
 
 impl NetworkHandle {
@@ -66,6 +78,25 @@ impl NetworkHandle {
         let (reply, rx) = oneshot::channel();
         self.command_tx.send(Command::Status { reply }).await.ok()?;
         rx.await.ok()
+    }
+
+    /// Whether `peer` is connected; `None` when the event loop has stopped.
+    pub(crate) async fn is_connected(&self, peer: PeerId) -> Option<bool> {
+        let (reply, rx) = oneshot::channel();
+        self.command_tx
+            .send(Command::IsConnected { peer, reply })
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// Opens `protocol` to a connected peer over its existing connection.
+    pub(crate) async fn open_stream(
+        &self,
+        peer: PeerId,
+        protocol: libp2p::StreamProtocol,
+    ) -> Result<libp2p::Stream, libp2p_stream::OpenStreamError> {
+        self.streams.clone().open_stream(peer, protocol).await
     }
 
     /// Closes every connection to `peer`; answers whether it was connected. `None` when the event
@@ -133,6 +164,7 @@ pub(crate) async fn spawn_network(
         swarm.add_external_address(addr.clone());
     }
     let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
+    let streams = swarm.behaviour().stream.new_control();
     let event_loop = EventLoop {
         swarm,
         command_rx,
@@ -145,7 +177,10 @@ pub(crate) async fn spawn_network(
         voucher_issuers: voucher_issuers(key, config),
     };
     Ok(Network {
-        handle: NetworkHandle { command_tx },
+        handle: NetworkHandle {
+            command_tx,
+            streams,
+        },
         event_loop,
         external_addrs: external,
     })

@@ -32,6 +32,8 @@ pub struct Client {
     pub rendezvous: rendezvous::client::Behaviour,
     /// Echo requests are answered by [`pump`].
     pub echo: request_response::json::Behaviour<String, String>,
+    /// Raw streams: tests accept `/goop/relay-refresh/1.0.0` with it.
+    pub stream: libp2p_stream::Behaviour,
     /// `/goop/hub/voucher/1.0.0` client: presents vouchers to a hub.
     pub voucher: request_response::json::Behaviour<serde_json::Value, serde_json::Value>,
 }
@@ -68,6 +70,7 @@ pub fn client() -> Swarm<Client> {
                 [(ECHO, request_response::ProtocolSupport::Full)],
                 request_response::Config::default(),
             ),
+            stream: libp2p_stream::Behaviour::new(),
             voucher: request_response::json::Behaviour::new(
                 [(VOUCHER, request_response::ProtocolSupport::Outbound)],
                 request_response::Config::default(),

@@ -41,6 +41,9 @@ pub(crate) enum ApiError {
     /// 429 `rate_limited` with `Retry-After`.
     #[error("rate limited")]
     TooManyRequests(Duration),
+    /// 502 `upstream_error`: a peer stream (or Stripe, SMTP) failed.
+    #[error("upstream error: {0}")]
+    Upstream(&'static str),
     /// 503 `unavailable`: not ready, database down, capacity.
     #[error("unavailable: {0}")]
     Unavailable(&'static str),
@@ -122,6 +125,9 @@ impl IntoResponse for ApiError {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
                 response
+            }
+            Self::Upstream(message) => {
+                json_error(StatusCode::BAD_GATEWAY, "upstream_error", message, None)
             }
             Self::Unavailable(message) => json_error(
                 StatusCode::SERVICE_UNAVAILABLE,

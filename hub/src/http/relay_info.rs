@@ -1,10 +1,21 @@
-//! goop2's auxiliary routes: `GET /relay` (relay parameters for clients) and
-//! `GET /api/capabilities` (hub.md §5.9).
+//! goop2's auxiliary routes: `GET /relay` (relay parameters for clients),
+//! `GET /api/capabilities` and `POST /api/pulse` (hub.md §5.9).
 
-use axum::extract::State;
-use axum::routing::get;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, OriginalUri, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use futures::AsyncReadExt as _;
+use libp2p::StreamProtocol;
+use serde::{Deserialize, Serialize};
+use shared::ids::{Ed25519PeerId, ParsePeerIdError};
+
+use super::auth::client_ip;
+use crate::presence::now_ms;
 
 use super::{ApiError, ApiResult};
 use crate::config::JoinMode;
@@ -14,6 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/relay", get(get_relay))
         .route("/api/capabilities", get(get_capabilities))
+        .route("/api/pulse", post(pulse))
 }
 
 /// goop2's keys, snake_case (hub.md §5.9).
@@ -73,4 +85,88 @@ async fn get_capabilities(State(state): State<AppState>) -> Json<Capabilities> {
         rendezvous: config.rendezvous.enabled,
         billing: false,
     })
+}
+
+/// The relay-refresh protocol the hub opens towards a peer (outbound only).
+const RELAY_REFRESH: StreamProtocol = StreamProtocol::new("/goop/relay-refresh/1.0.0");
+/// Pulse deadline and the largest answer read.
+const PULSE_TIMEOUT: Duration = Duration::from_secs(3);
+const PULSE_MAX_BYTES: u64 = 4 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct PulseQuery {
+    peer: Option<String>,
+}
+
+/// `POST /api/pulse?peer=<id>`: asks a connected peer, over `/goop/relay-refresh/1.0.0`, to
+/// refresh its relay reservation, and returns its JSON answer.
+async fn pulse(
+    State(state): State<AppState>,
+    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    query: Result<Query<PulseQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    if !state.config.relay.enabled {
+        return Err(ApiError::NotFound("relay_disabled"));
+    }
+    let ip = client_ip(&state.config, socket, &headers);
+    state
+        .limits
+        .publish_ip
+        .check(ip, Instant::now())
+        .map_err(ApiError::TooManyRequests)?;
+    let target = uri.path_and_query().map_or("/api/pulse", |p| p.as_str());
+    match state
+        .peer_sig
+        .verify(&headers, "POST", target, &body, now_ms())?
+    {
+        Some(signer) if !state.entitlements.rights(&signer.peer_id()).presence => {
+            return Err(ApiError::Forbidden("not_member"));
+        }
+        Some(_) => {}
+        None if state.config.presence.allow_unsigned => {}
+        None => return Err(ApiError::Unauthorized("signature_required")),
+    }
+    let peer: Ed25519PeerId = match query.ok().and_then(|q| q.0.peer).as_deref().map(str::parse) {
+        Some(Ok(peer)) => peer,
+        Some(Err(ParsePeerIdError::NotEd25519)) => {
+            return Err(ApiError::BadRequest {
+                code: "unsupported_peer_id",
+                field: Some("peer"),
+                message: "peer is not an Ed25519 PeerId".to_owned(),
+            });
+        }
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_field",
+                field: Some("peer"),
+                message: "peer: a PeerId is required".to_owned(),
+            });
+        }
+    };
+    if state.network.is_connected(peer.peer_id()).await != Some(true) {
+        return Err(ApiError::NotFound("not_found"));
+    }
+    let ask = async {
+        let stream = state
+            .network
+            .open_stream(peer.peer_id(), RELAY_REFRESH)
+            .await
+            .ok()?;
+        let mut answer = Vec::new();
+        stream
+            .take(PULSE_MAX_BYTES)
+            .read_to_end(&mut answer)
+            .await
+            .ok()?;
+        serde_json::from_slice::<serde_json::Value>(&answer).ok()
+    };
+    match tokio::time::timeout(PULSE_TIMEOUT, ask).await {
+        Ok(Some(answer)) => Ok(Json(answer)),
+        _ => Err(ApiError::Upstream(
+            "the peer did not answer the relay refresh",
+        )),
+    }
 }

@@ -60,6 +60,8 @@ pub(crate) struct Behaviour {
     pub(crate) rendezvous: Toggle<Gated<rendezvous::server::Behaviour>>,
     pub(crate) autonat: Toggle<autonat::Behaviour>,
     pub(crate) voucher: request_response::json::Behaviour<VoucherRequest, VoucherResponse>,
+    /// Outbound raw streams: `/goop/relay-refresh/1.0.0` for `POST /api/pulse`.
+    pub(crate) stream: libp2p_stream::Behaviour,
 }
 
 impl Behaviour {
@@ -129,6 +131,7 @@ impl Behaviour {
             rendezvous: rendezvous.into(),
             autonat: autonat.into(),
             voucher,
+            stream: libp2p_stream::Behaviour::new(),
         }
     }
 }

@@ -215,6 +215,9 @@ impl EventLoop {
                 };
                 let _ = reply.send(status);
             }
+            Command::IsConnected { peer, reply } => {
+                let _ = reply.send(self.swarm.is_connected(&peer));
+            }
             Command::Disconnect {
                 peer,
                 reason,

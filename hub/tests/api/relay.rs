@@ -342,3 +342,61 @@ async fn voucher_is_refused_with_its_code_when_untrusted_guest_or_for_another_pe
             .all(|a| a["ok"] == false)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulse_asks_a_connected_peer_to_refresh_and_returns_its_answer() {
+    use futures::{AsyncWriteExt as _, StreamExt as _};
+    let hub = hub_with(JoinMode::Open).await;
+    let hub_id: shared::ids::Ed25519PeerId = hub.server().peer_id().try_into().unwrap();
+    let mut target = client();
+    let target_id = *target.local_peer_id();
+    let mut incoming = target
+        .behaviour()
+        .stream
+        .new_control()
+        .accept(libp2p::StreamProtocol::new("/goop/relay-refresh/1.0.0"))
+        .unwrap();
+    tokio::spawn(async move {
+        while let Some((_, mut stream)) = incoming.next().await {
+            let _ = stream.write_all(br#"{"refreshed":true}"#).await;
+            let _ = stream.close().await;
+        }
+    });
+    reserve(&mut target, &hub).await.unwrap();
+    let driver = tokio::spawn(async move {
+        let mut swarms = [&mut target];
+        pump(&mut swarms, Duration::from_secs(30), "nothing", |_, _| {
+            None::<()>
+        })
+        .await
+    });
+    let caller = libp2p::identity::ed25519::Keypair::generate();
+    let pulse = |peer: String| {
+        let path = format!("/api/pulse?peer={peer}");
+        let mut request = hub.client.post(hub.url(&path));
+        for (name, value) in testkit::signed_headers(&caller, &hub_id, "POST", &path, b"") {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+
+    let answered = pulse(target_id.to_string()).await.unwrap();
+    let absent = pulse(
+        libp2p::PeerId::from(libp2p::identity::PublicKey::from(
+            libp2p::identity::ed25519::Keypair::generate().public(),
+        ))
+        .to_string(),
+    )
+    .await
+    .unwrap();
+    let garbage = pulse("nope".to_owned()).await.unwrap();
+
+    assert_eq!(answered.status(), 200);
+    assert_eq!(
+        answered.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"refreshed": true})
+    );
+    assert_eq!(absent.status(), 404);
+    assert_eq!(garbage.status(), 400);
+    driver.abort();
+}
