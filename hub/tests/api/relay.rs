@@ -28,6 +28,20 @@ async fn reserve(swarm: &mut Swarm<Client>, hub: &TestHub) -> Result<(), String>
     testkit::swarm::reserve(swarm, &hub_addr(hub), hub.server().peer_id()).await
 }
 
+/// The hub's metrics once they show every `line` (the event loop records an event shortly after
+/// the client sees its effect); fails the test after 5 s.
+async fn metrics_showing(hub: &TestHub, lines: &[&str]) -> String {
+    testkit::eventually(
+        Duration::from_secs(5),
+        &format!("metrics showing {lines:?}"),
+        || async {
+            let text = metrics(hub).await;
+            lines.iter().all(|line| text.contains(line)).then_some(text)
+        },
+    )
+    .await
+}
+
 async fn metrics(hub: &TestHub) -> String {
     let addr = hub.server().metrics_addr().unwrap();
     hub.client
@@ -77,12 +91,14 @@ async fn circuit_carries_ping_and_a_stream_when_both_peers_are_entitled() {
     .await;
 
     assert_eq!(reply, "echo: hello");
-    let text = metrics(&hub).await;
-    assert!(
-        text.contains("hub_relay_reservations{tier=\"member\"} 1"),
-        "{text}"
-    );
-    assert!(text.contains("hub_relay_circuits 1"), "{text}");
+    let text = metrics_showing(
+        &hub,
+        &[
+            "hub_relay_reservations{tier=\"member\"} 1",
+            "hub_relay_circuits 1",
+        ],
+    )
+    .await;
     let relayed: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("hub_relay_bytes_total{tier=\"member\"} "))
@@ -103,11 +119,7 @@ async fn reservation_is_refused_and_counted_when_peer_is_not_a_member() {
         error.contains("ResourceLimitExceeded") || error.contains("PermissionDenied"),
         "{error}"
     );
-    let text = metrics(&hub).await;
-    assert!(
-        text.contains("hub_relay_denied_total{reason=\"not_member\"} 1"),
-        "{text}"
-    );
+    metrics_showing(&hub, &["hub_relay_denied_total{reason=\"not_member\"} 1"]).await;
 }
 
 #[tokio::test]
@@ -123,11 +135,7 @@ async fn reservation_is_accepted_when_policy_is_any_even_for_non_members() {
         .await
         .expect("policy any admits everyone");
 
-    assert!(
-        metrics(&hub)
-            .await
-            .contains("hub_relay_reservations{tier=\"none\"} 1")
-    );
+    metrics_showing(&hub, &["hub_relay_reservations{tier=\"none\"} 1"]).await;
 }
 
 #[tokio::test]
@@ -165,11 +173,11 @@ async fn circuit_is_refused_when_source_is_not_a_member() {
     .await;
 
     assert_ne!(failed, "established");
-    assert!(
-        metrics(&hub)
-            .await
-            .contains("hub_relay_denied_total{reason=\"source_not_allowed\"} 1")
-    );
+    metrics_showing(
+        &hub,
+        &["hub_relay_denied_total{reason=\"source_not_allowed\"} 1"],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -213,11 +221,7 @@ async fn serial_revocation_drops_reservation_and_circuit_within_5_seconds() {
 
     let again = reserve(&mut listener, &hub).await;
     assert!(again.is_err(), "a revoked peer must not reserve again");
-    assert!(
-        metrics(&hub)
-            .await
-            .contains("hub_relay_revocations_total{reason=\"banned\"} 1")
-    );
+    metrics_showing(&hub, &["hub_relay_revocations_total{reason=\"banned\"} 1"]).await;
 }
 
 /// A voucher for `holder` signed by `issuer` (another hub), valid for an hour.
