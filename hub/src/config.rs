@@ -23,7 +23,7 @@ pub use network::{
     AutonatConfig, JoinMode, MembershipConfig, Policy, RateLimit, RateLimits, RelayConfig,
     RendezvousConfig,
 };
-pub use presence::{AdminConfig, PresenceConfig};
+pub use presence::{AdminConfig, EmailConfig, MailTransportKind, PresenceConfig};
 
 /// Environment prefix of every key.
 pub const ENV_PREFIX: &str = "HUB_";
@@ -48,6 +48,8 @@ pub struct Config {
     pub presence: PresenceConfig,
     /// `[membership]`.
     pub membership: MembershipConfig,
+    /// `[email]`.
+    pub email: EmailConfig,
     /// `[admin]`.
     pub admin: AdminConfig,
     /// `[rate_limits]`.
@@ -143,6 +145,7 @@ impl Default for Config {
             autonat: AutonatConfig { enabled: true },
             presence: PresenceConfig::default(),
             membership: MembershipConfig::default(),
+            email: EmailConfig::default(),
             admin: AdminConfig::default(),
             rate_limits: RateLimits::default(),
             database: DatabaseConfig::with_url("sqlite://hub.db?mode=rwc"),
@@ -161,7 +164,7 @@ impl Config {
     /// [`LoadConfigError`] naming the offending key or file.
     pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Self, LoadConfigError> {
         let figment = shared::config::layered::<Self>(ENV_PREFIX, sources)?;
-        shared::config::reject_secrets_in_file(&figment, &["admin.token"])?;
+        shared::config::reject_secrets_in_file(&figment, &["admin.token", "email.smtp_url"])?;
         let mut config: Self = shared::config::extract(&figment)?;
         overrides.apply(
             sources,
@@ -172,6 +175,10 @@ impl Config {
         if config.admin.token.is_none() && !config.admin.token_file.as_os_str().is_empty() {
             let path = shared::config::resolve(&config.hub.data_dir, &config.admin.token_file);
             config.admin.token = Some(shared::config::read_secret_file(&path)?.into());
+        }
+        if config.email.smtp_url.is_none() && !config.email.smtp_url_file.as_os_str().is_empty() {
+            let path = shared::config::resolve(&config.hub.data_dir, &config.email.smtp_url_file);
+            config.email.smtp_url = Some(shared::config::read_secret_file(&path)?.into());
         }
         config.validate()?;
         Ok(config)
@@ -249,6 +256,7 @@ impl Config {
         self.rendezvous.validate()?;
         self.rate_limits.validate()?;
         self.presence.validate()?;
+        self.email.validate()?;
         if self.p2p.listen_addrs.is_empty() {
             return Err(LoadConfigError::rule(
                 "p2p.listen_addrs",
@@ -391,6 +399,25 @@ mod tests {
         assert!(in_file.to_string().contains("admin.token"), "{in_file}");
         assert_eq!(from_file.admin.token.unwrap().expose_secret(), "s3cret");
         assert_eq!(from_env.admin.token.unwrap().expose_secret(), "env-token");
+    }
+
+    #[test]
+    fn smtp_transport_needs_a_url_that_is_not_in_the_file() {
+        let without_url = load(Some("[email]\ntransport = \"smtp\"\n"), &[]).unwrap_err();
+        let in_file = load(Some("[email]\nsmtp_url = \"smtp://u:p@mail\"\n"), &[]).unwrap_err();
+        let from_env = load(
+            Some("[email]\ntransport = \"smtp\"\n"),
+            &[("HUB_EMAIL__SMTP_URL", "smtps://u:p@mail.example.org:465")],
+        );
+        let bad_from = load(Some("[email]\nfrom = \"not a mailbox\"\n"), &[]).unwrap_err();
+
+        assert!(
+            without_url.to_string().contains("email.smtp_url"),
+            "{without_url}"
+        );
+        assert!(in_file.to_string().contains("email.smtp_url"), "{in_file}");
+        assert!(from_env.is_ok());
+        assert!(bad_from.to_string().contains("email.from"), "{bad_from}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
 //! - `peer_sig`: signed HTTP requests; `rate_limit`: token buckets.
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
+//! - `email`: the mailer (SMTP, log, file) and the durable outbox worker.
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `hub init`, writing a commented config and a key.
 //!
@@ -23,6 +24,7 @@
 //! ```
 
 pub mod config;
+mod email;
 pub mod entitlements;
 mod http;
 pub mod init;
@@ -36,6 +38,7 @@ mod state;
 pub mod store;
 
 pub use config::Config;
+pub use email::MailerError;
 pub use entitlements::Rights;
 pub use p2p::StartNetworkError;
 pub use server::{Server, StartError};

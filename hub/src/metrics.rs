@@ -61,6 +61,13 @@ pub(crate) struct FrameLabels {
     pub(crate) kind: &'static str,
 }
 
+/// Labels of `hub_email_sent_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct EmailLabels {
+    pub(crate) purpose: &'static str,
+    pub(crate) outcome: &'static str,
+}
+
 /// Every metric the hub exports itself.
 #[derive(Debug, Clone)]
 pub(crate) struct Metrics {
@@ -76,6 +83,10 @@ pub(crate) struct Metrics {
     pub(crate) relay_denied: Family<ReasonLabel, Counter>,
     /// `hub_relay_revocations_total{reason}`: peers disconnected because an entitlement ended.
     pub(crate) relay_revocations: Family<ReasonLabel, Counter>,
+    /// `hub_email_sent_total{purpose,outcome}`: delivery attempts.
+    pub(crate) email_sent: Family<EmailLabels, Counter>,
+    /// `hub_email_outbox_pending`: messages waiting to be sent.
+    pub(crate) email_pending: Gauge,
     /// `hub_presence_peers`: live peers.
     pub(crate) presence_peers: Gauge,
     /// `hub_presence_subscribers{transport,class}`: open subscriptions.
@@ -99,6 +110,8 @@ impl Metrics {
             relay_circuits: Gauge::default(),
             relay_denied: Family::default(),
             relay_revocations: Family::default(),
+            email_sent: Family::default(),
+            email_pending: Gauge::default(),
             presence_peers: Gauge::default(),
             presence_subscribers: Family::default(),
             presence_messages: Family::default(),
@@ -134,6 +147,16 @@ impl Metrics {
             "hub_relay_reservations",
             "Active relay reservations by tier",
             metrics.relay_reservations.clone(),
+        );
+        registry.register(
+            "hub_email_sent",
+            "Email delivery attempts by purpose and outcome",
+            metrics.email_sent.clone(),
+        );
+        registry.register(
+            "hub_email_outbox_pending",
+            "Messages in the outbox waiting to be sent",
+            metrics.email_pending.clone(),
         );
         registry.register(
             "hub_relay_bytes",

@@ -41,6 +41,9 @@ pub enum StartError {
     /// A listener could not be bound.
     #[error(transparent)]
     Bind(#[from] BindError),
+    /// The mailer could not be set up.
+    #[error(transparent)]
+    Mailer(#[from] crate::email::MailerError),
     /// libp2p could not start or bind.
     #[error(transparent)]
     Network(#[from] StartNetworkError),
@@ -71,6 +74,7 @@ impl Server {
         let (key, id) = shared::server::open_identity(&data_dir, &config.key_path())?;
         config.external_addrs_for(&id.peer_id())?;
 
+        let mailer = crate::email::Mailer::new(&config.email, &data_dir)?;
         let store = Store::open(&config.database, &data_dir).await?;
         tracing::info!(database = %store.display_url(), "database ready");
 
@@ -141,6 +145,19 @@ impl Server {
             }
         });
         spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval_secs);
+        tasks.spawn("email-outbox", {
+            let worker = crate::email::outbox::run(
+                store.clone(),
+                mailer,
+                state.config.email.clone(),
+                metrics.clone(),
+                token.child_token(),
+            );
+            async move {
+                worker.await;
+                Ok(())
+            }
+        });
         let app = crate::http::router(state, metrics.http.clone());
         tasks.spawn(
             "http",

@@ -5,12 +5,14 @@
 //! Rules: placeholders `$1…$n`; times are unix-ms `bigint`; booleans are nullable `*_at`; ids and
 //! JSON are `text`; write transactions come from [`Database::begin_write`].
 
+mod email_outbox;
 mod hub_state;
 
 use std::path::Path;
 
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
+pub use email_outbox::{DueEmail, NewEmail, insert_email};
 pub use shared::db::StoreError;
 
 static MIGRATIONS: Migrations = Migrations {

@@ -82,9 +82,15 @@ impl SmtpSink {
     /// # Panics
     /// When no loopback port can be bound.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind SMTP sink");
+        Self::start_on("127.0.0.1:0".parse().expect("valid")).await
+    }
+
+    /// Listens on `addr` (e.g. a port a server was told about while the sink was still down).
+    ///
+    /// # Panics
+    /// When the address cannot be bound.
+    pub async fn start_on(addr: SocketAddr) -> Self {
+        let listener = TcpListener::bind(addr).await.expect("bind SMTP sink");
         let addr = listener.local_addr().expect("SMTP sink address");
         let inbox = Arc::new(Inbox::default());
         let accept = tokio::spawn({

@@ -126,3 +126,75 @@ pub struct AdminConfig {
     /// A file holding the admin token (trimmed); `""` for none.
     pub token_file: PathBuf,
 }
+
+/// How mail leaves the hub (hub.md §6.8 rule 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// lettre over SMTP (`email.smtp_url`).
+    Smtp,
+    /// One INFO log line per message (zero-config default).
+    Log,
+    /// One `.eml` file per message in `email.outbox_dir`.
+    File,
+}
+
+/// `[email]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp`, `log` or `file`.
+    pub transport: MailTransportKind,
+    /// The sender, e.g. `Goop² hub <noreply@example.org>`.
+    pub from: String,
+    /// SMTP URL (`smtps://user:pass@host:465`); a secret: only from `HUB_EMAIL__SMTP_URL` or
+    /// `smtp_url_file`.
+    #[serde(default, skip_serializing)]
+    pub smtp_url: Option<SecretString>,
+    /// A file holding the SMTP URL; `""` for none.
+    pub smtp_url_file: PathBuf,
+    /// Directory of the `file` transport, relative to the data dir.
+    pub outbox_dir: PathBuf,
+    /// Lifetime of email tokens; unsent mail is given up after it.
+    pub token_ttl_secs: u64,
+    /// First retry delay of the outbox; doubles per attempt up to an hour.
+    pub retry_base_secs: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransportKind::Log,
+            from: "Goop² hub <noreply@localhost>".to_owned(),
+            smtp_url: None,
+            smtp_url_file: PathBuf::new(),
+            outbox_dir: PathBuf::from("outbox"),
+            token_ttl_secs: 86_400,
+            retry_base_secs: 30,
+        }
+    }
+}
+
+impl EmailConfig {
+    pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(LoadConfigError::rule(
+                "email.from",
+                "not a mailbox such as `Hub <noreply@example.org>`",
+            ));
+        }
+        if self.transport == MailTransportKind::Smtp && self.smtp_url.is_none() {
+            return Err(LoadConfigError::rule(
+                "email.smtp_url",
+                "required with transport = \"smtp\" (HUB_EMAIL__SMTP_URL or email.smtp_url_file)",
+            ));
+        }
+        if self.token_ttl_secs == 0 || self.retry_base_secs == 0 {
+            return Err(LoadConfigError::rule(
+                "email.retry_base_secs",
+                "durations must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! The outbox worker (hub.md §6.8 5a): sends due messages, retries failures with backoff
+//! (`retry_base_secs` × 2ⁿ, at most an hour) until the token lifetime ends, and keeps the pending
+//! gauge current. Delivery is at least once; the Message-ID never changes between attempts.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Mailer;
+use crate::config::EmailConfig;
+use crate::metrics::{EmailLabels, Metrics};
+use crate::presence::now_ms;
+use crate::store::Store;
+
+/// How often the worker looks for due mail.
+const POLL: Duration = Duration::from_secs(1);
+/// Messages handled per round.
+const BATCH: i64 = 32;
+/// Longest pause between attempts.
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+
+/// Runs until `token` is cancelled.
+pub(crate) async fn run(
+    store: Store,
+    mailer: Mailer,
+    config: EmailConfig,
+    metrics: Metrics,
+    token: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(POLL);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(error) = deliver_due(&store, &mailer, &config, &metrics).await {
+            tracing::warn!(%error, "email outbox: database unavailable, will retry");
+        }
+    }
+}
+
+async fn deliver_due(
+    store: &Store,
+    mailer: &Mailer,
+    config: &EmailConfig,
+    metrics: &Metrics,
+) -> Result<(), crate::store::StoreError> {
+    let now = now_ms();
+    let ttl_ms = i64::try_from(config.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let expired = store.expire_emails(now.saturating_sub(ttl_ms)).await?;
+    if expired > 0 {
+        tracing::warn!(
+            count = expired,
+            "email outbox: gave up on messages whose tokens expired"
+        );
+    }
+    for mail in store.list_due_emails(now, BATCH).await? {
+        let labels = |outcome| EmailLabels {
+            purpose: purpose_label(&mail.purpose),
+            outcome,
+        };
+        match mailer.send(&mail).await {
+            Ok(()) => {
+                store.mark_email_sent(&mail.id, now_ms()).await?;
+                metrics.email_sent.get_or_create(&labels("sent")).inc();
+            }
+            Err(error) => {
+                let base =
+                    i64::try_from(config.retry_base_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+                let backoff = base
+                    .saturating_mul(1 << mail.attempts.clamp(0, 20))
+                    .min(MAX_BACKOFF_MS);
+                store
+                    .mark_email_failed(&mail.id, now_ms() + backoff, &error)
+                    .await?;
+                metrics.email_sent.get_or_create(&labels("failed")).inc();
+                tracing::warn!(to = %mail.to_addr, attempt = mail.attempts + 1, %error, retry_in_ms = backoff, "email not sent");
+            }
+        }
+    }
+    metrics
+        .email_pending
+        .set(store.count_pending_emails().await?);
+    Ok(())
+}
+
+fn purpose_label(purpose: &str) -> &'static str {
+    match purpose {
+        "join" => "join",
+        "login" => "login",
+        _ => "change_email",
+    }
+}
