@@ -22,11 +22,15 @@ use crate::metrics::Metrics;
 /// How long unsigned input may not change a PeerId after it was seen signed (hub.md §5.2 rule 2).
 const SIGNATURE_LOCK: Duration = Duration::from_secs(600);
 
+/// One serialized JSON frame, shared by every subscriber of a class: cloning is a reference
+/// count, and WebSocket sessions send it without copying.
+pub(crate) type Frame = axum::extract::ws::Utf8Bytes;
+
 /// What a subscriber receives.
 #[derive(Debug, Clone)]
 pub(crate) enum Outbound {
     /// One JSON frame.
-    Frame(Arc<str>),
+    Frame(Frame),
 }
 
 /// Why a subscriber is being closed: WebSocket close code and reason; SSE streams just end.
@@ -88,7 +92,7 @@ pub(crate) enum PublishError {
 pub(crate) struct Subscription {
     pub(crate) id: u64,
     /// Frames of every visible live peer, to send before anything from `rx`.
-    pub(crate) snapshot: Vec<Arc<str>>,
+    pub(crate) snapshot: Vec<Frame>,
     pub(crate) rx: mpsc::Receiver<Outbound>,
     /// Set once when the hub closes this subscriber.
     pub(crate) closed: watch::Receiver<Option<CloseReason>>,

@@ -215,7 +215,7 @@ fn sse_stream(
     let count = sub.snapshot.len();
     for frame in &sub.snapshot {
         head.push_str("data: ");
-        head.push_str(frame);
+        head.push_str(frame.as_str());
         head.push_str("\n\n");
     }
     if v2 {

@@ -254,7 +254,7 @@ impl Session {
         let snapshot = std::mem::take(&mut self.sub.snapshot);
         let count = snapshot.len();
         for frame in snapshot {
-            if !self.send(Message::Text(frame.as_ref().into())).await {
+            if !self.send(Message::Text(frame)).await {
                 return;
             }
         }
@@ -275,7 +275,7 @@ impl Session {
             tokio::select! {
                 outbound = self.sub.rx.recv() => match outbound {
                     Some(Outbound::Frame(json)) => {
-                        if !self.send(Message::Text(json.as_ref().into())).await {
+                        if !self.send(Message::Text(json)).await {
                             return;
                         }
                     }

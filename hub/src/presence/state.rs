@@ -4,14 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
 use super::{
-    Class, CloseReason, MsgType, Outbound, PresenceMsg, PublishError, SubscribeError,
+    Class, CloseReason, Frame, MsgType, Outbound, PresenceMsg, PublishError, SubscribeError,
     SubscribeRequest, Transport, now_ms,
 };
 use crate::config::PresenceConfig;
@@ -37,7 +36,7 @@ struct Subscriber {
 struct Frames<'a> {
     msg: &'a PresenceMsg,
     kind: MsgType,
-    cache: [Option<Arc<str>>; 3],
+    cache: [Option<Frame>; 3],
 }
 
 impl<'a> Frames<'a> {
@@ -49,14 +48,14 @@ impl<'a> Frames<'a> {
         }
     }
 
-    fn get(&mut self, class: Class) -> Arc<str> {
+    fn get(&mut self, class: Class) -> Frame {
         let slot = match class {
             Class::Admin => 0,
             Class::Participant => 1,
             Class::Public => 2,
         };
         self.cache[slot]
-            .get_or_insert_with(|| Arc::from(self.msg.to_json(self.kind, class)))
+            .get_or_insert_with(|| Frame::from(self.msg.to_json(self.kind, class)))
             .clone()
     }
 }
@@ -167,7 +166,7 @@ impl State {
         close: watch::Sender<Option<CloseReason>>,
         config: &PresenceConfig,
         metrics: &Metrics,
-    ) -> Result<(u64, Vec<Arc<str>>), SubscribeError> {
+    ) -> Result<(u64, Vec<Frame>), SubscribeError> {
         if self.shutting_down {
             return Err(SubscribeError::ShuttingDown);
         }
@@ -190,7 +189,7 @@ impl State {
         let snapshot = self
             .live
             .values()
-            .map(|live| Arc::from(live.msg.to_json(MsgType::Online, request.class)))
+            .map(|live| Frame::from(live.msg.to_json(MsgType::Online, request.class)))
             .collect::<Vec<_>>();
         *self
             .per_ip
@@ -440,7 +439,7 @@ fn fan_out(
     dead
 }
 
-fn send(sub: &Subscriber, frame: Arc<str>, kind: &'static str, metrics: &Metrics) -> bool {
+fn send(sub: &Subscriber, frame: Frame, kind: &'static str, metrics: &Metrics) -> bool {
     let ok = sub.tx.try_send(Outbound::Frame(frame)).is_ok();
     if ok {
         metrics
