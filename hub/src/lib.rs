@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`]: typed configuration, layered defaults → TOML → `HUB_*` env → CLI.
 //! - [`entitlements`]: who may use presence, rendezvous and the relay; every gate asks it.
+//! - [`members`]: account states and tiers, the pure recompute function, what a standing entitles.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
 //! - `http`: the axum router (health, info, presence routes, `/relay`), errors, layers.
 //! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
@@ -28,6 +29,7 @@ mod email;
 pub mod entitlements;
 mod http;
 pub mod init;
+pub mod members;
 mod metrics;
 mod p2p;
 mod peer_sig;
