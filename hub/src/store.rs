@@ -5,6 +5,7 @@
 //! Rules: placeholders `$1…$n`; times are unix-ms `bigint`; booleans are nullable `*_at`; ids and
 //! JSON are `text`; write transactions come from [`Database::begin_write`].
 
+mod accounts;
 mod email_outbox;
 mod hub_state;
 
@@ -12,6 +13,7 @@ use std::path::Path;
 
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
+pub use accounts::{Account, Binding, BoundPeer, insert_account, insert_binding};
 pub use email_outbox::{DueEmail, NewEmail, insert_email};
 pub use shared::db::StoreError;
 
@@ -35,6 +37,15 @@ impl Store {
         Ok(Self {
             db: Database::open(config, data_dir, &MIGRATIONS).await?,
         })
+    }
+
+    /// Begins a write transaction for the multi-statement functions of this module
+    /// (`insert_account`, `insert_binding`, `insert_email`, …).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(self.db.begin_write().await?)
     }
 
     /// Whether `select 1` answers within a second.

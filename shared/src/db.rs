@@ -128,6 +128,9 @@ pub enum StoreError {
     /// A unique constraint refused the write.
     #[error("conflict")]
     Conflict,
+    /// A stored value breaks the domain's rules (e.g. an unknown enumeration value).
+    #[error("corrupt value in {0}")]
+    Corrupt(&'static str),
     /// The database cannot be reached right now (answered 503 `unavailable`).
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
