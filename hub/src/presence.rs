@@ -26,13 +26,6 @@ const SIGNATURE_LOCK: Duration = Duration::from_secs(600);
 /// count, and WebSocket sessions send it without copying.
 pub(crate) type Frame = axum::extract::ws::Utf8Bytes;
 
-/// What a subscriber receives.
-#[derive(Debug, Clone)]
-pub(crate) enum Outbound {
-    /// One JSON frame.
-    Frame(Frame),
-}
-
 /// Why a subscriber is being closed: WebSocket close code and reason; SSE streams just end.
 pub(crate) type CloseReason = (u16, &'static str);
 
@@ -93,7 +86,7 @@ pub(crate) struct Subscription {
     pub(crate) id: u64,
     /// Frames of every visible live peer, to send before anything from `rx`.
     pub(crate) snapshot: Vec<Frame>,
-    pub(crate) rx: mpsc::Receiver<Outbound>,
+    pub(crate) rx: mpsc::Receiver<Frame>,
     /// Set once when the hub closes this subscriber.
     pub(crate) closed: watch::Receiver<Option<CloseReason>>,
     presence: Presence,

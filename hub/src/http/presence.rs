@@ -18,8 +18,8 @@ use shared::ids::Ed25519PeerId;
 use super::auth::{Bearer, bearer, client_ip};
 use super::{ApiError, ApiResult};
 use crate::presence::{
-    Class, Outbound, PresenceMsg, PublishError, SubscribeError, SubscribeRequest, Subscription,
-    Transport, now_ms,
+    Class, PresenceMsg, PublishError, SubscribeError, SubscribeRequest, Subscription, Transport,
+    now_ms,
 };
 use crate::state::AppState;
 
@@ -228,7 +228,7 @@ fn sse_stream(
     let rest = futures::stream::unfold((sub, keepalive), |(mut sub, keepalive)| async move {
         let tick = tokio::time::sleep(keepalive);
         tokio::select! {
-            frame = sub.rx.recv() => frame.map(|Outbound::Frame(json)| {
+            frame = sub.rx.recv() => frame.map(|json| {
                 (Bytes::from(format!("data: {json}\n\n")), (sub, keepalive))
             }),
             () = tick => Some((Bytes::from_static(b": ping\n\n"), (sub, keepalive))),

@@ -18,9 +18,7 @@ use shared::signing;
 use super::auth::client_ip;
 use super::presence::PRESENCE_BODY_LIMIT;
 use super::{ApiError, ApiResult};
-use crate::presence::{
-    Class, Outbound, PresenceMsg, SubscribeRequest, Subscription, Transport, now_ms,
-};
+use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport, now_ms};
 use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
@@ -274,7 +272,7 @@ impl Session {
         loop {
             tokio::select! {
                 outbound = self.sub.rx.recv() => match outbound {
-                    Some(Outbound::Frame(json)) => {
+                    Some(json) => {
                         if !self.send(Message::Text(json)).await {
                             return;
                         }

@@ -10,7 +10,7 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
 use super::{
-    Class, CloseReason, Frame, MsgType, Outbound, PresenceMsg, PublishError, SubscribeError,
+    Class, CloseReason, Frame, MsgType, PresenceMsg, PublishError, SubscribeError,
     SubscribeRequest, Transport, now_ms,
 };
 use crate::config::PresenceConfig;
@@ -28,7 +28,7 @@ pub(super) struct Live {
 #[derive(Debug)]
 struct Subscriber {
     request: SubscribeRequest,
-    tx: mpsc::Sender<Outbound>,
+    tx: mpsc::Sender<Frame>,
     close: watch::Sender<Option<CloseReason>>,
 }
 
@@ -162,7 +162,7 @@ impl State {
     pub(super) fn subscribe(
         &mut self,
         request: SubscribeRequest,
-        tx: mpsc::Sender<Outbound>,
+        tx: mpsc::Sender<Frame>,
         close: watch::Sender<Option<CloseReason>>,
         config: &PresenceConfig,
         metrics: &Metrics,
@@ -415,11 +415,7 @@ fn fan_out(
     let mut dead = Vec::new();
     let mut sent = [0u64; 2];
     for (id, sub) in subscribers {
-        if sub
-            .tx
-            .try_send(Outbound::Frame(frames.get(sub.request.class)))
-            .is_ok()
-        {
+        if sub.tx.try_send(frames.get(sub.request.class)).is_ok() {
             sent[usize::from(sub.request.transport == Transport::Sse)] += 1;
         } else {
             dead.push(*id);
@@ -440,7 +436,7 @@ fn fan_out(
 }
 
 fn send(sub: &Subscriber, frame: Frame, kind: &'static str, metrics: &Metrics) -> bool {
-    let ok = sub.tx.try_send(Outbound::Frame(frame)).is_ok();
+    let ok = sub.tx.try_send(frame).is_ok();
     if ok {
         metrics
             .presence_frames

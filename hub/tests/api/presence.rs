@@ -69,14 +69,9 @@ fn ws_url(hub: &TestHub, query: &str) -> String {
     format!("{}/ws?{query}", hub.base_url.replacen("http", "ws", 1))
 }
 
-/// Opens a v2 session for `peer` and completes the key challenge; returns the socket after
-/// `snapshot-end` and the snapshot's frames.
-async fn open_v2(hub: &TestHub, peer: &Peer) -> (Ws, Vec<Value>) {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(ws_url(hub, &format!("peer_id={}&v=2", peer.id)))
-            .await
-            .unwrap();
-    let challenge = next_json(&mut ws).await;
+/// Reads the v2 challenge and answers it with `peer`'s key.
+async fn answer_challenge(ws: &mut Ws, peer: &Peer) {
+    let challenge = next_json(ws).await;
     let input = format!(
         "goop-ws-v1\n{}\n{}\n{}",
         challenge["hubId"].as_str().unwrap(),
@@ -88,6 +83,16 @@ async fn open_v2(hub: &TestHub, peer: &Peer) -> (Ws, Vec<Value>) {
     ws.send(Message::Text(auth.to_string().into()))
         .await
         .unwrap();
+}
+
+/// Opens a v2 session for `peer` and completes the key challenge; returns the socket after
+/// `snapshot-end` and the snapshot's frames.
+async fn open_v2(hub: &TestHub, peer: &Peer) -> (Ws, Vec<Value>) {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(ws_url(hub, &format!("peer_id={}&v=2", peer.id)))
+            .await
+            .unwrap();
+    answer_challenge(&mut ws, peer).await;
     assert_eq!(next_json(&mut ws).await["type"], "auth-ok");
     let mut snapshot = Vec::new();
     loop {
@@ -341,19 +346,8 @@ async fn v2_ws_closes_with_4003_when_peer_is_not_a_member() {
         tokio_tungstenite::connect_async(ws_url(&hub, &format!("peer_id={}&v=2", peer.id)))
             .await
             .unwrap();
-    let challenge = next_json(&mut ws).await;
-    let input = format!(
-        "goop-ws-v1\n{}\n{}\n{}",
-        challenge["hubId"].as_str().unwrap(),
-        challenge["nonce"].as_str().unwrap(),
-        peer.id
-    );
 
-    let sig = shared::signing::sign_b64u(&peer.key, input.as_bytes());
-    let auth = json!({"type": "auth", "peerId": peer.id.to_string(), "nonce": challenge["nonce"], "sig": sig});
-    ws.send(Message::Text(auth.to_string().into()))
-        .await
-        .unwrap();
+    answer_challenge(&mut ws, &peer).await;
 
     assert_eq!(close_of(&mut ws).await, (4003, "not_member".to_owned()));
 }
