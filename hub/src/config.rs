@@ -1,6 +1,7 @@
 //! The hub's configuration (hub.md §16): typed sections, layered by [`shared::config`], checked
 //! once at load so the rest of the hub works with valid values only.
 
+mod membership;
 mod network;
 mod presence;
 
@@ -19,9 +20,9 @@ use shared::db::DatabaseConfig;
 use shared::ids::Slug;
 use shared::telemetry::LogConfig;
 
+pub use membership::{BillingConfig, MembershipConfig, VouchersConfig};
 pub use network::{
-    AutonatConfig, JoinMode, MembershipConfig, Policy, RateLimit, RateLimits, RelayConfig,
-    RendezvousConfig,
+    AutonatConfig, JoinMode, Policy, RateLimit, RateLimits, RelayConfig, RendezvousConfig,
 };
 pub use presence::{AdminConfig, EmailConfig, MailTransportKind, PresenceConfig};
 
@@ -48,6 +49,10 @@ pub struct Config {
     pub presence: PresenceConfig,
     /// `[membership]`.
     pub membership: MembershipConfig,
+    /// `[vouchers]`.
+    pub vouchers: VouchersConfig,
+    /// `[billing]`.
+    pub billing: BillingConfig,
     /// `[email]`.
     pub email: EmailConfig,
     /// `[admin]`.
@@ -145,6 +150,8 @@ impl Default for Config {
             autonat: AutonatConfig { enabled: true },
             presence: PresenceConfig::default(),
             membership: MembershipConfig::default(),
+            vouchers: VouchersConfig::default(),
+            billing: BillingConfig::default(),
             email: EmailConfig::default(),
             admin: AdminConfig::default(),
             rate_limits: RateLimits::default(),
@@ -257,6 +264,17 @@ impl Config {
         self.rate_limits.validate()?;
         self.presence.validate()?;
         self.email.validate()?;
+        self.membership.validate()?;
+        self.vouchers.validate()?;
+        if let Some(token) = &self.admin.token {
+            use secrecy::ExposeSecret as _;
+            if token.expose_secret().chars().count() < 32 {
+                return Err(LoadConfigError::rule(
+                    "admin.token",
+                    "at least 32 characters (e.g. `openssl rand -base64 32`)",
+                ));
+            }
+        }
         if self.p2p.listen_addrs.is_empty() {
             return Err(LoadConfigError::rule(
                 "p2p.listen_addrs",
@@ -385,8 +403,10 @@ mod tests {
     #[test]
     fn admin_token_is_refused_in_file_and_read_from_token_file() {
         use secrecy::ExposeSecret as _;
+        const TOKEN: &str = "file-token-0123456789abcdefghijklmnop";
+        const ENV_TOKEN: &str = "env-token-0123456789abcdefghijklmnop";
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("admin.token"), "s3cret\n").unwrap();
+        std::fs::write(dir.path().join("admin.token"), format!("{TOKEN}\n")).unwrap();
         let toml = format!(
             "[hub]\ndata_dir = \"{}\"\n[admin]\ntoken_file = \"admin.token\"\n",
             dir.path().display()
@@ -394,11 +414,13 @@ mod tests {
 
         let in_file = load(Some("[admin]\ntoken = \"s3cret\"\n"), &[]).unwrap_err();
         let from_file = load(Some(&toml), &[]).unwrap();
-        let from_env = load(None, &[("HUB_ADMIN__TOKEN", "env-token")]).unwrap();
+        let from_env = load(None, &[("HUB_ADMIN__TOKEN", ENV_TOKEN)]).unwrap();
+        let short = load(None, &[("HUB_ADMIN__TOKEN", "short")]).unwrap_err();
 
         assert!(in_file.to_string().contains("admin.token"), "{in_file}");
-        assert_eq!(from_file.admin.token.unwrap().expose_secret(), "s3cret");
-        assert_eq!(from_env.admin.token.unwrap().expose_secret(), "env-token");
+        assert_eq!(from_file.admin.token.unwrap().expose_secret(), TOKEN);
+        assert_eq!(from_env.admin.token.unwrap().expose_secret(), ENV_TOKEN);
+        assert!(short.to_string().contains("admin.token"), "{short}");
     }
 
     #[test]

@@ -2,16 +2,18 @@
 //! place every gate asks — the relay's reservation and circuit-source gate, rendezvous, presence —
 //! and it answers without blocking on I/O.
 //!
-//! Until membership fills it from accounts, the default follows the join mode: in an `open`
-//! community every peer that proved its key is entitled, in other modes nobody is. Explicit
-//! entries (e.g. a revocation) override the default.
+//! Membership fills it from accounts (bound peers get an entry with their account's rights, tier
+//! and refusal code); peers without an entry get the default, which follows the join mode: in an
+//! `open` community with `open_autojoin` every peer that proved its key is entitled, otherwise
+//! nobody is. It also holds the voucher set of §4.5 and the voucher revocations of §7.4.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use libp2p::PeerId;
 
-use crate::config::{JoinMode, Policy};
+use crate::config::Policy;
+use crate::members::Tier;
 
 /// What a peer may do (hub.md §6.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,13 +37,38 @@ impl Rights {
     };
 }
 
+/// A bound peer's entry: its account's rights, tier, and the code refusals name (hub.md §6.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entitlement {
+    /// What the peer may do.
+    pub(crate) rights: Rights,
+    /// The account's tier (the `tier` metric label).
+    pub(crate) tier: Option<Tier>,
+    /// The membership code of a refusal.
+    pub(crate) refusal: &'static str,
+}
+
+impl Entitlement {
+    /// An entry with `rights` and no account behind it (explicit grants and revocations).
+    pub(crate) fn bare(rights: Rights) -> Self {
+        Self {
+            rights,
+            tier: None,
+            refusal: "not_member",
+        }
+    }
+}
+
 /// Vouchers held at most; the least recently presented is evicted first (hub.md §4.5).
 const MAX_VOUCHERS: usize = 10_000;
 
 #[derive(Debug)]
 struct Table {
     default: Rights,
-    peers: HashMap<PeerId, Rights>,
+    peers: HashMap<PeerId, Entitlement>,
+    /// Voucher revocations (hub.md §7.4): vouchers of this hub issued before the time (ms) are
+    /// revoked.
+    revocations: HashMap<PeerId, i64>,
     /// Peers admitted as circuit sources by a presented voucher, until its `exp` (unix s), with
     /// the order they were presented in for eviction.
     vouchers: HashMap<PeerId, (u64, u64)>,
@@ -55,17 +82,13 @@ pub(crate) struct Entitlements {
 }
 
 impl Entitlements {
-    /// An empty table whose default follows `join_mode`.
-    pub(crate) fn new(join_mode: JoinMode) -> Self {
-        let default = if join_mode == JoinMode::Open {
-            Rights::ALL
-        } else {
-            Rights::NONE
-        };
+    /// An empty table whose peers without an entry get `default`.
+    pub(crate) fn new(default: Rights) -> Self {
         Self {
             table: Arc::new(RwLock::new(Table {
                 default,
                 peers: HashMap::new(),
+                revocations: HashMap::new(),
                 vouchers: HashMap::new(),
                 presented: 0,
             })),
@@ -78,7 +101,30 @@ impl Entitlements {
             .table
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        table.peers.get(peer).copied().unwrap_or(table.default)
+        table
+            .peers
+            .get(peer)
+            .map_or(table.default, |entry| entry.rights)
+    }
+
+    /// The membership code to refuse `peer` with (hub.md §6.5).
+    pub(crate) fn refusal(&self, peer: &PeerId) -> &'static str {
+        self.read()
+            .peers
+            .get(peer)
+            .map_or("not_member", |entry| entry.refusal)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.table
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether `peer` passes the gate of a relay function under `policy`.
@@ -86,13 +132,20 @@ impl Entitlements {
         policy == Policy::Any || self.rights(peer).relay
     }
 
-    /// The `tier` metric label of a peer until membership supplies account tiers: `member` for
-    /// peers with the relay right, `none` for the rest (admitted only by `any` policies).
+    /// The `tier` metric label of a peer: its account's tier when it has the relay right, `member`
+    /// for entitled peers without an account (open communities), `none` for the rest (admitted
+    /// only by `any` policies).
     pub(crate) fn relay_tier(&self, peer: &PeerId) -> &'static str {
-        if self.rights(peer).relay {
-            "member"
-        } else {
-            "none"
+        let table = self.read();
+        let (rights, tier) = table
+            .peers
+            .get(peer)
+            .map_or((table.default, None), |e| (e.rights, e.tier));
+        match (rights.relay, tier) {
+            (false, _) => "none",
+            (true, Some(Tier::Paid)) => "paid",
+            (true, Some(Tier::Comped)) => "comped",
+            (true, _) => "member",
         }
     }
 
@@ -138,18 +191,49 @@ impl Entitlements {
         }
     }
 
-    /// Sets the rights of `peer`, returning the previous ones.
-    pub(crate) fn set(&self, peer: PeerId, rights: Rights) -> Rights {
-        let mut table = self
-            .table
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let previous = table.peers.get(&peer).copied().unwrap_or(table.default);
-        table.peers.insert(peer, rights);
-        if !rights.relay {
+    /// Sets the entry of `peer` (`None`: back to the default), returning the previous rights.
+    pub(crate) fn set(&self, peer: PeerId, entry: Option<Entitlement>) -> Rights {
+        let mut table = self.write();
+        let previous = table.peers.get(&peer).map_or(table.default, |e| e.rights);
+        let now = match entry {
+            Some(entry) => {
+                table.peers.insert(peer, entry);
+                entry.rights
+            }
+            None => {
+                table.peers.remove(&peer);
+                table.default
+            }
+        };
+        if !now.relay {
             table.vouchers.remove(&peer);
         }
         previous
+    }
+
+    /// Records that vouchers of this hub for `peer` issued before `before_ms` are revoked; also
+    /// drops an admitted voucher of the peer.
+    pub(crate) fn revoke_vouchers(&self, peer: PeerId, before_ms: i64) {
+        let mut table = self.write();
+        let entry = table.revocations.entry(peer).or_insert(before_ms);
+        *entry = (*entry).max(before_ms);
+        table.vouchers.remove(&peer);
+    }
+
+    /// Whether a voucher of this hub for `peer` issued at `iat_secs` is revoked.
+    pub(crate) fn is_revoked(&self, peer: &PeerId, iat_secs: u64) -> bool {
+        let iat_ms = i64::try_from(iat_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.read()
+            .revocations
+            .get(peer)
+            .is_some_and(|before| iat_ms < *before)
+    }
+
+    /// Forgets revocations older than `cutoff_ms`: every voucher they revoke has expired.
+    pub(crate) fn prune_revocations(&self, cutoff_ms: i64) {
+        self.write()
+            .revocations
+            .retain(|_, before| *before >= cutoff_ms);
     }
 }
 
@@ -163,14 +247,14 @@ mod tests {
 
     #[test]
     fn every_peer_is_entitled_when_community_is_open() {
-        let table = Entitlements::new(JoinMode::Open);
+        let table = Entitlements::new(Rights::ALL);
 
         assert_eq!(table.rights(&peer()), Rights::ALL);
     }
 
     #[test]
     fn nobody_is_entitled_when_mode_needs_membership() {
-        let table = Entitlements::new(JoinMode::Email);
+        let table = Entitlements::new(Rights::NONE);
         let p = peer();
 
         assert_eq!(table.rights(&p), Rights::NONE);
@@ -180,7 +264,7 @@ mod tests {
 
     #[test]
     fn voucher_admits_a_circuit_source_until_it_expires() {
-        let table = Entitlements::new(JoinMode::Email);
+        let table = Entitlements::new(Rights::NONE);
         let p = peer();
 
         table.admit_voucher(p, 1_000);
@@ -195,13 +279,58 @@ mod tests {
 
     #[test]
     fn explicit_entry_overrides_default_when_set() {
-        let table = Entitlements::new(JoinMode::Open);
+        let table = Entitlements::new(Rights::ALL);
         let p = peer();
 
-        let before = table.set(p, Rights::NONE);
+        let before = table.set(p, Some(Entitlement::bare(Rights::NONE)));
 
         assert_eq!(before, Rights::ALL);
         assert!(!table.admits(&p, Policy::Members));
         assert_eq!(table.rights(&peer()), Rights::ALL);
+        assert_eq!(table.set(p, None), Rights::NONE);
+        assert!(table.admits(&p, Policy::Members));
+    }
+
+    #[test]
+    fn account_entry_names_tier_and_refusal_when_set() {
+        let table = Entitlements::new(Rights::NONE);
+        let (paid, lapsed) = (peer(), peer());
+        table.set(
+            paid,
+            Some(Entitlement {
+                rights: Rights::ALL,
+                tier: Some(Tier::Paid),
+                refusal: "not_member",
+            }),
+        );
+        table.set(
+            lapsed,
+            Some(Entitlement {
+                rights: Rights::NONE,
+                tier: Some(Tier::Guest),
+                refusal: "membership_lapsed",
+            }),
+        );
+
+        assert_eq!(table.relay_tier(&paid), "paid");
+        assert_eq!(table.relay_tier(&lapsed), "none");
+        assert_eq!(table.refusal(&lapsed), "membership_lapsed");
+        assert_eq!(table.refusal(&peer()), "not_member");
+    }
+
+    #[test]
+    fn revocation_covers_vouchers_issued_before_it_when_recorded() {
+        let table = Entitlements::new(Rights::NONE);
+        let p = peer();
+        table.admit_voucher(p, u64::MAX);
+
+        table.revoke_vouchers(p, 2_000_000);
+
+        assert!(table.is_revoked(&p, 1_999));
+        assert!(!table.is_revoked(&p, 2_000));
+        assert!(!table.is_revoked(&peer(), 0));
+        assert!(!table.admits_circuit_source(&p, Policy::Members, 0));
+        table.prune_revocations(2_000_001);
+        assert!(!table.is_revoked(&p, 1_999));
     }
 }

@@ -7,6 +7,8 @@
 //! - [`members`]: account states and tiers, the pure recompute function, what a standing entitles.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
 //! - `http`: the axum router (health, info, presence routes, `/relay`), errors, layers.
+//! - `membership`: join, verification, sessions, bind codes, vouchers, and the one path that turns
+//!   a committed account change into entitlements and revocations.
 //! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
 //! - `peer_sig`: signed HTTP requests; `rate_limit`: token buckets.
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
@@ -30,6 +32,7 @@ pub mod entitlements;
 mod http;
 pub mod init;
 pub mod members;
+mod membership;
 mod metrics;
 mod p2p;
 mod peer_sig;

@@ -41,6 +41,32 @@ pub enum Tier {
     Comped,
 }
 
+impl Tier {
+    /// The snake_case name (metric labels, JSON).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Guest => "guest",
+            Self::Member => "member",
+            Self::Paid => "paid",
+            Self::Comped => "comped",
+        }
+    }
+}
+
+impl State {
+    /// The snake_case name (metric labels, JSON).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PendingEmail => "pending_email",
+            Self::PendingApproval => "pending_approval",
+            Self::Active => "active",
+            Self::Grace => "grace",
+            Self::Lapsed => "lapsed",
+            Self::Banned => "banned",
+        }
+    }
+}
+
 /// `membership.access`: whether membership itself is paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

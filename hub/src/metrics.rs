@@ -97,6 +97,17 @@ pub(crate) struct Metrics {
     pub(crate) presence_frames: Family<FrameLabels, Counter>,
     /// `hub_presence_slow_consumers_total{transport}`: subscribers closed for queue overflow.
     pub(crate) presence_slow_consumers: Family<TransportLabel, Counter>,
+    /// `hub_vouchers_issued_total{tier}`.
+    pub(crate) vouchers_issued: Family<TierLabel, Counter>,
+    /// `hub_members{state,tier}`: accounts.
+    pub(crate) members: Family<MemberLabels, Gauge>,
+}
+
+/// Labels of `hub_members`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct MemberLabels {
+    pub(crate) state: &'static str,
+    pub(crate) tier: &'static str,
 }
 
 impl Metrics {
@@ -117,7 +128,19 @@ impl Metrics {
             presence_messages: Family::default(),
             presence_frames: Family::default(),
             presence_slow_consumers: Family::default(),
+            vouchers_issued: Family::default(),
+            members: Family::default(),
         };
+        registry.register(
+            "hub_vouchers_issued",
+            "Membership vouchers issued by tier",
+            metrics.vouchers_issued.clone(),
+        );
+        registry.register(
+            "hub_members",
+            "Accounts by state and tier",
+            metrics.members.clone(),
+        );
         registry.register(
             "hub_presence_peers",
             "Live presence peers",

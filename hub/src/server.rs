@@ -13,9 +13,10 @@ use shared::db::ConnectError;
 use shared::server::{BindError, Listeners, OpenIdentityError, TaskExit, Tasks};
 
 use crate::config::Config;
-use crate::entitlements::{Entitlements, Rights};
+use crate::entitlements::{Entitlement, Entitlements, Rights};
+use crate::membership::{Enforcer, Membership};
 use crate::metrics::Metrics;
-use crate::p2p::{self, NetworkHandle, StartNetworkError};
+use crate::p2p::{self, StartNetworkError};
 use crate::peer_sig::PeerSigVerifier;
 use crate::presence::Presence;
 use crate::state::AppState;
@@ -47,6 +48,9 @@ pub enum StartError {
     /// libp2p could not start or bind.
     #[error(transparent)]
     Network(#[from] StartNetworkError),
+    /// The entitlement table could not be loaded.
+    #[error("loading memberships: {0}")]
+    Load(shared::db::StoreError),
 }
 
 /// A running hub. Dropping it without [`Server::shutdown`] cancels every task.
@@ -57,8 +61,7 @@ pub struct Server {
     metrics_addr: Option<SocketAddr>,
     p2p_addrs: Vec<Multiaddr>,
     store: Store,
-    network: NetworkHandle,
-    entitlements: Entitlements,
+    enforcer: Enforcer,
     presence: Presence,
     tasks: Tasks,
 }
@@ -87,7 +90,7 @@ impl Server {
 
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
-        let entitlements = Entitlements::new(config.membership.join_mode);
+        let entitlements = Entitlements::new(crate::membership::default_rights(&config));
         let network =
             p2p::spawn_network(&config, &key, &mut registry, &entitlements, &metrics).await?;
         let registry = Arc::new(registry);
@@ -119,7 +122,24 @@ impl Server {
         };
         let ready = Readiness::default();
         let presence = Presence::new(config.presence.clone(), metrics.clone());
+        let enforcer = Enforcer {
+            entitlements: entitlements.clone(),
+            presence: presence.clone(),
+            network: network.handle.clone(),
+        };
+        let config = Arc::new(config);
+        let membership = Membership::new(
+            config.clone(),
+            store.clone(),
+            enforcer.clone(),
+            key.clone(),
+            http_url.clone(),
+            metrics.clone(),
+        );
+        let bound = membership.load().await.map_err(StartError::Load)?;
+        tracing::info!(bound_peers = bound, "entitlement table loaded");
         let state = AppState {
+            membership: membership.clone(),
             hub_id: id,
             store: store.clone(),
             network: network.handle.clone(),
@@ -132,7 +152,7 @@ impl Server {
                 config.presence.signature_window_secs,
             )),
             limits: Arc::new(Limiters::new(&config)),
-            config: Arc::new(config),
+            config,
         };
 
         let tasks = Tasks::default();
@@ -188,8 +208,7 @@ impl Server {
             metrics_addr,
             p2p_addrs,
             store,
-            network: network.handle,
-            entitlements,
+            enforcer,
             presence,
             tasks,
         })
@@ -199,14 +218,9 @@ impl Server {
     /// right ends, the peer's connections are closed (hub.md §4.3 rule 2), dropping its
     /// reservations and circuits.
     pub async fn set_rights(&self, peer: PeerId, rights: Rights, reason: &'static str) {
-        let before = self.entitlements.set(peer, rights);
-        if before.presence && !rights.presence {
-            self.presence.revoke(&peer, "not_member");
-        }
-        let lost = (before.relay && !rights.relay) || (before.presence && !rights.presence);
-        if lost {
-            let _ = self.network.disconnect(peer, reason).await;
-        }
+        self.enforcer
+            .apply(peer, Some(Entitlement::bare(rights)), reason)
+            .await;
     }
 
     /// The hub id (its libp2p PeerId).

@@ -10,6 +10,7 @@ use shared::ids::Ed25519PeerId;
 
 use crate::config::Config;
 use crate::entitlements::Entitlements;
+use crate::membership::Membership;
 use crate::p2p::NetworkHandle;
 use crate::peer_sig::PeerSigVerifier;
 use crate::presence::Presence;
@@ -29,6 +30,7 @@ pub(crate) struct AppState {
     pub(crate) entitlements: Entitlements,
     pub(crate) peer_sig: Arc<PeerSigVerifier>,
     pub(crate) limits: Arc<Limiters>,
+    pub(crate) membership: Membership,
 }
 
 /// The HTTP rate limiters (hub.md §13.2).
@@ -36,6 +38,12 @@ pub(crate) struct AppState {
 pub(crate) struct Limiters {
     pub(crate) publish_ip: RateLimiter<IpAddr>,
     pub(crate) publish_peer: RateLimiter<PeerId>,
+    pub(crate) email_ip: RateLimiter<IpAddr>,
+    pub(crate) email_addr: RateLimiter<String>,
+    pub(crate) verify_ip: RateLimiter<IpAddr>,
+    pub(crate) bind_ip: RateLimiter<IpAddr>,
+    pub(crate) voucher_peer: RateLimiter<PeerId>,
+    pub(crate) admin_fail_ip: RateLimiter<IpAddr>,
 }
 
 impl Limiters {
@@ -43,6 +51,12 @@ impl Limiters {
         Self {
             publish_ip: RateLimiter::new(config.rate_limits.publish_ip),
             publish_peer: RateLimiter::new(config.rate_limits.publish_peer),
+            email_ip: RateLimiter::new(config.rate_limits.email_ip),
+            email_addr: RateLimiter::new(config.rate_limits.email_addr),
+            verify_ip: RateLimiter::new(config.rate_limits.verify_ip),
+            bind_ip: RateLimiter::new(config.rate_limits.bind_ip),
+            voucher_peer: RateLimiter::new(config.rate_limits.voucher_peer),
+            admin_fail_ip: RateLimiter::new(config.rate_limits.admin_fail_ip),
         }
     }
 }

@@ -8,14 +8,30 @@
 mod accounts;
 mod email_outbox;
 mod hub_state;
+mod invites;
+mod revocations;
+mod tokens;
 
 use std::path::Path;
 
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
-pub use accounts::{Account, Binding, BoundPeer, insert_account, insert_binding};
+pub use accounts::{
+    Account, AccountDetails, Binding, BoundPeer, account_by_email, account_details, binding_of,
+    bindings_of, count_bindings, insert_account, insert_binding, mark_verified, remove_account,
+    remove_binding, set_email, set_standing, subscription_facts,
+};
 pub use email_outbox::{DueEmail, NewEmail, insert_email};
+pub use invites::{
+    Application, Invite, application_of, insert_application, insert_invite, invite_by_code,
+    use_invite,
+};
+pub use revocations::{Revocation, insert_revocation};
 pub use shared::db::StoreError;
+pub use tokens::{
+    BindCode, EmailToken, Session, consume_bind_code, consume_token, delete_join_tokens_except,
+    insert_session, insert_token, newest_join_token, token_by_hash,
+};
 
 static MIGRATIONS: Migrations = Migrations {
     sqlite: &sqlx::migrate!("../migrations/hub/sqlite"),
@@ -46,6 +62,14 @@ impl Store {
     /// [`StoreError`].
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(self.db.begin_write().await?)
+    }
+
+    /// A pooled connection for reads through the free functions of this module.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.db.pool().acquire().await?)
     }
 
     /// Whether `select 1` answers within a second.

@@ -80,6 +80,33 @@ pub enum VoucherError {
     Expired,
 }
 
+/// The `hub_url` form of a base URL (hub.md §7.1): lower-case scheme and host, default port
+/// (80 for http, 443 for https) removed, path kept without a trailing `/`, no query or fragment.
+pub fn normalize_hub_url(url: &str) -> String {
+    let url = url.trim();
+    let url = url.split(['?', '#']).next().unwrap_or("");
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.trim_end_matches('/').to_owned();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let mut authority = authority.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => Some(":80"),
+        "https" => Some(":443"),
+        _ => None,
+    };
+    if let Some(port) = default_port
+        && authority.ends_with(port)
+    {
+        authority.truncate(authority.len() - port.len());
+    }
+    format!("{scheme}://{authority}{}", path.trim_end_matches('/'))
+}
+
 /// Signs `claims` as the hub whose key is `key`; `kid` is the hub id.
 ///
 /// # Errors
@@ -161,6 +188,23 @@ pub fn jwk(key: &ed25519::PublicKey) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hub_url_is_normalized_when_written_differently() {
+        assert_eq!(
+            normalize_hub_url("HTTPS://Hub.Example.org:443/Base/?q=1#x"),
+            "https://hub.example.org/Base"
+        );
+        assert_eq!(
+            normalize_hub_url("http://127.0.0.1:8787/"),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(normalize_hub_url("http://h.example:80"), "http://h.example");
+        assert_eq!(
+            normalize_hub_url("https://h.example:4443"),
+            "https://h.example:4443"
+        );
+    }
 
     const NOW: u64 = 1_767_225_600;
 

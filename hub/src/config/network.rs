@@ -1,4 +1,4 @@
-//! `[relay]`, `[rendezvous]`, `[autonat]`, `[membership]` and `[rate_limits]`: the sections that
+//! `[relay]`, `[rendezvous]`, `[autonat]` and `[rate_limits]`: the sections that
 //! shape the libp2p services and who may use them (hub.md §4, §13.2, §16).
 
 use std::time::Duration;
@@ -128,22 +128,6 @@ pub struct AutonatConfig {
     pub enabled: bool,
 }
 
-/// `[membership]` (the keys that exist so far).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MembershipConfig {
-    /// `open`, `email`, `invite` or `application`.
-    pub join_mode: JoinMode,
-}
-
-impl Default for MembershipConfig {
-    fn default() -> Self {
-        Self {
-            join_mode: JoinMode::Email,
-        }
-    }
-}
-
 /// A token bucket: `burst` tokens, one more every `refill_secs` (hub.md §13.2).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +174,18 @@ pub struct RateLimits {
     pub relay_circuit_peer: RateLimit,
     /// Relay circuit sources per IP.
     pub relay_circuit_ip: RateLimit,
+    /// Join, login, resend and email change per client IP.
+    pub email_ip: RateLimit,
+    /// Join, login, resend and email change per normalized address.
+    pub email_addr: RateLimit,
+    /// Token checks and confirmations per client IP.
+    pub verify_ip: RateLimit,
+    /// Bind-code creation and use per client IP.
+    pub bind_ip: RateLimit,
+    /// Voucher issuance per PeerId.
+    pub voucher_peer: RateLimit,
+    /// Failed admin authentication per client IP.
+    pub admin_fail_ip: RateLimit,
 }
 
 impl Default for RateLimits {
@@ -202,6 +198,12 @@ impl Default for RateLimits {
             relay_reserve_ip: RateLimit::new(60, 60.0),
             relay_circuit_peer: RateLimit::new(30, 120.0),
             relay_circuit_ip: RateLimit::new(60, 60.0),
+            email_ip: RateLimit::new(10, 60.0),
+            email_addr: RateLimit::new(5, 300.0),
+            verify_ip: RateLimit::new(20, 10.0),
+            bind_ip: RateLimit::new(10, 60.0),
+            voucher_peer: RateLimit::new(10, 360.0),
+            admin_fail_ip: RateLimit::new(10, 60.0),
         }
     }
 }
@@ -215,7 +217,13 @@ impl RateLimits {
         self.relay_circuit_peer
             .validate("rate_limits.relay_circuit_peer")?;
         self.relay_circuit_ip
-            .validate("rate_limits.relay_circuit_ip")
+            .validate("rate_limits.relay_circuit_ip")?;
+        self.email_ip.validate("rate_limits.email_ip")?;
+        self.email_addr.validate("rate_limits.email_addr")?;
+        self.verify_ip.validate("rate_limits.verify_ip")?;
+        self.bind_ip.validate("rate_limits.bind_ip")?;
+        self.voucher_peer.validate("rate_limits.voucher_peer")?;
+        self.admin_fail_ip.validate("rate_limits.admin_fail_ip")
     }
 }
 

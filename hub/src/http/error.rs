@@ -9,6 +9,7 @@ use shared::server::json_error;
 
 use crate::peer_sig::PeerSigError;
 use crate::presence::InvalidField;
+use crate::store::StoreError;
 
 /// Result of a handler.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
@@ -32,6 +33,15 @@ pub(crate) enum ApiError {
     /// 404 with a code.
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// 409 with a code.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// 410 with a code.
+    #[error("gone: {0}")]
+    Gone(&'static str),
+    /// 500 `internal`: logged once here, never described to the client.
+    #[error("internal: {0}")]
+    Internal(String),
     /// 413 `payload_too_large`.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -83,6 +93,40 @@ impl From<PeerSigError> for ApiError {
     }
 }
 
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound("not_found"),
+            StoreError::Conflict => Self::Conflict("conflict"),
+            StoreError::Unavailable(_) => Self::Unavailable("database unavailable"),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Human words for the codes handlers raise (hub.md §0.1); the code stays the contract.
+fn describe(code: &str) -> &'static str {
+    match code {
+        "not_member" => "this peer is not a member of the community",
+        "membership_pending" => "the membership is not active yet",
+        "membership_lapsed" => "the membership has lapsed",
+        "banned" => "this account is banned",
+        "csrf" => "the request did not come from this hub's pages",
+        "forbidden" => "not allowed",
+        "not_bound" => "this peer is not bound to an account",
+        "invalid_token" => "the link is not valid",
+        "token_used" => "the link was used already",
+        "token_expired" => "the link has expired",
+        "peer_already_bound" => "this peer is bound to an account already",
+        "too_many_peers" => "the account binds as many peers as allowed",
+        "email_taken" => "another account uses this address",
+        "unauthorized" => "authentication required",
+        "signature_required" => "a PeerSig signature is required",
+        "invalid_voucher" => "the voucher is not valid",
+        _ => "request refused",
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
@@ -97,9 +141,25 @@ impl IntoResponse for ApiError {
                 "authentication failed",
                 None,
             ),
-            Self::Forbidden(code) => json_error(StatusCode::FORBIDDEN, code, "not allowed", None),
+            Self::Forbidden(code) => json_error(StatusCode::FORBIDDEN, code, describe(code), None),
             Self::NotFound(code) => {
-                json_error(StatusCode::NOT_FOUND, code, "no such resource", None)
+                let message = if code == "not_found" {
+                    "no such resource"
+                } else {
+                    describe(code)
+                };
+                json_error(StatusCode::NOT_FOUND, code, message, None)
+            }
+            Self::Conflict(code) => json_error(StatusCode::CONFLICT, code, describe(code), None),
+            Self::Gone(code) => json_error(StatusCode::GONE, code, describe(code), None),
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the hub log",
+                    None,
+                )
             }
             Self::PayloadTooLarge => json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -92,9 +92,9 @@ fn authorize_publisher(
             field: Some("peerId"),
             message: "peerId differs from X-Goop-Peer-ID".to_owned(),
         }),
-        Some(signer) if !state.entitlements.rights(&signer.peer_id()).presence => {
-            Err(ApiError::Forbidden("not_member"))
-        }
+        Some(signer) if !state.entitlements.rights(&signer.peer_id()).presence => Err(
+            ApiError::Forbidden(state.entitlements.refusal(&signer.peer_id())),
+        ),
         Some(_) => Ok(true),
         None if state.config.presence.allow_unsigned => Ok(false),
         None => Err(ApiError::Unauthorized("signature_required")),
@@ -187,7 +187,7 @@ fn subscriber_class(
     {
         let peer = signer.peer_id();
         if !state.entitlements.rights(&peer).presence {
-            return Err(ApiError::Forbidden("not_member"));
+            return Err(ApiError::Forbidden(state.entitlements.refusal(&peer)));
         }
         return Ok((Class::Participant, Some(peer)));
     }

@@ -123,7 +123,9 @@ async fn pulse(
         .verify(&headers, "POST", target, &body, now_ms())?
     {
         Some(signer) if !state.entitlements.rights(&signer.peer_id()).presence => {
-            return Err(ApiError::Forbidden("not_member"));
+            return Err(ApiError::Forbidden(
+                state.entitlements.refusal(&signer.peer_id()),
+            ));
         }
         Some(_) => {}
         None if state.config.presence.allow_unsigned => {}

@@ -190,7 +190,8 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
         return;
     }
     if !state.entitlements.rights(&peer.peer_id()).presence {
-        finish(&mut ws, 4003, "not_member").await;
+        let code = state.entitlements.refusal(&peer.peer_id());
+        finish(&mut ws, 4003, code).await;
         return;
     }
     state

@@ -176,6 +176,11 @@ impl EventLoop {
         };
         match voucher::verify(token, &expected) {
             Err(error) => refuse(&error.to_string()),
+            Ok(claims)
+                if self.is_own(&claims.iss) && self.entitlements.is_revoked(&peer, claims.iat) =>
+            {
+                refuse("revoked")
+            }
             Ok(claims) if !matches!(claims.tier.as_str(), "member" | "paid" | "comped") => {
                 refuse("guest_tier")
             }
@@ -191,6 +196,13 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    /// Whether `issuer` is this hub (the first of the voucher issuers).
+    fn is_own(&self, issuer: &str) -> bool {
+        self.voucher_issuers
+            .first()
+            .is_some_and(|hub| hub.to_string() == issuer)
     }
 
     fn take_refusal(&self, peer: &PeerId) -> bool {

@@ -230,3 +230,289 @@ impl Store {
             .collect()
     }
 }
+
+/// Every column of an account (the account document, the admin views, the recompute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountDetails {
+    /// UUIDv7.
+    pub id: String,
+    /// Normalized address.
+    pub email: Option<String>,
+    /// When the address was verified (ms).
+    pub email_verified_at: Option<i64>,
+    /// State.
+    pub state: State,
+    /// Tier.
+    pub tier: Tier,
+    /// The invite code the account joined with.
+    pub joined_via_invite: Option<String>,
+    /// Comp granted at (ms).
+    pub comped_at: Option<i64>,
+    /// Comp ends at (ms); `None` with `comped_at` set = open-ended.
+    pub comped_until: Option<i64>,
+    /// The admin's note on the comp.
+    pub comp_note: Option<String>,
+    /// End of the grace period (ms).
+    pub grace_until: Option<i64>,
+    /// First paid subscription or comp (ms).
+    pub ever_paid_at: Option<i64>,
+    /// Banned at (ms).
+    pub banned_at: Option<i64>,
+    /// Why.
+    pub ban_reason: Option<String>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DetailsRow {
+    id: String,
+    email: Option<String>,
+    email_verified_at: Option<i64>,
+    state: String,
+    tier: String,
+    joined_via_invite: Option<String>,
+    comped_at: Option<i64>,
+    comped_until: Option<i64>,
+    comp_note: Option<String>,
+    grace_until: Option<i64>,
+    ever_paid_at: Option<i64>,
+    banned_at: Option<i64>,
+    ban_reason: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<DetailsRow> for AccountDetails {
+    type Error = StoreError;
+
+    fn try_from(r: DetailsRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            email: r.email,
+            email_verified_at: r.email_verified_at,
+            state: parse_enum(r.state, "accounts.state")?,
+            tier: parse_enum(r.tier, "accounts.tier")?,
+            joined_via_invite: r.joined_via_invite,
+            comped_at: r.comped_at,
+            comped_until: r.comped_until,
+            comp_note: r.comp_note,
+            grace_until: r.grace_until,
+            ever_paid_at: r.ever_paid_at,
+            banned_at: r.banned_at,
+            ban_reason: r.ban_reason,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The columns of [`AccountDetails`], for `select` lists (optionally prefixed by a table alias).
+pub(crate) const DETAILS_COLUMNS: &str = "id, email, email_verified_at, state, tier, joined_via_invite, comped_at, \
+     comped_until, comp_note, grace_until, ever_paid_at, banned_at, ban_reason, created_at, updated_at";
+
+/// The account `id` with every column, inside the caller's transaction or on a pooled connection.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is none.
+pub async fn account_details(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<AccountDetails, StoreError> {
+    let sql = format!("select {DETAILS_COLUMNS} from accounts where id = $1");
+    let row = sqlx::query_as::<_, DetailsRow>(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    AccountDetails::try_from(row)
+}
+
+/// The account holding `email` (normalized), inside the caller's transaction.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn account_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<AccountDetails>, StoreError> {
+    let sql = format!("select {DETAILS_COLUMNS} from accounts where email = $1");
+    let row = sqlx::query_as::<_, DetailsRow>(sqlx::AssertSqlSafe(sql))
+        .bind(email)
+        .fetch_optional(conn)
+        .await?;
+    row.map(AccountDetails::try_from).transpose()
+}
+
+/// The subscriptions of an account as the recompute reads them.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn subscription_facts(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<Vec<crate::members::SubscriptionFacts>, StoreError> {
+    let rows: Vec<(String, Option<i64>)> =
+        sqlx::query_as("select status, past_due_since from subscriptions where account_id = $1")
+            .bind(account_id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(status, past_due_since)| crate::members::SubscriptionFacts {
+                status,
+                past_due_since,
+            },
+        )
+        .collect())
+}
+
+/// Stores a derived standing (state, tier, grace end).
+///
+/// # Errors
+/// [`StoreError::NotFound`] when the account is gone.
+pub async fn set_standing(
+    conn: &mut AnyConnection,
+    id: &str,
+    standing: &crate::members::Standing,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "update accounts set state = $2, tier = $3, grace_until = $4, updated_at = $5 where id = $1",
+    )
+    .bind(id)
+    .bind(text(standing.state))
+    .bind(text(standing.tier))
+    .bind(standing.grace_until)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Marks the address of an account verified, and optionally records the invite it used.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn mark_verified(
+    conn: &mut AnyConnection,
+    id: &str,
+    invite: Option<&str>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "update accounts set email_verified_at = $2, joined_via_invite = coalesce($3, joined_via_invite), \
+         updated_at = $2 where id = $1",
+    )
+    .bind(id)
+    .bind(now_ms)
+    .bind(invite)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves an account to another address.
+///
+/// # Errors
+/// [`StoreError::Conflict`] when the address is taken.
+pub async fn set_email(
+    conn: &mut AnyConnection,
+    id: &str,
+    email: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "update accounts set email = $2, email_verified_at = $3, updated_at = $3 where id = $1",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes an account inside the caller's transaction (bindings, sessions and tokens cascade).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn remove_account(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("delete from accounts where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The bindings of an account inside the caller's transaction.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn bindings_of(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<Vec<Binding>, StoreError> {
+    let rows = sqlx::query_as::<_, Binding>(
+        "select peer_id, account_id, label, bound_via, proof_ts, proof_sig, bound_at from peer_bindings \
+         where account_id = $1 order by bound_at, peer_id",
+    )
+    .bind(account_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
+}
+
+/// The binding of a peer, if any.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn binding_of(
+    conn: &mut AnyConnection,
+    peer_id: &str,
+) -> Result<Option<Binding>, StoreError> {
+    let row = sqlx::query_as::<_, Binding>(
+        "select peer_id, account_id, label, bound_via, proof_ts, proof_sig, bound_at from peer_bindings \
+         where peer_id = $1",
+    )
+    .bind(peer_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row)
+}
+
+/// Removes a peer's binding; whether it existed.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn remove_binding(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    peer_id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("delete from peer_bindings where peer_id = $1 and account_id = $2")
+        .bind(peer_id)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// How many peers an account binds.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn count_bindings(conn: &mut AnyConnection, account_id: &str) -> Result<i64, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "select cast(count(*) as bigint) from peer_bindings where account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n)
+}

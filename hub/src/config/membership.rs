@@ -1,0 +1,118 @@
+//! `[membership]`, `[vouchers]` and `[billing]` (the keys the membership rules read; hub.md §6, §7,
+//! §16). Billing's Stripe keys arrive with billing itself.
+
+use serde::{Deserialize, Serialize};
+use shared::config::LoadConfigError;
+
+use super::JoinMode;
+use crate::members::Access;
+
+/// `[membership]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipConfig {
+    /// `open`, `email`, `invite` or `application`.
+    pub join_mode: JoinMode,
+    /// `free` (verified accounts are members) or `paid` (guests until they pay or are comped).
+    pub access: Access,
+    /// Whether `guest`-tier accounts may use presence.
+    pub guest_presence: bool,
+    /// In `open` mode, a proven key is entitled without joining first.
+    pub open_autojoin: bool,
+    /// PeerIds one account may bind.
+    pub max_peers_per_account: u32,
+    /// Longest application message, in characters.
+    pub application_max_chars: usize,
+    /// Unverified accounts are deleted after this many days.
+    pub pending_expiry_days: u64,
+    /// Period of the membership sweep (§6.7).
+    pub sweep_interval_secs: u64,
+    /// Browser session lifetime.
+    pub session_ttl_days: u64,
+    /// Bind code lifetime.
+    pub bind_code_ttl_secs: u64,
+}
+
+impl Default for MembershipConfig {
+    fn default() -> Self {
+        Self {
+            join_mode: JoinMode::Email,
+            access: Access::Free,
+            guest_presence: false,
+            open_autojoin: true,
+            max_peers_per_account: 10,
+            application_max_chars: 2000,
+            pending_expiry_days: 7,
+            sweep_interval_secs: 60,
+            session_ttl_days: 30,
+            bind_code_ttl_secs: 600,
+        }
+    }
+}
+
+impl MembershipConfig {
+    pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
+        let positive = [
+            (
+                "membership.max_peers_per_account",
+                u64::from(self.max_peers_per_account),
+            ),
+            (
+                "membership.application_max_chars",
+                self.application_max_chars as u64,
+            ),
+            ("membership.pending_expiry_days", self.pending_expiry_days),
+            ("membership.sweep_interval_secs", self.sweep_interval_secs),
+            ("membership.session_ttl_days", self.session_ttl_days),
+            ("membership.bind_code_ttl_secs", self.bind_code_ttl_secs),
+        ];
+        match positive.iter().find(|(_, v)| *v == 0) {
+            Some((key, _)) => Err(LoadConfigError::rule(key, "must be at least 1")),
+            None if self.max_peers_per_account > 1000 => Err(LoadConfigError::rule(
+                "membership.max_peers_per_account",
+                "at most 1000",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `[vouchers]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VouchersConfig {
+    /// Voucher lifetime (capped by comp and grace ends).
+    pub ttl_secs: u64,
+}
+
+impl Default for VouchersConfig {
+    fn default() -> Self {
+        Self { ttl_secs: 86_400 }
+    }
+}
+
+impl VouchersConfig {
+    pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
+        if !(60..=30 * 86_400).contains(&self.ttl_secs) {
+            return Err(LoadConfigError::rule(
+                "vouchers.ttl_secs",
+                "between 60 and 2592000 (30 days)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[billing]`: only what the recompute reads so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    /// Days a `past_due`/`unpaid` subscription keeps paid access.
+    pub grace_days: u64,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self { grace_days: 7 }
+    }
+}

@@ -1,0 +1,83 @@
+//! Voucher issuance (hub.md §7.2): EdDSA JWTs signed with the hub key for bound peers whose
+//! standing allows one.
+
+use libp2p::PeerId;
+use serde::Serialize;
+use shared::voucher::{self, Claims};
+
+use super::{Membership, enum_text};
+use crate::http::{ApiError, ApiResult};
+use crate::members::{self, Standing};
+use crate::metrics::TierLabel;
+use crate::presence::now_ms;
+use crate::store;
+
+/// The answer of `POST /api/v1/vouchers`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct IssuedVoucher {
+    pub(crate) voucher: String,
+    pub(crate) expires_at: i64,
+    pub(crate) tier: members::Tier,
+    pub(crate) state: members::State,
+}
+
+impl Membership {
+    /// Issues a voucher to a bound peer (403 with the membership code otherwise).
+    pub(crate) async fn issue_voucher(&self, peer: &PeerId) -> ApiResult<IssuedVoucher> {
+        let mut conn = self.store().acquire().await?;
+        let binding = store::binding_of(&mut conn, &peer.to_string())
+            .await?
+            .ok_or(ApiError::Forbidden("not_member"))?;
+        let account = store::account_details(&mut conn, &binding.account_id).await?;
+        drop(conn);
+        let standing = Standing {
+            state: account.state,
+            tier: account.tier,
+            grace_until: account.grace_until,
+        };
+        let guest_presence = self.config().membership.guest_presence;
+        let tier = members::voucher_tier(&standing).ok_or_else(|| {
+            ApiError::Forbidden(members::refusal_code(Some(&standing), guest_presence))
+        })?;
+        let now = now_ms();
+        let iat = u64::try_from(now / 1000).unwrap_or(0);
+        let caps = [account.comped_until, standing.grace_until]
+            .into_iter()
+            .flatten()
+            .filter_map(|ms| u64::try_from(ms / 1000).ok());
+        let exp = caps
+            .chain([iat + self.config().vouchers.ttl_secs])
+            .min()
+            .unwrap_or(iat);
+        if exp <= iat {
+            return Err(ApiError::Forbidden("membership_lapsed"));
+        }
+        let claims = Claims {
+            iss: self.inner.hub_id.to_string(),
+            sub: peer.to_string(),
+            aud: voucher::AUDIENCE.to_owned(),
+            community: self.config().hub.slug.to_string(),
+            hub_url: voucher::normalize_hub_url(self.external_url()),
+            tier: enum_text(&tier),
+            state: enum_text(&standing.state),
+            iat,
+            nbf: iat,
+            exp,
+            jti: uuid::Uuid::now_v7().to_string(),
+        };
+        let token = voucher::sign(&self.inner.key, &claims)
+            .map_err(|e| ApiError::Internal(format!("voucher signing: {e}")))?;
+        let label = tier.label();
+        self.inner
+            .metrics
+            .vouchers_issued
+            .get_or_create(&TierLabel { tier: label })
+            .inc();
+        Ok(IssuedVoucher {
+            voucher: token,
+            expires_at: i64::try_from(exp * 1000).unwrap_or(i64::MAX),
+            tier,
+            state: standing.state,
+        })
+    }
+}
