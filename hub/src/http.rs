@@ -7,6 +7,7 @@ mod health;
 mod info;
 mod presence;
 mod relay_info;
+pub(crate) mod session;
 mod ws;
 
 use std::time::Duration;

@@ -101,6 +101,29 @@ impl PeerSigVerifier {
         Ok(Some(peer))
     }
 
+    /// Like [`Self::verify`], also returning the timestamp and signature that prove the key (kept
+    /// with a peer binding, hub.md §6.1 rule 2).
+    pub(crate) fn verify_proof(
+        &self,
+        headers: &HeaderMap,
+        method: &str,
+        target: &str,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<(Ed25519PeerId, i64, String)>, PeerSigError> {
+        let Some(peer) = self.verify(headers, method, target, body, now_ms)? else {
+            return Ok(None);
+        };
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let ts = get(TIMESTAMP_HEADER)
+            .and_then(parse_timestamp)
+            .ok_or(PeerSigError::StaleTimestamp)?;
+        let sig = get(SIGNATURE_HEADER)
+            .ok_or(PeerSigError::BadSignature)?
+            .to_owned();
+        Ok(Some((peer, ts, sig)))
+    }
+
     /// The audience (this hub's id).
     #[cfg(test)]
     pub(crate) fn audience(&self) -> &Ed25519PeerId {

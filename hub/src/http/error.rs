@@ -45,6 +45,9 @@ pub(crate) enum ApiError {
     /// 413 `payload_too_large`.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 415 `unsupported_media_type`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// 425 `publish_first`.
     #[error("publish first")]
     PublishFirst,
@@ -165,6 +168,12 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the body is larger than this route accepts",
+                None,
+            ),
+            Self::UnsupportedMediaType => json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send Content-Type: application/json",
                 None,
             ),
             Self::PublishFirst => json_error(
