@@ -26,6 +26,8 @@ use shared::server::Readiness;
 
 /// Everything must have stopped within this after a shutdown request (hub.md §1 rule 3).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often `hub_members` is recounted besides after each admin change (hub.md §15).
+const MEMBERS_GAUGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Why the hub could not start. Each variant names the file, address or database at fault.
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +167,7 @@ impl Server {
             }
         });
         spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval_secs);
+        spawn_members_gauge(&tasks, &membership);
         tasks.spawn("email-outbox", {
             let worker = crate::email::outbox::run(
                 store.clone(),
@@ -264,6 +267,27 @@ impl Server {
         self.store.close().await;
         tracing::info!("hub stopped");
     }
+}
+
+/// Recounts `hub_members` at start and every [`MEMBERS_GAUGE_INTERVAL`] until cancelled; a
+/// failed count is logged and retried on the next tick.
+fn spawn_members_gauge(tasks: &Tasks, membership: &Membership) {
+    let token = tasks.token().child_token();
+    let membership = membership.clone();
+    tasks.spawn("members-gauge", async move {
+        let mut tick = tokio::time::interval(MEMBERS_GAUGE_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = token.cancelled() => return Ok(()),
+                _ = tick.tick() => {
+                    if let Err(error) = membership.refresh_member_gauge().await {
+                        tracing::warn!(error = %error, "hub_members not refreshed");
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// The presence sweep (expired peers go offline) and the legacy refresh, both until cancelled.

@@ -80,7 +80,7 @@ pub struct BoundPeer {
 }
 
 /// A `text` column holding a snake_case enumeration value.
-fn parse_enum<T: serde::de::DeserializeOwned>(
+pub(super) fn parse_enum<T: serde::de::DeserializeOwned>(
     text: String,
     column: &'static str,
 ) -> Result<T, StoreError> {
@@ -88,7 +88,7 @@ fn parse_enum<T: serde::de::DeserializeOwned>(
 }
 
 /// The snake_case text of an enumeration value.
-fn text<T: serde::Serialize>(value: T) -> String {
+pub(super) fn text<T: serde::Serialize>(value: T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => text,
         _ => String::new(),
