@@ -15,6 +15,7 @@
 //! - `email`: the mailer (SMTP, log, file) and the durable outbox worker.
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `hub init`, writing a commented config and a key.
+//! - [`admin_cli`]: `hub admin …`, a client of the admin API (`http/admin.rs`, `membership/admin.rs`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,6 +27,7 @@
 //! # }
 //! ```
 
+pub mod admin_cli;
 pub mod config;
 mod email;
 pub mod entitlements;
