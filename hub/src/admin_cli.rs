@@ -4,7 +4,9 @@
 //! prints tables (or the API's JSON with `--json`) and exits 0 ok, 1 API error, 2 usage,
 //! 3 hub unreachable.
 
-use std::fmt::Write as _;
+mod parse;
+mod show;
+
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,9 +15,14 @@ use clap::{ArgGroup, Args, Subcommand};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
+use shared::config::LoadConfigError;
 
 use crate::config::Config;
-use shared::config::LoadConfigError;
+use parse::{Expiry, parse_date, parse_expiry};
+use show::{
+    show_audit, show_invite, show_invites, show_member, show_member_detail, show_members,
+    show_stats, text,
+};
 
 /// Exit status: an API error.
 const EXIT_API: u8 = 1;
@@ -164,13 +171,6 @@ enum InvitesCommand {
         /// The code (dashes and case do not matter).
         code: String,
     },
-}
-
-/// `--expires`: seconds, or never.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expiry {
-    After(u64),
-    Never,
 }
 
 /// Runs `hub admin` with the config `hub run` would load; returns the exit status.
@@ -455,366 +455,9 @@ async fn invites(client: &Client, command: InvitesCommand) -> Outcome {
     })
 }
 
-/// A JSON value as table text: strings bare, null as `-`.
-fn text(value: &Value) -> String {
-    match value {
-        Value::Null => "-".to_owned(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A ms timestamp as `YYYY-MM-DD HH:MM` UTC, `-` for null.
-fn time(value: &Value) -> String {
-    value.as_i64().map_or_else(|| "-".to_owned(), utc_time)
-}
-
-/// Left-aligned columns separated by two spaces.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-    }
-    out
-}
-
-fn member_row(m: &Value) -> Vec<String> {
-    let peers = m["peers"].as_array().map_or(0, Vec::len);
-    vec![
-        text(&m["id"]),
-        text(&m["email"]),
-        text(&m["state"]),
-        text(&m["tier"]),
-        peers.to_string(),
-        time(&m["created_at"]),
-    ]
-}
-
-const MEMBER_HEADERS: [&str; 6] = ["ID", "EMAIL", "STATE", "TIER", "PEERS", "CREATED"];
-
-fn show_members(page: &Value) -> String {
-    let rows: Vec<Vec<String>> = page["items"]
-        .as_array()
-        .map(|items| items.iter().map(member_row).collect())
-        .unwrap_or_default();
-    let mut out = table(&MEMBER_HEADERS, &rows);
-    if let Some(next) = page["next"].as_str() {
-        let _ = writeln!(out, "more: --cursor {next}");
-    }
-    out
-}
-
-fn show_member(member: &Value) -> String {
-    table(&MEMBER_HEADERS, &[member_row(member)])
-}
-
-fn show_member_detail(detail: &Value) -> String {
-    let m = &detail["member"];
-    let mut out = String::new();
-    for key in [
-        "id",
-        "email",
-        "state",
-        "tier",
-        "subscription_status",
-        "comp_note",
-        "ban_reason",
-        "joined_via_invite",
-    ] {
-        let _ = writeln!(out, "{key:<20}{}", text(&m[key]));
-    }
-    for key in [
-        "created_at",
-        "email_verified_at",
-        "comped_at",
-        "comped_until",
-        "grace_until",
-        "banned_at",
-    ] {
-        let _ = writeln!(out, "{key:<20}{}", time(&m[key]));
-    }
-    let peers: Vec<Vec<String>> = detail["peers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            vec![
-                text(&p["peer_id"]),
-                text(&p["label"]),
-                text(&p["bound_via"]),
-                time(&p["bound_at"]),
-                text(&p["online"]),
-            ]
-        })
-        .collect();
-    let _ = writeln!(out, "\npeers");
-    out.push_str(&table(&["PEER", "LABEL", "VIA", "BOUND", "ONLINE"], &peers));
-    let application = &detail["application"];
-    if !application.is_null() {
-        let _ = writeln!(
-            out,
-            "\napplication {} ({}): {}",
-            text(&application["status"]),
-            time(&application["created_at"]),
-            text(&application["message"])
-        );
-    }
-    let _ = writeln!(out, "\naudit");
-    out.push_str(&audit_table(&detail["audit"]));
-    out
-}
-
-fn show_invite(invite: &Value) -> String {
-    format!(
-        "{}\nuses {}/{}, expires {}\n",
-        text(&invite["code"]),
-        text(&invite["uses"]),
-        text(&invite["max_uses"]),
-        match invite["expires_at"] {
-            Value::Null => "never".to_owned(),
-            ref at => time(at),
-        }
-    )
-}
-
-fn show_invites(list: &Value) -> String {
-    let rows: Vec<Vec<String>> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| {
-            vec![
-                text(&i["code"]),
-                format!("{}/{}", text(&i["uses"]), text(&i["max_uses"])),
-                time(&i["expires_at"]),
-                time(&i["revoked_at"]),
-                text(&i["created_by"]),
-                text(&i["note"]),
-            ]
-        })
-        .collect();
-    table(&["CODE", "USES", "EXPIRES", "REVOKED", "BY", "NOTE"], &rows)
-}
-
-fn audit_table(items: &Value) -> String {
-    let rows: Vec<Vec<String>> = items
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            vec![
-                time(&e["at"]),
-                text(&e["actor"]),
-                text(&e["action"]),
-                format!("{}:{}", text(&e["target_type"]), text(&e["target_id"])),
-                e["details"].to_string(),
-            ]
-        })
-        .collect();
-    table(&["AT", "ACTOR", "ACTION", "TARGET", "DETAILS"], &rows)
-}
-
-fn show_audit(page: &Value) -> String {
-    let mut out = audit_table(&page["items"]);
-    if let Some(next) = page["next"].as_str() {
-        let _ = writeln!(out, "more: --cursor {next}");
-    }
-    out
-}
-
-fn show_stats(stats: &Value) -> String {
-    let counts = |value: &Value| -> String {
-        value
-            .as_object()
-            .map(|map| {
-                map.iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
-    };
-    let presence = &stats["presence"];
-    let relay = &stats["relay"];
-    let email = &stats["email"];
-    format!(
-        "members    {}\ntiers      {}\npresence   {} peers, {} ws, {} sse subscribers\n\
-         relay      {} reservations, {} circuits\nbilling    {}\nemail      {} sent, {} failed (24 h)\n",
-        counts(&stats["members"]),
-        counts(&stats["tiers"]),
-        text(&presence["peers"]),
-        text(&presence["subscribers"]["ws"]),
-        text(&presence["subscribers"]["sse"]),
-        text(&relay["reservations"]),
-        text(&relay["circuits"]),
-        counts(&stats["billing"]["subscriptions"]),
-        text(&email["sent_24h"]),
-        text(&email["failed_24h"]),
-    )
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `(year, month, day)` of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-/// `YYYY-MM-DD HH:MM` (UTC) of a unix-ms time.
-fn utc_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// `--until YYYY-MM-DD`: the unix-ms midnight (UTC) that ends that day.
-fn parse_date(input: &str) -> Result<i64, String> {
-    let invalid = || format!("{input:?} is not a date YYYY-MM-DD");
-    let parts: Vec<&str> = input.trim().split('-').collect();
-    let [y, m, d] = parts.as_slice() else {
-        return Err(invalid());
-    };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return Err(invalid());
-    }
-    let number = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| s.parse::<i64>().ok())
-            .flatten()
-            .ok_or_else(invalid)
-    };
-    let (year, month, day) = (number(y)?, number(m)?, number(d)?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err(invalid()),
-    };
-    if !(1..=month_days).contains(&day) {
-        return Err(invalid());
-    }
-    Ok((days_from_civil(year, month, day) + 1) * 86_400_000)
-}
-
-/// `--expires`: `never`, or a number with an optional unit `s`, `m`, `h`, `d`, `w`.
-fn parse_expiry(input: &str) -> Result<Expiry, String> {
-    let input = input.trim();
-    if input.eq_ignore_ascii_case("never") {
-        return Ok(Expiry::Never);
-    }
-    let invalid = || format!("{input:?} is not a duration such as 7d, 12h, 30m, 3600 or never");
-    let split = input
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(input.len());
-    let (number, unit) = input.split_at(split);
-    let n: u64 = number.parse().map_err(|_| invalid())?;
-    let scale = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(invalid()),
-    };
-    let secs = n.checked_mul(scale).ok_or_else(invalid)?;
-    if secs == 0 {
-        return Err(invalid());
-    }
-    Ok(Expiry::After(secs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn expiry_parses_units_and_never() {
-        assert_eq!(parse_expiry("7d"), Ok(Expiry::After(604_800)));
-        assert_eq!(parse_expiry("12h"), Ok(Expiry::After(43_200)));
-        assert_eq!(parse_expiry("30m"), Ok(Expiry::After(1_800)));
-        assert_eq!(parse_expiry("2w"), Ok(Expiry::After(1_209_600)));
-        assert_eq!(parse_expiry("3600"), Ok(Expiry::After(3_600)));
-        assert_eq!(parse_expiry("45s"), Ok(Expiry::After(45)));
-        assert_eq!(parse_expiry("never"), Ok(Expiry::Never));
-        for bad in [
-            "",
-            "d",
-            "7x",
-            "-1d",
-            "0",
-            "7 d",
-            "1.5h",
-            "99999999999999999999w",
-        ] {
-            assert!(parse_expiry(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn until_date_ends_at_the_following_utc_midnight() {
-        assert_eq!(parse_date("1970-01-01"), Ok(86_400_000));
-        assert_eq!(parse_date("2024-02-29"), Ok(1_709_251_200_000));
-        assert_eq!(parse_date("2026-12-31"), Ok(1_798_761_600_000));
-        for bad in [
-            "2023-02-29",
-            "2026-13-01",
-            "2026-00-10",
-            "2026-04-31",
-            "26-01-01",
-            "2026/01/01",
-            "2026-1-1",
-            "+026-01-01",
-        ] {
-            assert!(parse_date(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn dates_round_trip_through_day_numbers() {
-        for days in [-719_468, -1, 0, 59, 365, 11_016, 19_782, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
-        }
-        assert_eq!(utc_time(0), "1970-01-01 00:00");
-        assert_eq!(utc_time(1_709_251_199_000), "2024-02-29 23:59");
-    }
 
     #[test]
     fn default_url_uses_loopback_for_an_unspecified_bind() {
@@ -823,12 +466,5 @@ mod tests {
 
         config.http.bind = "10.0.0.5:9000".parse().unwrap();
         assert_eq!(default_url(&config), "http://10.0.0.5:9000");
-    }
-
-    #[test]
-    fn table_aligns_columns() {
-        let out = table(&["A", "BB"], &[vec!["xxx".to_owned(), "y".to_owned()]]);
-
-        assert_eq!(out, "A    BB\nxxx  y\n");
     }
 }

@@ -4,30 +4,27 @@
 //! `Cache-Control: no-store`. Handlers parse and bound the input; the work is done by
 //! `membership::admin`.
 
+mod community;
+mod members;
+
 use std::time::Instant;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 
 use super::auth::{Bearer, bearer, client_ip};
 use super::session::{body_bytes, json_body};
 use super::{ApiError, ApiResult};
-use crate::members::{State as AccountState, Tier};
-use crate::membership::admin::{
-    Actor, ApplicationView, AuditView, InviteView, MAX_INVITE_SECS, MAX_INVITE_USES, MemberDetail,
-    MemberView, Page, PresencePeer, Stats, decode_cursor,
-};
+use crate::membership::admin::{Actor, decode_cursor};
 use crate::state::AppState;
-use crate::store::MemberQuery;
+use crate::store::Cursor;
 
 /// Header naming the person or tool behind an admin call (hub.md §9 "Audit").
 const ACTOR_HEADER: &str = "x-goop-admin-actor";
@@ -40,35 +37,51 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
 /// Longest reason or note, in characters.
 const MAX_TEXT_CHARS: usize = 500;
-/// An invite lives a week unless the request says otherwise.
-const DEFAULT_INVITE_SECS: u64 = 604_800;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/admin/members", get(list_members))
-        .route("/api/v1/admin/members/{id}", get(show_member))
-        .route("/api/v1/admin/members/{id}/approve", post(approve_member))
-        .route("/api/v1/admin/members/{id}/reject", post(reject_member))
-        .route("/api/v1/admin/members/{id}/ban", post(ban_member))
-        .route("/api/v1/admin/members/{id}/unban", post(unban_member))
+        .route("/api/v1/admin/members", get(members::list_members))
+        .route("/api/v1/admin/members/{id}", get(members::show_member))
+        .route(
+            "/api/v1/admin/members/{id}/approve",
+            post(members::approve_member),
+        )
+        .route(
+            "/api/v1/admin/members/{id}/reject",
+            post(members::reject_member),
+        )
+        .route("/api/v1/admin/members/{id}/ban", post(members::ban_member))
+        .route(
+            "/api/v1/admin/members/{id}/unban",
+            post(members::unban_member),
+        )
         .route(
             "/api/v1/admin/members/{id}/comp",
-            post(comp_member).delete(uncomp_member),
+            post(members::comp_member).delete(members::uncomp_member),
         )
         .route(
             "/api/v1/admin/members/{id}/peers/{peer_id}",
-            delete(unbind_peer),
+            delete(members::unbind_peer),
         )
         .route(
             "/api/v1/admin/invites",
-            post(create_invite).get(list_invites),
+            post(community::create_invite).get(community::list_invites),
         )
-        .route("/api/v1/admin/invites/{code}", delete(revoke_invite))
-        .route("/api/v1/admin/applications", get(list_applications))
-        .route("/api/v1/admin/presence", get(list_presence))
-        .route("/api/v1/admin/stats", get(show_stats))
-        .route("/api/v1/admin/audit", get(list_audit))
-        .route("/api/v1/admin/vouchers/revoke", post(revoke_vouchers))
+        .route(
+            "/api/v1/admin/invites/{code}",
+            delete(community::revoke_invite),
+        )
+        .route(
+            "/api/v1/admin/applications",
+            get(community::list_applications),
+        )
+        .route("/api/v1/admin/presence", get(community::list_presence))
+        .route("/api/v1/admin/stats", get(community::show_stats))
+        .route("/api/v1/admin/audit", get(community::list_audit))
+        .route(
+            "/api/v1/admin/vouchers/revoke",
+            post(community::revoke_vouchers),
+        )
         .layer(axum::middleware::map_response(
             |mut response: Response| async move {
                 // Admin answers name members and tokens' effects: never kept by a cache.
@@ -132,7 +145,7 @@ fn actor_name(headers: &HeaderMap) -> ApiResult<String> {
     Ok(String::from_utf8_lossy(bytes).into_owned())
 }
 
-fn invalid(field: &'static str, message: &str) -> ApiError {
+pub(super) fn invalid(field: &'static str, message: &str) -> ApiError {
     ApiError::BadRequest {
         code: "invalid_field",
         field: Some(field),
@@ -141,7 +154,7 @@ fn invalid(field: &'static str, message: &str) -> ApiError {
 }
 
 /// A JSON body of `T`; an empty body is `{}` (most admin actions need no parameters).
-fn body_of<T: DeserializeOwned + Default>(
+pub(super) fn body_of<T: DeserializeOwned + Default>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<T> {
@@ -153,14 +166,14 @@ fn body_of<T: DeserializeOwned + Default>(
 }
 
 /// Query parameters, or 400 `invalid_field` naming the query.
-fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+pub(super) fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     query
         .map(|Query(q)| q)
         .map_err(|e| invalid("query", &format!("query: {}", e.body_text())))
 }
 
 /// An optional free text of at most [`MAX_TEXT_CHARS`] characters, trimmed; empty = absent.
-fn text(value: Option<String>, field: &'static str) -> ApiResult<Option<String>> {
+pub(super) fn text(value: Option<String>, field: &'static str) -> ApiResult<Option<String>> {
     let Some(value) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -174,12 +187,12 @@ fn text(value: Option<String>, field: &'static str) -> ApiResult<Option<String>>
 }
 
 /// A required free text.
-fn required_text(value: Option<String>, field: &'static str) -> ApiResult<String> {
+pub(super) fn required_text(value: Option<String>, field: &'static str) -> ApiResult<String> {
     text(value, field)?.ok_or_else(|| invalid(field, &format!("{field}: required")))
 }
 
 /// `limit`: default 50, at most 200.
-fn limit_of(limit: Option<i64>) -> ApiResult<i64> {
+pub(super) fn limit_of(limit: Option<i64>) -> ApiResult<i64> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if n >= 1 => Ok(n.min(MAX_LIMIT)),
@@ -187,8 +200,16 @@ fn limit_of(limit: Option<i64>) -> ApiResult<i64> {
     }
 }
 
+/// `cursor`: absent or empty = the first page.
+pub(super) fn cursor_param(cursor: Option<String>) -> ApiResult<Option<Cursor>> {
+    cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| decode_cursor(&c))
+        .transpose()
+}
+
 /// A snake_case enumeration value from a query parameter; empty = absent.
-fn enum_param<T: DeserializeOwned>(
+pub(super) fn enum_param<T: DeserializeOwned>(
     value: Option<String>,
     field: &'static str,
 ) -> ApiResult<Option<T>> {
@@ -198,356 +219,6 @@ fn enum_param<T: DeserializeOwned>(
             .map(Some)
             .map_err(|_| invalid(field, &format!("{field}: not a known value"))),
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct MembersParams {
-    q: Option<String>,
-    state: Option<String>,
-    tier: Option<String>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
-/// `GET /api/v1/admin/members`.
-async fn list_members(
-    _admin: AdminCaller,
-    State(state): State<AppState>,
-    query: Result<Query<MembersParams>, QueryRejection>,
-) -> ApiResult<Json<Page<MemberView>>> {
-    let params = query_of(query)?;
-    let q = params
-        .q
-        .map(|q| q.trim().to_owned())
-        .filter(|q| !q.is_empty());
-    if q.as_ref().is_some_and(|q| q.len() > 254) {
-        return Err(invalid("q", "q: at most 254 bytes"));
-    }
-    let query = MemberQuery {
-        q,
-        state: enum_param::<AccountState>(params.state, "state")?,
-        tier: enum_param::<Tier>(params.tier, "tier")?,
-        after: params
-            .cursor
-            .filter(|c| !c.is_empty())
-            .map(|c| decode_cursor(&c))
-            .transpose()?,
-        limit: limit_of(params.limit)?,
-    };
-    Ok(Json(state.membership.list_members(query).await?))
-}
-
-/// `GET /api/v1/admin/members/{id}` (an email address works too).
-async fn show_member(
-    _admin: AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<MemberDetail>> {
-    Ok(Json(state.membership.member_detail(&id).await?))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct NoteBody {
-    note: Option<String>,
-}
-
-/// `POST /api/v1/admin/members/{id}/approve`.
-async fn approve_member(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<MemberView>> {
-    let body: NoteBody = body_of(&headers, body)?;
-    let note = text(body.note, "note")?;
-    let member = state
-        .membership
-        .approve(&actor, &id, note.as_deref())
-        .await?;
-    Ok(Json(member))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ReasonBody {
-    reason: Option<String>,
-    cancel_subscription: Option<bool>,
-}
-
-/// `POST /api/v1/admin/members/{id}/reject`.
-async fn reject_member(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<StatusCode> {
-    let body: ReasonBody = body_of(&headers, body)?;
-    let reason = required_text(body.reason, "reason")?;
-    state.membership.reject(&actor, &id, &reason).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /api/v1/admin/members/{id}/ban`; `cancel_subscription` defaults to true
-/// (`billing.cancel_on_ban`, hub.md §16).
-async fn ban_member(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<MemberView>> {
-    let body: ReasonBody = body_of(&headers, body)?;
-    let reason = required_text(body.reason, "reason")?;
-    let cancel = body.cancel_subscription.unwrap_or(true);
-    Ok(Json(
-        state.membership.ban(&actor, &id, &reason, cancel).await?,
-    ))
-}
-
-/// `POST /api/v1/admin/members/{id}/unban`.
-async fn unban_member(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<MemberView>> {
-    Ok(Json(state.membership.unban(&actor, &id).await?))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct CompBody {
-    until: Option<i64>,
-    note: Option<String>,
-}
-
-/// `POST /api/v1/admin/members/{id}/comp`: `until` in ms, or null/absent for no end.
-async fn comp_member(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<MemberView>> {
-    let body: CompBody = body_of(&headers, body)?;
-    let note = text(body.note, "note")?;
-    let member = state
-        .membership
-        .comp(&actor, &id, body.until, note.as_deref())
-        .await?;
-    Ok(Json(member))
-}
-
-/// `DELETE /api/v1/admin/members/{id}/comp`.
-async fn uncomp_member(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<MemberView>> {
-    Ok(Json(state.membership.uncomp(&actor, &id).await?))
-}
-
-/// `DELETE /api/v1/admin/members/{id}/peers/{peer_id}`.
-async fn unbind_peer(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    Path((id, peer_id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    state.membership.admin_unbind(&actor, &id, &peer_id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize)]
-struct InviteBody {
-    #[serde(default = "one")]
-    max_uses: i64,
-    /// Absent → a week; `null` → never.
-    #[serde(default = "default_invite_secs")]
-    expires_in_secs: Option<u64>,
-    note: Option<String>,
-}
-
-impl Default for InviteBody {
-    fn default() -> Self {
-        Self {
-            max_uses: 1,
-            expires_in_secs: default_invite_secs(),
-            note: None,
-        }
-    }
-}
-
-fn one() -> i64 {
-    1
-}
-
-#[allow(clippy::unnecessary_wraps, reason = "serde default of an Option field")]
-fn default_invite_secs() -> Option<u64> {
-    Some(DEFAULT_INVITE_SECS)
-}
-
-/// `POST /api/v1/admin/invites` → 201.
-async fn create_invite(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let body: InviteBody = body_of(&headers, body)?;
-    if !(1..=MAX_INVITE_USES).contains(&body.max_uses) {
-        return Err(invalid("max_uses", "max_uses: 1–10000"));
-    }
-    if body
-        .expires_in_secs
-        .is_some_and(|s| !(1..=MAX_INVITE_SECS).contains(&s))
-    {
-        return Err(invalid(
-            "expires_in_secs",
-            "expires_in_secs: 1–31536000, or null for never",
-        ));
-    }
-    let note = text(body.note, "note")?;
-    let invite = state
-        .membership
-        .create_invite(&actor, body.max_uses, body.expires_in_secs, note.as_deref())
-        .await?;
-    Ok((StatusCode::CREATED, Json(InviteView::from(invite))).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct InvitesParams {
-    include_revoked: Option<bool>,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct Items<T> {
-    items: Vec<T>,
-}
-
-/// `GET /api/v1/admin/invites?include_revoked=false`.
-async fn list_invites(
-    _admin: AdminCaller,
-    State(state): State<AppState>,
-    query: Result<Query<InvitesParams>, QueryRejection>,
-) -> ApiResult<Json<Items<InviteView>>> {
-    let include_revoked = query_of(query)?.include_revoked.unwrap_or(false);
-    let items = state.membership.list_invites(include_revoked).await?;
-    Ok(Json(Items { items }))
-}
-
-/// `DELETE /api/v1/admin/invites/{code}` (any spelling the invite input accepts).
-async fn revoke_invite(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<StatusCode> {
-    state.membership.revoke_invite(&actor, &code).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize)]
-struct ApplicationsParams {
-    status: Option<String>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
-/// `GET /api/v1/admin/applications?status=pending` (also `cursor` and `limit`).
-async fn list_applications(
-    _admin: AdminCaller,
-    State(state): State<AppState>,
-    query: Result<Query<ApplicationsParams>, QueryRejection>,
-) -> ApiResult<Json<Page<ApplicationView>>> {
-    let params = query_of(query)?;
-    let status = params.status.filter(|s| !s.is_empty());
-    let status = status.as_deref().unwrap_or("pending");
-    if !matches!(status, "pending" | "approved" | "rejected") {
-        return Err(invalid("status", "status: pending, approved or rejected"));
-    }
-    let after = params
-        .cursor
-        .filter(|c| !c.is_empty())
-        .map(|c| decode_cursor(&c))
-        .transpose()?;
-    let page = state
-        .membership
-        .list_applications(status, after.as_ref(), limit_of(params.limit)?)
-        .await?;
-    Ok(Json(page))
-}
-
-#[derive(Debug, serde::Serialize)]
-struct PresenceList {
-    peers: Vec<PresencePeer>,
-}
-
-/// `GET /api/v1/admin/presence`.
-async fn list_presence(
-    _admin: AdminCaller,
-    State(state): State<AppState>,
-) -> ApiResult<Json<PresenceList>> {
-    let peers = state.membership.presence_peers().await?;
-    Ok(Json(PresenceList { peers }))
-}
-
-/// `GET /api/v1/admin/stats`.
-async fn show_stats(_admin: AdminCaller, State(state): State<AppState>) -> ApiResult<Json<Stats>> {
-    Ok(Json(state.membership.stats().await?))
-}
-
-#[derive(Debug, Deserialize)]
-struct AuditParams {
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
-/// `GET /api/v1/admin/audit?cursor=&limit=`.
-async fn list_audit(
-    _admin: AdminCaller,
-    State(state): State<AppState>,
-    query: Result<Query<AuditParams>, QueryRejection>,
-) -> ApiResult<Json<Page<AuditView>>> {
-    let params = query_of(query)?;
-    let after = params
-        .cursor
-        .filter(|c| !c.is_empty())
-        .map(|c| decode_cursor(&c))
-        .transpose()?;
-    let page = state
-        .membership
-        .list_audit(after.as_ref(), limit_of(params.limit)?)
-        .await?;
-    Ok(Json(page))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct PeerBody {
-    peer_id: Option<String>,
-}
-
-/// `POST /api/v1/admin/vouchers/revoke` → 204.
-async fn revoke_vouchers(
-    AdminCaller(actor): AdminCaller,
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<StatusCode> {
-    let body: PeerBody = body_of(&headers, body)?;
-    let text = body
-        .peer_id
-        .ok_or_else(|| invalid("peer_id", "peer_id: required"))?;
-    let peer = text.trim().parse::<Ed25519PeerId>().map_err(|e| match e {
-        ParsePeerIdError::NotEd25519 => ApiError::BadRequest {
-            code: "unsupported_peer_id",
-            field: Some("peer_id"),
-            message: "peer_id: not an Ed25519 PeerId".to_owned(),
-        },
-        ParsePeerIdError::Malformed => invalid("peer_id", "peer_id: not a PeerId"),
-    })?;
-    state
-        .membership
-        .admin_revoke_vouchers(&actor, peer.peer_id())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]
@@ -574,15 +245,5 @@ mod tests {
         assert_eq!(limit_of(None).unwrap(), 50);
         assert_eq!(limit_of(Some(500)).unwrap(), 200);
         assert!(limit_of(Some(0)).is_err());
-    }
-
-    #[test]
-    fn invite_body_tells_absent_expiry_from_null() {
-        let absent: InviteBody = serde_json::from_str("{}").unwrap();
-        let never: InviteBody = serde_json::from_str(r#"{"expires_in_secs":null}"#).unwrap();
-
-        assert_eq!(absent.expires_in_secs, Some(DEFAULT_INVITE_SECS));
-        assert_eq!(absent.max_uses, 1);
-        assert_eq!(never.expires_in_secs, None);
     }
 }

@@ -40,23 +40,37 @@ const RESERVATION_TIERS: [&str; 5] = ["none", "guest", "member", "paid", "comped
 /// One member as lists and admin actions show it.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct MemberView {
+    /// UUIDv7.
     id: String,
+    /// Normalized address; `None` for open-mode accounts.
     email: Option<String>,
     state: State,
     tier: Tier,
+    /// Created (ms).
     created_at: i64,
     /// PeerIds bound to the account.
     peers: Vec<String>,
+    /// Stripe status of the newest subscription.
     subscription_status: Option<String>,
+    /// End of the comp (ms); `None` with `comped_at` = open-ended.
     comped_until: Option<i64>,
+    /// Banned at (ms).
     banned_at: Option<i64>,
+    /// Address verified at (ms).
     email_verified_at: Option<i64>,
+    /// Comp granted at (ms).
     comped_at: Option<i64>,
+    /// The admin's note on the comp.
     comp_note: Option<String>,
+    /// End of the grace period (ms).
     grace_until: Option<i64>,
+    /// First paid subscription or comp (ms).
     ever_paid_at: Option<i64>,
+    /// Why it was banned.
     ban_reason: Option<String>,
+    /// The invite code used at join.
     joined_via_invite: Option<String>,
+    /// Last change (ms).
     updated_at: i64,
 }
 
@@ -146,7 +160,9 @@ pub(crate) struct AuditView {
     action: String,
     target_type: String,
     target_id: String,
+    /// The JSON object stored with the row.
     details: serde_json::Value,
+    /// Client IP of the admin call.
     ip: Option<String>,
 }
 
@@ -168,13 +184,17 @@ impl From<AuditEntry> for AuditView {
 /// An invite with its code as shown to people: `XXXX-XXXX-XXXX`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct InviteView {
+    /// `XXXX-XXXX-XXXX`.
     code: String,
     note: Option<String>,
     max_uses: i64,
     uses: i64,
+    /// The admin actor that made it.
     created_by: String,
     created_at: i64,
+    /// `None` = never.
     expires_at: Option<i64>,
+    /// Revoked at (ms).
     revoked_at: Option<i64>,
 }
 
@@ -197,11 +217,17 @@ impl From<Invite> for InviteView {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PresencePeer {
     peer_id: String,
+    /// The account the peer is bound to.
     account_id: Option<String>,
+    /// That account's address, else the one its messages carry.
     email: Option<String>,
+    /// Seen signed within the signature lock (hub.md §5.2).
     signed: bool,
+    /// `ws`/`sse` subscribers speaking for it; empty for HTTP-only publishers.
     transports: Vec<&'static str>,
+    /// Last message or heartbeat (ms).
     last_seen: i64,
+    /// Multiaddrs it announced.
     addrs: Vec<String>,
 }
 
