@@ -8,8 +8,9 @@
 //! for longer than the call that committed them.
 
 pub(crate) mod codes;
-mod flows;
+pub(crate) mod flows;
 mod profile;
+mod sweep;
 mod vouchers;
 
 use std::sync::Arc;
@@ -19,13 +20,11 @@ use libp2p::identity::ed25519;
 use shared::ids::Ed25519PeerId;
 use sqlx::AnyConnection;
 
-pub(crate) use flows::{JoinOutcome, JoinRequest, Proof, TokenInfo, Verified};
-pub(crate) use profile::MembershipView;
-pub(crate) use vouchers::IssuedVoucher;
+pub(crate) use flows::{JoinOutcome, JoinRequest, Proof};
 
 use crate::config::{Config, JoinMode};
 use crate::entitlements::{Entitlement, Entitlements, Rights};
-use crate::http::{ApiError, ApiResult};
+use crate::http::ApiResult;
 use crate::members::{self, Facts, Standing, State};
 use crate::metrics::Metrics;
 use crate::p2p::NetworkHandle;
@@ -290,11 +289,6 @@ pub(crate) fn entry_for(standing: &Standing, guest_presence: bool) -> Entitlemen
 /// Whether an account in `state` has verified its address (every state after `pending_email`).
 pub(crate) fn is_verified(state: State) -> bool {
     state != State::PendingEmail
-}
-
-/// An [`ApiError`] for a membership refusal code.
-pub(crate) fn refused(code: &'static str) -> ApiError {
-    ApiError::Forbidden(code)
 }
 
 /// The snake_case text of a serializable enumeration value (`State::PendingEmail` → `pending_email`).

@@ -165,6 +165,13 @@ impl Server {
             }
         });
         spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval_secs);
+        tasks.spawn("membership-sweep", {
+            let sweep = membership.clone().run_sweep(token.child_token());
+            async move {
+                sweep.await;
+                Ok(())
+            }
+        });
         tasks.spawn("email-outbox", {
             let worker = crate::email::outbox::run(
                 store.clone(),

@@ -17,9 +17,10 @@ use std::path::Path;
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use accounts::{
-    Account, AccountDetails, Binding, BoundPeer, account_by_email, account_details, binding_of,
-    bindings_of, count_bindings, insert_account, insert_binding, mark_verified, remove_account,
-    remove_binding, set_email, set_standing, subscription_facts,
+    Account, AccountDetails, Binding, BoundPeer, SubscriptionSummary, account_by_email,
+    account_details, binding_of, bindings_of, count_bindings, insert_account, insert_binding,
+    latest_subscription, mark_verified, remove_account, remove_binding, set_email, set_standing,
+    subscription_facts,
 };
 pub use email_outbox::{DueEmail, NewEmail, insert_email};
 pub use invites::{
