@@ -87,6 +87,8 @@ struct Inner {
     /// `http.external_url` (or the bound address): links, cookies, voucher `hub_url`.
     external_url: String,
     metrics: Metrics,
+    /// Notified after a commit that enqueued mail, so the outbox sends it at once.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Membership {
@@ -97,6 +99,7 @@ impl Membership {
         key: ed25519::Keypair,
         external_url: String,
         metrics: Metrics,
+        outbox_wake: Arc<tokio::sync::Notify>,
     ) -> Self {
         let hub_id = Ed25519PeerId::from(key.public());
         Self {
@@ -108,6 +111,7 @@ impl Membership {
                 hub_id,
                 external_url,
                 metrics,
+                outbox_wake,
             }),
         }
     }
@@ -255,6 +259,11 @@ impl Membership {
             self.inner.enforcer.entitlements.revoke_vouchers(*peer, now);
         }
         Ok(())
+    }
+
+    /// Tells the outbox that committed mail waits.
+    pub(crate) fn wake_outbox(&self) {
+        self.inner.outbox_wake.notify_one();
     }
 
     /// Forgets in-memory revocations whose vouchers have all expired.

@@ -209,6 +209,7 @@ impl Membership {
         };
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
         Ok(JoinOutcome::CheckEmail { expires_at })
     }
 
@@ -521,6 +522,7 @@ impl Membership {
         let kept = self.send_token(&mut tx, token).await?;
         store::delete_join_tokens_except(&mut tx, email, &kept).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
         Ok(())
     }
 
@@ -544,6 +546,7 @@ impl Membership {
         );
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
         Ok(())
     }
 
@@ -566,6 +569,7 @@ impl Membership {
         );
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
         Ok(())
     }
 
