@@ -261,6 +261,28 @@ impl Membership {
         Ok(())
     }
 
+    /// Open autojoin (hub.md §6.2): in an `open` community with `open_autojoin`, a peer that
+    /// proved its key and has no account yet gets an email-less `active` account bound to it.
+    /// Cheap when nothing is to be done (one table lookup); a failure is logged, never fatal —
+    /// the peer keeps the default rights of an open community.
+    pub(crate) async fn autojoin(&self, peer: &Ed25519PeerId, proof_ts: i64, proof_sig: &str) {
+        let membership = &self.inner.config.membership;
+        if membership.join_mode != JoinMode::Open
+            || !membership.open_autojoin
+            || self.entitlements().has_entry(&peer.peer_id())
+        {
+            return;
+        }
+        let proof = Proof {
+            peer: *peer,
+            ts: proof_ts,
+            sig: proof_sig.to_owned(),
+        };
+        if let Err(error) = self.create_open_account(&proof, None, "autojoin").await {
+            tracing::warn!(%peer, %error, "open autojoin failed; the peer keeps the open default rights");
+        }
+    }
+
     /// Tells the outbox that committed mail waits.
     pub(crate) fn wake_outbox(&self) {
         self.inner.outbox_wake.notify_one();
@@ -290,6 +312,7 @@ pub(crate) fn entry_for(standing: &Standing, guest_presence: bool) -> Entitlemen
     };
     Entitlement {
         rights,
+        state: Some(standing.state),
         tier: Some(standing.tier),
         refusal,
     }

@@ -120,7 +120,15 @@ impl Membership {
         }
         let Some(email) = email else {
             return match (mode, proof) {
-                (JoinMode::Open, Some(proof)) => self.join_open(proof, label).await,
+                (JoinMode::Open, Some(proof)) => {
+                    let (account_id, standing) =
+                        self.create_open_account(proof, label, "join").await?;
+                    Ok(JoinOutcome::Active {
+                        account_id,
+                        state: standing.state,
+                        tier: standing.tier,
+                    })
+                }
                 _ => Err(bad("email_required", "email", "email: required to join")),
             };
         };
@@ -213,8 +221,14 @@ impl Membership {
         Ok(JoinOutcome::CheckEmail { expires_at })
     }
 
-    /// Open mode, signed, no email: an email-less active account bound to the signer at once.
-    async fn join_open(&self, proof: &Proof, label: Option<String>) -> ApiResult<JoinOutcome> {
+    /// Open mode, signed, no email (or autojoin): an email-less active account bound to the
+    /// signer at once.
+    pub(crate) async fn create_open_account(
+        &self,
+        proof: &Proof,
+        label: Option<String>,
+        via: &str,
+    ) -> ApiResult<(String, crate::members::Standing)> {
         let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
         let mut tx = self.store().begin_write().await?;
@@ -233,18 +247,14 @@ impl Membership {
             label,
             proof.ts,
             &proof.sig,
-            "join",
+            via,
             now,
         );
         insert_binding_checked(&mut tx, &binding).await?;
         let standing = self.recompute_in(&mut tx, &id, now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.apply_account(&id, &[], "join").await?;
-        Ok(JoinOutcome::Active {
-            account_id: id,
-            state: standing.state,
-            tier: standing.tier,
-        })
+        Ok((id, standing))
     }
 
     /// Creates the token row and its outbox mail in the caller's transaction (§6.8 rule 5a).

@@ -27,6 +27,7 @@ each_backend!(
     unbinding_a_peer_drops_its_reservation_and_revokes_its_voucher,
     bind_code_binds_a_second_device_and_cookie_posts_need_same_origin,
     resend_replaces_the_pending_link_and_login_mails_only_known_addresses,
+    open_autojoin_binds_a_peer_on_its_first_signed_publish,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -850,4 +851,32 @@ async fn resend_replaces_the_pending_link_and_login_mails_only_known_addresses(d
             .any(|m| m.to == ["nobody@example.org"]),
         "no mail for unknown addresses"
     );
+}
+
+async fn open_autojoin_binds_a_peer_on_its_first_signed_publish(db: TestDb) {
+    let hub = TestHub::spawn_with(&db, |c| c.membership.join_mode = JoinMode::Open).await;
+    let peer = Peer::new();
+    assert_eq!(membership_state(&hub, &peer).await["state"], "none");
+
+    let body =
+        json!({"type": "online", "peerId": peer.id().to_string(), "content": "hi"}).to_string();
+    let mut request = hub.client.post(hub.url("/publish")).body(body.clone());
+    for (name, value) in signed_headers(
+        &peer.key,
+        &hub_id(&hub),
+        "POST",
+        "/publish",
+        body.as_bytes(),
+    ) {
+        request = request.header(name, value);
+    }
+    let published = request.send().await.unwrap();
+    let view = membership_state(&hub, &peer).await;
+    let (_, me) = json_of(signed_get(&hub, "/api/v1/me", &peer).await).await;
+
+    assert_eq!(published.status(), StatusCode::NO_CONTENT);
+    assert_eq!(view["state"], "active", "{view}");
+    assert!(view["account_id"].is_string(), "{view}");
+    assert_eq!(me["peers"][0]["bound_via"], "autojoin", "{me}");
+    assert_eq!(me["account"]["email"], Value::Null);
 }
