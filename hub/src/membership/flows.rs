@@ -182,6 +182,7 @@ impl Membership {
         let account = match store::account_by_email(&mut tx, email).await? {
             Some(account) if account.state == State::Banned => {
                 // Same answer as for everyone else; banned addresses get no mail (§6.8 rule 6).
+                self.count_suppressed("join");
                 return Ok(JoinOutcome::CheckEmail { expires_at });
             }
             Some(account) => account.id,
@@ -297,6 +298,18 @@ impl Membership {
         };
         store::insert_email(tx, &mail, token.created_at).await?;
         Ok(token.token_hash)
+    }
+
+    /// Counts a message not sent because its address is banned.
+    fn count_suppressed(&self, purpose: &'static str) {
+        self.inner
+            .metrics
+            .email_sent
+            .get_or_create(&crate::metrics::EmailLabels {
+                purpose,
+                outcome: "suppressed",
+            })
+            .inc();
     }
 
     /// `GET /api/v1/verify`: what a token is for, without consuming it (§6.8 rule 2).
@@ -520,6 +533,7 @@ impl Membership {
         if let Some(account) = store::account_by_email(&mut tx, email).await?
             && account.state == State::Banned
         {
+            self.count_suppressed("join");
             return Ok(());
         }
         let expires_at = now + ttl_ms(self.config().email.token_ttl_secs);
@@ -543,7 +557,11 @@ impl Membership {
         let Some(account) = store::account_by_email(&mut tx, email).await? else {
             return Ok(());
         };
-        if !is_verified(account.state) || account.state == State::Banned {
+        if account.state == State::Banned {
+            self.count_suppressed("login");
+            return Ok(());
+        }
+        if !is_verified(account.state) {
             return Ok(());
         }
         let token = plain_token(
