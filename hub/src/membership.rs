@@ -89,6 +89,10 @@ struct Inner {
     metrics: Metrics,
     /// Notified after a commit that enqueued mail, so the outbox sends it at once.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// Serializes [`Membership::apply_account`]: each call reads the database and writes the
+    /// table under it, so the last call always leaves the table at the newest committed state
+    /// (two interleaved calls could otherwise write an older standing last).
+    apply_lock: tokio::sync::Mutex<()>,
 }
 
 impl Membership {
@@ -112,6 +116,7 @@ impl Membership {
                 external_url,
                 metrics,
                 outbox_wake,
+                apply_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -208,6 +213,7 @@ impl Membership {
         gone_peers: &[String],
         reason: &'static str,
     ) -> ApiResult<()> {
+        let _serial = self.inner.apply_lock.lock().await;
         let mut conn = self.inner.store.acquire().await?;
         let account = match store::account_details(&mut conn, account_id).await {
             Ok(account) => Some(account),
