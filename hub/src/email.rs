@@ -6,8 +6,8 @@ pub(crate) mod outbox;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lettre::message::Mailbox;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::ExposeSecret as _;
 
@@ -105,10 +105,30 @@ impl Mailer {
             .subject(&mail.subject)
             .message_id(Some(mail.message_id.clone()))
             .header(ContentType::TEXT_PLAIN)
-            .header(ContentTransferEncoding::EightBit)
-            .body(mail.body.clone())
+            .body(eight_bit_body(&mail.body)?)
             .map_err(|e| e.to_string())
     }
+}
+
+/// Longest line RFC 5322 allows, without its CRLF.
+const MAX_LINE: usize = 998;
+
+/// The body as 8-bit text with CRLF line ends. lettre's own 8-bit check refuses lines of 76 or more
+/// characters (it would pick quoted-printable), but links must appear verbatim on one line
+/// (hub.md §6.8 rule 3), so the body is checked against RFC 5322 here and handed over pre-encoded.
+fn eight_bit_body(text: &str) -> Result<Body, String> {
+    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    if crlf.contains('\0')
+        || crlf
+            .split("\r\n")
+            .any(|line| line.len() > MAX_LINE || line.contains('\r'))
+    {
+        return Err("body has a NUL, a bare CR or a line over 998 bytes".to_owned());
+    }
+    Ok(Body::dangerous_pre_encoded(
+        crlf.into_bytes(),
+        ContentTransferEncoding::EightBit,
+    ))
 }
 
 /// Writes one message atomically: a temporary name first, then a rename.
@@ -135,11 +155,25 @@ mod tests {
             to_addr: "ann@example.org".to_owned(),
             subject: "Confirm your email for Go Developers".to_owned(),
             body:
-                "https://hub.example.org/verify?token=abc_DEF-123\nExpires 2026-12-01 12:00 UTC\n"
+                "https://hub.example.org/verify?token=abc_DEF-1234567890abcdefghijklmnopqrstuvwxyz01\nExpires 2026-12-01 12:00 UTC\n"
                     .to_owned(),
             attempts: 0,
             created_at: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn overlong_line_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EmailConfig {
+            transport: MailTransportKind::File,
+            ..EmailConfig::default()
+        };
+        let mailer = Mailer::new(&config, dir.path()).unwrap();
+        let mut long = mail();
+        long.body = "x".repeat(999);
+
+        assert!(mailer.send(&long).await.is_err());
     }
 
     #[tokio::test]
@@ -157,7 +191,7 @@ mod tests {
             std::fs::read_to_string(dir.path().join("outbox").join(format!("{}.eml", mail().id)))
                 .unwrap();
         assert!(
-            eml.contains("https://hub.example.org/verify?token=abc_DEF-123"),
+            eml.contains("https://hub.example.org/verify?token=abc_DEF-1234567890abcdefghijklmnopqrstuvwxyz01\r\n"),
             "{eml}"
         );
         assert!(eml.contains("Content-Transfer-Encoding: 8bit"), "{eml}");

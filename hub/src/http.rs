@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod health;
 mod info;
+mod membership;
 mod presence;
 mod relay_info;
 pub(crate) mod session;
@@ -49,6 +50,7 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
         .merge(ws::router())
         .merge(relay_info::router())
         .merge(admin::router())
+        .merge(membership::router())
         .with_state(state);
     shared::server::finish_router(app, &limits, metrics)
 }

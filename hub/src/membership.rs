@@ -9,8 +9,9 @@
 
 pub(crate) mod admin;
 pub(crate) mod codes;
-mod flows;
+pub(crate) mod flows;
 mod profile;
+mod sweep;
 mod vouchers;
 
 use std::sync::Arc;
@@ -20,13 +21,11 @@ use libp2p::identity::ed25519;
 use shared::ids::Ed25519PeerId;
 use sqlx::AnyConnection;
 
-pub(crate) use flows::{JoinOutcome, JoinRequest, Proof, TokenInfo, Verified};
-pub(crate) use profile::MembershipView;
-pub(crate) use vouchers::IssuedVoucher;
+pub(crate) use flows::{JoinOutcome, JoinRequest, Proof};
 
 use crate::config::{Config, JoinMode};
 use crate::entitlements::{Entitlement, Entitlements, Rights};
-use crate::http::{ApiError, ApiResult};
+use crate::http::ApiResult;
 use crate::members::{self, Facts, Standing, State};
 use crate::metrics::Metrics;
 use crate::p2p::NetworkHandle;
@@ -89,6 +88,12 @@ struct Inner {
     /// `http.external_url` (or the bound address): links, cookies, voucher `hub_url`.
     external_url: String,
     metrics: Metrics,
+    /// Notified after a commit that enqueued mail, so the outbox sends it at once.
+    outbox_wake: Arc<tokio::sync::Notify>,
+    /// Serializes [`Membership::apply_account`]: each call reads the database and writes the
+    /// table under it, so the last call always leaves the table at the newest committed state
+    /// (two interleaved calls could otherwise write an older standing last).
+    apply_lock: tokio::sync::Mutex<()>,
 }
 
 impl Membership {
@@ -99,6 +104,7 @@ impl Membership {
         key: ed25519::Keypair,
         external_url: String,
         metrics: Metrics,
+        outbox_wake: Arc<tokio::sync::Notify>,
     ) -> Self {
         let hub_id = Ed25519PeerId::from(key.public());
         Self {
@@ -110,6 +116,8 @@ impl Membership {
                 hub_id,
                 external_url,
                 metrics,
+                outbox_wake,
+                apply_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -206,6 +214,7 @@ impl Membership {
         gone_peers: &[String],
         reason: &'static str,
     ) -> ApiResult<()> {
+        let _serial = self.inner.apply_lock.lock().await;
         let mut conn = self.inner.store.acquire().await?;
         let account = match store::account_details(&mut conn, account_id).await {
             Ok(account) => Some(account),
@@ -259,6 +268,33 @@ impl Membership {
         Ok(())
     }
 
+    /// Open autojoin (hub.md §6.2): in an `open` community with `open_autojoin`, a peer that
+    /// proved its key and has no account yet gets an email-less `active` account bound to it.
+    /// Cheap when nothing is to be done (one table lookup); a failure is logged, never fatal —
+    /// the peer keeps the default rights of an open community.
+    pub(crate) async fn autojoin(&self, peer: &Ed25519PeerId, proof_ts: i64, proof_sig: &str) {
+        let membership = &self.inner.config.membership;
+        if membership.join_mode != JoinMode::Open
+            || !membership.open_autojoin
+            || self.entitlements().has_entry(&peer.peer_id())
+        {
+            return;
+        }
+        let proof = Proof {
+            peer: *peer,
+            ts: proof_ts,
+            sig: proof_sig.to_owned(),
+        };
+        if let Err(error) = self.create_open_account(&proof, None, "autojoin").await {
+            tracing::warn!(%peer, %error, "open autojoin failed; the peer keeps the open default rights");
+        }
+    }
+
+    /// Tells the outbox that committed mail waits.
+    pub(crate) fn wake_outbox(&self) {
+        self.inner.outbox_wake.notify_one();
+    }
+
     /// Forgets in-memory revocations whose vouchers have all expired.
     pub(crate) fn prune_revocations(&self) {
         self.inner
@@ -283,6 +319,7 @@ pub(crate) fn entry_for(standing: &Standing, guest_presence: bool) -> Entitlemen
     };
     Entitlement {
         rights,
+        state: Some(standing.state),
         tier: Some(standing.tier),
         refusal,
     }
@@ -291,11 +328,6 @@ pub(crate) fn entry_for(standing: &Standing, guest_presence: bool) -> Entitlemen
 /// Whether an account in `state` has verified its address (every state after `pending_email`).
 pub(crate) fn is_verified(state: State) -> bool {
     state != State::PendingEmail
-}
-
-/// An [`ApiError`] for a membership refusal code.
-pub(crate) fn refused(code: &'static str) -> ApiError {
-    ApiError::Forbidden(code)
 }
 
 /// The snake_case text of a serializable enumeration value (`State::PendingEmail` → `pending_email`).

@@ -26,8 +26,6 @@ use shared::server::Readiness;
 
 /// Everything must have stopped within this after a shutdown request (hub.md §1 rule 3).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often `hub_members` is recounted besides after each admin change (hub.md §15).
-const MEMBERS_GAUGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Why the hub could not start. Each variant names the file, address or database at fault.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +128,7 @@ impl Server {
             network: network.handle.clone(),
         };
         let config = Arc::new(config);
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let membership = Membership::new(
             config.clone(),
             store.clone(),
@@ -137,6 +136,7 @@ impl Server {
             key.clone(),
             http_url.clone(),
             metrics.clone(),
+            outbox_wake.clone(),
         );
         let bound = membership.load().await.map_err(StartError::Load)?;
         tracing::info!(bound_peers = bound, "entitlement table loaded");
@@ -167,13 +167,20 @@ impl Server {
             }
         });
         spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval_secs);
-        spawn_members_gauge(&tasks, &membership);
+        tasks.spawn("membership-sweep", {
+            let sweep = membership.clone().run_sweep(token.child_token());
+            async move {
+                sweep.await;
+                Ok(())
+            }
+        });
         tasks.spawn("email-outbox", {
             let worker = crate::email::outbox::run(
                 store.clone(),
                 mailer,
                 state.config.email.clone(),
                 metrics.clone(),
+                outbox_wake,
                 token.child_token(),
             );
             async move {
@@ -267,27 +274,6 @@ impl Server {
         self.store.close().await;
         tracing::info!("hub stopped");
     }
-}
-
-/// Recounts `hub_members` at start and every [`MEMBERS_GAUGE_INTERVAL`] until cancelled; a
-/// failed count is logged and retried on the next tick.
-fn spawn_members_gauge(tasks: &Tasks, membership: &Membership) {
-    let token = tasks.token().child_token();
-    let membership = membership.clone();
-    tasks.spawn("members-gauge", async move {
-        let mut tick = tokio::time::interval(MEMBERS_GAUGE_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = token.cancelled() => return Ok(()),
-                _ = tick.tick() => {
-                    if let Err(error) = membership.refresh_member_gauge().await {
-                        tracing::warn!(error = %error, "hub_members not refreshed");
-                    }
-                }
-            }
-        }
-    });
 }
 
 /// The presence sweep (expired peers go offline) and the legacy refresh, both until cancelled.

@@ -18,15 +18,16 @@ use std::path::Path;
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use accounts::{
-    Account, AccountDetails, Binding, BoundPeer, account_by_email, account_details, binding_of,
-    bindings_of, count_bindings, insert_account, insert_binding, mark_verified, remove_account,
-    remove_binding, set_email, set_standing, subscription_facts,
+    Account, AccountDetails, Binding, BoundPeer, SubscriptionSummary, account_by_email,
+    account_details, binding_of, bindings_of, count_bindings, insert_account, insert_binding,
+    latest_subscription, mark_verified, remove_account, remove_binding, set_email, set_standing,
+    subscription_facts,
 };
 pub use admin::{
     AuditEntry, Cursor, MemberQuery, MemberRow, PeerOwner, SubscriptionRow, clear_ban, clear_comp,
-    count_emails, count_members, count_subscriptions, decide_applications, insert_audit,
-    list_applications, list_audit, list_audit_of, list_invites, list_members, list_owners,
-    list_peers_of, list_subscriptions_of, mark_banned, mark_invite_revoked, set_comp, set_state,
+    count_emails, count_subscriptions, decide_applications, insert_audit, list_applications,
+    list_audit, list_audit_of, list_invites, list_members, list_owners, list_peers_of,
+    list_subscriptions_of, mark_banned, mark_invite_revoked, set_comp, set_state,
 };
 pub use email_outbox::{DueEmail, NewEmail, insert_email};
 pub use invites::{

@@ -46,7 +46,15 @@ pub type Event = SwarmEvent<ClientEvent>;
 /// # Panics
 /// When the transport cannot be built.
 pub fn client() -> Swarm<Client> {
-    libp2p::SwarmBuilder::with_new_identity()
+    client_with(libp2p::identity::ed25519::Keypair::generate())
+}
+
+/// A new client whose identity is `key` (so the test can also sign PeerSig requests as it).
+///
+/// # Panics
+/// When the transport cannot be built.
+pub fn client_with(key: libp2p::identity::ed25519::Keypair) -> Swarm<Client> {
+    libp2p::SwarmBuilder::with_existing_identity(key.into())
         .with_tokio()
         .with_tcp(
             tcp::Config::default(),
@@ -172,6 +180,45 @@ pub async fn reserve(
             SwarmEvent::ListenerClosed {
                 reason: Err(error), ..
             } => Some(Err(format!("{error:?}"))),
+            _ => None,
+        },
+    )
+    .await
+}
+
+/// Connects to the hub (unless connected) and presents `voucher` over `/goop/hub/voucher/1.0.0`;
+/// returns the hub's JSON answer.
+///
+/// # Panics
+/// When nothing happens within 10 s.
+pub async fn present_voucher(
+    swarm: &mut Swarm<Client>,
+    hub_addr: &Multiaddr,
+    hub_id: PeerId,
+    voucher: &str,
+) -> serde_json::Value {
+    let deadline = Duration::from_secs(10);
+    if !swarm.is_connected(&hub_id) {
+        swarm.dial(hub_addr.clone()).expect("dial the hub");
+        pump(&mut [&mut *swarm], deadline, "connection to the hub", |_, event| {
+            matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == hub_id)
+                .then_some(())
+        })
+        .await;
+    }
+    swarm
+        .behaviour_mut()
+        .voucher
+        .send_request(&hub_id, serde_json::json!({ "voucher": voucher }));
+    pump(
+        &mut [&mut *swarm],
+        deadline,
+        "the voucher answer",
+        |_, event| match event {
+            SwarmEvent::Behaviour(ClientEvent::Voucher(request_response::Event::Message {
+                message: request_response::Message::Response { response, .. },
+                ..
+            })) => Some(response.clone()),
             _ => None,
         },
     )

@@ -2,7 +2,10 @@
 //! (`retry_base_secs` × 2ⁿ, at most an hour) until the token lifetime ends, and keeps the pending
 //! gauge current. Delivery is at least once; the Message-ID never changes between attempts.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use tokio_util::sync::CancellationToken;
 
@@ -19,12 +22,14 @@ const BATCH: i64 = 32;
 /// Longest pause between attempts.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 
-/// Runs until `token` is cancelled.
+/// Runs until `token` is cancelled: every second (for retries) and whenever `wake` is notified
+/// (a transaction that enqueued mail committed), until no due message is left.
 pub(crate) async fn run(
     store: Store,
     mailer: Mailer,
     config: EmailConfig,
     metrics: Metrics,
+    wake: Arc<Notify>,
     token: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(POLL);
@@ -32,9 +37,17 @@ pub(crate) async fn run(
         tokio::select! {
             () = token.cancelled() => return,
             _ = tick.tick() => {}
+            () = wake.notified() => {}
         }
-        if let Err(error) = deliver_due(&store, &mailer, &config, &metrics).await {
-            tracing::warn!(%error, "email outbox: database unavailable, will retry");
+        loop {
+            match deliver_due(&store, &mailer, &config, &metrics).await {
+                Ok(handled) if handled >= BATCH as usize && !token.is_cancelled() => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "email outbox: database unavailable, will retry");
+                    break;
+                }
+            }
         }
     }
 }
@@ -44,7 +57,7 @@ async fn deliver_due(
     mailer: &Mailer,
     config: &EmailConfig,
     metrics: &Metrics,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<usize, crate::store::StoreError> {
     let now = now_ms();
     let ttl_ms = i64::try_from(config.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let expired = store.expire_emails(now.saturating_sub(ttl_ms)).await?;
@@ -54,7 +67,9 @@ async fn deliver_due(
             "email outbox: gave up on messages whose tokens expired"
         );
     }
-    for mail in store.list_due_emails(now, BATCH).await? {
+    let due = store.list_due_emails(now, BATCH).await?;
+    let handled = due.len();
+    for mail in due {
         let labels = |outcome| EmailLabels {
             purpose: purpose_label(&mail.purpose),
             outcome,
@@ -81,7 +96,7 @@ async fn deliver_due(
     metrics
         .email_pending
         .set(store.count_pending_emails().await?);
-    Ok(())
+    Ok(handled)
 }
 
 fn purpose_label(purpose: &str) -> &'static str {

@@ -17,7 +17,6 @@ pub(crate) use views::{
 use super::{Membership, codes, flows::INVITE_CODE_LEN};
 use crate::http::{ApiError, ApiResult};
 use crate::members::State;
-use crate::metrics::MemberLabels;
 use crate::presence::now_ms;
 use crate::store::{self, AccountDetails, AuditEntry, Invite, StoreError};
 
@@ -396,7 +395,8 @@ impl Membership {
         Ok(())
     }
 
-    /// After a committed change: entitlements (and revocations) for the account, then the gauge.
+    /// After a committed change: entitlements (and revocations) for the account, then the
+    /// `hub_members` gauge (also refreshed by every sweep, hub.md §15).
     async fn after_change(
         &self,
         id: &str,
@@ -406,31 +406,6 @@ impl Membership {
         self.apply_account(id, gone_peers, reason).await?;
         if let Err(error) = self.refresh_member_gauge().await {
             tracing::warn!(error = %error, "hub_members not refreshed");
-        }
-        Ok(())
-    }
-
-    /// Sets `hub_members{state,tier}` from a grouped count; every pair is written, zeros included,
-    /// so a pair that emptied drops to 0 (hub.md §15).
-    pub(crate) async fn refresh_member_gauge(&self) -> Result<(), StoreError> {
-        let mut conn = self.store().acquire().await?;
-        let counts = store::count_members(&mut conn).await?;
-        drop(conn);
-        for state in views::STATES {
-            for tier in views::TIERS {
-                let n = counts
-                    .iter()
-                    .find(|(s, t, _)| *s == state && *t == tier)
-                    .map_or(0, |(_, _, n)| *n);
-                self.inner
-                    .metrics
-                    .members
-                    .get_or_create(&MemberLabels {
-                        state: state.label(),
-                        tier: tier.label(),
-                    })
-                    .set(n);
-            }
         }
         Ok(())
     }

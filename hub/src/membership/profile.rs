@@ -91,15 +91,7 @@ impl Membership {
         };
         let peers = store::bindings_of(&mut conn, account_id).await?;
         let application = store::application_of(&mut conn, account_id).await?;
-        let subscription: Option<(Option<String>, String, Option<i64>, Option<i64>)> =
-            sqlx::query_as(
-                "select plan_id, status, current_period_end, cancel_scheduled_at from subscriptions \
-                 where account_id = $1 order by updated_at desc limit 1",
-            )
-            .bind(account_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(StoreError::from)?;
+        let subscription = store::latest_subscription(&mut conn, account_id).await?;
         let standing = members::Standing {
             state: account.state,
             tier: account.tier,
@@ -124,11 +116,11 @@ impl Membership {
                 "bound_via": b.bound_via,
                 "online": is_online(&b.peer_id),
             })).collect::<Vec<_>>(),
-            "subscription": subscription.map(|(plan, status, end, cancel)| json!({
-                "plan": plan,
-                "status": status,
-                "current_period_end": end,
-                "cancel_at_period_end": cancel.is_some(),
+            "subscription": subscription.map(|s| json!({
+                "plan": s.plan_id,
+                "status": s.status,
+                "current_period_end": s.current_period_end,
+                "cancel_at_period_end": s.cancel_scheduled_at.is_some(),
             })),
             "application": application.map(|a| json!({
                 "id": a.id,

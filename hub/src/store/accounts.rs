@@ -80,7 +80,7 @@ pub struct BoundPeer {
 }
 
 /// A `text` column holding a snake_case enumeration value.
-pub(super) fn parse_enum<T: serde::de::DeserializeOwned>(
+fn parse_enum<T: serde::de::DeserializeOwned>(
     text: String,
     column: &'static str,
 ) -> Result<T, StoreError> {
@@ -369,6 +369,36 @@ pub async fn subscription_facts(
         .collect())
 }
 
+/// The newest subscription of an account, as the account document shows it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SubscriptionSummary {
+    /// The plan (`[[plans]]` id).
+    pub plan_id: Option<String>,
+    /// Stripe status.
+    pub status: String,
+    /// End of the paid period (ms).
+    pub current_period_end: Option<i64>,
+    /// Set when the subscription ends at the period end (ms).
+    pub cancel_scheduled_at: Option<i64>,
+}
+
+/// The newest subscription of an account.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn latest_subscription(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<Option<SubscriptionSummary>, StoreError> {
+    Ok(sqlx::query_as::<_, SubscriptionSummary>(
+        "select plan_id, status, current_period_end, cancel_scheduled_at from subscriptions \
+         where account_id = $1 order by updated_at desc, id limit 1",
+    )
+    .bind(account_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// Stores a derived standing (state, tier, grace end).
 ///
 /// # Errors
@@ -515,4 +545,63 @@ pub async fn count_bindings(conn: &mut AnyConnection, account_id: &str) -> Resul
     .fetch_one(conn)
     .await?;
     Ok(n)
+}
+
+impl Store {
+    /// Accounts whose comp or grace period has ended and whose standing may change (hub.md §6.7).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn accounts_due_recompute(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select id from accounts where state not in ('pending_email', 'pending_approval', 'banned') \
+             and ((grace_until is not null and grace_until <= $1) \
+             or (tier = 'comped' and comped_until is not null and comped_until <= $1)) \
+             order by id limit $2",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?)
+    }
+
+    /// Deletes `pending_email` accounts created before `cutoff_ms`; how many.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn delete_stale_pending(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let done =
+            sqlx::query("delete from accounts where state = 'pending_email' and created_at < $1")
+                .bind(cutoff_ms)
+                .execute(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Accounts per state and tier.
+    ///
+    /// # Errors
+    /// [`StoreError`], or [`StoreError::Corrupt`] for an unknown state or tier.
+    pub async fn count_members(&self) -> Result<Vec<(State, Tier, i64)>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "select state, tier, cast(count(*) as bigint) from accounts group by state, tier",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(s, t, n)| {
+                Ok((
+                    parse_enum(s, "accounts.state")?,
+                    parse_enum(t, "accounts.tier")?,
+                    n,
+                ))
+            })
+            .collect()
+    }
 }

@@ -9,7 +9,7 @@
 use sqlx::{AnyConnection, Row as _};
 
 use super::StoreError;
-use super::accounts::{AccountDetails, DETAILS_COLUMNS, DetailsRow, parse_enum, text};
+use super::accounts::{AccountDetails, DETAILS_COLUMNS, DetailsRow, text};
 use super::invites::{APPLICATION_COLUMNS, Application, INVITE_COLUMNS, Invite};
 use crate::members::{State, Tier};
 
@@ -546,29 +546,6 @@ pub async fn mark_invite_revoked(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Accounts per `(state, tier)`.
-///
-/// # Errors
-/// [`StoreError`], or [`StoreError::Corrupt`] for an unknown state or tier.
-pub async fn count_members(
-    conn: &mut AnyConnection,
-) -> Result<Vec<(State, Tier, i64)>, StoreError> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "select state, tier, cast(count(*) as bigint) from accounts group by state, tier",
-    )
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|(state, tier, n)| {
-            Ok((
-                parse_enum(state, "accounts.state")?,
-                parse_enum(tier, "accounts.tier")?,
-                n,
-            ))
-        })
-        .collect()
 }
 
 /// Subscriptions per Stripe status.

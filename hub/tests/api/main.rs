@@ -7,6 +7,7 @@ mod health;
 mod info;
 mod interop;
 mod lifecycle;
+mod membership;
 mod p2p;
 mod presence;
 mod relay;

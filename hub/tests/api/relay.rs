@@ -252,35 +252,7 @@ fn voucher_for(
 
 /// Connects `swarm` to the hub and presents `voucher`; returns the hub's JSON answer.
 async fn present(swarm: &mut Swarm<Client>, hub: &TestHub, voucher: String) -> serde_json::Value {
-    let hub_id = hub.server().peer_id();
-    swarm.dial(hub_addr(hub)).unwrap();
-    pump(
-        &mut [&mut *swarm],
-        DEADLINE,
-        "connection to the hub",
-        |_, event| {
-            matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == hub_id)
-                .then_some(())
-        },
-    )
-    .await;
-    swarm
-        .behaviour_mut()
-        .voucher
-        .send_request(&hub_id, serde_json::json!({ "voucher": voucher }));
-    pump(
-        &mut [&mut *swarm],
-        DEADLINE,
-        "the voucher answer",
-        |_, event| match event {
-            SwarmEvent::Behaviour(ClientEvent::Voucher(request_response::Event::Message {
-                message: request_response::Message::Response { response, .. },
-                ..
-            })) => Some(response.clone()),
-            _ => None,
-        },
-    )
-    .await
+    testkit::swarm::present_voucher(swarm, &hub_addr(hub), hub.server().peer_id(), &voucher).await
 }
 
 #[tokio::test]

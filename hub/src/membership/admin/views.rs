@@ -19,8 +19,8 @@ use crate::store::{
     SubscriptionRow,
 };
 
-/// Every state, in the order of hub.md §6.3 (stats and gauge list them all, zeros included).
-pub(super) const STATES: [State; 6] = [
+/// Every state, in the order of hub.md §6.3 (stats list them all, zeros included).
+const STATES: [State; 6] = [
     State::PendingEmail,
     State::PendingApproval,
     State::Active,
@@ -29,7 +29,7 @@ pub(super) const STATES: [State; 6] = [
     State::Banned,
 ];
 /// Every tier.
-pub(super) const TIERS: [Tier; 4] = [Tier::Guest, Tier::Member, Tier::Paid, Tier::Comped];
+const TIERS: [Tier; 4] = [Tier::Guest, Tier::Member, Tier::Paid, Tier::Comped];
 /// Audit rows shown with one member.
 const MEMBER_AUDIT_ROWS: i64 = 20;
 /// Invites listed at most (the list has no pages).
@@ -448,8 +448,8 @@ impl Membership {
     /// `GET …/stats` (hub.md §9). Billing does not exist yet: subscriptions are counted from
     /// their table (empty until billing writes it) and donations are zero.
     pub(crate) async fn stats(&self) -> ApiResult<Stats> {
+        let counts = self.store().count_members().await?;
         let mut conn = self.store().acquire().await?;
-        let counts = store::count_members(&mut conn).await?;
         let subscriptions = store::count_subscriptions(&mut conn).await?;
         let (sent, failed) = store::count_emails(&mut conn, now_ms() - 86_400_000).await?;
         drop(conn);
