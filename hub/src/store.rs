@@ -25,9 +25,9 @@ pub use accounts::{
 };
 pub use admin::{
     AuditEntry, Cursor, MemberQuery, MemberRow, PeerOwner, SubscriptionRow, clear_ban, clear_comp,
-    count_emails, count_subscriptions, decide_applications, insert_audit, list_applications,
-    list_audit, list_audit_of, list_invites, list_members, list_owners, list_peers_of,
-    list_subscriptions_of, mark_banned, mark_invite_revoked, set_comp, set_state,
+    count_emails, count_subscriptions, decide_applications, delete_pending_account, insert_audit,
+    list_applications, list_audit, list_audit_of, list_invites, list_members, list_owners,
+    list_peers_of, list_subscriptions_of, mark_banned, mark_invite_revoked, move_state, set_comp,
 };
 pub use email_outbox::{DueEmail, NewEmail, insert_email};
 pub use invites::{

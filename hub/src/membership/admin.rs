@@ -81,12 +81,11 @@ impl Membership {
     ) -> ApiResult<MemberView> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        let before = account(&mut tx, id).await?;
-        if before.state != State::PendingApproval {
+        account(&mut tx, id).await?;
+        // The recompute keeps pending states, so the account leaves them first.
+        if !store::move_state(&mut tx, id, State::PendingApproval, State::Active, now).await? {
             return Err(wrong_state());
         }
-        // The recompute keeps pending states, so the account leaves them first.
-        store::set_state(&mut tx, id, State::Active, now).await?;
         let standing = self.recompute_in(&mut tx, id, now).await?;
         store::decide_applications(&mut tx, id, "approved", &actor.name, note, now).await?;
         let details = json!({"note": note, "state": standing.state, "tier": standing.tier});
@@ -119,7 +118,9 @@ impl Membership {
             .map(|b| b.peer_id)
             .collect();
         store::decide_applications(&mut tx, id, "rejected", &actor.name, Some(reason), now).await?;
-        store::remove_account(&mut tx, id).await?;
+        if !store::delete_pending_account(&mut tx, id).await? {
+            return Err(wrong_state());
+        }
         let details = json!({"reason": reason, "email": before.email, "peers": gone});
         audit(
             &mut tx,
@@ -146,10 +147,9 @@ impl Membership {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
-        if before.state == State::Banned {
+        if !store::mark_banned(&mut tx, id, reason, now).await? {
             return Err(wrong_state());
         }
-        store::mark_banned(&mut tx, id, reason, now).await?;
         self.recompute_in(&mut tx, id, now).await?;
         let peers: Vec<String> = store::bindings_of(&mut tx, id)
             .await?
@@ -197,7 +197,9 @@ impl Membership {
         } else {
             State::Active
         };
-        store::clear_ban(&mut tx, id, base, now).await?;
+        if !store::clear_ban(&mut tx, id, base, now).await? {
+            return Err(wrong_state());
+        }
         let standing = self.recompute_in(&mut tx, id, now).await?;
         let details = json!({"ban_reason": before.ban_reason, "state": standing.state, "tier": standing.tier});
         audit(
@@ -252,10 +254,9 @@ impl Membership {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
-        if before.comped_at.is_none() {
+        if !store::clear_comp(&mut tx, id, now).await? {
             return Err(wrong_state());
         }
-        store::clear_comp(&mut tx, id, now).await?;
         let standing = self.recompute_in(&mut tx, id, now).await?;
         let details = json!({
             "comped_until": before.comped_until,
@@ -352,10 +353,9 @@ impl Membership {
         let invite = store::invite_by_code(&mut tx, &code)
             .await?
             .ok_or(ApiError::NotFound("not_found"))?;
-        if invite.revoked_at.is_some() {
+        if !store::mark_invite_revoked(&mut tx, &code, now).await? {
             return Err(wrong_state());
         }
-        store::mark_invite_revoked(&mut tx, &code, now).await?;
         let details = json!({"uses": invite.uses, "max_uses": invite.max_uses});
         audit(
             &mut tx,

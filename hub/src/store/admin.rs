@@ -349,29 +349,31 @@ pub async fn list_subscriptions_of(
     .await?)
 }
 
-/// Sets the state of an account (before a recompute, which keeps pending and banned states).
+/// Moves an account from state `from` to `to` (before a recompute, which keeps pending and
+/// banned states). Whether it was in `from`: the condition is part of the `update`, so of two
+/// concurrent admin calls only one makes the transition on either database.
 ///
 /// # Errors
-/// [`StoreError::NotFound`] when the account is gone.
-pub async fn set_state(
+/// [`StoreError`].
+pub async fn move_state(
     conn: &mut AnyConnection,
     id: &str,
-    state: State,
+    from: State,
+    to: State,
     now_ms: i64,
-) -> Result<(), StoreError> {
-    let done = sqlx::query("update accounts set state = $2, updated_at = $3 where id = $1")
-        .bind(id)
-        .bind(text(state))
-        .bind(now_ms)
-        .execute(conn)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("update accounts set state = $3, updated_at = $4 where id = $1 and state = $2")
+            .bind(id)
+            .bind(text(from))
+            .bind(text(to))
+            .bind(now_ms)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-/// Bans an account: state `banned`, `banned_at`, `ban_reason`.
+/// Bans an account that is not banned: state `banned`, `banned_at`, `ban_reason`. Whether it did.
 ///
 /// # Errors
 /// [`StoreError`].
@@ -380,19 +382,21 @@ pub async fn mark_banned(
     id: &str,
     reason: &str,
     now_ms: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "update accounts set state = 'banned', banned_at = $2, ban_reason = $3, updated_at = $2 where id = $1",
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update accounts set state = 'banned', banned_at = $2, ban_reason = $3, updated_at = $2 \
+         where id = $1 and state <> 'banned'",
     )
     .bind(id)
     .bind(now_ms)
     .bind(reason)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// Lifts a ban: clears `banned_at` and `ban_reason` and sets the state to recompute from.
+/// Lifts the ban of a banned account: clears `banned_at` and `ban_reason` and sets the state to
+/// recompute from. Whether it was banned.
 ///
 /// # Errors
 /// [`StoreError`].
@@ -401,16 +405,33 @@ pub async fn clear_ban(
     id: &str,
     state: State,
     now_ms: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "update accounts set state = $2, banned_at = null, ban_reason = null, updated_at = $3 where id = $1",
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update accounts set state = $2, banned_at = null, ban_reason = null, updated_at = $3 \
+         where id = $1 and state = 'banned'",
     )
     .bind(id)
     .bind(text(state))
     .bind(now_ms)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes an account still waiting for approval (bindings, sessions and tokens cascade; its
+/// application keeps its row). Whether it did.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn delete_pending_account(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("delete from accounts where id = $1 and state = 'pending_approval'")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Grants a comp from now until `until` (`None` = open-ended); the account counts as having had
@@ -438,20 +459,24 @@ pub async fn set_comp(
     Ok(())
 }
 
-/// Ends a comp.
+/// Ends the comp of a comped account; whether there was one.
 ///
 /// # Errors
 /// [`StoreError`].
-pub async fn clear_comp(conn: &mut AnyConnection, id: &str, now_ms: i64) -> Result<(), StoreError> {
-    sqlx::query(
+pub async fn clear_comp(
+    conn: &mut AnyConnection,
+    id: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
         "update accounts set comped_at = null, comped_until = null, comp_note = null, updated_at = $2 \
-         where id = $1",
+         where id = $1 and comped_at is not null",
     )
     .bind(id)
     .bind(now_ms)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records the decision on an account's pending applications; how many there were.
@@ -531,7 +556,7 @@ pub async fn list_invites(
         .await?)
 }
 
-/// Marks an invite revoked.
+/// Marks an unrevoked invite revoked; whether it did.
 ///
 /// # Errors
 /// [`StoreError`].
@@ -539,13 +564,14 @@ pub async fn mark_invite_revoked(
     conn: &mut AnyConnection,
     code: &str,
     now_ms: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("update invites set revoked_at = $2 where code = $1")
-        .bind(code)
-        .bind(now_ms)
-        .execute(conn)
-        .await?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("update invites set revoked_at = $2 where code = $1 and revoked_at is null")
+            .bind(code)
+            .bind(now_ms)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Subscriptions per Stripe status.

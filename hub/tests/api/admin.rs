@@ -13,7 +13,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use shared::db::DatabaseConfig;
 use testkit::swarm::{client, pump};
-use testkit::{TestDb, TestHub};
+use testkit::{SmtpSink, TestDb, TestHub};
 
 const TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 const ACTOR: &str = "test:alice";
@@ -23,6 +23,7 @@ testkit::each_backend!(
     admin_answers_401_then_429_when_token_is_wrong,
     admin_refuses_actor_header_when_not_printable_ascii,
     approve_returns_409_when_account_is_not_pending_approval,
+    approve_succeeds_once_when_two_admins_race,
     reject_deletes_account_and_keeps_application_rejected,
     every_mutating_call_writes_one_audit_row,
     invite_round_trip_when_created_listed_and_revoked,
@@ -32,6 +33,7 @@ testkit::each_backend!(
     presence_and_stats_show_a_live_bound_peer,
     cli_lists_members_as_json,
     cli_creates_an_invite_with_expiry_and_actor,
+    approve_then_ban_reach_a_peer_that_joined_through_the_application_flow,
 );
 
 fn now_ms() -> i64 {
@@ -259,6 +261,31 @@ async fn approve_returns_409_when_account_is_not_pending_approval(db: TestDb) {
     assert_eq!(detail["application"]["decided_by"], ACTOR);
     assert_eq!(detail["application"]["decision_reason"], "welcome");
     assert_eq!(detail["audit"][0]["action"], "member.approve");
+}
+
+async fn approve_succeeds_once_when_two_admins_race(db: TestDb) {
+    let hub = admin_hub(&db).await;
+    let store = open_store(&db).await;
+    let id = seed(
+        &store,
+        Seed {
+            application: Some("hi"),
+            ..Seed::new("bob@example.org", State::PendingApproval, Tier::Member)
+        },
+    )
+    .await;
+    let path = format!("/members/{id}/approve");
+
+    let (a, b) = tokio::join!(
+        post_json(&hub, &path, json!({})),
+        post_json(&hub, &path, json!({}))
+    );
+
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    let audit = get_json(&hub, "/audit").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
 
 async fn reject_deletes_account_and_keeps_application_rejected(db: TestDb) {
@@ -905,4 +932,130 @@ async fn cli_exits_3_when_hub_is_unreachable() {
 
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unreachable"));
+}
+
+/// `path` on the hub, signed by `key` (PeerSig), with a JSON body for POST.
+async fn signed(
+    hub: &TestHub,
+    key: &libp2p::identity::ed25519::Keypair,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let hub_id = shared::ids::Ed25519PeerId::try_from(hub.server().peer_id()).unwrap();
+    let bytes = body
+        .map(|b| serde_json::to_vec(b).unwrap())
+        .unwrap_or_default();
+    let mut request = hub.client.request(method.clone(), hub.url(path));
+    if body.is_some() {
+        request = request
+            .header("content-type", "application/json")
+            .body(bytes.clone());
+    }
+    for (name, value) in testkit::signed_headers(key, &hub_id, method.as_str(), path, &bytes) {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap()
+}
+
+async fn approve_then_ban_reach_a_peer_that_joined_through_the_application_flow(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let hub = TestHub::spawn_with(&db, move |config| {
+        config.admin.token = Some(TOKEN.to_owned().into());
+        config.membership.join_mode = JoinMode::Application;
+        config.email.transport = hub::config::MailTransportKind::Smtp;
+        config.email.smtp_url = Some(url.into());
+    })
+    .await;
+    let key = libp2p::identity::ed25519::Keypair::generate();
+    let join = json!({"email": "ann@example.org", "message": "I run a reading group."});
+    let joined = signed(&hub, &key, Method::POST, "/api/v1/join", Some(&join)).await;
+    assert_eq!(joined.status(), StatusCode::ACCEPTED);
+    let mail = testkit::eventually(Duration::from_secs(15), "the join mail", || async {
+        sink.messages().into_iter().next()
+    })
+    .await;
+    let body = mail.body();
+    let start = body.find("/verify?token=").unwrap() + "/verify?token=".len();
+    let token: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let verified = hub
+        .client
+        .post(hub.url("/api/v1/verify"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), StatusCode::OK);
+    let pending = get_json(&hub, "/applications").await;
+    let application = &pending["items"][0];
+    assert_eq!(application["message"], "I run a reading group.");
+    let account = application["account_id"].as_str().unwrap().to_owned();
+
+    let approved = post_json(&hub, &format!("/members/{account}/approve"), json!({})).await;
+
+    assert_eq!(approved.status(), StatusCode::OK);
+    let membership: Value = signed(&hub, &key, Method::GET, "/api/v1/membership", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(membership["state"], "active");
+    assert_eq!(membership["entitlements"]["relay"], true);
+    let voucher = signed(
+        &hub,
+        &key,
+        Method::POST,
+        "/api/v1/vouchers",
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(voucher.status(), StatusCode::CREATED);
+
+    let banned = post_json(
+        &hub,
+        &format!("/members/{account}/ban"),
+        json!({"reason": "spam"}),
+    )
+    .await;
+
+    assert_eq!(banned.status(), StatusCode::OK);
+    let membership: Value = signed(&hub, &key, Method::GET, "/api/v1/membership", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(membership["state"], "banned");
+    assert_eq!(
+        membership["entitlements"],
+        json!({"presence": false, "relay": false, "voucher": false})
+    );
+    let refused = signed(
+        &hub,
+        &key,
+        Method::POST,
+        "/api/v1/vouchers",
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(refused).await, "banned");
+    let revocations: Value = hub
+        .get("/api/v1/vouchers/revocations?since=0")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let peer = PeerId::from_public_key(&key.public().into()).to_string();
+    assert!(
+        revocations["revocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["peer_id"] == peer.as_str()),
+        "{revocations}"
+    );
 }
