@@ -206,7 +206,8 @@ pub(super) fn show_stats(stats: &Value) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             })
-            .unwrap_or_default()
+            .filter(|line| !line.is_empty())
+            .unwrap_or_else(|| "-".to_owned())
     };
     let presence = &stats["presence"];
     let relay = &stats["relay"];
