@@ -24,6 +24,16 @@ pub(crate) enum Bearer {
     Other,
 }
 
+/// The credential of an `Authorization: Bearer` header, if any.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
 /// Classifies the bearer credential; the admin token is compared in constant time.
 pub(crate) fn bearer(config: &Config, headers: &HeaderMap) -> Bearer {
     let Some(value) = headers.get(header::AUTHORIZATION) else {

@@ -15,7 +15,7 @@ use futures::StreamExt as _;
 use serde::Deserialize;
 use shared::ids::Ed25519PeerId;
 
-use super::auth::{Bearer, bearer, client_ip};
+use super::auth::{Bearer, bearer, bearer_token, client_ip};
 use super::{ApiError, ApiResult};
 use crate::presence::{
     Class, PresenceMsg, PublishError, SubscribeError, SubscribeRequest, Subscription, Transport,
@@ -114,7 +114,7 @@ async fn get_encryption_key(
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<serde_json::Value>> {
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    let (class, _) = subscriber_class(&state, &headers, "GET", target)?;
+    let (class, _) = subscriber_class(&state, &headers, "GET", target, None).await?;
     let peer: Ed25519PeerId = peer_id.parse().map_err(|_| ApiError::BadRequest {
         code: "invalid_field",
         field: Some("peer_id"),
@@ -131,6 +131,7 @@ async fn get_encryption_key(
 #[derive(Debug, Deserialize)]
 struct EventsQuery {
     v: Option<String>,
+    voucher: Option<String>,
 }
 
 /// `GET /events`: the SSE presence stream (hub.md §5.5).
@@ -142,9 +143,12 @@ async fn events(
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let v2 = query.ok().and_then(|q| q.0.v).as_deref() == Some("2");
+    let query = query.ok().map(|q| q.0);
+    let v2 = query.as_ref().and_then(|q| q.v.as_deref()) == Some("2");
+    let voucher = query.as_ref().and_then(|q| q.voucher.as_deref());
     let target = uri.path_and_query().map_or("/events", |p| p.as_str());
-    let (class, identity) = subscriber_class(&state, &headers, method.as_str(), target)?;
+    let (class, identity) =
+        subscriber_class(&state, &headers, method.as_str(), target, voucher).await?;
     let request = SubscribeRequest {
         transport: Transport::Sse,
         class,
@@ -173,16 +177,23 @@ async fn events(
 }
 
 /// The authorization table of hub.md §5.5: the first matching credential decides; a credential
-/// that is present but invalid is refused, never treated as absent.
-fn subscriber_class(
+/// that is present but invalid is refused, never treated as absent. The PeerId returned is the
+/// identity whose loss of entitlement ends the stream.
+async fn subscriber_class(
     state: &AppState,
     headers: &HeaderMap,
     method: &str,
     target: &str,
+    voucher: Option<&str>,
 ) -> ApiResult<(Class, Option<libp2p::PeerId>)> {
     match bearer(&state.config, headers) {
         Bearer::Admin => return Ok((Class::Admin, None)),
-        Bearer::Other => return Err(ApiError::Unauthorized("unauthorized")),
+        Bearer::Other => {
+            return match bearer_token(headers).filter(|t| t.split('.').count() == 3) {
+                Some(jwt) => voucher_class(state, jwt),
+                None => Err(ApiError::Unauthorized("unauthorized")),
+            };
+        }
         Bearer::Absent => {}
     }
     if let Some(signer) = state
@@ -195,12 +206,72 @@ fn subscriber_class(
         }
         return Ok((Class::Participant, Some(peer)));
     }
+    if let Some(jwt) = voucher {
+        return voucher_class(state, jwt);
+    }
+    if let Some(cookie) = super::session::session_cookie(headers) {
+        return session_class(state, cookie).await;
+    }
     if state.config.presence.allow_unsigned {
         Ok((Class::Participant, None))
     } else if state.config.presence.public_read {
         Ok((Class::Public, None))
     } else {
         Err(ApiError::Unauthorized("unauthorized"))
+    }
+}
+
+/// Rule 3: a voucher of this hub, valid (§7.3), not revoked, its holder entitled now.
+fn voucher_class(state: &AppState, jwt: &str) -> ApiResult<(Class, Option<libp2p::PeerId>)> {
+    let issuers = [state.hub_id];
+    let hub_url = shared::voucher::normalize_hub_url(state.membership.external_url());
+    let expected = shared::voucher::Expected {
+        community: Some(state.config.hub.slug.as_str()),
+        hub_url: Some(&hub_url),
+        issuers: &issuers,
+        ..shared::voucher::Expected::default()
+    };
+    let claims = shared::voucher::verify(jwt, &expected)
+        .map_err(|_| ApiError::Unauthorized("invalid_voucher"))?;
+    let peer: libp2p::PeerId = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::Unauthorized("invalid_voucher"))?;
+    if state.entitlements.is_revoked(&peer, claims.iat) {
+        return Err(ApiError::Unauthorized("invalid_voucher"));
+    }
+    if !state.entitlements.rights(&peer).presence {
+        return Err(ApiError::Forbidden(state.entitlements.refusal(&peer)));
+    }
+    Ok((Class::Participant, Some(peer)))
+}
+
+/// Rule 4: a member session of an entitled account. The stream is tied to the account's first
+/// entitled peer, so it ends when that peer loses presence; an account without an entitled
+/// peer is refused with the code of its first peer.
+async fn session_class(
+    state: &AppState,
+    cookie: &str,
+) -> ApiResult<(Class, Option<libp2p::PeerId>)> {
+    let account = state
+        .membership
+        .session_account(cookie)
+        .await?
+        .ok_or(ApiError::Unauthorized("unauthorized"))?;
+    let peers: Vec<libp2p::PeerId> = state
+        .membership
+        .peers_of(&account)
+        .await?
+        .iter()
+        .filter_map(|b| b.peer_id.parse().ok())
+        .collect();
+    match peers.iter().find(|p| state.entitlements.rights(p).presence) {
+        Some(peer) => Ok((Class::Participant, Some(*peer))),
+        None => Err(ApiError::Forbidden(
+            peers
+                .first()
+                .map_or("not_member", |p| state.entitlements.refusal(p)),
+        )),
     }
 }
 

@@ -30,6 +30,7 @@ each_backend!(
     open_autojoin_binds_a_peer_on_its_first_signed_publish,
     email_change_moves_the_account_and_logout_ends_the_session,
     lapsed_member_is_refused_presence_with_membership_lapsed,
+    sse_admits_a_voucher_or_a_member_session_and_refuses_a_revoked_voucher,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -1053,5 +1054,73 @@ async fn lapsed_member_is_refused_presence_with_membership_lapsed(db: TestDb) {
     assert_eq!(
         voucher["tier"], "guest",
         "a lapsed account still gets a guest voucher: {voucher}"
+    );
+}
+
+/// The status of `GET /events` with `request`'s credentials, and its first bytes when 200.
+async fn events(request: reqwest::RequestBuilder) -> (StatusCode, String) {
+    let mut response = request.send().await.unwrap();
+    let status = response.status();
+    let first = if status == StatusCode::OK {
+        let chunk = tokio::time::timeout(DEADLINE, response.chunk())
+            .await
+            .unwrap()
+            .unwrap();
+        String::from_utf8_lossy(&chunk.unwrap_or_default()).into_owned()
+    } else {
+        response.json::<Value>().await.unwrap()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    (status, first)
+}
+
+async fn sse_admits_a_voucher_or_a_member_session_and_refuses_a_revoked_voucher(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Email, &sink).await;
+    let (peer, cookie) = member(&hub, &sink, "ann@example.org").await;
+    let cookie = cookie.unwrap();
+    let (_, issued) = json_of(post(&hub, "/api/v1/vouchers", &json!({}), Some(&peer)).await).await;
+    let voucher = issued["voucher"].as_str().unwrap().to_owned();
+    let get = |path: &str| hub.client.get(hub.url(path));
+
+    let bearer = events(get("/events").bearer_auth(&voucher)).await;
+    let query = events(get(&format!("/events?voucher={voucher}"))).await;
+    let session = events(get("/events").header("cookie", &cookie)).await;
+    let forged = events(get("/events").bearer_auth(format!("{voucher}x"))).await;
+    let stranger_session =
+        events(get("/events").header("cookie", format!("goop_hub_session={}", "A".repeat(43))))
+            .await;
+    let unbound = hub
+        .client
+        .delete(hub.url(&format!("/api/v1/peers/{}", peer.id())))
+        .header("cookie", &cookie)
+        .header("origin", &hub.base_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unbound.status(), StatusCode::NO_CONTENT);
+    let revoked = events(get("/events").bearer_auth(&voucher)).await;
+    let peerless_session = events(get("/events").header("cookie", &cookie)).await;
+
+    assert_eq!(bearer, (StatusCode::OK, ": ok\n\n".to_owned()));
+    assert_eq!(query.0, StatusCode::OK);
+    assert_eq!(session.0, StatusCode::OK);
+    assert_eq!(
+        forged,
+        (StatusCode::UNAUTHORIZED, "invalid_voucher".to_owned())
+    );
+    assert_eq!(
+        stranger_session,
+        (StatusCode::UNAUTHORIZED, "unauthorized".to_owned())
+    );
+    assert_eq!(
+        revoked,
+        (StatusCode::UNAUTHORIZED, "invalid_voucher".to_owned())
+    );
+    assert_eq!(
+        peerless_session,
+        (StatusCode::FORBIDDEN, "not_member".to_owned())
     );
 }
