@@ -12,3 +12,4 @@ mod presence;
 mod relay;
 mod rendezvous;
 mod store;
+mod web;
