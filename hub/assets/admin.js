@@ -96,7 +96,7 @@
         return api('POST', `members/${enc(id)}/ban`, { reason, cancel_subscription: cancel });
       }, reloadMembers, 'danger'));
     }
-    if (m.tier === 'comped') {
+    if (m.comped_at || m.tier === 'comped') {
       actions.append(button('Uncomp', () => api('DELETE', `members/${enc(id)}/comp`), reloadMembers));
     } else {
       actions.append(button('Comp', () => {
@@ -173,7 +173,7 @@
     if (!more) body.replaceChildren();
     for (const r of data.items) {
       const details = r.details === undefined || r.details === null ? '' : typeof r.details === 'string' ? r.details : JSON.stringify(r.details);
-      body.append(el('tr', null, td(when(r.created_at)), td(r.actor), td(r.action),
+      body.append(el('tr', null, td(when(r.at ?? r.created_at)), td(r.actor), td(r.action),
         td([r.target_type, r.target_id].filter(Boolean).join(' ')), el('td', { className: 'message', textContent: details })));
     }
     auditNext = data.next;
