@@ -18,6 +18,7 @@ each_backend!(
     landing_escapes_the_community_name_and_description_when_hostile,
     verify_page_does_not_consume_the_token_when_fetched,
     account_forms_return_403_when_origin_is_missing_or_foreign,
+    verify_form_returns_403_when_posted_from_another_site,
     account_redirects_to_login_when_signed_out,
     bind_code_unbind_and_logout_work_when_javascript_is_off,
     unknown_route_returns_a_404_html_page_when_outside_the_api,
@@ -254,6 +255,26 @@ async fn account_forms_return_403_when_origin_is_missing_or_foreign(db: TestDb) 
     assert_eq!(own_referer.status(), 200);
 }
 
+async fn verify_form_returns_403_when_posted_from_another_site(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = spawn(&db, &sink, |_| {}).await;
+    let link = join_link(&hub, &sink, "hal@example.org").await;
+
+    // Another site must not sign a visitor in to an account of its choosing.
+    let foreign = client()
+        .post(hub.url("/verify"))
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("token", token_of(&link))])
+        .send()
+        .await
+        .unwrap();
+    let still_usable = client().get(&link).send().await.unwrap();
+
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(foreign.headers()).is_none());
+    assert_eq!(still_usable.status(), 200);
+}
+
 async fn account_redirects_to_login_when_signed_out(db: TestDb) {
     let hub = TestHub::spawn(&db).await;
 
@@ -464,6 +485,35 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+fn backend_name(db: &TestDb) -> &'static str {
+    match db.backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+/// `node <script> <args…>` in `tests/js`, after checking that the browser test can run here.
+fn browser_script(script: &str, args: &[&str]) -> tokio::process::Child {
+    let js = workspace_root().join("tests/js");
+    assert!(
+        js.join("node_modules/playwright-core").is_dir(),
+        "tests/js/node_modules is missing: run the suite with `scripts/test`, which runs `npm ci --prefix tests/js`"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: `scripts/test` installs Debian's chromium package when run as root"
+    );
+    tokio::process::Command::new("node")
+        .current_dir(&js)
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is installed (Node 20)")
+}
+
 /// The next JSON line of the browser script, within `deadline`.
 async fn next_event(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
@@ -478,41 +528,22 @@ async fn next_event(
 }
 
 async fn browser_joins_confirms_and_reads_an_active_account(db: TestDb) {
-    let js = workspace_root().join("tests/js");
-    assert!(
-        js.join("node_modules/playwright-core").is_dir(),
-        "tests/js/node_modules is missing: run the suite with `scripts/test`, which runs `npm ci --prefix tests/js`"
-    );
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "/usr/bin/chromium is missing: `scripts/test` installs Debian's chromium package when run as root"
-    );
     let sink = SmtpSink::start().await;
     let hub = spawn(&db, &sink, |config| {
         config.membership.join_mode = JoinMode::Email
     })
     .await;
-    let backend = match db.backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
+    let backend = backend_name(&db);
     let shots = workspace_root()
         .join("target/screenshots")
         .join(format!("web-join-{backend}"));
     let email = format!("browser-{backend}@example.org");
     let step = Duration::from_secs(60);
 
-    let mut node = tokio::process::Command::new("node")
-        .current_dir(&js)
-        .arg("browser-join.mjs")
-        .arg(&hub.base_url)
-        .arg(&email)
-        .arg(&shots)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node is installed (Node 20)");
+    let mut node = browser_script(
+        "browser-join.mjs",
+        &[&hub.base_url, &email, shots.to_str().unwrap()],
+    );
     let mut stdin = node.stdin.take().unwrap();
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
     let joined = next_event(&mut lines, step).await;
