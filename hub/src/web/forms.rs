@@ -28,6 +28,7 @@ pub(crate) struct WebError {
 }
 
 impl WebError {
+    /// An error page with `title` over `message` (text, escaped when rendered).
     pub(crate) fn new(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
