@@ -7,9 +7,12 @@
 //!   the two peers run as child processes (`goop-bench relay-peer …`, see `peer`).
 //! - `presence`: fan-out latency of one change to N WebSocket subscribers; hub RSS per subscriber.
 //! - `reservations`: concurrent relay reservations held by one hub; hub RSS per reservation.
+//! - `join`: email join → verify flows per second through a hub's HTTP API on Postgres, and
+//!   offline voucher verifications per second.
 //! - `hub_process`: starts the `hub` binary as a separate process and reads its RSS.
 
 mod hub_process;
+mod join;
 mod peer;
 mod presence;
 mod relay;
@@ -34,8 +37,9 @@ async fn main() -> ExitCode {
         "relay-peer" => peer::run(&args[1..]).await,
         "presence" => presence::run().await,
         "reservations" => reservations::run().await,
+        "join" => join::run().await,
         other => Err(format!(
-            "unknown scenario {other:?}; known: store, relay, presence, reservations"
+            "unknown scenario {other:?}; known: store, relay, presence, reservations, join"
         )),
     };
     match outcome {

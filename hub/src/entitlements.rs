@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use libp2p::PeerId;
 
 use crate::config::Policy;
-use crate::members::Tier;
+use crate::members::{State, Tier};
 
 /// What a peer may do (hub.md §6.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,6 +42,8 @@ impl Rights {
 pub(crate) struct Entitlement {
     /// What the peer may do.
     pub(crate) rights: Rights,
+    /// The account's state.
+    pub(crate) state: Option<State>,
     /// The account's tier (the `tier` metric label).
     pub(crate) tier: Option<Tier>,
     /// The membership code of a refusal.
@@ -53,6 +55,7 @@ impl Entitlement {
     pub(crate) fn bare(rights: Rights) -> Self {
         Self {
             rights,
+            state: None,
             tier: None,
             refusal: "not_member",
         }
@@ -113,6 +116,19 @@ impl Entitlements {
             .peers
             .get(peer)
             .map_or("not_member", |entry| entry.refusal)
+    }
+
+    /// The account state and tier behind `peer`'s entry, if it has one.
+    pub(crate) fn standing(&self, peer: &PeerId) -> Option<(State, Tier)> {
+        self.read()
+            .peers
+            .get(peer)
+            .and_then(|entry| entry.state.zip(entry.tier))
+    }
+
+    /// Whether `peer` has an entry of its own (an account, or an explicit grant or revocation).
+    pub(crate) fn has_entry(&self, peer: &PeerId) -> bool {
+        self.read().peers.contains_key(peer)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
@@ -299,6 +315,7 @@ mod tests {
             paid,
             Some(Entitlement {
                 rights: Rights::ALL,
+                state: Some(State::Active),
                 tier: Some(Tier::Paid),
                 refusal: "not_member",
             }),
@@ -307,6 +324,7 @@ mod tests {
             lapsed,
             Some(Entitlement {
                 rights: Rights::NONE,
+                state: Some(State::Lapsed),
                 tier: Some(Tier::Guest),
                 refusal: "membership_lapsed",
             }),

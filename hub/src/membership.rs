@@ -87,6 +87,12 @@ struct Inner {
     /// `http.external_url` (or the bound address): links, cookies, voucher `hub_url`.
     external_url: String,
     metrics: Metrics,
+    /// Notified after a commit that enqueued mail, so the outbox sends it at once.
+    outbox_wake: Arc<tokio::sync::Notify>,
+    /// Serializes [`Membership::apply_account`]: each call reads the database and writes the
+    /// table under it, so the last call always leaves the table at the newest committed state
+    /// (two interleaved calls could otherwise write an older standing last).
+    apply_lock: tokio::sync::Mutex<()>,
 }
 
 impl Membership {
@@ -97,6 +103,7 @@ impl Membership {
         key: ed25519::Keypair,
         external_url: String,
         metrics: Metrics,
+        outbox_wake: Arc<tokio::sync::Notify>,
     ) -> Self {
         let hub_id = Ed25519PeerId::from(key.public());
         Self {
@@ -108,6 +115,8 @@ impl Membership {
                 hub_id,
                 external_url,
                 metrics,
+                outbox_wake,
+                apply_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -204,6 +213,7 @@ impl Membership {
         gone_peers: &[String],
         reason: &'static str,
     ) -> ApiResult<()> {
+        let _serial = self.inner.apply_lock.lock().await;
         let mut conn = self.inner.store.acquire().await?;
         let account = match store::account_details(&mut conn, account_id).await {
             Ok(account) => Some(account),
@@ -257,6 +267,33 @@ impl Membership {
         Ok(())
     }
 
+    /// Open autojoin (hub.md §6.2): in an `open` community with `open_autojoin`, a peer that
+    /// proved its key and has no account yet gets an email-less `active` account bound to it.
+    /// Cheap when nothing is to be done (one table lookup); a failure is logged, never fatal —
+    /// the peer keeps the default rights of an open community.
+    pub(crate) async fn autojoin(&self, peer: &Ed25519PeerId, proof_ts: i64, proof_sig: &str) {
+        let membership = &self.inner.config.membership;
+        if membership.join_mode != JoinMode::Open
+            || !membership.open_autojoin
+            || self.entitlements().has_entry(&peer.peer_id())
+        {
+            return;
+        }
+        let proof = Proof {
+            peer: *peer,
+            ts: proof_ts,
+            sig: proof_sig.to_owned(),
+        };
+        if let Err(error) = self.create_open_account(&proof, None, "autojoin").await {
+            tracing::warn!(%peer, %error, "open autojoin failed; the peer keeps the open default rights");
+        }
+    }
+
+    /// Tells the outbox that committed mail waits.
+    pub(crate) fn wake_outbox(&self) {
+        self.inner.outbox_wake.notify_one();
+    }
+
     /// Forgets in-memory revocations whose vouchers have all expired.
     pub(crate) fn prune_revocations(&self) {
         self.inner
@@ -281,6 +318,7 @@ pub(crate) fn entry_for(standing: &Standing, guest_presence: bool) -> Entitlemen
     };
     Entitlement {
         rights,
+        state: Some(standing.state),
         tier: Some(standing.tier),
         refusal,
     }

@@ -128,6 +128,7 @@ impl Server {
             network: network.handle.clone(),
         };
         let config = Arc::new(config);
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let membership = Membership::new(
             config.clone(),
             store.clone(),
@@ -135,6 +136,7 @@ impl Server {
             key.clone(),
             http_url.clone(),
             metrics.clone(),
+            outbox_wake.clone(),
         );
         let bound = membership.load().await.map_err(StartError::Load)?;
         tracing::info!(bound_peers = bound, "entitlement table loaded");
@@ -178,6 +180,7 @@ impl Server {
                 mailer,
                 state.config.email.clone(),
                 metrics.clone(),
+                outbox_wake,
                 token.child_token(),
             );
             async move {

@@ -123,6 +123,24 @@ impl SmtpSink {
         self.inbox.mail.lock().expect("inbox lock").clone()
     }
 
+    /// Waits until more than `seen` messages have arrived and returns those after the first
+    /// `seen`: a reader that keeps its own cursor (a benchmark routing thousands of messages)
+    /// copies each message once instead of the whole inbox on every arrival.
+    pub async fn wait_for_more(&self, seen: usize) -> Vec<ReceivedMail> {
+        loop {
+            let arrived = self.inbox.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            {
+                let mail = self.inbox.mail.lock().expect("inbox lock");
+                if mail.len() > seen {
+                    return mail[seen..].to_vec();
+                }
+            }
+            arrived.await;
+        }
+    }
+
     /// Waits for a message matching `pred`.
     ///
     /// # Panics

@@ -60,11 +60,15 @@ async fn publish(
         .check(ip, now)
         .map_err(ApiError::TooManyRequests)?;
     let target = uri.path_and_query().map_or("/publish", |p| p.as_str());
-    let signer = state
+    let proof = state
         .peer_sig
-        .verify(&headers, "POST", target, &body, now_ms())?;
+        .verify_proof(&headers, "POST", target, &body, now_ms())?;
+    let signer = proof.as_ref().map(|(peer, _, _)| *peer);
     let msg = PresenceMsg::parse(&body, now_ms(), None)?;
     let signed = authorize_publisher(&state, signer.as_ref(), &msg.peer_id)?;
+    if let Some((peer, ts, sig)) = &proof {
+        state.membership.autojoin(peer, *ts, sig).await;
+    }
     state
         .limits
         .publish_peer

@@ -81,7 +81,7 @@ async fn get_capabilities(State(state): State<AppState>) -> Json<Capabilities> {
         bridge: false,
         relay: config.relay.enabled,
         signed_presence: true,
-        vouchers: false,
+        vouchers: true,
         rendezvous: config.rendezvous.enabled,
         billing: false,
     })

@@ -185,10 +185,11 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
             return;
         }
     };
-    if !auth_is_valid(&reply, &state.hub_id, &nonce, &peer) {
+    let Some(sig) = auth_signature(&reply, &state.hub_id, &nonce, &peer) else {
         finish(&mut ws, 4001, "auth-failed").await;
         return;
-    }
+    };
+    state.membership.autojoin(&peer, now_ms(), &sig).await;
     if !state.entitlements.rights(&peer.peer_id()).presence {
         let code = state.entitlements.refusal(&peer.peer_id());
         finish(&mut ws, 4003, code).await;
@@ -201,8 +202,14 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
         finish(&mut ws, 1013, "try-again-later").await;
         return;
     };
-    let ok =
-        serde_json::json!({"type": "auth-ok", "ts": now_ms(), "state": "active", "tier": "member"});
+    // Peers without an account (open communities) stand as active members.
+    let (st, tier) = state
+        .entitlements
+        .standing(&peer.peer_id())
+        .map_or(("active", "member"), |(st, tier)| {
+            (st.label(), tier.label())
+        });
+    let ok = serde_json::json!({"type": "auth-ok", "ts": now_ms(), "state": st, "tier": tier});
     if ws.send(Message::Text(ok.to_string().into())).await.is_err() {
         return;
     }
@@ -228,15 +235,20 @@ struct Auth {
 }
 
 /// `sig` signs `goop-ws-v1\n<hubId>\n<nonce>\n<peerId>` with the key of the query's PeerId.
-fn auth_is_valid(text: &str, hub_id: &Ed25519PeerId, nonce: &str, peer: &Ed25519PeerId) -> bool {
-    let Ok(auth) = serde_json::from_str::<Auth>(text) else {
-        return false;
-    };
+/// The signature of a valid `auth` frame (the proof kept with an autojoin binding).
+fn auth_signature(
+    text: &str,
+    hub_id: &Ed25519PeerId,
+    nonce: &str,
+    peer: &Ed25519PeerId,
+) -> Option<String> {
+    let auth = serde_json::from_str::<Auth>(text).ok()?;
     let input = format!("goop-ws-v1\n{hub_id}\n{nonce}\n{peer}");
-    auth.kind == "auth"
+    let valid = auth.kind == "auth"
         && auth.nonce == nonce
         && auth.peer_id == peer.to_string()
-        && signing::verify_b64u(peer, input.as_bytes(), &auth.sig).is_ok()
+        && signing::verify_b64u(peer, input.as_bytes(), &auth.sig).is_ok();
+    valid.then_some(auth.sig)
 }
 
 /// The duplex part of a session.

@@ -120,7 +120,15 @@ impl Membership {
         }
         let Some(email) = email else {
             return match (mode, proof) {
-                (JoinMode::Open, Some(proof)) => self.join_open(proof, label).await,
+                (JoinMode::Open, Some(proof)) => {
+                    let (account_id, standing) =
+                        self.create_open_account(proof, label, "join").await?;
+                    Ok(JoinOutcome::Active {
+                        account_id,
+                        state: standing.state,
+                        tier: standing.tier,
+                    })
+                }
                 _ => Err(bad("email_required", "email", "email: required to join")),
             };
         };
@@ -174,6 +182,7 @@ impl Membership {
         let account = match store::account_by_email(&mut tx, email).await? {
             Some(account) if account.state == State::Banned => {
                 // Same answer as for everyone else; banned addresses get no mail (§6.8 rule 6).
+                self.count_suppressed("join");
                 return Ok(JoinOutcome::CheckEmail { expires_at });
             }
             Some(account) => account.id,
@@ -209,11 +218,18 @@ impl Membership {
         };
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
         Ok(JoinOutcome::CheckEmail { expires_at })
     }
 
-    /// Open mode, signed, no email: an email-less active account bound to the signer at once.
-    async fn join_open(&self, proof: &Proof, label: Option<String>) -> ApiResult<JoinOutcome> {
+    /// Open mode, signed, no email (or autojoin): an email-less active account bound to the
+    /// signer at once.
+    pub(crate) async fn create_open_account(
+        &self,
+        proof: &Proof,
+        label: Option<String>,
+        via: &str,
+    ) -> ApiResult<(String, crate::members::Standing)> {
         let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
         let mut tx = self.store().begin_write().await?;
@@ -232,18 +248,14 @@ impl Membership {
             label,
             proof.ts,
             &proof.sig,
-            "join",
+            via,
             now,
         );
         insert_binding_checked(&mut tx, &binding).await?;
         let standing = self.recompute_in(&mut tx, &id, now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.apply_account(&id, &[], "join").await?;
-        Ok(JoinOutcome::Active {
-            account_id: id,
-            state: standing.state,
-            tier: standing.tier,
-        })
+        Ok((id, standing))
     }
 
     /// Creates the token row and its outbox mail in the caller's transaction (§6.8 rule 5a).
@@ -286,6 +298,18 @@ impl Membership {
         };
         store::insert_email(tx, &mail, token.created_at).await?;
         Ok(token.token_hash)
+    }
+
+    /// Counts a message not sent because its address is banned.
+    fn count_suppressed(&self, purpose: &'static str) {
+        self.inner
+            .metrics
+            .email_sent
+            .get_or_create(&crate::metrics::EmailLabels {
+                purpose,
+                outcome: "suppressed",
+            })
+            .inc();
     }
 
     /// `GET /api/v1/verify`: what a token is for, without consuming it (§6.8 rule 2).
@@ -509,6 +533,7 @@ impl Membership {
         if let Some(account) = store::account_by_email(&mut tx, email).await?
             && account.state == State::Banned
         {
+            self.count_suppressed("join");
             return Ok(());
         }
         let expires_at = now + ttl_ms(self.config().email.token_ttl_secs);
@@ -521,6 +546,7 @@ impl Membership {
         let kept = self.send_token(&mut tx, token).await?;
         store::delete_join_tokens_except(&mut tx, email, &kept).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
         Ok(())
     }
 
@@ -531,7 +557,11 @@ impl Membership {
         let Some(account) = store::account_by_email(&mut tx, email).await? else {
             return Ok(());
         };
-        if !is_verified(account.state) || account.state == State::Banned {
+        if account.state == State::Banned {
+            self.count_suppressed("login");
+            return Ok(());
+        }
+        if !is_verified(account.state) {
             return Ok(());
         }
         let token = plain_token(
@@ -544,6 +574,7 @@ impl Membership {
         );
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
         Ok(())
     }
 
@@ -566,6 +597,7 @@ impl Membership {
         );
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
         Ok(())
     }
 

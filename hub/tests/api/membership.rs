@@ -27,6 +27,8 @@ each_backend!(
     unbinding_a_peer_drops_its_reservation_and_revokes_its_voucher,
     bind_code_binds_a_second_device_and_cookie_posts_need_same_origin,
     resend_replaces_the_pending_link_and_login_mails_only_known_addresses,
+    open_autojoin_binds_a_peer_on_its_first_signed_publish,
+    email_change_moves_the_account_and_logout_ends_the_session,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -850,4 +852,102 @@ async fn resend_replaces_the_pending_link_and_login_mails_only_known_addresses(d
             .any(|m| m.to == ["nobody@example.org"]),
         "no mail for unknown addresses"
     );
+}
+
+async fn open_autojoin_binds_a_peer_on_its_first_signed_publish(db: TestDb) {
+    let hub = TestHub::spawn_with(&db, |c| c.membership.join_mode = JoinMode::Open).await;
+    let peer = Peer::new();
+    assert_eq!(membership_state(&hub, &peer).await["state"], "none");
+
+    let body =
+        json!({"type": "online", "peerId": peer.id().to_string(), "content": "hi"}).to_string();
+    let mut request = hub.client.post(hub.url("/publish")).body(body.clone());
+    for (name, value) in signed_headers(
+        &peer.key,
+        &hub_id(&hub),
+        "POST",
+        "/publish",
+        body.as_bytes(),
+    ) {
+        request = request.header(name, value);
+    }
+    let published = request.send().await.unwrap();
+    let view = membership_state(&hub, &peer).await;
+    let (_, me) = json_of(signed_get(&hub, "/api/v1/me", &peer).await).await;
+
+    assert_eq!(published.status(), StatusCode::NO_CONTENT);
+    assert_eq!(view["state"], "active", "{view}");
+    assert!(view["account_id"].is_string(), "{view}");
+    assert_eq!(me["peers"][0]["bound_via"], "autojoin", "{me}");
+    assert_eq!(me["account"]["email"], Value::Null);
+}
+
+/// A cookie-authenticated request from the hub's own origin.
+fn with_session(
+    request: reqwest::RequestBuilder,
+    hub: &TestHub,
+    cookie: &str,
+) -> reqwest::RequestBuilder {
+    request
+        .header("cookie", cookie)
+        .header("origin", &hub.base_url)
+}
+
+async fn email_change_moves_the_account_and_logout_ends_the_session(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Email, &sink).await;
+    let (peer, cookie) = member(&hub, &sink, "ann@example.org").await;
+    member(&hub, &sink, "bob@example.org").await;
+    let cookie = cookie.unwrap();
+    let change = |email: &'static str| {
+        with_session(hub.client.post(hub.url("/api/v1/me/email")), &hub, &cookie)
+            .header("content-type", "application/json")
+            .body(json!({ "email": email }).to_string())
+            .send()
+    };
+
+    assert_eq!(
+        change("ann.new@example.org").await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    let (status, changed, _) =
+        verify(&hub, &link_token(&sink, "ann.new@example.org", 0).await).await;
+    assert_eq!(
+        (status, changed["purpose"].as_str()),
+        (StatusCode::OK, Some("change_email")),
+        "{changed}"
+    );
+    assert_eq!(
+        change("bob@example.org").await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    let (taken, body, _) = verify(&hub, &link_token(&sink, "bob@example.org", 1).await).await;
+    let (_, me) = json_of(signed_get(&hub, "/api/v1/me", &peer).await).await;
+    let logout = with_session(hub.client.post(hub.url("/api/v1/logout")), &hub, &cookie)
+        .send()
+        .await
+        .unwrap();
+    let cleared = logout
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let after = hub
+        .client
+        .get(hub.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (taken, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("email_taken"))
+    );
+    assert_eq!(me["account"]["email"], "ann.new@example.org", "{me}");
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
 }
