@@ -27,6 +27,7 @@ each_backend!(
     join_returns_429_with_retry_after_when_the_address_is_over_its_limit,
     join_form_asks_for_an_invite_when_mode_is_invite,
     browser_joins_confirms_and_reads_an_active_account,
+    browser_admin_approves_an_application_and_creates_an_invite,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -584,4 +585,74 @@ async fn browser_joins_confirms_and_reads_an_active_account(db: TestDb) {
     ] {
         assert!(shots.join(format!("{shot}.png")).is_file(), "{shot}.png");
     }
+}
+
+async fn browser_admin_approves_an_application_and_creates_an_invite(db: TestDb) {
+    const TOKEN: &str = "web-test-admin-token-0123456789abcdef";
+    let sink = SmtpSink::start().await;
+    let hub = spawn(&db, &sink, |config| {
+        config.membership.join_mode = JoinMode::Application;
+        config.admin.token = Some(TOKEN.to_owned().into());
+    })
+    .await;
+    let applicant = "applicant@example.org";
+    let joined = post_form(
+        &hub,
+        "/join",
+        &[
+            ("email", applicant),
+            ("message", "I read every <b>issue</b>."),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(joined.status(), 200);
+    let mail = sink.wait_for(DEADLINE, |m| m.to == [applicant]).await;
+    let link = link_in(&mail);
+    let confirmed = post_form(&hub, "/verify", &[("token", token_of(&link))], None).await;
+    assert!(
+        confirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("data-state=\"pending_approval\"")
+    );
+    let shots = workspace_root()
+        .join("target/screenshots")
+        .join(format!("web-admin-{}", backend_name(&db)));
+
+    let mut node = browser_script(
+        "browser-admin.mjs",
+        &[&hub.base_url, TOKEN, applicant, shots.to_str().unwrap()],
+    );
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let step = Duration::from_secs(60);
+    let members = next_event(&mut lines, step).await;
+    let approved = next_event(&mut lines, step).await;
+    let invite = next_event(&mut lines, step).await;
+    let done = next_event(&mut lines, step).await;
+    let exit = tokio::time::timeout(step, node.wait())
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(members["event"], "members", "{members}");
+    assert_eq!(
+        members["stored"],
+        serde_json::json!(["goop-hub-admin-token"])
+    );
+    assert_eq!(approved["event"], "approved", "{approved}");
+    assert_eq!(invite["event"], "invite", "{invite}");
+    assert_eq!(invite["code"].as_str().map(str::len), Some(14), "{invite}");
+    assert_eq!(done["event"], "done", "{done}");
+    assert_eq!(
+        done["bearer"], true,
+        "every admin call is a bearer call without cookies"
+    );
+    assert_eq!(
+        done["problems"],
+        serde_json::json!([]),
+        "console errors (CSP?)"
+    );
+    assert!(exit.success());
 }
