@@ -1,6 +1,7 @@
 //! The hub's HTTP surface: [`router`] merges the feature routers; [`shared::server::finish_router`]
 //! adds the cross-cutting layers (request id, tracing, metrics, limits, JSON/HTML fallbacks).
 
+mod admin;
 mod auth;
 mod error;
 mod health;
@@ -49,6 +50,7 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
         .merge(presence::router())
         .merge(ws::router())
         .merge(relay_info::router())
+        .merge(admin::router())
         .merge(membership::router())
         .merge(crate::web::router())
         .with_state(state);

@@ -16,6 +16,7 @@
 //! - `web`: the server-rendered pages of §10 (landing, join, verify, sign-in, account, admin).
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `hub init`, writing a commented config and a key.
+//! - [`admin_cli`]: `hub admin …`, a client of the admin API (`http/admin.rs`, `membership/admin.rs`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,6 +28,7 @@
 //! # }
 //! ```
 
+pub mod admin_cli;
 pub mod config;
 mod email;
 pub mod entitlements;

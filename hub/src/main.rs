@@ -50,13 +50,15 @@ enum Command {
     },
     /// Print the hub id.
     Id,
+    /// Manage the running hub through its admin API (hub.md §9).
+    Admin(hub::admin_cli::AdminArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("hub: {error:#}");
             ExitCode::FAILURE
@@ -64,7 +66,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let overrides = Overrides {
         data_dir: cli.data_dir,
         http_bind: cli.http_bind,
@@ -88,13 +90,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     " (existing key kept)"
                 }
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Id => {
             let config = Config::load(&Sources::from_process(cli.config), &overrides)?;
             let key = shared::keyfile::load(&config.key_path())?;
             println!("{}", shared::ids::Ed25519PeerId::from(key.public()));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(args) => {
+            let config = Config::load(&Sources::from_process(cli.config), &overrides);
+            Ok(hub::admin_cli::run(args, config).await)
         }
         Command::Run => {
             let config = Config::load(&Sources::from_process(cli.config), &overrides)?;
@@ -107,7 +113,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 result = server.join() => result,
             };
             server.shutdown().await;
-            outcome.map_err(anyhow::Error::msg)
+            outcome.map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

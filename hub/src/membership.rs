@@ -7,6 +7,7 @@
 //! The hub is the only writer of its database, so the table never disagrees with committed rows
 //! for longer than the call that committed them.
 
+pub(crate) mod admin;
 pub(crate) mod codes;
 pub(crate) mod flows;
 mod profile;

@@ -62,6 +62,21 @@ pub(crate) struct SubscribeRequest {
     pub(crate) ip: IpAddr,
 }
 
+/// A live peer as the admin presence list shows it (hub.md §9).
+#[derive(Debug, Clone)]
+pub(crate) struct LivePeer {
+    pub(crate) peer_id: PeerId,
+    /// The `email` of its messages (admin class only).
+    pub(crate) email: String,
+    /// Seen signed within the signature lock (hub.md §5.2 rule 2).
+    pub(crate) signed: bool,
+    /// `ws`/`sse` of the subscribers speaking for it; empty when it only publishes over HTTP.
+    pub(crate) transports: Vec<&'static str>,
+    /// Last message or heartbeat (unix ms).
+    pub(crate) last_seen: i64,
+    pub(crate) addrs: Vec<String>,
+}
+
 /// Why a subscription was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SubscribeError {
@@ -194,6 +209,25 @@ impl Presence {
     /// Whether `peer` is live.
     pub(crate) fn is_live(&self, peer: &PeerId) -> bool {
         self.lock().live.contains_key(peer)
+    }
+
+    /// Every live peer, for the admin presence list.
+    pub(crate) fn live_peers(&self) -> Vec<LivePeer> {
+        self.lock().live_peers(Instant::now(), now_ms())
+    }
+
+    /// How many peers are live.
+    pub(crate) fn live_count(&self) -> usize {
+        self.lock().live.len()
+    }
+
+    /// Open subscribers: (WebSocket, SSE).
+    pub(crate) fn subscriber_counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (
+            state.subscriber_count(Transport::Ws),
+            state.subscriber_count(Transport::Sse),
+        )
     }
 
     /// Whether unsigned input may not touch `peer` (hub.md §5.2 rule 2).

@@ -45,6 +45,14 @@ impl Bucket {
         }
     }
 
+    /// How long until a token is there, without taking one; `None` when one is there now.
+    fn wait(&self, limit: RateLimit, now: Instant) -> Option<Duration> {
+        let mut copy = *self;
+        copy.refill(limit, now);
+        (copy.tokens < 1.0)
+            .then(|| Duration::from_secs_f64((1.0 - copy.tokens) * limit.refill_secs))
+    }
+
     fn is_full(&self, limit: RateLimit, now: Instant) -> bool {
         let mut copy = *self;
         copy.refill(limit, now);
@@ -84,6 +92,18 @@ impl<K: Hash + Eq> RateLimiter<K> {
     }
 }
 
+impl<K: Hash + Eq> RateLimiter<K> {
+    /// Whether `key`'s bucket is empty, without taking a token: `Some(retry_after)` when it is.
+    /// For limits on failures, checked before the attempt and charged only when it fails.
+    pub(crate) fn exhausted(&self, key: &K, now: Instant) -> Option<Duration> {
+        let buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        buckets.get(key)?.wait(self.limit, now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +134,21 @@ mod tests {
 
         assert!(limiter.check("ip", now + Duration::from_secs(2)).is_ok());
         assert!(limiter.check("ip", now + Duration::from_secs(2)).is_err());
+    }
+
+    #[test]
+    fn exhausted_reports_an_empty_bucket_without_taking_a_token() {
+        let limiter = RateLimiter::new(LIMIT);
+        let now = Instant::now();
+
+        assert_eq!(limiter.exhausted(&"ip", now), None);
+        for _ in 0..3 {
+            limiter.check("ip", now).unwrap();
+        }
+
+        assert_eq!(limiter.exhausted(&"ip", now), Some(Duration::from_secs(2)));
+        assert_eq!(limiter.exhausted(&"ip", now + Duration::from_secs(2)), None);
+        assert!(limiter.check("ip", now + Duration::from_secs(2)).is_ok());
     }
 
     #[test]

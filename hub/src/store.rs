@@ -6,6 +6,7 @@
 //! JSON are `text`; write transactions come from [`Database::begin_write`].
 
 mod accounts;
+mod admin;
 mod email_outbox;
 mod hub_state;
 mod invites;
@@ -21,6 +22,12 @@ pub use accounts::{
     account_details, binding_of, bindings_of, count_bindings, insert_account, insert_binding,
     latest_subscription, mark_verified, remove_account, remove_binding, set_email, set_standing,
     subscription_facts,
+};
+pub use admin::{
+    AuditEntry, Cursor, MemberQuery, MemberRow, PeerOwner, SubscriptionRow, clear_ban, clear_comp,
+    count_emails, count_subscriptions, decide_applications, delete_pending_account, insert_audit,
+    list_applications, list_audit, list_audit_of, list_invites, list_members, list_owners,
+    list_peers_of, list_subscriptions_of, mark_banned, mark_invite_revoked, move_state, set_comp,
 };
 pub use email_outbox::{DueEmail, NewEmail, insert_email};
 pub use invites::{

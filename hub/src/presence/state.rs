@@ -144,6 +144,39 @@ impl State {
         true
     }
 
+    /// Open subscribers of `transport`.
+    pub(super) fn subscriber_count(&self, transport: Transport) -> usize {
+        self.per_transport.get(&transport).copied().unwrap_or(0)
+    }
+
+    /// The live peers with their subscribers' transports; `now`/`now_ms` date `last_seen`.
+    pub(super) fn live_peers(&self, now: Instant, now_ms: i64) -> Vec<super::LivePeer> {
+        let mut transports: HashMap<PeerId, Vec<&'static str>> = HashMap::new();
+        for sub in self.subscribers.values() {
+            if let Some(peer) = sub.request.identity {
+                let list = transports.entry(peer).or_default();
+                let label = sub.request.transport.label();
+                if !list.contains(&label) {
+                    list.push(label);
+                }
+            }
+        }
+        self.live
+            .iter()
+            .map(|(peer, live)| {
+                let age = now.saturating_duration_since(live.last_seen).as_millis();
+                super::LivePeer {
+                    peer_id: *peer,
+                    email: live.msg.email.clone(),
+                    signed: self.is_locked(peer, now),
+                    transports: transports.remove(peer).unwrap_or_default(),
+                    last_seen: now_ms - i64::try_from(age).unwrap_or(i64::MAX),
+                    addrs: live.msg.addrs.clone(),
+                }
+            })
+            .collect()
+    }
+
     pub(super) fn has_room(
         &self,
         transport: Transport,

@@ -88,7 +88,7 @@ fn parse_enum<T: serde::de::DeserializeOwned>(
 }
 
 /// The snake_case text of an enumeration value.
-fn text<T: serde::Serialize>(value: T) -> String {
+pub(super) fn text<T: serde::Serialize>(value: T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => text,
         _ => String::new(),

@@ -1,6 +1,7 @@
 //! Hub integration tests: one binary; every test that touches a database runs on SQLite and on
 //! Postgres (`testkit::each_backend!`).
 
+mod admin;
 mod email;
 mod health;
 mod info;
