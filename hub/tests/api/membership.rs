@@ -29,6 +29,7 @@ each_backend!(
     resend_replaces_the_pending_link_and_login_mails_only_known_addresses,
     open_autojoin_binds_a_peer_on_its_first_signed_publish,
     email_change_moves_the_account_and_logout_ends_the_session,
+    lapsed_member_is_refused_presence_with_membership_lapsed,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -950,4 +951,107 @@ async fn email_change_moves_the_account_and_logout_ends_the_session(db: TestDb) 
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The close frame a v2 WebSocket session of `peer` ends with right after its key challenge.
+async fn v2_close(hub: &TestHub, peer: &Peer) -> (u16, String) {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!(
+        "{}/ws?peer_id={}&v=2",
+        hub.base_url.replacen("http", "ws", 1),
+        peer.id()
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let next = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| loop {
+        match tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("a frame in time")
+        {
+            Some(Ok(Message::Text(text))) => {
+                return Ok(serde_json::from_str::<Value>(&text).unwrap());
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Err(frame
+                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                    .unwrap_or_default());
+            }
+            Some(Ok(_)) => {}
+            other => panic!("socket ended without a close frame: {other:?}"),
+        }
+    };
+    let challenge = next(&mut ws).await.expect("a challenge");
+    let input = format!(
+        "goop-ws-v1\n{}\n{}\n{}",
+        challenge["hubId"].as_str().unwrap(),
+        challenge["nonce"].as_str().unwrap(),
+        peer.id()
+    );
+    let sig = shared::signing::sign_b64u(&peer.key, input.as_bytes());
+    let auth = json!({"type": "auth", "peerId": peer.id().to_string(), "nonce": challenge["nonce"], "sig": sig});
+    ws.send(Message::Text(auth.to_string().into()))
+        .await
+        .unwrap();
+    next(&mut ws).await.expect_err("the session is refused")
+}
+
+async fn lapsed_member_is_refused_presence_with_membership_lapsed(db: TestDb) {
+    const TOKEN: &str = "admin-token-0123456789abcdefghijklmnop";
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let hub = TestHub::spawn_with(&db, move |c| {
+        c.membership.access = hub::members::Access::Paid;
+        c.email.transport = MailTransportKind::Smtp;
+        c.email.smtp_url = Some(url.into());
+        c.admin.token = Some(TOKEN.to_owned().into());
+    })
+    .await;
+    let (peer, _) = member(&hub, &sink, "ann@example.org").await;
+    let account = membership_state(&hub, &peer).await["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = |method: reqwest::Method, action: &str| {
+        hub.client
+            .request(
+                method,
+                hub.url(&format!("/api/v1/admin/members/{account}/{action}")),
+            )
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+    };
+    assert_eq!(
+        membership_state(&hub, &peer).await["tier"],
+        "guest",
+        "paid access starts as guest"
+    );
+
+    assert_eq!(
+        admin(reqwest::Method::POST, "comp").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(membership_state(&hub, &peer).await["tier"], "comped");
+    assert_eq!(
+        admin(reqwest::Method::DELETE, "comp")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let view = membership_state(&hub, &peer).await;
+    let closed = v2_close(&hub, &peer).await;
+    let (_, voucher) = json_of(post(&hub, "/api/v1/vouchers", &json!({}), Some(&peer)).await).await;
+
+    assert_eq!(
+        (view["state"].as_str(), view["tier"].as_str()),
+        (Some("lapsed"), Some("guest")),
+        "{view}"
+    );
+    assert_eq!(closed, (4003, "membership_lapsed".to_owned()));
+    assert_eq!(
+        voucher["tier"], "guest",
+        "a lapsed account still gets a guest voucher: {voucher}"
+    );
 }
