@@ -43,6 +43,7 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
         handler_timeout: HANDLER_TIMEOUT,
         json_prefixes: JSON_PREFIXES,
     };
+    let pages = axum::middleware::from_fn_with_state(state.clone(), crate::web::finish_pages);
     let app = Router::new()
         .merge(health::router())
         .merge(info::router())
@@ -51,6 +52,8 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
         .merge(relay_info::router())
         .merge(admin::router())
         .merge(membership::router())
+        .merge(crate::web::router())
         .with_state(state);
-    shared::server::finish_router(app, &limits, metrics)
+    // Outside the shared layers, so the fallbacks' HTML pages get the layout and headers too.
+    shared::server::finish_router(app, &limits, metrics).layer(pages)
 }

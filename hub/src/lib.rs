@@ -13,6 +13,7 @@
 //! - `peer_sig`: signed HTTP requests; `rate_limit`: token buckets.
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
 //! - `email`: the mailer (SMTP, log, file) and the durable outbox worker.
+//! - `web`: the server-rendered pages of §10 (landing, join, verify, sign-in, account, admin).
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `hub init`, writing a commented config and a key.
 //! - [`admin_cli`]: `hub admin …`, a client of the admin API (`http/admin.rs`, `membership/admin.rs`).
@@ -43,6 +44,7 @@ mod rate_limit;
 pub mod server;
 mod state;
 pub mod store;
+mod web;
 
 pub use config::Config;
 pub use email::MailerError;

@@ -13,3 +13,4 @@ mod presence;
 mod relay;
 mod rendezvous;
 mod store;
+mod web;

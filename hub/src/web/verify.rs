@@ -1,0 +1,165 @@
+//! `GET /verify?token=` shows what an emailed link is for and a confirm button, without consuming
+//! it (mail scanners prefetch links, hub.md §6.8 rule 2); `POST /verify` consumes it, starts the
+//! browser session and shows the result.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::{StatusCode, header};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::forms::{self, WebError, WebResult, check_origin, limited};
+use super::html::{Page, esc};
+use super::words;
+use crate::http::session::{Caller, session_set_cookie};
+use crate::membership::enum_text;
+use crate::presence::now_ms;
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/verify", get(show_token).post(verify))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TokenFields {
+    #[serde(default)]
+    token: String,
+}
+
+fn incomplete() -> WebError {
+    WebError::new(
+        StatusCode::BAD_REQUEST,
+        "This link is incomplete",
+        "Copy the whole link from the email into the address bar.",
+    )
+}
+
+async fn show_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<TokenFields>, QueryRejection>,
+) -> WebResult {
+    limited(state.limits.verify_ip.check(caller.ip, Instant::now()))?;
+    let token = query.map(|q| q.0.token).unwrap_or_default();
+    if token.is_empty() {
+        return Err(incomplete());
+    }
+    let info = state.membership.inspect_token(&token).await?;
+    let (title, intro, button) = match info.purpose.as_str() {
+        "login" => (
+            "Sign in",
+            format!("Sign in to {} as", esc(&state.config.hub.name)),
+            "Sign in",
+        ),
+        "change_email" => (
+            "Confirm your new address",
+            "Use this new address for your account:".to_owned(),
+            "Confirm the new address",
+        ),
+        _ => (
+            "Confirm your email address",
+            format!(
+                "Confirm your address to join {}:",
+                esc(&state.config.hub.name)
+            ),
+            "Confirm and join",
+        ),
+    };
+    let main = format!(
+        "<section class=\"card\" aria-labelledby=\"page-title\">\
+         <h1 id=\"page-title\">{title}</h1>\
+         <p>{intro} <strong class=\"address\">{hint}</strong></p>\
+         <form method=\"post\" action=\"/verify\">\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <button type=\"submit\" id=\"confirm\">{button}</button></form>\
+         <p class=\"hint\">The link expires {expires}. Nothing happens until you press the button.</p>\
+         </section>",
+        hint = esc(&info.email_hint),
+        token = esc(&token),
+        expires = words::relative(info.expires_at, now_ms()),
+    );
+    Ok(Page::new(title, main))
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    form: Result<Form<TokenFields>, FormRejection>,
+) -> WebResult {
+    check_origin(&state, &caller)?;
+    let token = forms::form(form)?.token;
+    limited(state.limits.verify_ip.check(caller.ip, Instant::now()))?;
+    if token.is_empty() {
+        return Err(incomplete());
+    }
+    let user_agent = caller
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let verified = state
+        .membership
+        .verify(&token, &caller.ip.to_string(), user_agent)
+        .await?;
+    let state_text = enum_text(&verified.state);
+    let tier_text = enum_text(&verified.tier);
+    let (title, lead) = match (verified.purpose.as_str(), state_text.as_str()) {
+        ("login", _) => ("You are signed in", String::new()),
+        ("change_email", _) => (
+            "Your address is changed",
+            "Your account now uses the new address.".to_owned(),
+        ),
+        (_, "active") => (
+            "Welcome",
+            format!(
+                "Your membership of {} is active.",
+                esc(&state.config.hub.name)
+            ),
+        ),
+        (_, "pending_approval") => (
+            "Your address is confirmed",
+            "An admin reviews your request to join; you can use the community once it is approved."
+                .to_owned(),
+        ),
+        _ => ("Your address is confirmed", String::new()),
+    };
+    let mut main = format!(
+        "<section class=\"card\" aria-labelledby=\"page-title\">\
+         <h1 id=\"page-title\">{}</h1>",
+        esc(title)
+    );
+    if !lead.is_empty() {
+        let _ = write!(main, "<p class=\"lead\">{lead}</p>");
+    }
+    let _ = write!(
+        main,
+        "<dl class=\"facts\"><dt>State</dt><dd id=\"state\" data-state=\"{}\">{}</dd>\
+         <dt>Tier</dt><dd>{}</dd></dl>",
+        esc(&state_text),
+        words::state(&state_text),
+        words::tier(&tier_text)
+    );
+    match &verified.bound_peer {
+        Some(peer) => {
+            let _ = write!(
+                main,
+                "<p>Your device <code>{}</code> is now bound to this account.</p>",
+                esc(peer)
+            );
+        }
+        None => main.push_str(
+            "<h2>Use the Goop² app</h2>\
+             <p>To use this membership in the app, create a bind code and enter it there.</p>\
+             <form method=\"post\" action=\"/account/bind-codes\">\
+             <button type=\"submit\">Create a bind code</button></form>",
+        ),
+    }
+    main.push_str("<p><a href=\"/account\">Go to your account</a></p></section>");
+    Ok(Page::new(title, main).header(
+        header::SET_COOKIE,
+        session_set_cookie(&state, &verified.session),
+    ))
+}
