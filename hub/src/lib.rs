@@ -44,6 +44,7 @@ mod rate_limit;
 pub mod server;
 mod state;
 pub mod store;
+mod utc;
 mod web;
 
 pub use config::Config;

@@ -5,8 +5,6 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::parse::utc_time;
-
 /// A JSON value as table text: strings bare, null as `-`.
 pub(super) fn text(value: &Value) -> String {
     match value {
@@ -18,7 +16,9 @@ pub(super) fn text(value: &Value) -> String {
 
 /// A ms timestamp as `YYYY-MM-DD HH:MM` UTC, `-` for null.
 fn time(value: &Value) -> String {
-    value.as_i64().map_or_else(|| "-".to_owned(), utc_time)
+    value
+        .as_i64()
+        .map_or_else(|| "-".to_owned(), crate::utc::format)
 }
 
 /// Left-aligned columns separated by two spaces.

@@ -285,7 +285,7 @@ impl Membership {
         let link = format!("{}/verify?token={secret}", self.external_url());
         let body = format!(
             "{intro}\n\n{link}\n\nThe link expires at {} UTC.\n\nIf you did not ask for this, ignore this message.\n",
-            utc_time(token.expires_at)
+            crate::utc::format(token.expires_at)
         );
         let id = uuid::Uuid::now_v7().to_string();
         let mail = NewEmail {
@@ -716,37 +716,9 @@ fn mail_host(url: &str) -> &str {
     }
 }
 
-/// `YYYY-MM-DD HH:MM` of a unix-ms time, in UTC.
-pub(crate) fn utc_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_time_formats_known_instants() {
-        assert_eq!(utc_time(0), "1970-01-01 00:00");
-        assert_eq!(utc_time(1_767_225_600_000), "2026-01-01 00:00");
-        assert_eq!(utc_time(951_827_696_000), "2000-02-29 12:34");
-    }
 
     #[test]
     fn mail_host_is_the_bare_host() {
