@@ -126,6 +126,11 @@ impl Entitlements {
             .and_then(|entry| entry.state.zip(entry.tier))
     }
 
+    /// The entry of `peer`, if it has one.
+    pub(crate) fn entry(&self, peer: &PeerId) -> Option<Entitlement> {
+        self.read().peers.get(peer).copied()
+    }
+
     /// Whether `peer` has an entry of its own (an account, or an explicit grant or revocation).
     pub(crate) fn has_entry(&self, peer: &PeerId) -> bool {
         self.read().peers.contains_key(peer)

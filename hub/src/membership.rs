@@ -21,11 +21,11 @@ use libp2p::identity::ed25519;
 use shared::ids::Ed25519PeerId;
 use sqlx::AnyConnection;
 
-pub(crate) use flows::{JoinOutcome, JoinRequest, Proof};
+pub(crate) use flows::{JoinOutcome, JoinRequest, Proof, TokenInfo};
 
 use crate::config::{Config, JoinMode};
 use crate::entitlements::{Entitlement, Entitlements, Rights};
-use crate::http::ApiResult;
+use crate::http::{ApiError, ApiResult};
 use crate::members::{self, Facts, Standing, State};
 use crate::metrics::Metrics;
 use crate::p2p::NetworkHandle;
@@ -167,8 +167,37 @@ impl Membership {
         Ok(peers.len())
     }
 
+    /// Brings every bound peer's entry in line with the database (the sweep's backstop for an
+    /// update that failed after its commit); returns how many entries changed.
+    pub(crate) async fn reconcile(&self) -> Result<usize, StoreError> {
+        let peers = self.inner.store.list_bound_peers().await?;
+        let guest_presence = self.inner.config.membership.guest_presence;
+        let _serial = self.inner.apply_lock.lock().await;
+        let mut changed = 0;
+        for bound in &peers {
+            let Ok(peer) = bound.peer_id.parse::<PeerId>() else {
+                continue;
+            };
+            let standing = Standing {
+                state: bound.state,
+                tier: bound.tier,
+                grace_until: None,
+            };
+            let entry = entry_for(&standing, guest_presence);
+            let current = self.inner.enforcer.entitlements.entry(&peer);
+            if current != Some(entry) {
+                self.inner
+                    .enforcer
+                    .apply(peer, Some(entry), "reconcile")
+                    .await;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     /// How long a revocation matters: a voucher issued before it has expired by then.
-    fn revocation_horizon_ms(&self) -> i64 {
+    pub(crate) fn revocation_horizon_ms(&self) -> i64 {
         let ttl = i64::try_from(self.inner.config.vouchers.ttl_secs).unwrap_or(i64::MAX / 1000);
         (ttl + shared::voucher::LEEWAY_SECS as i64) * 1000
     }
@@ -209,6 +238,23 @@ impl Membership {
     /// and brings their entitlements in line, revoking what was lost within this call (§6.6).
     /// An account that no longer exists leaves `gone_peers` (its former peers) at the default.
     pub(crate) async fn apply_account(
+        &self,
+        account_id: &str,
+        gone_peers: &[String],
+        reason: &'static str,
+    ) -> ApiResult<()> {
+        // Runs as its own task: the change is committed, so a client that goes away or a handler
+        // timeout must not cancel its enforcement halfway. The sweep's reconciliation is the
+        // backstop for a failure in here.
+        let this = self.clone();
+        let account_id = account_id.to_owned();
+        let gone_peers = gone_peers.to_vec();
+        tokio::spawn(async move { this.apply_now(&account_id, &gone_peers, reason).await })
+            .await
+            .map_err(|e| ApiError::Internal(format!("entitlement update: {e}")))?
+    }
+
+    async fn apply_now(
         &self,
         account_id: &str,
         gone_peers: &[String],
@@ -256,8 +302,9 @@ impl Membership {
 
     /// Records voucher revocations for `peers` (hub.md §7.4) in the database and the table.
     pub(crate) async fn revoke_vouchers(&self, peers: &[PeerId], reason: &str) -> ApiResult<()> {
-        let now = now_ms();
         let mut tx = self.inner.store.begin_write().await?;
+        // Stamped once the write lock is held, so readers polling `since` never miss it.
+        let now = now_ms();
         for peer in peers {
             store::insert_revocation(&mut tx, &peer.to_string(), reason, now).await?;
         }
@@ -272,13 +319,35 @@ impl Membership {
     /// proved its key and has no account yet gets an email-less `active` account bound to it.
     /// Cheap when nothing is to be done (one table lookup); a failure is logged, never fatal —
     /// the peer keeps the default rights of an open community.
-    pub(crate) async fn autojoin(&self, peer: &Ed25519PeerId, proof_ts: i64, proof_sig: &str) {
+    /// `admit` is asked last, only when an account would be created: the caller's rate limit
+    /// (an account per fresh key must not be free).
+    pub(crate) async fn autojoin(
+        &self,
+        peer: &Ed25519PeerId,
+        proof_ts: i64,
+        proof_sig: &str,
+        admit: impl FnOnce() -> bool,
+    ) {
         let membership = &self.inner.config.membership;
         if membership.join_mode != JoinMode::Open
             || !membership.open_autojoin
             || self.entitlements().has_entry(&peer.peer_id())
         {
             return;
+        }
+        // A peer whose email join waits for its link is bound by that link, not here (binding it
+        // now would make the link fail with `peer_already_bound`).
+        match self
+            .store()
+            .has_pending_join(&peer.to_string(), now_ms())
+            .await
+        {
+            Ok(false) if admit() => {}
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(%peer, %error, "open autojoin skipped: database unavailable");
+                return;
+            }
         }
         let proof = Proof {
             peer: *peer,

@@ -37,8 +37,8 @@ pub use invites::{
 pub use revocations::{Revocation, insert_revocation};
 pub use shared::db::StoreError;
 pub use tokens::{
-    BindCode, EmailToken, Session, consume_bind_code, consume_token, delete_join_tokens_except,
-    insert_session, insert_token, newest_join_token, token_by_hash,
+    BindCode, EmailToken, Session, consume_bind_code, consume_token, delete_account_tokens_except,
+    delete_join_tokens_except, insert_session, insert_token, newest_join_token, token_by_hash,
 };
 
 static MIGRATIONS: Migrations = Migrations {

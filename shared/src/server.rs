@@ -361,7 +361,8 @@ fn request_span(request: &Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("http", method = %request.method(), uri = %request.uri(), request_id = %id)
+    // The path only: query strings carry secrets (`/verify?token=`, `/events?voucher=`).
+    tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
 async fn limit_in_flight(

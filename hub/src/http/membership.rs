@@ -78,8 +78,11 @@ async fn join(
         None | Some("") => None,
         Some(email) => Some(flows::email_field(email)?),
     };
-    if let Some(email) = &email {
-        check_email_limits(&state, &caller, email)?;
+    match &email {
+        Some(email) => check_email_limits(&state, &caller, email)?,
+        // A signed join without email creates an account at once (open mode): the per-IP join
+        // bucket keeps fresh keys from filling the database.
+        None => check_limit(&state.limits.email_ip, caller.ip)?,
     }
     let outcome = state
         .membership
@@ -128,6 +131,8 @@ async fn inspect(
 #[derive(Debug, Deserialize)]
 struct TokenBody {
     token: String,
+    /// `false` confirms the address without binding the join's device (default `true`).
+    bind: Option<bool>,
 }
 
 /// `POST /api/v1/verify`: consumes the token; sets the session cookie.
@@ -138,14 +143,19 @@ async fn verify(
 ) -> ApiResult<Response> {
     check_limit(&state.limits.verify_ip, caller.ip)?;
     let body = body_bytes(body)?;
-    let TokenBody { token } = json_body(&caller.headers, &body)?;
+    let TokenBody { token, bind } = json_body(&caller.headers, &body)?;
     let user_agent = caller
         .headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     let verified = state
         .membership
-        .verify(&token, &caller.ip.to_string(), user_agent)
+        .verify(
+            &token,
+            &caller.ip.to_string(),
+            user_agent,
+            bind.unwrap_or(true),
+        )
         .await?;
     let mut response = Json(json!({
         "purpose": verified.purpose,

@@ -67,7 +67,8 @@ async fn publish(
     let msg = PresenceMsg::parse(&body, now_ms(), None)?;
     let signed = authorize_publisher(&state, signer.as_ref(), &msg.peer_id)?;
     if let Some((peer, ts, sig)) = &proof {
-        state.membership.autojoin(peer, *ts, sig).await;
+        let admit = || state.limits.email_ip.check(ip, now).is_ok();
+        state.membership.autojoin(peer, *ts, sig, admit).await;
     }
     state
         .limits

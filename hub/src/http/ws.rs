@@ -189,7 +189,11 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
         finish(&mut ws, 4001, "auth-failed").await;
         return;
     };
-    state.membership.autojoin(&peer, now_ms(), &sig).await;
+    let admit = || state.limits.email_ip.check(ip, Instant::now()).is_ok();
+    state
+        .membership
+        .autojoin(&peer, now_ms(), &sig, admit)
+        .await;
     if !state.entitlements.rights(&peer.peer_id()).presence {
         let code = state.entitlements.refusal(&peer.peer_id());
         finish(&mut ws, 4003, code).await;

@@ -53,6 +53,10 @@ pub(crate) struct TokenInfo {
     pub(crate) email_hint: String,
     pub(crate) expires_at: i64,
     pub(crate) consumed: bool,
+    /// The device a join link binds when confirmed (shown so nobody adds a stranger's device).
+    pub(crate) peer_id: Option<String>,
+    /// Its label.
+    pub(crate) peer_label: Option<String>,
 }
 
 /// What consuming a token did.
@@ -283,8 +287,19 @@ impl Membership {
             ),
         };
         let link = format!("{}/verify?token={secret}", self.external_url());
+        let device = match (&token.peer_id, &token.peer_label) {
+            (Some(peer), Some(label)) => {
+                format!(
+                    "\nConfirming also adds the device \"{label}\" ({peer}) to your account; the page lets you confirm without it.\n"
+                )
+            }
+            (Some(peer), None) => format!(
+                "\nConfirming also adds the device {peer} to your account; the page lets you confirm without it.\n"
+            ),
+            _ => String::new(),
+        };
         let body = format!(
-            "{intro}\n\n{link}\n\nThe link expires at {} UTC.\n\nIf you did not ask for this, ignore this message.\n",
+            "{intro}\n\n{link}\n\nThe link expires at {} UTC.\n{device}\nIf you did not ask for this, ignore this message.\n",
             crate::utc::format(token.expires_at)
         );
         let id = uuid::Uuid::now_v7().to_string();
@@ -320,6 +335,8 @@ impl Membership {
             email_hint: codes::email_hint(&token.email),
             expires_at: token.expires_at,
             consumed: false,
+            peer_id: token.peer_id,
+            peer_label: token.peer_label,
         })
     }
 
@@ -343,6 +360,7 @@ impl Membership {
         secret: &str,
         ip: &str,
         user_agent: Option<&str>,
+        bind: bool,
     ) -> ApiResult<Verified> {
         if !codes::is_secret_shaped(secret) {
             return Err(ApiError::NotFound("invalid_token"));
@@ -358,7 +376,7 @@ impl Membership {
             return Err(ApiError::Conflict("token_used"));
         }
         let (account_id, bound_peer) = match token.purpose.as_str() {
-            "join" => self.consume_join(&mut tx, &token, now).await?,
+            "join" => self.consume_join(&mut tx, &token, bind, now).await?,
             "login" => {
                 let account = store::account_by_email(&mut tx, &token.email)
                     .await?
@@ -406,6 +424,7 @@ impl Membership {
         &self,
         tx: &mut sqlx::AnyConnection,
         token: &EmailToken,
+        bind: bool,
         now: i64,
     ) -> ApiResult<(String, Option<String>)> {
         let account = match &token.account_id {
@@ -419,7 +438,7 @@ impl Membership {
             self.activate(tx, &account.id, token, now).await?;
         }
         let bound = match (&token.peer_id, token.peer_proof_ts, &token.peer_proof_sig) {
-            (Some(peer), Some(ts), Some(sig)) => {
+            (Some(peer), Some(ts), Some(sig)) if bind => {
                 if store::count_bindings(tx, &account.id).await?
                     >= i64::from(self.config().membership.max_peers_per_account)
                 {
@@ -456,7 +475,10 @@ impl Membership {
             (Some(code), JoinMode::Invite) => Some(code.as_str()),
             _ => None,
         };
-        store::mark_verified(tx, account_id, invite, now).await?;
+        if !store::mark_verified(tx, account_id, invite, now).await? {
+            // Another link of this account verified it concurrently; that one activated it.
+            return Ok(());
+        }
         let approved = match mode {
             JoinMode::Application => false,
             JoinMode::Invite => match invite {
@@ -478,14 +500,18 @@ impl Membership {
         store::set_standing(tx, account_id, &pending, now).await?;
         if approved {
             self.recompute_in(tx, account_id, now).await?;
-        } else if mode == JoinMode::Application || token.message.is_some() {
+        } else {
+            // Applications, and invites whose uses ran out: an admin decides (§9); the row also
+            // tells unban which state to return to.
             store::insert_application(
                 tx,
                 &store::Application {
                     id: uuid::Uuid::now_v7().to_string(),
                     account_id: Some(account_id.to_owned()),
                     email: token.email.clone(),
-                    message: token.message.clone().unwrap_or_default(),
+                    message: token.message.clone().unwrap_or_else(|| {
+                        "(joined with an invite that had no use left)".to_owned()
+                    }),
                     status: "pending".to_owned(),
                     created_at: now,
                     decided_at: None,
@@ -519,6 +545,9 @@ impl Membership {
             store::remove_account(tx, &holder.id).await?;
         }
         store::set_email(tx, &account_id, &token.email, now).await?;
+        // Links sent before the change (to this or an earlier address) must not act on the
+        // account any more.
+        store::delete_account_tokens_except(tx, &account_id, &token.token_hash).await?;
         Ok(account_id)
     }
 
@@ -587,6 +616,9 @@ impl Membership {
     ) -> ApiResult<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
+        if store::account_details(&mut tx, account_id).await?.state == State::Banned {
+            return Err(ApiError::Forbidden("banned"));
+        }
         let token = plain_token(
             "change_email",
             email,

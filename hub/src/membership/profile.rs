@@ -215,6 +215,11 @@ impl Membership {
     /// Unbinds a peer of an account: its rights end and its vouchers are revoked.
     pub(crate) async fn unbind(&self, account_id: &str, peer_id: &str) -> ApiResult<()> {
         let mut tx = self.store().begin_write().await?;
+        // A banned account keeps its peers: unbinding one would hand it back the default rights
+        // of an open community, or let it join again under another address.
+        if store::account_details(&mut tx, account_id).await?.state == State::Banned {
+            return Err(ApiError::Forbidden("banned"));
+        }
         if !store::remove_binding(&mut tx, account_id, peer_id).await? {
             return Err(ApiError::NotFound("not_found"));
         }

@@ -12,6 +12,8 @@ use crate::metrics::MemberLabels;
 use crate::presence::now_ms;
 use crate::store::StoreError;
 
+/// How long sent or abandoned outbox rows are kept (for the admin's mail statistics).
+const HISTORY_MS: i64 = 7 * 86_400_000;
 /// Accounts recomputed per sweep at most; the next sweep takes the rest.
 const RECOMPUTE_BATCH: i64 = 1000;
 
@@ -52,7 +54,7 @@ impl Membership {
         let days = i64::try_from(self.config().membership.pending_expiry_days).unwrap_or(3650);
         let stale = self
             .store()
-            .delete_stale_pending(now - days * 86_400_000)
+            .delete_stale_pending(now - days * 86_400_000, now)
             .await?;
         let secrets = self.store().delete_expired_secrets(now).await?;
         if stale + secrets > 0 {
@@ -61,6 +63,21 @@ impl Membership {
                 expired_secrets = secrets,
                 "membership sweep"
             );
+        }
+        let fixed = self.reconcile().await?;
+        if fixed > 0 {
+            tracing::warn!(
+                entries = fixed,
+                "membership sweep repaired entitlement entries"
+            );
+        }
+        let horizon = now - self.revocation_horizon_ms();
+        let pruned = self
+            .store()
+            .prune_history(horizon, now - HISTORY_MS)
+            .await?;
+        if pruned > 0 {
+            tracing::debug!(rows = pruned, "pruned old revocations and sent mail");
         }
         self.prune_revocations();
         self.refresh_member_gauge().await

@@ -24,6 +24,9 @@ pub(crate) struct IssuedVoucher {
 impl Membership {
     /// Issues a voucher to a bound peer (403 with the membership code otherwise).
     pub(crate) async fn issue_voucher(&self, peer: &PeerId) -> ApiResult<IssuedVoucher> {
+        // The issue time is taken before the standing is read, so a revocation committed in
+        // between (revoked_before ≥ its time) still covers this voucher.
+        let now = now_ms();
         let mut conn = self.store().acquire().await?;
         let binding = store::binding_of(&mut conn, &peer.to_string())
             .await?
@@ -39,9 +42,16 @@ impl Membership {
         let tier = members::voucher_tier(&standing).ok_or_else(|| {
             ApiError::Forbidden(members::refusal_code(Some(&standing), guest_presence))
         })?;
-        let now = now_ms();
         let iat = u64::try_from(now / 1000).unwrap_or(0);
-        let caps = [account.comped_until, standing.grace_until]
+        // A comp end caps the voucher only while the comp is what entitles, a grace end only
+        // in grace: older values stay in the row after the comp or grace is over.
+        let comp_end = account
+            .comped_until
+            .filter(|_| standing.tier == members::Tier::Comped);
+        let grace_end = standing
+            .grace_until
+            .filter(|_| standing.state == members::State::Grace);
+        let caps = [comp_end, grace_end]
             .into_iter()
             .flatten()
             .filter_map(|ms| u64::try_from(ms / 1000).ok());

@@ -158,7 +158,8 @@ impl EventLoop {
     }
 
     /// A voucher presented over `/goop/hub/voucher/1.0.0` (hub.md §4.5): accepted ones admit the
-    /// peer as a circuit source until the voucher expires.
+    /// peer as a circuit source until the voucher expires. This hub's own vouchers also need the
+    /// holder's current entitlement (§7.3); a holder that lost it hears `revoked`.
     fn check_voucher(&self, peer: PeerId, token: &str) -> VoucherResponse {
         let refuse = |code: &str| VoucherResponse {
             ok: false,
@@ -177,7 +178,9 @@ impl EventLoop {
         match voucher::verify(token, &expected) {
             Err(error) => refuse(&error.to_string()),
             Ok(claims)
-                if self.is_own(&claims.iss) && self.entitlements.is_revoked(&peer, claims.iat) =>
+                if self.is_own(&claims.iss)
+                    && (self.entitlements.is_revoked(&peer, claims.iat)
+                        || !self.entitlements.rights(&peer).relay) =>
             {
                 refuse("revoked")
             }

@@ -425,7 +425,8 @@ pub async fn set_standing(
     Ok(())
 }
 
-/// Marks the address of an account verified, and optionally records the invite it used.
+/// Marks the address of an account verified, and optionally records the invite it used; false
+/// when it was verified already (the caller must not activate it a second time).
 ///
 /// # Errors
 /// [`StoreError`].
@@ -434,17 +435,17 @@ pub async fn mark_verified(
     id: &str,
     invite: Option<&str>,
     now_ms: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
         "update accounts set email_verified_at = $2, joined_via_invite = coalesce($3, joined_via_invite), \
-         updated_at = $2 where id = $1",
+         updated_at = $2 where id = $1 and email_verified_at is null",
     )
     .bind(id)
     .bind(now_ms)
     .bind(invite)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Moves an account to another address.
@@ -573,13 +574,21 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`].
-    pub async fn delete_stale_pending(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+    pub async fn delete_stale_pending(
+        &self,
+        cutoff_ms: i64,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let done =
-            sqlx::query("delete from accounts where state = 'pending_email' and created_at < $1")
-                .bind(cutoff_ms)
-                .execute(&mut *tx)
-                .await?;
+        // A pending account with a link still valid stays until that link expires.
+        let done = sqlx::query(
+            "delete from accounts where state = 'pending_email' and created_at < $1 \
+             and not exists (select 1 from email_tokens t where t.account_id = accounts.id and t.expires_at > $2)",
+        )
+        .bind(cutoff_ms)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }

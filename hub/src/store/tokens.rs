@@ -142,6 +142,25 @@ pub async fn delete_join_tokens_except(
     Ok(())
 }
 
+/// Deletes an account's unconsumed tokens except `keep` (after an email change).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn delete_account_tokens_except(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    keep: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "delete from email_tokens where account_id = $1 and consumed_at is null and token_hash <> $2",
+    )
+    .bind(account_id)
+    .bind(keep)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A browser session (hub.md §6.9 rule 1).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Session {

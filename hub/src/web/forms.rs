@@ -185,10 +185,9 @@ pub(crate) fn check_origin(state: &AppState, caller: &Caller) -> WebResult<()> {
     if caller.session_cookie().is_some() {
         return Ok(check_csrf(state, &caller.method, &caller.headers)?);
     }
-    let origin = caller
-        .headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
+    let header_value = |name| caller.headers.get(name).and_then(|v| v.to_str().ok());
+    // Origin, else Referer (§10): a form post naming another site is refused.
+    let origin = header_value(header::ORIGIN).or_else(|| header_value(header::REFERER));
     match origin {
         Some(origin) if origin_of(origin) != origin_of(state.membership.external_url()) => {
             Err(ApiError::Forbidden("csrf").into())

@@ -16,7 +16,7 @@ use super::forms::{self, WebError, WebResult, check_origin, limited};
 use super::html::{Page, esc};
 use super::words;
 use crate::http::session::{Caller, session_set_cookie};
-use crate::membership::enum_text;
+use crate::membership::{TokenInfo, enum_text};
 use crate::presence::now_ms;
 use crate::state::AppState;
 
@@ -28,6 +28,9 @@ pub(crate) fn router() -> Router<AppState> {
 struct TokenFields {
     #[serde(default)]
     token: String,
+    /// `0`: confirm without adding the join's device.
+    #[serde(default)]
+    bind: Option<String>,
 }
 
 fn incomplete() -> WebError {
@@ -73,16 +76,48 @@ async fn show_token(
         "<section class=\"card\" aria-labelledby=\"page-title\">\
          <h1 id=\"page-title\">{title}</h1>\
          <p>{intro} <strong class=\"address\">{hint}</strong></p>\
+         {device}\
          <form method=\"post\" action=\"/verify\">\
          <input type=\"hidden\" name=\"token\" value=\"{token}\">\
          <button type=\"submit\" id=\"confirm\">{button}</button></form>\
+         {without}\
          <p class=\"hint\">The link expires {expires}. Nothing happens until you press the button.</p>\
          </section>",
         hint = esc(&info.email_hint),
         token = esc(&token),
         expires = words::relative(info.expires_at, now_ms()),
+        device = device_notice(&info),
+        without = without_device_form(&info, &token),
     );
     Ok(Page::new(title, main))
+}
+
+/// The device a join link would add, named so nobody adds a stranger's device by accident.
+fn device_notice(info: &TokenInfo) -> String {
+    match &info.peer_id {
+        Some(peer) => format!(
+            "<p class=\"device\">Confirming also adds the device <strong>{}</strong> \
+             (<code>{}</code>) to this account. If you did not start this join on that device, \
+             confirm without it.</p>",
+            esc(info.peer_label.as_deref().unwrap_or("unnamed device")),
+            esc(peer),
+        ),
+        None => String::new(),
+    }
+}
+
+/// A second form that confirms the address without binding the join's device.
+fn without_device_form(info: &TokenInfo, token: &str) -> String {
+    if info.peer_id.is_none() {
+        return String::new();
+    }
+    format!(
+        "<form method=\"post\" action=\"/verify\">\
+         <input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <input type=\"hidden\" name=\"bind\" value=\"0\">\
+         <button type=\"submit\" class=\"secondary\" id=\"confirm-without-device\">Confirm without this device</button></form>",
+        esc(token)
+    )
 }
 
 async fn verify(
@@ -91,18 +126,19 @@ async fn verify(
     form: Result<Form<TokenFields>, FormRejection>,
 ) -> WebResult {
     check_origin(&state, &caller)?;
-    let token = forms::form(form)?.token;
+    let form = forms::form(form)?;
     limited(state.limits.verify_ip.check(caller.ip, Instant::now()))?;
-    if token.is_empty() {
+    if form.token.is_empty() {
         return Err(incomplete());
     }
     let user_agent = caller
         .headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
+    let bind = form.bind.as_deref() != Some("0");
     let verified = state
         .membership
-        .verify(&token, &caller.ip.to_string(), user_agent)
+        .verify(&form.token, &caller.ip.to_string(), user_agent, bind)
         .await?;
     let state_text = enum_text(&verified.state);
     let tier_text = enum_text(&verified.tier);

@@ -31,6 +31,11 @@ each_backend!(
     email_change_moves_the_account_and_logout_ends_the_session,
     lapsed_member_is_refused_presence_with_membership_lapsed,
     sse_admits_a_voucher_or_a_member_session_and_refuses_a_revoked_voucher,
+    a_strangers_join_names_its_device_and_can_be_confirmed_without_it,
+    banned_account_cannot_unbind_its_peer_or_change_its_address,
+    voucher_is_issued_again_after_a_timed_comp_ends,
+    an_email_change_voids_older_links_of_the_account,
+    autojoin_leaves_a_peer_with_a_pending_email_join_to_its_link,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -1124,4 +1129,236 @@ async fn sse_admits_a_voucher_or_a_member_session_and_refuses_a_revoked_voucher(
         peerless_session,
         (StatusCode::FORBIDDEN, "not_member".to_owned())
     );
+}
+
+const ADMIN_TOKEN: &str = "admin-token-0123456789abcdefghijklmnop";
+
+/// A hub in `email` mode with mail to `sink`, an admin token, and `adjust` applied.
+async fn admin_hub(db: &TestDb, sink: &SmtpSink, adjust: impl FnOnce(&mut hub::Config)) -> TestHub {
+    let url = sink.url();
+    TestHub::spawn_with(db, move |c| {
+        c.email.transport = MailTransportKind::Smtp;
+        c.email.smtp_url = Some(url.into());
+        c.admin.token = Some(ADMIN_TOKEN.to_owned().into());
+        adjust(c);
+    })
+    .await
+}
+
+/// `POST /api/v1/admin/members/{account}/{action}` with `body`.
+async fn admin_post(hub: &TestHub, account: &str, action: &str, body: &Value) -> Response {
+    hub.client
+        .post(hub.url(&format!("/api/v1/admin/members/{account}/{action}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_strangers_join_names_its_device_and_can_be_confirmed_without_it(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Email, &sink).await;
+    member(&hub, &sink, "ann@example.org").await;
+    let stranger = Peer::new();
+
+    post(
+        &hub,
+        "/api/v1/join",
+        &json!({"email": "ann@example.org", "label": "not-ann"}),
+        Some(&stranger),
+    )
+    .await;
+    let mail = eventually(DEADLINE, "the second mail", || async {
+        sink.messages()
+            .into_iter()
+            .filter(|m| m.to == ["ann@example.org"])
+            .nth(1)
+    })
+    .await;
+    let token = token_in(mail.body());
+    let (_, info) = json_of(hub.get(&format!("/api/v1/verify?token={token}")).await).await;
+    let response = post(
+        &hub,
+        "/api/v1/verify",
+        &json!({"token": token, "bind": false}),
+        None,
+    )
+    .await;
+    let (status, verified) = json_of(response).await;
+
+    assert!(
+        mail.body().contains(&stranger.id().to_string()),
+        "the mail names the device: {}",
+        mail.body()
+    );
+    assert!(mail.body().contains("\"not-ann\""), "{}", mail.body());
+    assert_eq!(info["peer_id"], stranger.id().to_string(), "{info}");
+    assert_eq!(info["peer_label"], "not-ann");
+    assert_eq!(status, 200, "{verified}");
+    assert_eq!(verified["bound_peer"], Value::Null);
+    assert_eq!(membership_state(&hub, &stranger).await["state"], "none");
+}
+
+async fn banned_account_cannot_unbind_its_peer_or_change_its_address(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = admin_hub(&db, &sink, |_| {}).await;
+    let (peer, _) = member(&hub, &sink, "ann@example.org").await;
+    let account = membership_state(&hub, &peer).await["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let banned = admin_post(&hub, &account, "ban", &json!({"reason": "spam"})).await;
+    assert_eq!(banned.status(), StatusCode::OK);
+
+    let mut unbind = hub
+        .client
+        .delete(hub.url(&format!("/api/v1/peers/{}", peer.id())));
+    let path = format!("/api/v1/peers/{}", peer.id());
+    for (name, value) in signed_headers(&peer.key, &hub_id(&hub), "DELETE", &path, b"") {
+        unbind = unbind.header(name, value);
+    }
+    let unbind = unbind.send().await.unwrap();
+    let change = post(
+        &hub,
+        "/api/v1/me/email",
+        &json!({"email": "new@example.org"}),
+        Some(&peer),
+    )
+    .await;
+    let join_again = post(
+        &hub,
+        "/api/v1/join",
+        &json!({"email": "ann@example.org"}),
+        None,
+    )
+    .await;
+
+    assert_eq!(
+        code_of(unbind).await,
+        (StatusCode::FORBIDDEN, "banned".to_owned())
+    );
+    assert_eq!(
+        code_of(change).await,
+        (StatusCode::FORBIDDEN, "banned".to_owned())
+    );
+    assert_eq!(
+        join_again.status(),
+        StatusCode::ACCEPTED,
+        "the same answer as for anyone"
+    );
+    assert_eq!(membership_state(&hub, &peer).await["state"], "banned");
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "a banned address receives no mail"
+    );
+}
+
+async fn voucher_is_issued_again_after_a_timed_comp_ends(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = admin_hub(&db, &sink, |c| c.membership.sweep_interval_secs = 1).await;
+    let (peer, _) = member(&hub, &sink, "ann@example.org").await;
+    let account = membership_state(&hub, &peer).await["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let until = now + 2_000;
+
+    assert_eq!(
+        admin_post(&hub, &account, "comp", &json!({ "until": until }))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (_, comped) = json_of(post(&hub, "/api/v1/vouchers", &json!({}), Some(&peer)).await).await;
+    eventually(DEADLINE, "the sweep to end the comp", || async {
+        (membership_state(&hub, &peer).await["tier"] == "member").then_some(())
+    })
+    .await;
+    let (status, after) =
+        json_of(post(&hub, "/api/v1/vouchers", &json!({}), Some(&peer)).await).await;
+
+    assert_eq!(comped["tier"], "comped");
+    assert!(
+        comped["expires_at"].as_i64().unwrap() <= until,
+        "a comp voucher ends with the comp: {comped}"
+    );
+    assert_eq!(
+        status, 201,
+        "the old comp end no longer caps vouchers: {after}"
+    );
+    assert_eq!(after["tier"], "member");
+    assert!(after["expires_at"].as_i64().unwrap() > until + 3_600_000);
+}
+
+async fn an_email_change_voids_older_links_of_the_account(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Email, &sink).await;
+    let (peer, _) = member(&hub, &sink, "ann@example.org").await;
+
+    post(
+        &hub,
+        "/api/v1/me/email",
+        &json!({"email": "ann@exmaple.org"}),
+        Some(&peer),
+    )
+    .await;
+    let typo = link_token(&sink, "ann@exmaple.org", 0).await;
+    post(
+        &hub,
+        "/api/v1/me/email",
+        &json!({"email": "ann@example.net"}),
+        Some(&peer),
+    )
+    .await;
+    let (status, _, _) = verify(&hub, &link_token(&sink, "ann@example.net", 0).await).await;
+    let (late, body, _) = verify(&hub, &typo).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (late, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("invalid_token"))
+    );
+    let (_, me) = json_of(signed_get(&hub, "/api/v1/me", &peer).await).await;
+    assert_eq!(me["account"]["email"], "ann@example.net");
+}
+
+async fn autojoin_leaves_a_peer_with_a_pending_email_join_to_its_link(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Open, &sink).await;
+    let peer = Peer::new();
+    post(
+        &hub,
+        "/api/v1/join",
+        &json!({"email": "ann@example.org"}),
+        Some(&peer),
+    )
+    .await;
+
+    let body =
+        json!({"type": "online", "peerId": peer.id().to_string(), "content": "hi"}).to_string();
+    let mut request = hub.client.post(hub.url("/publish")).body(body.clone());
+    for (name, value) in signed_headers(
+        &peer.key,
+        &hub_id(&hub),
+        "POST",
+        "/publish",
+        body.as_bytes(),
+    ) {
+        request = request.header(name, value);
+    }
+    assert_eq!(
+        request.send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let (status, verified, _) = verify(&hub, &link_token(&sink, "ann@example.org", 0).await).await;
+
+    assert_eq!(status, 200, "{verified}");
+    assert_eq!(verified["bound_peer"], peer.id().to_string());
 }
