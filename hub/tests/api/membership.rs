@@ -36,6 +36,7 @@ each_backend!(
     voucher_is_issued_again_after_a_timed_comp_ends,
     an_email_change_voids_older_links_of_the_account,
     autojoin_leaves_a_peer_with_a_pending_email_join_to_its_link,
+    every_join_mode_ends_in_a_relay_reservation_that_a_ban_drops_within_5_s,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -1361,4 +1362,112 @@ async fn autojoin_leaves_a_peer_with_a_pending_email_join_to_its_link(db: TestDb
 
     assert_eq!(status, 200, "{verified}");
     assert_eq!(verified["bound_peer"], peer.id().to_string());
+}
+
+/// The newest `.eml` in the file transport's outbox that is not in `seen`; its verify token.
+async fn eml_token(
+    hub: &TestHub,
+    seen: &mut std::collections::HashSet<std::path::PathBuf>,
+) -> String {
+    let outbox = hub.data_path().join("outbox");
+    let (path, text) = eventually(DEADLINE, "a new .eml file", || async {
+        let entry = std::fs::read_dir(&outbox).ok()?.flatten().find(|e| {
+            e.path().extension().is_some_and(|x| x == "eml") && !seen.contains(&e.path())
+        })?;
+        Some((entry.path(), std::fs::read_to_string(entry.path()).ok()?))
+    })
+    .await;
+    seen.insert(path);
+    token_in(&text)
+}
+
+/// hub.md §18 checks 9 and 11 and the "done when", for each join mode: a signed join,
+/// the link from the file transport (the GET does not consume it), activation (an admin approves
+/// applications), a relay reservation, a voucher that verifies offline, then a ban that drops
+/// the reservation within 5 s.
+async fn every_join_mode_ends_in_a_relay_reservation_that_a_ban_drops_within_5_s(db: TestDb) {
+    // One database, one hub per mode in turn (addresses differ per mode).
+    for mode in [
+        JoinMode::Open,
+        JoinMode::Email,
+        JoinMode::Invite,
+        JoinMode::Application,
+    ] {
+        let hub = TestHub::spawn_with(&db, |c| {
+            c.membership.join_mode = mode;
+            c.email.transport = MailTransportKind::File;
+            c.admin.token = Some(ADMIN_TOKEN.to_owned().into());
+        })
+        .await;
+        let mut seen = std::collections::HashSet::new();
+        let peer = Peer::new();
+        let mut join =
+            json!({"email": format!("{mode:?}@example.org").to_lowercase(), "message": "hello"});
+        if mode == JoinMode::Invite {
+            let created = hub
+                .client
+                .post(hub.url("/api/v1/admin/invites"))
+                .bearer_auth(ADMIN_TOKEN)
+                .header("content-type", "application/json")
+                .body(json!({"max_uses": 1}).to_string())
+                .send()
+                .await
+                .unwrap();
+            let (status, invite) = json_of(created).await;
+            assert_eq!(status, 201, "{invite}");
+            join["invite_code"] = invite["code"].clone();
+        }
+
+        let joined = post(&hub, "/api/v1/join", &join, Some(&peer)).await;
+        assert_eq!(joined.status(), StatusCode::ACCEPTED, "{mode:?}");
+        let token = eml_token(&hub, &mut seen).await;
+        let looked = hub.get(&format!("/api/v1/verify?token={token}")).await;
+        assert_eq!(json_of(looked).await.1["consumed"], false);
+        let (status, verified, _) = verify(&hub, &token).await;
+        assert_eq!(status, 200, "{mode:?}: {verified}");
+        let account = verified["account_id"].as_str().unwrap().to_owned();
+        if mode == JoinMode::Application {
+            assert_eq!(verified["state"], "pending_approval");
+            let approved = admin_post(&hub, &account, "approve", &json!({})).await;
+            assert_eq!(approved.status(), StatusCode::OK, "{mode:?}");
+        }
+        assert_eq!(
+            membership_state(&hub, &peer).await["state"],
+            "active",
+            "{mode:?}"
+        );
+
+        let mut swarm = client_with(peer.key.clone());
+        reserve(&mut swarm, &hub_addr(&hub), hub.server().peer_id())
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: the member reserves: {e}"));
+        let (_, issued) =
+            json_of(post(&hub, "/api/v1/vouchers", &json!({}), Some(&peer)).await).await;
+        let issuers = [hub_id(&hub)];
+        let expected = shared::voucher::Expected {
+            subject: Some(&peer.ed_id()),
+            issuers: &issuers,
+            ..shared::voucher::Expected::default()
+        };
+        assert!(
+            shared::voucher::verify(issued["voucher"].as_str().unwrap(), &expected).is_ok(),
+            "{mode:?}"
+        );
+
+        let banned = admin_post(&hub, &account, "ban", &json!({"reason": "test"})).await;
+        assert_eq!(banned.status(), StatusCode::OK, "{mode:?}");
+        testkit::swarm::pump(&mut [&mut swarm], Duration::from_secs(5), "the ban to drop the reservation", |_, event| {
+            matches!(event, libp2p::swarm::SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. }
+                if *peer_id == hub.server().peer_id())
+            .then_some(())
+        })
+        .await;
+        assert!(
+            reserve(&mut swarm, &hub_addr(&hub), hub.server().peer_id())
+                .await
+                .is_err(),
+            "{mode:?}"
+        );
+        hub.shutdown().await;
+    }
 }
