@@ -37,6 +37,9 @@ each_backend!(
     an_email_change_voids_older_links_of_the_account,
     autojoin_leaves_a_peer_with_a_pending_email_join_to_its_link,
     every_join_mode_ends_in_a_relay_reservation_that_a_ban_drops_within_5_s,
+    expired_link_is_gone_and_binds_nothing,
+    bind_with_a_signature_of_another_key_is_refused_and_binds_nothing,
+    invite_guessing_runs_into_the_per_ip_limit,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -1470,4 +1473,108 @@ async fn every_join_mode_ends_in_a_relay_reservation_that_a_ban_drops_within_5_s
         );
         hub.shutdown().await;
     }
+}
+
+async fn expired_link_is_gone_and_binds_nothing(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let hub = TestHub::spawn_with(&db, move |c| {
+        c.email.transport = MailTransportKind::Smtp;
+        c.email.smtp_url = Some(url.into());
+        c.email.token_ttl_secs = 1;
+    })
+    .await;
+    let peer = Peer::new();
+    let joined = post(
+        &hub,
+        "/api/v1/join",
+        &json!({"email": "ann@example.org"}),
+        Some(&peer),
+    )
+    .await;
+    let expires_at = json_of(joined).await.1["expires_at"].as_i64().unwrap();
+    let token = link_token(&sink, "ann@example.org", 0).await;
+
+    // The clock passing the link's expiry is the condition (asking the API would spend the
+    // verify_ip bucket).
+    eventually(DEADLINE, "the link's expiry time to pass", || async {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        (now.as_millis() as i64 > expires_at).then_some(())
+    })
+    .await;
+    let (_, gone) = code_of(hub.get(&format!("/api/v1/verify?token={token}")).await).await;
+    let (status, body, cookie) = verify(&hub, &token).await;
+
+    assert_eq!(gone, "token_expired");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::GONE, Some("token_expired"))
+    );
+    assert!(cookie.is_none());
+    assert_eq!(membership_state(&hub, &peer).await["state"], "none");
+}
+
+async fn bind_with_a_signature_of_another_key_is_refused_and_binds_nothing(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Email, &sink).await;
+    let (laptop, _) = member(&hub, &sink, "ann@example.org").await;
+    let (_, created) =
+        json_of(post(&hub, "/api/v1/me/bind-codes", &json!({}), Some(&laptop)).await).await;
+    let (victim, signer) = (Peer::new(), Peer::new());
+    let body = json!({"bind_code": created["code"]}).to_string();
+
+    // Headers name the victim's PeerId, the signature is the signer's.
+    let mut request = hub
+        .client
+        .post(hub.url("/api/v1/peers"))
+        .header("content-type", "application/json");
+    for (name, value) in signed_headers(
+        &signer.key,
+        &hub_id(&hub),
+        "POST",
+        "/api/v1/peers",
+        body.as_bytes(),
+    ) {
+        let value = if name == "x-goop-peer-id" {
+            victim.id().to_string()
+        } else {
+            value
+        };
+        request = request.header(name, value);
+    }
+    let forged = request.body(body.clone()).send().await.unwrap();
+    let (_, me) = json_of(signed_get(&hub, "/api/v1/me", &laptop).await).await;
+
+    assert_eq!(
+        code_of(forged).await,
+        (StatusCode::UNAUTHORIZED, "bad_signature".to_owned())
+    );
+    assert_eq!(
+        me["peers"].as_array().unwrap().len(),
+        1,
+        "nothing was bound: {me}"
+    );
+    assert_eq!(membership_state(&hub, &victim).await["state"], "none");
+}
+
+async fn invite_guessing_runs_into_the_per_ip_limit(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Invite, &sink).await;
+
+    let mut codes = Vec::new();
+    for n in 0..11 {
+        let body = json!({"email": format!("guess{n}@example.org"), "invite_code": format!("AAAA-AAAA-AA{n:02}")});
+        codes.push(code_of(post(&hub, "/api/v1/join", &body, None).await).await);
+    }
+
+    assert!(
+        codes[..10].iter().all(|c| c.1 == "invalid_invite"),
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes[10],
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited".to_owned())
+    );
 }
