@@ -18,6 +18,7 @@ use axum::Router;
 use shared::server::{HttpLimits, HttpMetrics};
 
 pub(crate) use error::{ApiError, ApiResult};
+pub(crate) use info::info_document;
 
 use crate::state::AppState;
 

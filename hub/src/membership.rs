@@ -94,6 +94,9 @@ struct Inner {
     /// table under it, so the last call always leaves the table at the newest committed state
     /// (two interleaved calls could otherwise write an older standing last).
     apply_lock: tokio::sync::Mutex<()>,
+    /// Accounts in `active`/`grace` with a tier other than `guest` (hub.md §11.1), as of the last
+    /// gauge refresh.
+    member_count: std::sync::atomic::AtomicU64,
 }
 
 impl Membership {
@@ -118,6 +121,7 @@ impl Membership {
                 metrics,
                 outbox_wake,
                 apply_lock: tokio::sync::Mutex::new(()),
+                member_count: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -249,9 +253,16 @@ impl Membership {
         let this = self.clone();
         let account_id = account_id.to_owned();
         let gone_peers = gone_peers.to_vec();
-        tokio::spawn(async move { this.apply_now(&account_id, &gone_peers, reason).await })
-            .await
-            .map_err(|e| ApiError::Internal(format!("entitlement update: {e}")))?
+        tokio::spawn(async move {
+            this.apply_now(&account_id, &gone_peers, reason).await?;
+            // Membership counts change with the same commits (hub.md §15 "and on change").
+            if let Err(error) = this.refresh_member_gauge().await {
+                tracing::warn!(%error, "hub_members not refreshed");
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("entitlement update: {e}")))?
     }
 
     async fn apply_now(
@@ -357,6 +368,13 @@ impl Membership {
         if let Err(error) = self.create_open_account(&proof, None, "autojoin").await {
             tracing::warn!(%peer, %error, "open autojoin failed; the peer keeps the open default rights");
         }
+    }
+
+    /// The published member count (refreshed with the `hub_members` gauge).
+    pub(crate) fn member_count(&self) -> u64 {
+        self.inner
+            .member_count
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Tells the outbox that committed mail waits.

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
 use prometheus_client::registry::Registry;
-use shared::api::{HubInfo, Software};
 use shared::config::LoadConfigError;
 use shared::db::ConnectError;
 use shared::server::{BindError, Listeners, OpenIdentityError, TaskExit, Tasks};
@@ -106,20 +105,7 @@ impl Server {
             );
         }
         let http_url = config.http.external_url(http_addr);
-        let info = HubInfo {
-            id: id.to_string(),
-            name: config.hub.name.clone(),
-            slug: config.hub.slug.to_string(),
-            description: config.hub.description.clone(),
-            icon_url: config.hub.icon_url.clone(),
-            tags: config.hub.tags.clone(),
-            languages: config.hub.languages.clone(),
-            region: config.hub.region.clone(),
-            contact_email: config.hub.contact_email.clone(),
-            multiaddrs: p2p_addrs.iter().map(ToString::to_string).collect(),
-            http_url: http_url.clone(),
-            software: Software::this("goop-hub"),
-        };
+        let info = crate::http::info_document(&config, &id, &p2p_addrs, &http_url);
         let ready = Readiness::default();
         let presence = Presence::new(config.presence.clone(), metrics.clone());
         let enforcer = Enforcer {

@@ -46,8 +46,91 @@ pub struct HubInfo {
     pub multiaddrs: Vec<String>,
     /// Public base URL.
     pub http_url: String,
+    /// `open`, `email`, `invite` or `application`.
+    #[serde(default)]
+    pub join_mode: String,
+    /// `free` or `paid`.
+    #[serde(default)]
+    pub access: String,
+    /// The relay's admission and limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<RelaySummary>,
+    /// Rendezvous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendezvous: Option<RendezvousSummary>,
+    /// Presence rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<PresenceSummary>,
+    /// How vouchers of this hub are verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voucher: Option<VoucherSummary>,
     /// Implementation.
     pub software: Software,
+    /// Accounts in `active`/`grace` with a tier other than `guest`; absent when not published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<u64>,
+}
+
+/// `relay` of a hub's info document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelaySummary {
+    /// Circuit relay v2 is served.
+    pub enabled: bool,
+    /// `members` or `any`.
+    pub reservations: String,
+    /// `members` or `any`.
+    pub circuit_sources: String,
+    /// Reservation slots in total.
+    pub max_reservations: u64,
+    /// Reservations per peer.
+    pub max_reservations_per_peer: u64,
+    /// Reservation lifetime.
+    pub reservation_ttl_secs: u64,
+    /// Circuits in total.
+    pub max_circuits: u64,
+    /// Circuits per peer.
+    pub max_circuits_per_peer: u64,
+    /// Longest circuit.
+    pub circuit_max_duration_secs: u64,
+    /// Bytes a circuit may carry.
+    pub circuit_max_bytes: u64,
+}
+
+/// `rendezvous` of a hub's info document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RendezvousSummary {
+    /// Rendezvous is served.
+    pub enabled: bool,
+    /// The namespace peers register under (the community slug).
+    pub namespace: String,
+}
+
+/// `presence` of a hub's info document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceSummary {
+    /// Signed presence is accepted.
+    pub signed: bool,
+    /// Unsigned (goop2) presence is accepted.
+    pub allow_unsigned: bool,
+    /// Anyone may read presence.
+    pub public_read: bool,
+    /// Seconds a peer stays live without a heartbeat.
+    pub peer_ttl_secs: u64,
+}
+
+/// `voucher` of a hub's info document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoucherSummary {
+    /// Always `EdDSA`.
+    pub alg: String,
+    /// Always `goop-membership`.
+    pub aud: String,
+    /// Voucher lifetime.
+    pub ttl_secs: u64,
+    /// Where the key is published.
+    pub jwks_url: String,
+    /// The JWKs (hub.md §2 rule 4).
+    pub keys: Vec<serde_json::Value>,
 }
 
 /// `GET /api/v1/info` of a super hub (superhub.md §2).

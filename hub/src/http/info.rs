@@ -6,6 +6,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 
+use libp2p::Multiaddr;
+use shared::api::{
+    HubInfo, PresenceSummary, RelaySummary, RendezvousSummary, Software, VoucherSummary,
+};
+use shared::ids::Ed25519PeerId;
+
+use crate::config::Config;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -14,8 +21,71 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/.well-known/jwks.json", get(get_jwks))
 }
 
+/// The info document (hub.md §11.1) of this configuration; `member_count` is filled per request.
+pub(crate) fn info_document(
+    config: &Config,
+    id: &Ed25519PeerId,
+    p2p_addrs: &[Multiaddr],
+    http_url: &str,
+) -> HubInfo {
+    let relay = &config.relay;
+    let base = http_url.trim_end_matches('/');
+    HubInfo {
+        id: id.to_string(),
+        name: config.hub.name.clone(),
+        slug: config.hub.slug.to_string(),
+        description: config.hub.description.clone(),
+        icon_url: config.hub.icon_url.clone(),
+        tags: config.hub.tags.clone(),
+        languages: config.hub.languages.clone(),
+        region: config.hub.region.clone(),
+        contact_email: config.hub.contact_email.clone(),
+        multiaddrs: p2p_addrs.iter().map(ToString::to_string).collect(),
+        http_url: http_url.to_owned(),
+        join_mode: crate::membership::enum_text(&config.membership.join_mode),
+        access: crate::membership::enum_text(&config.membership.access),
+        relay: Some(RelaySummary {
+            enabled: relay.enabled,
+            reservations: crate::membership::enum_text(&relay.reservations),
+            circuit_sources: crate::membership::enum_text(&relay.circuit_sources),
+            max_reservations: relay.max_reservations as u64,
+            max_reservations_per_peer: relay.max_reservations_per_peer as u64,
+            reservation_ttl_secs: relay.reservation_ttl_secs,
+            max_circuits: relay.max_circuits as u64,
+            max_circuits_per_peer: relay.max_circuits_per_peer as u64,
+            circuit_max_duration_secs: relay.circuit_max_duration_secs,
+            circuit_max_bytes: relay.circuit_max_bytes,
+        }),
+        rendezvous: Some(RendezvousSummary {
+            enabled: config.rendezvous.enabled,
+            namespace: config.hub.slug.to_string(),
+        }),
+        presence: Some(PresenceSummary {
+            signed: true,
+            allow_unsigned: config.presence.allow_unsigned,
+            public_read: config.presence.public_read,
+            peer_ttl_secs: config.presence.peer_ttl_secs,
+        }),
+        voucher: Some(VoucherSummary {
+            alg: "EdDSA".to_owned(),
+            aud: shared::voucher::AUDIENCE.to_owned(),
+            ttl_secs: config.vouchers.ttl_secs,
+            jwks_url: format!("{base}/.well-known/jwks.json"),
+            keys: vec![shared::voucher::jwk(&id.public_key())],
+        }),
+        software: Software::this("goop-hub"),
+        member_count: None,
+    }
+}
+
 async fn get_info(State(state): State<AppState>) -> Response {
-    shared::server::public_document(state.info.as_ref())
+    if state.config.hub.publish_member_count {
+        let mut info = state.info.as_ref().clone();
+        info.member_count = Some(state.membership.member_count());
+        shared::server::public_document(&info)
+    } else {
+        shared::server::public_document(state.info.as_ref())
+    }
 }
 
 async fn get_jwks(State(state): State<AppState>) -> Response {

@@ -395,18 +395,14 @@ impl Membership {
         Ok(())
     }
 
-    /// After a committed change: entitlements (and revocations) for the account, then the
-    /// `hub_members` gauge (also refreshed by every sweep, hub.md §15).
+    /// After a committed change: entitlements (and revocations) for the account; the
+    /// `hub_members` gauge is refreshed on the way (hub.md §15).
     async fn after_change(
         &self,
         id: &str,
         gone_peers: &[String],
         reason: &'static str,
     ) -> ApiResult<()> {
-        self.apply_account(id, gone_peers, reason).await?;
-        if let Err(error) = self.refresh_member_gauge().await {
-            tracing::warn!(error = %error, "hub_members not refreshed");
-        }
-        Ok(())
+        self.apply_account(id, gone_peers, reason).await
     }
 }

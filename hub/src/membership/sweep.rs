@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Membership;
 use crate::http::ApiResult;
+use crate::members::{State, Tier};
 use crate::metrics::MemberLabels;
 use crate::presence::now_ms;
 use crate::store::StoreError;
@@ -88,6 +89,17 @@ impl Membership {
         let counts = self.store().count_members().await?;
         let gauge = &self.inner.metrics.members;
         gauge.clear();
+        let members: i64 = counts
+            .iter()
+            .filter(|(state, tier, _)| {
+                matches!(state, State::Active | State::Grace) && *tier != Tier::Guest
+            })
+            .map(|(_, _, n)| n)
+            .sum();
+        self.inner.member_count.store(
+            u64::try_from(members).unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         for (state, tier, n) in counts {
             gauge
                 .get_or_create(&MemberLabels {

@@ -34,10 +34,20 @@ async fn info_describes_the_hub_with_public_cache_headers_when_requested(db: Tes
             .all(|a| a.as_str().unwrap().ends_with(&format!("/p2p/{id}"))),
         "{addrs:?}"
     );
-    assert!(
-        info.get("relay").is_none(),
-        "fields of features not built yet are omitted"
+    assert_eq!(info["join_mode"], "email");
+    assert_eq!(info["access"], "free");
+    assert_eq!(info["relay"]["reservations"], "members");
+    assert_eq!(info["relay"]["circuit_max_bytes"], 16_777_216);
+    assert_eq!(info["rendezvous"]["namespace"], "go-developers");
+    assert_eq!(info["presence"]["allow_unsigned"], false);
+    assert_eq!(info["voucher"]["aud"], "goop-membership");
+    assert_eq!(
+        info["voucher"]["jwks_url"],
+        format!("{}/.well-known/jwks.json", hub.base_url)
     );
+    assert_eq!(info["voucher"]["keys"][0]["kid"], id.as_str());
+    assert_eq!(info["member_count"], 0);
+    assert!(info.get("plans").is_none(), "billing is not built yet");
 }
 
 #[tokio::test]

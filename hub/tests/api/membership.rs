@@ -235,6 +235,11 @@ async fn email_join_binds_the_peer_after_the_link_and_admits_it_to_the_relay(db:
         view["entitlements"],
         json!({"presence": true, "relay": true, "voucher": true})
     );
+    let (_, info) = json_of(hub.get("/api/v1/info").await).await;
+    assert_eq!(
+        info["member_count"], 1,
+        "the published count follows the activation"
+    );
     reserve(&mut swarm, &hub_addr(&hub), hub.server().peer_id())
         .await
         .expect("a verified member reserves");
