@@ -54,6 +54,10 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
         .merge(admin::router())
         .merge(membership::router())
         .merge(crate::web::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::renew_cookie,
+        ))
         .with_state(state);
     // Outside the shared layers, so the fallbacks' HTML pages get the layout and headers too.
     shared::server::finish_router(app, &limits, metrics).layer(pages)

@@ -2,12 +2,15 @@
 //! CSRF rule, or a PeerSig of a peer, and the request parts every membership handler reads.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::de::DeserializeOwned;
 
 use super::auth::client_ip;
@@ -27,6 +30,37 @@ pub(crate) struct Caller {
     /// The origin-form request target (PeerSig signs it).
     pub(crate) target: String,
     pub(crate) headers: HeaderMap,
+    /// Where a renewed session is reported to [`renew_cookie`].
+    renewed: Option<Renewed>,
+}
+
+/// A renewed session's cookie value, set by a handler and sent back by [`renew_cookie`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Renewed(Arc<Mutex<Option<String>>>);
+
+/// Middleware: when a handler renewed the caller's session (after half its life, §6.9 rule 1),
+/// the response re-sends the cookie with the full lifetime, unless it sets a cookie itself.
+pub(crate) async fn renew_cookie(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let slot = Renewed::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    let renewed = slot
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(value) = renewed
+        && !response.headers().contains_key(header::SET_COOKIE)
+    {
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, session_set_cookie(&state, &value));
+    }
+    response
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -48,6 +82,7 @@ impl FromRequestParts<AppState> for Caller {
                 .path_and_query()
                 .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned()),
             headers: parts.headers.clone(),
+            renewed: parts.extensions.get::<Renewed>().cloned(),
         })
     }
 }
@@ -80,13 +115,31 @@ impl Caller {
                 .await?
                 .ok_or(ApiError::NotFound("not_bound"));
         }
-        if let Some(cookie) = self.session_cookie() {
+        if self.session_cookie().is_some() {
             check_csrf(state, &self.method, &self.headers)?;
-            if let Some(account) = state.membership.session_account(cookie).await? {
+            if let Some(account) = self.session_account(state).await? {
                 return Ok(account);
             }
         }
         Err(ApiError::Unauthorized("unauthorized"))
+    }
+
+    /// The account of the session cookie, if any and valid; a renewal is reported so the
+    /// response re-sends the cookie.
+    pub(crate) async fn session_account(&self, state: &AppState) -> ApiResult<Option<String>> {
+        let Some(cookie) = self.session_cookie() else {
+            return Ok(None);
+        };
+        let Some((account, renewed)) = state.membership.session(cookie).await? else {
+            return Ok(None);
+        };
+        if renewed && let Some(slot) = &self.renewed {
+            *slot
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cookie.to_owned());
+        }
+        Ok(Some(account))
     }
 }
 

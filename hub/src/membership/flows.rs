@@ -635,17 +635,24 @@ impl Membership {
 
     /// The account of a session cookie value, renewing the session after half its life.
     pub(crate) async fn session_account(&self, cookie: &str) -> ApiResult<Option<String>> {
+        Ok(self.session(cookie).await?.map(|(account, _)| account))
+    }
+
+    /// The account of a session cookie value and whether the session was renewed by this call
+    /// (the caller then re-sends the cookie with the new lifetime).
+    pub(crate) async fn session(&self, cookie: &str) -> ApiResult<Option<(String, bool)>> {
         if !codes::is_secret_shaped(cookie) {
             return Ok(None);
         }
         let now = now_ms();
         let ttl =
             i64::try_from(self.config().membership.session_ttl_days).unwrap_or(3650) * 86_400_000;
+        let renew_before = now + ttl / 2;
         let session = self
             .store()
-            .touch_session(&codes::hash(cookie), now, now + ttl / 2, now + ttl)
+            .touch_session(&codes::hash(cookie), now, renew_before, now + ttl)
             .await?;
-        Ok(session.map(|s| s.account_id))
+        Ok(session.map(|s| (s.account_id, s.expires_at < renew_before)))
     }
 
     /// Ends a session.

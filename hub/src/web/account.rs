@@ -38,10 +38,7 @@ struct UnbindForm {
 
 /// The signed-in account, or the redirect to `/login` (clearing a stale cookie).
 async fn signed_in(state: &AppState, caller: &Caller) -> WebResult<Result<String, Response>> {
-    let account = match caller.session_cookie() {
-        Some(cookie) => state.membership.session_account(cookie).await?,
-        None => None,
-    };
+    let account = caller.session_account(state).await?;
     Ok(account.ok_or_else(|| {
         let redirect = Redirect::to("/login");
         if caller.session_cookie().is_some() {

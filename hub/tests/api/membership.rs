@@ -40,6 +40,7 @@ each_backend!(
     expired_link_is_gone_and_binds_nothing,
     bind_with_a_signature_of_another_key_is_refused_and_binds_nothing,
     invite_guessing_runs_into_the_per_ip_limit,
+    a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -1581,5 +1582,66 @@ async fn invite_guessing_runs_into_the_per_ip_limit(db: TestDb) {
     assert_eq!(
         codes[10],
         (StatusCode::TOO_MANY_REQUESTS, "rate_limited".to_owned())
+    );
+}
+
+async fn a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent(db: TestDb) {
+    use sha2::Digest as _;
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Email, &sink).await;
+    let (_, cookie) = member(&hub, &sink, "ann@example.org").await;
+    let cookie = cookie.unwrap();
+    let me = || {
+        hub.client
+            .get(hub.url("/api/v1/me"))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let fresh = me().await.unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+    assert!(
+        fresh.headers().get("set-cookie").is_none(),
+        "a fresh session is not re-sent"
+    );
+
+    // Move the session into the second half of its life: one minute left.
+    let value = cookie.split_once('=').unwrap().1;
+    let hash: String = sha2::Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = hub::store::Store::open(&shared::db::DatabaseConfig::with_url(&db.url), dir.path())
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    store
+        .touch_session(&hash, now, i64::MAX, now + 60_000)
+        .await
+        .unwrap()
+        .expect("the session exists");
+    let renewed = me().await.unwrap();
+
+    assert_eq!(renewed.status(), StatusCode::OK);
+    let set = renewed
+        .headers()
+        .get("set-cookie")
+        .expect("the cookie is re-sent")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(set.starts_with(&cookie), "{set}");
+    assert!(set.contains("Max-Age=2592000"), "{set}");
+    let session = store
+        .touch_session(&hash, now, 0, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        session.expires_at > now + 29 * 86_400_000,
+        "renewed in the database too"
     );
 }
