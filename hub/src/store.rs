@@ -20,8 +20,8 @@ use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 pub use accounts::{
     Account, AccountDetails, Binding, BoundPeer, SubscriptionSummary, account_by_email,
     account_details, binding_of, bindings_of, count_bindings, insert_account, insert_binding,
-    latest_subscription, mark_verified, remove_account, remove_binding, set_email, set_standing,
-    subscription_facts,
+    latest_subscription, lock_account, mark_verified, remove_account, remove_binding, set_email,
+    set_standing, subscription_facts,
 };
 pub use admin::{
     AuditEntry, Cursor, MemberQuery, MemberRow, PeerOwner, SubscriptionRow, clear_ban, clear_comp,

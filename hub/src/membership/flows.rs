@@ -427,10 +427,12 @@ impl Membership {
         bind: bool,
         now: i64,
     ) -> ApiResult<(String, Option<String>)> {
-        let account = match &token.account_id {
-            Some(id) => store::account_details(tx, id).await?,
-            None => return Err(ApiError::NotFound("invalid_token")),
+        let Some(account_id) = &token.account_id else {
+            return Err(ApiError::NotFound("invalid_token"));
         };
+        // Concurrent links of one account (activation, the peer count) take turns.
+        store::lock_account(tx, account_id, now).await?;
+        let account = store::account_details(tx, account_id).await?;
         if account.state == State::Banned {
             return Err(ApiError::Forbidden("banned"));
         }

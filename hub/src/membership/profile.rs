@@ -181,6 +181,8 @@ impl Membership {
         let account_id = store::consume_bind_code(&mut tx, &codes::hash(&code), &peer, now)
             .await?
             .ok_or_else(invalid)?;
+        // Concurrent binds to one account take turns, so the peer count holds.
+        store::lock_account(&mut tx, &account_id, now).await?;
         let account = store::account_details(&mut tx, &account_id).await?;
         if account.state == State::Banned {
             return Err(ApiError::Forbidden("banned"));

@@ -534,6 +534,25 @@ pub async fn remove_binding(
     Ok(done.rows_affected() > 0)
 }
 
+/// Takes the account row's write lock for the rest of the transaction (Postgres row lock; SQLite
+/// transactions are exclusive already), so checks such as the peer count hold until commit.
+/// False when the account does not exist.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn lock_account(
+    conn: &mut AnyConnection,
+    id: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("update accounts set updated_at = $2 where id = $1")
+        .bind(id)
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// How many peers an account binds.
 ///
 /// # Errors

@@ -41,6 +41,7 @@ each_backend!(
     bind_with_a_signature_of_another_key_is_refused_and_binds_nothing,
     invite_guessing_runs_into_the_per_ip_limit,
     a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent,
+    concurrent_binds_never_exceed_the_peer_limit,
 );
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -1644,4 +1645,52 @@ async fn a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent(db:
         session.expires_at > now + 29 * 86_400_000,
         "renewed in the database too"
     );
+}
+
+async fn concurrent_binds_never_exceed_the_peer_limit(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let hub = TestHub::spawn_with(&db, move |c| {
+        c.email.transport = MailTransportKind::Smtp;
+        c.email.smtp_url = Some(url.into());
+        c.membership.max_peers_per_account = 2;
+    })
+    .await;
+    let (laptop, _) = member(&hub, &sink, "ann@example.org").await;
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let (_, created) =
+            json_of(post(&hub, "/api/v1/me/bind-codes", &json!({}), Some(&laptop)).await).await;
+        codes.push(created["code"].as_str().unwrap().to_owned());
+    }
+    let peers: Vec<Peer> = (0..4).map(|_| Peer::new()).collect();
+
+    let binds = futures::future::join_all(peers.iter().zip(&codes).map(|(peer, code)| {
+        let hub = &hub;
+        async move {
+            code_of(
+                post(
+                    hub,
+                    "/api/v1/peers",
+                    &json!({ "bind_code": code }),
+                    Some(peer),
+                )
+                .await,
+            )
+            .await
+        }
+    }))
+    .await;
+    let (_, me) = json_of(signed_get(&hub, "/api/v1/me", &laptop).await).await;
+
+    let created = binds
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    let full = binds
+        .iter()
+        .filter(|b| **b == (StatusCode::CONFLICT, "too_many_peers".to_owned()))
+        .count();
+    assert_eq!((created, full), (1, 3), "{binds:?}");
+    assert_eq!(me["peers"].as_array().unwrap().len(), 2, "{me}");
 }
