@@ -149,6 +149,19 @@ fn token_in(body: &str) -> String {
         .collect()
 }
 
+/// A signed `online` presence message from `peer`.
+async fn publish_online(hub: &TestHub, peer: &Peer) -> Response {
+    let body =
+        json!({"type": "online", "peerId": peer.id().to_string(), "content": "hi"}).to_string();
+    let mut request = hub.client.post(hub.url("/publish")).body(body.clone());
+    for (name, value) in
+        signed_headers(&peer.key, &hub_id(hub), "POST", "/publish", body.as_bytes())
+    {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap()
+}
+
 async fn membership_state(hub: &TestHub, peer: &Peer) -> Value {
     let (status, body) = json_of(signed_get(hub, "/api/v1/membership", peer).await).await;
     assert_eq!(status, 200, "{body}");
@@ -878,19 +891,7 @@ async fn open_autojoin_binds_a_peer_on_its_first_signed_publish(db: TestDb) {
     let peer = Peer::new();
     assert_eq!(membership_state(&hub, &peer).await["state"], "none");
 
-    let body =
-        json!({"type": "online", "peerId": peer.id().to_string(), "content": "hi"}).to_string();
-    let mut request = hub.client.post(hub.url("/publish")).body(body.clone());
-    for (name, value) in signed_headers(
-        &peer.key,
-        &hub_id(&hub),
-        "POST",
-        "/publish",
-        body.as_bytes(),
-    ) {
-        request = request.header(name, value);
-    }
-    let published = request.send().await.unwrap();
+    let published = publish_online(&hub, &peer).await;
     let view = membership_state(&hub, &peer).await;
     let (_, me) = json_of(signed_get(&hub, "/api/v1/me", &peer).await).await;
 
@@ -1352,20 +1353,8 @@ async fn autojoin_leaves_a_peer_with_a_pending_email_join_to_its_link(db: TestDb
     )
     .await;
 
-    let body =
-        json!({"type": "online", "peerId": peer.id().to_string(), "content": "hi"}).to_string();
-    let mut request = hub.client.post(hub.url("/publish")).body(body.clone());
-    for (name, value) in signed_headers(
-        &peer.key,
-        &hub_id(&hub),
-        "POST",
-        "/publish",
-        body.as_bytes(),
-    ) {
-        request = request.header(name, value);
-    }
     assert_eq!(
-        request.send().await.unwrap().status(),
+        publish_online(&hub, &peer).await.status(),
         StatusCode::NO_CONTENT
     );
     let (status, verified, _) = verify(&hub, &link_token(&sink, "ann@example.org", 0).await).await;
