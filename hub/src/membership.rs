@@ -142,22 +142,10 @@ impl Membership {
     /// Fills the entitlement table from the database (hub.md §1 rule 1, before listeners open):
     /// every bound peer with its account's rights, and the voucher revocations still relevant.
     pub(crate) async fn load(&self) -> Result<usize, StoreError> {
-        let peers = self.inner.store.list_bound_peers().await?;
-        let guest_presence = self.inner.config.membership.guest_presence;
-        for bound in &peers {
-            let Ok(peer) = bound.peer_id.parse::<PeerId>() else {
-                tracing::warn!(peer = %bound.peer_id, "skipping a binding whose PeerId does not parse");
-                continue;
-            };
-            let standing = Standing {
-                state: bound.state,
-                tier: bound.tier,
-                grace_until: None,
-            };
-            self.inner
-                .enforcer
-                .entitlements
-                .set(peer, Some(entry_for(&standing, guest_presence)));
+        // Plain `set`: the event loop does not run yet, and nobody can hold a right to lose.
+        let entries = self.bound_entries().await?;
+        for (peer, entry) in &entries {
+            self.inner.enforcer.entitlements.set(*peer, Some(*entry));
         }
         let since = now_ms() - self.revocation_horizon_ms();
         for revocation in self.inner.store.list_revocations(since, i64::MAX).await? {
@@ -168,28 +156,17 @@ impl Membership {
                     .revoke_vouchers(peer, revocation.revoked_before);
             }
         }
-        Ok(peers.len())
+        Ok(entries.len())
     }
 
     /// Brings every bound peer's entry in line with the database (the sweep's backstop for an
     /// update that failed after its commit); returns how many entries changed.
     pub(crate) async fn reconcile(&self) -> Result<usize, StoreError> {
-        let peers = self.inner.store.list_bound_peers().await?;
-        let guest_presence = self.inner.config.membership.guest_presence;
+        let entries = self.bound_entries().await?;
         let _serial = self.inner.apply_lock.lock().await;
         let mut changed = 0;
-        for bound in &peers {
-            let Ok(peer) = bound.peer_id.parse::<PeerId>() else {
-                continue;
-            };
-            let standing = Standing {
-                state: bound.state,
-                tier: bound.tier,
-                grace_until: None,
-            };
-            let entry = entry_for(&standing, guest_presence);
-            let current = self.inner.enforcer.entitlements.entry(&peer);
-            if current != Some(entry) {
+        for (peer, entry) in entries {
+            if self.inner.enforcer.entitlements.entry(&peer) != Some(entry) {
                 self.inner
                     .enforcer
                     .apply(peer, Some(entry), "reconcile")
@@ -198,6 +175,27 @@ impl Membership {
             }
         }
         Ok(changed)
+    }
+
+    /// Every bound peer with the entry its account's standing gives it.
+    async fn bound_entries(&self) -> Result<Vec<(PeerId, Entitlement)>, StoreError> {
+        let guest_presence = self.inner.config.membership.guest_presence;
+        let peers = self.inner.store.list_bound_peers().await?;
+        Ok(peers
+            .iter()
+            .filter_map(|bound| {
+                let Ok(peer) = bound.peer_id.parse::<PeerId>() else {
+                    tracing::warn!(peer = %bound.peer_id, "skipping a binding whose PeerId does not parse");
+                    return None;
+                };
+                let standing = Standing {
+                    state: bound.state,
+                    tier: bound.tier,
+                    grace_until: None,
+                };
+                Some((peer, entry_for(&standing, guest_presence)))
+            })
+            .collect())
     }
 
     /// How long a revocation matters: a voucher issued before it has expired by then.

@@ -47,6 +47,14 @@ pub(crate) struct Limiters {
 }
 
 impl Limiters {
+    /// The email buckets of hub.md §13.2 (join, login, resend, email change): per client IP,
+    /// then per normalized address. `Err` holds the wait.
+    pub(crate) fn check_email(&self, ip: IpAddr, email: &str) -> Result<(), std::time::Duration> {
+        let now = std::time::Instant::now();
+        self.email_ip.check(ip, now)?;
+        self.email_addr.check(email.to_owned(), now)
+    }
+
     pub(crate) fn new(config: &Config) -> Self {
         Self {
             publish_ip: RateLimiter::new(config.rate_limits.publish_ip),

@@ -40,22 +40,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/vouchers/revocations", get(revocations))
 }
 
-/// The email buckets of hub.md §13.2 (join, login, resend, email change): per IP, then per
-/// normalized address.
-pub(crate) fn check_email_limits(state: &AppState, caller: &Caller, email: &str) -> ApiResult<()> {
-    let now = Instant::now();
-    state
-        .limits
-        .email_ip
-        .check(caller.ip, now)
-        .map_err(ApiError::TooManyRequests)?;
-    state
-        .limits
-        .email_addr
-        .check(email.to_owned(), now)
-        .map_err(ApiError::TooManyRequests)
-}
-
 fn check_limit<K: std::hash::Hash + Eq + Clone>(
     limiter: &crate::rate_limit::RateLimiter<K>,
     key: K,
@@ -79,7 +63,10 @@ async fn join(
         Some(email) => Some(flows::email_field(email)?),
     };
     match &email {
-        Some(email) => check_email_limits(&state, &caller, email)?,
+        Some(email) => state
+            .limits
+            .check_email(caller.ip, email)
+            .map_err(ApiError::TooManyRequests)?,
         // A signed join without email creates an account at once (open mode): the per-IP join
         // bucket keeps fresh keys from filling the database.
         None => check_limit(&state.limits.email_ip, caller.ip)?,
@@ -144,16 +131,12 @@ async fn verify(
     check_limit(&state.limits.verify_ip, caller.ip)?;
     let body = body_bytes(body)?;
     let TokenBody { token, bind } = json_body(&caller.headers, &body)?;
-    let user_agent = caller
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
     let verified = state
         .membership
         .verify(
             &token,
             &caller.ip.to_string(),
-            user_agent,
+            caller.user_agent(),
             bind.unwrap_or(true),
         )
         .await?;
@@ -181,7 +164,10 @@ struct EmailBody {
 fn email_request(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult<String> {
     let EmailBody { email } = json_body(&caller.headers, body)?;
     let email = flows::email_field(&email)?;
-    check_email_limits(state, caller, &email)?;
+    state
+        .limits
+        .check_email(caller.ip, &email)
+        .map_err(ApiError::TooManyRequests)?;
     Ok(email)
 }
 

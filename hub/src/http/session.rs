@@ -100,6 +100,13 @@ impl Caller {
         Ok(signed.map(|(peer, ts, sig)| Proof { peer, ts, sig }))
     }
 
+    /// The `User-Agent`, if readable (kept with a new session).
+    pub(crate) fn user_agent(&self) -> Option<&str> {
+        self.headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+    }
+
     /// The session cookie value, if any.
     pub(crate) fn session_cookie(&self) -> Option<&str> {
         session_cookie(&self.headers)

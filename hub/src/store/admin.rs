@@ -6,6 +6,7 @@
 //! names the last row of the previous page, so a page never skips or repeats a row that was there
 //! when the listing began.
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
 use super::StoreError;
@@ -109,6 +110,11 @@ fn like_escaped(text: &str) -> String {
     out
 }
 
+/// Rows decoded as `T`.
+fn rows_as<T: for<'r> sqlx::FromRow<'r, AnyRow>>(rows: &[AnyRow]) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(|row| Ok(T::from_row(row)?)).collect()
+}
+
 /// A bind value of a query built at run time.
 enum Value {
     Text(String),
@@ -146,6 +152,28 @@ impl Clauses {
             self.sql
                 .push(format!("({time} < {at} or ({time} = {at} and id < {id}))"));
         }
+    }
+
+    /// Runs `<select_from><where> order by <time> desc, id desc limit <limit>` for the page after
+    /// `after` (keyset pagination, newest first).
+    async fn page(
+        mut self,
+        conn: &mut AnyConnection,
+        select_from: &str,
+        time: &str,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        self.after(time, after);
+        let limit = self.push(Value::Int(limit));
+        let sql = format!(
+            "{select_from}{} order by {time} desc, id desc limit {limit}",
+            self.where_sql()
+        );
+        Ok(self
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .fetch_all(conn)
+            .await?)
     }
 
     fn bind<'q>(
@@ -195,20 +223,11 @@ pub async fn list_audit(
     after: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let mut clauses = Clauses::default();
-    clauses.after("at", after);
-    let limit = clauses.push(Value::Int(limit));
-    let sql = format!(
-        "select {AUDIT_COLUMNS} from admin_audit{} order by at desc, id desc limit {limit}",
-        clauses.where_sql()
-    );
-    let rows = clauses
-        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-        .fetch_all(conn)
+    let select = format!("select {AUDIT_COLUMNS} from admin_audit");
+    let rows = Clauses::default()
+        .page(conn, &select, "at", after, limit)
         .await?;
-    rows.iter()
-        .map(|row| Ok(sqlx::FromRow::from_row(row)?))
-        .collect()
+    rows_as(&rows)
 }
 
 /// The newest audit rows about `target_id`.
@@ -260,17 +279,18 @@ pub async fn list_members(
              peer_bindings b where b.account_id = accounts.id and substr(b.peer_id, 1, length({peer})) = {peer}))"
         ));
     }
-    clauses.after("created_at", query.after.as_ref());
-    let limit = clauses.push(Value::Int(query.limit));
-    let sql = format!(
+    let select = format!(
         "select {DETAILS_COLUMNS}, (select s.status from subscriptions s where s.account_id = accounts.id \
-         order by s.updated_at desc, s.id desc limit 1) as subscription_status from accounts{} \
-         order by created_at desc, id desc limit {limit}",
-        clauses.where_sql()
+         order by s.updated_at desc, s.id desc limit 1) as subscription_status from accounts"
     );
     let rows = clauses
-        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-        .fetch_all(conn)
+        .page(
+            conn,
+            &select,
+            "created_at",
+            query.after.as_ref(),
+            query.limit,
+        )
         .await?;
     rows.iter()
         .map(|row| {
@@ -518,19 +538,11 @@ pub async fn list_applications(
     let mut clauses = Clauses::default();
     let p = clauses.push(Value::Text(status.to_owned()));
     clauses.sql.push(format!("status = {p}"));
-    clauses.after("created_at", after);
-    let limit = clauses.push(Value::Int(limit));
-    let sql = format!(
-        "select {APPLICATION_COLUMNS} from applications{} order by created_at desc, id desc limit {limit}",
-        clauses.where_sql()
-    );
+    let select = format!("select {APPLICATION_COLUMNS} from applications");
     let rows = clauses
-        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-        .fetch_all(conn)
+        .page(conn, &select, "created_at", after, limit)
         .await?;
-    rows.iter()
-        .map(|row| Ok(sqlx::FromRow::from_row(row)?))
-        .collect()
+    rows_as(&rows)
 }
 
 /// Invites, newest first (at most `limit`); revoked ones only when asked.

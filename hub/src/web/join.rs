@@ -2,7 +2,6 @@
 //! your email" — the same words whether or not the address has an account (§6.8 rule 6).
 
 use std::fmt::Write as _;
-use std::time::Instant;
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -72,7 +71,7 @@ async fn join(
     let Some(email) = codes::normalize_email(&form.email) else {
         return Ok(refuse(INVALID_EMAIL));
     };
-    check_email_limits(&state, &caller, &email)?;
+    limited(state.limits.check_email(caller.ip, &email))?;
     let request = JoinRequest {
         email: Some(email.clone()),
         invite_code: Some(form.invite_code.clone()).filter(|c| !c.trim().is_empty()),
@@ -98,13 +97,6 @@ async fn join(
         Err(ApiError::BadRequest { code, field, .. }) => Ok(refuse(join_problem(code, field))),
         Err(other) => Err(WebError::from(other)),
     }
-}
-
-/// The email buckets of hub.md §13.2 as the JSON routes apply them: per IP, then per address.
-fn check_email_limits(state: &AppState, caller: &Caller, email: &str) -> WebResult<()> {
-    let now = Instant::now();
-    limited(state.limits.email_ip.check(caller.ip, now))?;
-    limited(state.limits.email_addr.check(email.to_owned(), now))
 }
 
 const INVALID_EMAIL: &str = "Enter a valid email address, like ann@example.org.";
@@ -177,7 +169,7 @@ async fn login(
                 .status(StatusCode::BAD_REQUEST),
         );
     };
-    check_email_limits(&state, &caller, &email)?;
+    limited(state.limits.check_email(caller.ip, &email))?;
     state
         .membership
         .login(&email, &caller.ip.to_string())

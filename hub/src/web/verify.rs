@@ -131,14 +131,15 @@ async fn verify(
     if form.token.is_empty() {
         return Err(incomplete());
     }
-    let user_agent = caller
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
     let bind = form.bind.as_deref() != Some("0");
     let verified = state
         .membership
-        .verify(&form.token, &caller.ip.to_string(), user_agent, bind)
+        .verify(
+            &form.token,
+            &caller.ip.to_string(),
+            caller.user_agent(),
+            bind,
+        )
         .await?;
     let state_text = enum_text(&verified.state);
     let tier_text = enum_text(&verified.tier);
