@@ -28,6 +28,8 @@ pub use presence::{AdminConfig, EmailConfig, MailTransportKind, PresenceConfig};
 
 /// Environment prefix of every key.
 pub const ENV_PREFIX: &str = "HUB_";
+/// The environment variable naming the config file, like `--config`.
+pub const CONFIG_VAR: &str = "HUB_CONFIG";
 
 /// The whole hub configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]

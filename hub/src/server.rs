@@ -2,14 +2,15 @@
 //! gracefully.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
 use prometheus_client::registry::Registry;
-use shared::config::LoadConfigError;
+use shared::config::{LoadConfigError, Overrides, Sources};
 use shared::db::ConnectError;
-use shared::server::{BindError, Listeners, OpenIdentityError, TaskExit, Tasks};
+use shared::server::{BindError, Listeners, OpenIdentityError, TaskError, Tasks};
 
 use crate::config::Config;
 use crate::entitlements::{Entitlement, Entitlements, Rights};
@@ -22,6 +23,7 @@ use crate::state::AppState;
 use crate::state::Limiters;
 use crate::store::Store;
 use shared::server::Readiness;
+use shared::telemetry::LogConfig;
 
 /// Everything must have stopped within this after a shutdown request (hub.md §1 rule 3).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -145,35 +147,23 @@ impl Server {
 
         let tasks = Tasks::default();
         let token = tasks.token().clone();
-        tasks.spawn("libp2p", {
-            let token = token.child_token();
-            async move {
-                network.event_loop.run(token).await;
-                Ok(())
-            }
-        });
+        tasks.spawn_infallible("libp2p", network.event_loop.run(token.child_token()));
         spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval_secs);
-        tasks.spawn("membership-sweep", {
-            let sweep = membership.clone().run_sweep(token.child_token());
-            async move {
-                sweep.await;
-                Ok(())
-            }
-        });
-        tasks.spawn("email-outbox", {
-            let worker = crate::email::outbox::run(
+        tasks.spawn_infallible(
+            "membership-sweep",
+            membership.clone().run_sweep(token.child_token()),
+        );
+        tasks.spawn_infallible(
+            "email-outbox",
+            crate::email::outbox::run(
                 store.clone(),
                 mailer,
                 state.config.email.clone(),
                 metrics.clone(),
                 outbox_wake,
                 token.child_token(),
-            );
-            async move {
-                worker.await;
-                Ok(())
-            }
-        });
+            ),
+        );
         let app = crate::http::router(state, metrics.http.clone());
         tasks.spawn(
             "http",
@@ -239,14 +229,12 @@ impl Server {
         &self.p2p_addrs
     }
 
-    /// Resolves when a task stops on its own; an error names the failed task.
+    /// Resolves when a task stops on its own, which is always an error. Cancel-safe.
     ///
     /// # Errors
-    /// The task's reason, e.g. a listener that failed.
-    pub async fn join(&mut self) -> Result<(), String> {
-        let TaskExit { task, result } = self.tasks.join().await;
-        result.map_err(|e| format!("{task}: {e}"))?;
-        Err(format!("{task} stopped unexpectedly"))
+    /// [`TaskError`] naming the task and its cause, e.g. a listener that failed.
+    pub async fn join(&mut self) -> Result<(), TaskError> {
+        Err(self.tasks.join().await)
     }
 
     /// Stops accepting, fans out `offline` for every live peer, cancels every task and waits for them (at most 10 s), then closes the
@@ -262,17 +250,46 @@ impl Server {
     }
 }
 
+impl shared::cli::Service for Server {
+    type Config = Config;
+    type StartError = StartError;
+
+    fn load_config(sources: &Sources, overrides: &Overrides) -> Result<Config, LoadConfigError> {
+        Config::load(sources, overrides)
+    }
+
+    fn log_config(config: &Config) -> &LogConfig {
+        &config.log
+    }
+
+    fn key_path(config: &Config) -> PathBuf {
+        config.key_path()
+    }
+
+    async fn start(config: Config) -> Result<Self, StartError> {
+        Self::start(config).await
+    }
+
+    async fn join(&mut self) -> Result<(), TaskError> {
+        Self::join(self).await
+    }
+
+    async fn shutdown(self) {
+        Self::shutdown(self).await;
+    }
+}
+
 /// The presence sweep (expired peers go offline) and the legacy refresh, both until cancelled.
 fn spawn_presence_jobs(tasks: &Tasks, presence: &Presence, sweep_secs: u64) {
     let token = tasks.token().child_token();
     let presence = presence.clone();
-    tasks.spawn("presence", async move {
+    tasks.spawn_infallible("presence", async move {
         let mut sweep = tokio::time::interval(Duration::from_secs(sweep_secs));
         let mut refresh = tokio::time::interval(Duration::from_secs(1));
         let mut tick = 0u64;
         loop {
             tokio::select! {
-                () = token.cancelled() => return Ok(()),
+                () = token.cancelled() => return,
                 _ = sweep.tick() => presence.sweep(std::time::Instant::now()),
                 _ = refresh.tick() => {
                     presence.refresh_legacy(tick);

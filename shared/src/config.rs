@@ -257,9 +257,10 @@ impl Sources {
     }
 }
 
-/// Merges defaults, the TOML file and the environment variables starting with `env_prefix`
-/// (e.g. `HUB_`) into a figment, ready for [`extract`]. `<PREFIX>CONFIG` is skipped: it names the
-/// file, not a key.
+/// Merges defaults, the TOML file and the environment variables of the form
+/// `<env_prefix><SECTION>__<KEY>` (e.g. `HUB_HTTP__BIND`) into a figment, ready for [`extract`].
+/// Other variables starting with `env_prefix` (`HUB_CONFIG`, `HUB_SERVICE_HOST`, …) are not keys
+/// and are skipped.
 ///
 /// # Errors
 /// [`LoadConfigError::File`] when the named file is missing or unreadable.
@@ -328,8 +329,16 @@ pub fn read_secret_file(path: &Path) -> Result<String, LoadConfigError> {
         })
 }
 
+/// Names after the prefix that are read elsewhere, never as keys: `<PREFIX>CONFIG` (the file) and
+/// `<PREFIX>DATA_DIR` (the peer's data directory, peer.md §1.2).
+const RESERVED_NAMES: &[&str] = &["CONFIG", "DATA_DIR"];
+
 /// Environment variables as a figment provider: `HUB_HTTP__BIND=…` becomes `http.bind`. Values stay
 /// strings; [`extract`] coerces them.
+///
+/// Only `<PREFIX><SECTION>__<KEY>` (at least one `__`) is configuration. Any other variable with
+/// the prefix belongs to someone else and is ignored: Kubernetes sets `HUB_SERVICE_HOST`,
+/// `HUB_PORT` and `HUB_PORT_8787_TCP` for a Service named `hub`.
 struct EnvVars {
     prefix: String,
     vars: Vec<(String, String)>,
@@ -337,11 +346,22 @@ struct EnvVars {
 
 impl EnvVars {
     fn new(prefix: &str, env: &[(String, String)]) -> Self {
-        let config_var = format!("{prefix}CONFIG");
         let vars = env
             .iter()
-            .filter(|(k, _)| k.starts_with(prefix) && *k != config_var)
-            .map(|(k, v)| (k[prefix.len()..].to_ascii_lowercase(), v.clone()))
+            .filter_map(|(name, value)| {
+                let rest = name.strip_prefix(prefix)?;
+                if RESERVED_NAMES.contains(&rest) {
+                    return None;
+                }
+                if !rest.contains("__") {
+                    tracing::debug!(
+                        variable = %name,
+                        "ignoring environment variable: not of the form {prefix}<SECTION>__<KEY>"
+                    );
+                    return None;
+                }
+                Some((rest.to_ascii_lowercase(), value.clone()))
+            })
             .collect();
         Self {
             prefix: prefix.to_owned(),
@@ -440,6 +460,12 @@ mod tests {
     #[serde(deny_unknown_fields, default)]
     struct Sample {
         http: Http,
+        site: Site,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Site {
         name: String,
     }
 
@@ -457,7 +483,9 @@ mod tests {
         fn default() -> Self {
             Self {
                 http: Http::default(),
-                name: "default".into(),
+                site: Site {
+                    name: "default".into(),
+                },
             }
         }
     }
@@ -501,17 +529,17 @@ mod tests {
 
     #[test]
     fn env_overrides_file_when_both_set_a_key() {
-        let toml = "name = \"file\"\n[http]\nmax_connections = 5\nbind = \"127.0.0.1:1\"\n";
+        let toml = "[site]\nname = \"file\"\n[http]\nmax_connections = 5\nbind = \"127.0.0.1:1\"\n";
 
         let config = load(
             Some(toml),
-            &[("T_HTTP__BIND", "127.0.0.1:2"), ("T_NAME", "2024")],
+            &[("T_HTTP__BIND", "127.0.0.1:2"), ("T_SITE__NAME", "2024")],
         )
         .unwrap();
 
         assert_eq!(config.http.bind, "127.0.0.1:2".parse().unwrap());
         assert_eq!(config.http.max_connections, 5);
-        assert_eq!(config.name, "2024");
+        assert_eq!(config.site.name, "2024");
     }
 
     #[test]
@@ -534,6 +562,11 @@ mod tests {
         #[derive(Debug, Serialize, Deserialize, Default)]
         #[serde(deny_unknown_fields)]
         struct Limits {
+            limits: Buckets,
+        }
+        #[derive(Debug, Serialize, Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Buckets {
             bucket: Bucket,
         }
         #[derive(Debug, Serialize, Deserialize, Default, PartialEq)]
@@ -544,13 +577,13 @@ mod tests {
         }
         let sources = Sources {
             file: None,
-            env: env(&[("L_BUCKET", "{ burst = 7, refill_secs = 0.5 }")]),
+            env: env(&[("L_LIMITS__BUCKET", "{ burst = 7, refill_secs = 0.5 }")]),
         };
 
         let limits: Limits = extract(&layered::<Limits>("L_", &sources).unwrap()).unwrap();
 
         assert_eq!(
-            limits.bucket,
+            limits.limits.bucket,
             Bucket {
                 burst: 7,
                 refill_secs: 0.5
@@ -570,6 +603,41 @@ mod tests {
         let err = load(None, &[("T_HTTP__NOPE", "1")]).unwrap_err();
 
         assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn prefixed_variable_is_ignored_when_not_section_and_key() {
+        let config = load(
+            None,
+            &[
+                ("T_SERVICE_HOST", "10.0.0.1"),
+                ("T_PORT", "tcp://10.0.0.1:8787"),
+                ("T_PORT_8787_TCP", "tcp://10.0.0.1:8787"),
+                ("T_CONFIG", "/etc/t.toml"),
+                ("T_DATA_DIR", "/var/lib/t"),
+            ],
+        )
+        .unwrap();
+
+        assert_eq!(config, Sample::default());
+    }
+
+    #[test]
+    fn misspelt_key_is_refused_naming_it_when_of_section_and_key_shape() {
+        let err = load(
+            None,
+            &[("T_SERVICE_HOST", "10.0.0.1"), ("T_HTTP__TYPO", "1")],
+        )
+        .unwrap_err();
+
+        assert!(err.to_string().contains("typo"), "{err}");
+    }
+
+    #[test]
+    fn empty_key_segment_is_refused_when_name_has_trailing_separator() {
+        let err = load(None, &[("T_HTTP__", "1")]).unwrap_err();
+
+        assert!(err.to_string().contains("T_HTTP__"), "{err}");
     }
 
     #[test]

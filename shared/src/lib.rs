@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`api`]: JSON documents shared between crates (info documents, error body).
+//! - [`cli`] (feature `server`): the command-line frame of the servers (`run`, `id`, common flags).
 //! - [`ids`]: validated newtypes ([`ids::Ed25519PeerId`], [`ids::Slug`]).
 //! - [`signing`]: sign and verify payloads; PeerId ↔ public key; base64url.
 //! - [`init`]: `init --dir`: a commented config plus a key.
@@ -26,6 +27,8 @@
 //! ```
 
 pub mod api;
+#[cfg(feature = "server")]
+pub mod cli;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;

@@ -13,6 +13,8 @@ use shared::telemetry::LogConfig;
 
 /// Environment prefix of every key.
 pub const ENV_PREFIX: &str = "SUPERHUB_";
+/// The environment variable naming the config file, like `--config`.
+pub const CONFIG_VAR: &str = "SUPERHUB_CONFIG";
 
 /// The whole super hub configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,14 +1,10 @@
-//! `superhub`: parse the command line, load config, start the server, stop on SIGINT/SIGTERM.
+//! `superhub`: parse the command line, then run, init or print the id.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use shared::config::Overrides;
-use shared::config::Sources;
-use superhub::config::Config;
+use shared::cli::CommonArgs;
 
 #[derive(Parser)]
 #[command(
@@ -17,18 +13,8 @@ use superhub::config::Config;
     about = "Goop² super hub (directory of hubs)"
 )]
 struct Cli {
-    /// Config file (TOML); also `SUPERHUB_CONFIG`.
-    #[arg(long, global = true, env = "SUPERHUB_CONFIG")]
-    config: Option<PathBuf>,
-    /// Data directory (key, SQLite database).
-    #[arg(long, global = true)]
-    data_dir: Option<PathBuf>,
-    /// HTTP listen address.
-    #[arg(long, global = true)]
-    http_bind: Option<SocketAddr>,
-    /// Log filter, e.g. `info` or `superhub=debug`.
-    #[arg(long, global = true)]
-    log_level: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -55,55 +41,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("superhub: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let overrides = Overrides {
-        data_dir: cli.data_dir,
-        http_bind: cli.http_bind,
-        log_level: cli.log_level,
+    let cli: Cli = shared::cli::parse(superhub::config::CONFIG_VAR);
+    let outcome = match cli.command.unwrap_or(Command::Run) {
+        Command::Run => shared::cli::run::<superhub::Server>(&cli.common)
+            .await
+            .map_err(Into::into),
+        Command::Init { dir, name, force } => superhub::init::init(&dir, name.as_deref(), force)
+            .map(|done| shared::cli::print_initialized("super hub", &done))
+            .map_err(Into::into),
+        Command::Id => shared::cli::print_id::<superhub::Server>(&cli.common).map_err(Into::into),
     };
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Init { dir, name, force } => {
-            let done = superhub::init::init(&dir, name.as_deref(), force)?;
-            println!("wrote {}", done.config_path.display());
-            println!(
-                "super hub id {}{}",
-                done.id,
-                if done.key_created {
-                    ""
-                } else {
-                    " (existing key kept)"
-                }
-            );
-            Ok(())
-        }
-        Command::Id => {
-            let config = Config::load(&Sources::from_process(cli.config), &overrides)?;
-            let key = shared::keyfile::load(&config.key_path())?;
-            println!("{}", shared::ids::Ed25519PeerId::from(key.public()));
-            Ok(())
-        }
-        Command::Run => {
-            let config = Config::load(&Sources::from_process(cli.config), &overrides)?;
-            shared::telemetry::init(&config.log)?;
-            let mut server = superhub::Server::start(config)
-                .await
-                .context("start-up failed")?;
-            let outcome = tokio::select! {
-                () = shared::shutdown::shutdown_signal() => Ok(()),
-                result = server.join() => result,
-            };
-            server.shutdown().await;
-            outcome.map_err(anyhow::Error::msg)
-        }
-    }
+    shared::cli::report("superhub", outcome)
 }

@@ -2,14 +2,18 @@
 //! them gracefully.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::PeerId;
 use prometheus_client::registry::Registry;
 use shared::api::{Software, SuperhubInfo};
+use shared::config::{LoadConfigError, Overrides, Sources};
 use shared::db::ConnectError;
-use shared::server::{BindError, Listeners, OpenIdentityError, Readiness, TaskExit, Tasks};
+use shared::server::{BindError, Listeners, OpenIdentityError, Readiness, TaskError, Tasks};
+
+use shared::telemetry::LogConfig;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -128,14 +132,12 @@ impl Server {
         self.metrics_addr
     }
 
-    /// Resolves when a task stops on its own; an error names the failed task.
+    /// Resolves when a task stops on its own, which is always an error. Cancel-safe.
     ///
     /// # Errors
-    /// The task's reason.
-    pub async fn join(&mut self) -> Result<(), String> {
-        let TaskExit { task, result } = self.tasks.join().await;
-        result.map_err(|e| format!("{task}: {e}"))?;
-        Err(format!("{task} stopped unexpectedly"))
+    /// [`TaskError`] naming the task and its cause.
+    pub async fn join(&mut self) -> Result<(), TaskError> {
+        Err(self.tasks.join().await)
     }
 
     /// Cancels every task and waits for them (at most 10 s), then closes the database.
@@ -145,5 +147,34 @@ impl Server {
         }
         self.store.close().await;
         tracing::info!("super hub stopped");
+    }
+}
+
+impl shared::cli::Service for Server {
+    type Config = Config;
+    type StartError = StartError;
+
+    fn load_config(sources: &Sources, overrides: &Overrides) -> Result<Config, LoadConfigError> {
+        Config::load(sources, overrides)
+    }
+
+    fn log_config(config: &Config) -> &LogConfig {
+        &config.log
+    }
+
+    fn key_path(config: &Config) -> PathBuf {
+        config.key_path()
+    }
+
+    async fn start(config: Config) -> Result<Self, StartError> {
+        Self::start(config).await
+    }
+
+    async fn join(&mut self) -> Result<(), TaskError> {
+        Self::join(self).await
+    }
+
+    async fn shutdown(self) {
+        Self::shutdown(self).await;
     }
 }
