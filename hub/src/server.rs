@@ -10,6 +10,7 @@ use libp2p::{Multiaddr, PeerId};
 use prometheus_client::registry::Registry;
 use shared::config::{LoadConfigError, Overrides, Sources};
 use shared::db::ConnectError;
+use shared::peer_sig::PeerSigVerifier;
 use shared::server::{BindError, Listeners, OpenIdentityError, TaskError, Tasks};
 
 use crate::config::Config;
@@ -17,7 +18,6 @@ use crate::entitlements::{Entitlement, Entitlements, Rights};
 use crate::membership::{Enforcer, Membership};
 use crate::metrics::Metrics;
 use crate::p2p::{self, StartNetworkError};
-use crate::peer_sig::PeerSigVerifier;
 use crate::presence::Presence;
 use crate::state::AppState;
 use crate::state::Limiters;

@@ -7,14 +7,14 @@ use axum::extract::FromRef;
 use libp2p::PeerId;
 use shared::api::HubInfo;
 use shared::ids::Ed25519PeerId;
+use shared::peer_sig::PeerSigVerifier;
+use shared::rate_limit::RateLimiter;
 
 use crate::config::Config;
 use crate::entitlements::Entitlements;
 use crate::membership::Membership;
 use crate::p2p::NetworkHandle;
-use crate::peer_sig::PeerSigVerifier;
 use crate::presence::Presence;
-use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 
 /// Everything a handler may need; each handler takes only what it uses.

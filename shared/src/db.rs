@@ -2,6 +2,8 @@
 //! pragmas, write transactions that cannot hit `SQLITE_BUSY` mid-way, connection retries at
 //! start, and a readiness probe. Each server keeps its own SQL in its `store` module on top.
 
+mod state_table;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,8 @@ use crate::config::LoadConfigError;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Connection as _, Executor as _, Transaction};
+
+pub use state_table::StateTable;
 
 /// SQLite `busy_timeout` in milliseconds (hub.md §14).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;

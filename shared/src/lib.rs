@@ -13,6 +13,8 @@
 //! - [`voucher`]: membership vouchers (EdDSA JWTs): sign, verify offline, JWK.
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
 //! - [`server`] (feature `server`): task ownership, `/metrics`, HTTP metrics, error bodies.
+//! - [`peer_sig`]: PeerSig request headers: signing; verifying and replay cache (feature `server`).
+//! - [`rate_limit`] (feature `server`): token buckets, alone or one per key.
 //! - [`shutdown`]: a future that resolves on ctrl-c or SIGTERM.
 //! - [`db`] (feature `db`): `sqlx::AnyPool` over SQLite or Postgres, pragmas, write transactions,
 //!   connection retries.
@@ -35,6 +37,9 @@ pub mod db;
 pub mod ids;
 pub mod init;
 pub mod keyfile;
+pub mod peer_sig;
+#[cfg(feature = "server")]
+pub mod rate_limit;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod shutdown;

@@ -25,20 +25,14 @@ pub fn signed_headers(
     target: &str,
     body: &[u8],
 ) -> Vec<(&'static str, String)> {
-    let ts = std::time::SystemTime::now()
+    let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
-        .as_millis()
-        .to_string();
-    let input = shared::signing::request_signing_input(audience, &ts, method, target, body);
-    vec![
-        (
-            "x-goop-peer-id",
-            shared::ids::Ed25519PeerId::from(key.public()).to_string(),
-        ),
-        ("x-goop-timestamp", ts),
-        ("x-goop-signature", shared::signing::sign_b64u(key, &input)),
-    ]
+        .as_millis();
+    let now_ms = i64::try_from(now_ms).expect("clock before year 292 million");
+    shared::peer_sig::SignedHeaders::sign(key, audience, now_ms, method, target, body)
+        .into_pairs()
+        .into()
 }
 
 /// Installs a tracing subscriber once per test binary; silent unless `TEST_LOG=1`.

@@ -1,8 +1,6 @@
 //! `[relay]`, `[rendezvous]`, `[autonat]` and `[rate_limits]`: the sections that
 //! shape the libp2p services and who may use them (hub.md §4, §13.2, §16).
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use shared::config::LoadConfigError;
 
@@ -128,33 +126,7 @@ pub struct AutonatConfig {
     pub enabled: bool,
 }
 
-/// A token bucket: `burst` tokens, one more every `refill_secs` (hub.md §13.2).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    /// Bucket size.
-    pub burst: u32,
-    /// Seconds per token.
-    pub refill_secs: f64,
-}
-
-impl RateLimit {
-    const fn new(burst: u32, refill_secs: f64) -> Self {
-        Self { burst, refill_secs }
-    }
-
-    /// The refill period of one token.
-    pub fn refill(&self) -> Duration {
-        Duration::from_secs_f64(self.refill_secs)
-    }
-
-    fn validate(&self, key: &str) -> Result<(), LoadConfigError> {
-        if self.burst == 0 || !(self.refill_secs.is_finite() && self.refill_secs > 0.0) {
-            return Err(LoadConfigError::rule(key, "burst ≥ 1 and refill_secs > 0"));
-        }
-        Ok(())
-    }
-}
+pub use shared::rate_limit::RateLimit;
 
 /// `[rate_limits]`: the buckets implemented so far.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use shared::peer_sig::PeerSigError;
 use shared::server::json_error;
 
-use crate::peer_sig::PeerSigError;
 use crate::presence::InvalidField;
 use crate::store::StoreError;
 

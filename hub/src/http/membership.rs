@@ -41,7 +41,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 fn check_limit<K: std::hash::Hash + Eq + Clone>(
-    limiter: &crate::rate_limit::RateLimiter<K>,
+    limiter: &shared::rate_limit::RateLimiter<K>,
     key: K,
 ) -> ApiResult<()> {
     limiter

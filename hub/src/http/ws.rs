@@ -13,13 +13,13 @@ use axum::routing::get;
 use rand::RngCore as _;
 use serde::Deserialize;
 use shared::ids::{Ed25519PeerId, ParsePeerIdError};
+use shared::rate_limit::Bucket;
 use shared::signing;
 
 use super::auth::client_ip;
 use super::presence::PRESENCE_BODY_LIMIT;
 use super::{ApiError, ApiResult};
 use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport, now_ms};
-use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
 /// A write not finished in this long closes the session.

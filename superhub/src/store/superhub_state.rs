@@ -1,6 +1,10 @@
 //! `superhub_state`: small key/value facts about the super hub itself (`change_seq`).
 
+use shared::db::StateTable;
+
 use super::{Store, StoreError};
+
+const TABLE: StateTable = StateTable::new("superhub_state");
 
 impl Store {
     /// The value stored under `key`, if any.
@@ -8,11 +12,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on database failure.
     pub async fn find_state(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let value = sqlx::query_scalar("select value from superhub_state where key = $1")
-            .bind(key)
-            .fetch_optional(self.db.pool())
-            .await?;
-        Ok(value)
+        self.db.find_state(TABLE, key).await
     }
 
     /// Stores `value` under `key`, replacing any previous value.
@@ -25,15 +25,6 @@ impl Store {
         value: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into superhub_state (key, value, updated_at) values ($1, $2, $3) \
-             on conflict (key) do update set value = $2, updated_at = $3",
-        )
-        .bind(key)
-        .bind(value)
-        .bind(now_ms)
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
+        self.db.upsert_state(TABLE, key, value, now_ms).await
     }
 }

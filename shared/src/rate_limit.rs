@@ -1,4 +1,4 @@
-//! Token buckets (hub.md §13.2): `burst` tokens, one more every `refill`. Keyed limiters hold a
+//! Token buckets (hub.md §13.2, feature `server`): `burst` tokens, one more every `refill`. Keyed limiters hold a
 //! bounded number of buckets; full buckets carry no information and are dropped first.
 
 use std::collections::HashMap;
@@ -6,20 +6,56 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::RateLimit;
+use serde::{Deserialize, Serialize};
+
+use crate::config::LoadConfigError;
 
 /// Buckets per keyed limiter before full ones are pruned.
 const MAX_KEYS: usize = 100_000;
 
+/// A token bucket: `burst` tokens, one more every `refill_secs` (hub.md §13.2).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Bucket size.
+    pub burst: u32,
+    /// Seconds per token.
+    pub refill_secs: f64,
+}
+
+impl RateLimit {
+    /// `burst` tokens, one more every `refill_secs`.
+    pub const fn new(burst: u32, refill_secs: f64) -> Self {
+        Self { burst, refill_secs }
+    }
+
+    /// The refill period of one token.
+    pub fn refill(&self) -> Duration {
+        Duration::from_secs_f64(self.refill_secs)
+    }
+
+    /// Checks `burst ≥ 1` and a finite, positive `refill_secs`.
+    ///
+    /// # Errors
+    /// [`LoadConfigError::Rule`] naming `key`.
+    pub fn validate(&self, key: &str) -> Result<(), LoadConfigError> {
+        if self.burst == 0 || !(self.refill_secs.is_finite() && self.refill_secs > 0.0) {
+            return Err(LoadConfigError::rule(key, "burst ≥ 1 and refill_secs > 0"));
+        }
+        Ok(())
+    }
+}
+
 /// One bucket.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Bucket {
+pub struct Bucket {
     tokens: f64,
     updated: Instant,
 }
 
 impl Bucket {
-    pub(crate) fn full(limit: RateLimit, now: Instant) -> Self {
+    /// A bucket holding `burst` tokens.
+    pub fn full(limit: RateLimit, now: Instant) -> Self {
         Self {
             tokens: f64::from(limit.burst),
             updated: now,
@@ -33,7 +69,7 @@ impl Bucket {
     }
 
     /// Takes one token, or tells how long until one is there.
-    pub(crate) fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
+    pub fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
         self.refill(limit, now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -62,13 +98,14 @@ impl Bucket {
 
 /// Buckets per key (client IP, PeerId).
 #[derive(Debug)]
-pub(crate) struct RateLimiter<K> {
+pub struct RateLimiter<K> {
     limit: RateLimit,
     buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 impl<K: Hash + Eq> RateLimiter<K> {
-    pub(crate) fn new(limit: RateLimit) -> Self {
+    /// No buckets yet; each key starts full.
+    pub fn new(limit: RateLimit) -> Self {
         Self {
             limit,
             buckets: Mutex::new(HashMap::new()),
@@ -76,7 +113,7 @@ impl<K: Hash + Eq> RateLimiter<K> {
     }
 
     /// Takes a token for `key`; `Err(retry_after)` when its bucket is empty.
-    pub(crate) fn check(&self, key: K, now: Instant) -> Result<(), Duration> {
+    pub fn check(&self, key: K, now: Instant) -> Result<(), Duration> {
         let mut buckets = self
             .buckets
             .lock()
@@ -95,7 +132,7 @@ impl<K: Hash + Eq> RateLimiter<K> {
 impl<K: Hash + Eq> RateLimiter<K> {
     /// Whether `key`'s bucket is empty, without taking a token: `Some(retry_after)` when it is.
     /// For limits on failures, checked before the attempt and charged only when it fails.
-    pub(crate) fn exhausted(&self, key: &K, now: Instant) -> Option<Duration> {
+    pub fn exhausted(&self, key: &K, now: Instant) -> Option<Duration> {
         let buckets = self
             .buckets
             .lock()

@@ -1,27 +1,23 @@
-//! PeerSig: signed HTTP requests (hub.md §3). A peer proves it holds the key of a PeerId with three
-//! headers; checks run in the spec's order and the first failure decides. Accepted signatures are
-//! remembered for twice the window so a captured request cannot be replayed.
+//! Verifying PeerSig headers (feature `server`): checks run in the spec's order (hub.md §3) and the
+//! first failure decides. Accepted signatures are remembered for twice the window so a captured
+//! request cannot be replayed.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
 use axum::http::HeaderMap;
 use libp2p::PeerId;
-use shared::ids::{Ed25519PeerId, ParsePeerIdError};
-use shared::signing::{self, SIGNATURE_LEN};
 
-/// Signer header.
-pub(crate) const PEER_ID_HEADER: &str = "x-goop-peer-id";
-/// Timestamp header (unix ms).
-pub(crate) const TIMESTAMP_HEADER: &str = "x-goop-timestamp";
-/// Signature header (b64u).
-pub(crate) const SIGNATURE_HEADER: &str = "x-goop-signature";
+use super::{PEER_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::ids::{Ed25519PeerId, ParsePeerIdError};
+use crate::signing::{self, SIGNATURE_LEN};
+
 /// The replay cache holds at most this many signatures; beyond it signed requests get 503.
 const REPLAY_CAPACITY: usize = 1_000_000;
 
 /// Why a signed request was refused (hub.md §3, in check order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum PeerSigError {
+pub enum PeerSigError {
     /// Some but not all of the three headers.
     #[error("incomplete_signature")]
     Incomplete,
@@ -44,14 +40,15 @@ pub(crate) enum PeerSigError {
 
 /// Verifies PeerSig headers for one audience (this hub).
 #[derive(Debug)]
-pub(crate) struct PeerSigVerifier {
+pub struct PeerSigVerifier {
     audience: Ed25519PeerId,
     window_ms: i64,
     replay: Mutex<ReplayCache>,
 }
 
 impl PeerSigVerifier {
-    pub(crate) fn new(audience: Ed25519PeerId, window_secs: u64) -> Self {
+    /// A verifier for requests to `audience` whose timestamps may be `window_secs` off.
+    pub fn new(audience: Ed25519PeerId, window_secs: u64) -> Self {
         let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         Self {
             audience,
@@ -61,7 +58,10 @@ impl PeerSigVerifier {
     }
 
     /// The signer of a request, `None` when it carries none of the headers.
-    pub(crate) fn verify(
+    ///
+    /// # Errors
+    /// [`PeerSigError`] for the first check that fails.
+    pub fn verify(
         &self,
         headers: &HeaderMap,
         method: &str,
@@ -103,7 +103,10 @@ impl PeerSigVerifier {
 
     /// Like [`Self::verify`], also returning the timestamp and signature that prove the key (kept
     /// with a peer binding, hub.md §6.1 rule 2).
-    pub(crate) fn verify_proof(
+    ///
+    /// # Errors
+    /// [`PeerSigError`] for the first check that fails.
+    pub fn verify_proof(
         &self,
         headers: &HeaderMap,
         method: &str,
@@ -124,9 +127,8 @@ impl PeerSigVerifier {
         Ok(Some((peer, ts, sig)))
     }
 
-    /// The audience (this hub's id).
-    #[cfg(test)]
-    pub(crate) fn audience(&self) -> &Ed25519PeerId {
+    /// The audience (this server's id).
+    pub fn audience(&self) -> &Ed25519PeerId {
         &self.audience
     }
 }
@@ -183,35 +185,28 @@ impl ReplayCache {
     }
 }
 
-/// Signs a request the way peers do; for tests and the hub's own outbound requests.
-#[cfg(test)]
-pub(crate) fn sign_headers(
-    key: &libp2p::identity::ed25519::Keypair,
-    audience: &Ed25519PeerId,
-    ts: i64,
-    method: &str,
-    target: &str,
-    body: &[u8],
-) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    let timestamp = ts.to_string();
-    let input = signing::request_signing_input(audience, &timestamp, method, target, body);
-    let peer = Ed25519PeerId::from(key.public());
-    headers.insert(PEER_ID_HEADER, peer.to_string().parse().expect("ascii"));
-    headers.insert(TIMESTAMP_HEADER, timestamp.parse().expect("ascii"));
-    headers.insert(
-        SIGNATURE_HEADER,
-        signing::sign_b64u(key, &input).parse().expect("ascii"),
-    );
-    headers
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::peer_sig::SignedHeaders;
     use libp2p::identity::ed25519::Keypair;
 
     const NOW: i64 = 1_767_225_600_000;
+
+    fn sign_headers(
+        key: &Keypair,
+        audience: &Ed25519PeerId,
+        ts: i64,
+        method: &str,
+        target: &str,
+        body: &[u8],
+    ) -> HeaderMap {
+        SignedHeaders::sign(key, audience, ts, method, target, body)
+            .into_pairs()
+            .into_iter()
+            .map(|(name, value)| (name.parse().unwrap(), value.parse().unwrap()))
+            .collect()
+    }
 
     fn setup() -> (Keypair, PeerSigVerifier) {
         let hub = Ed25519PeerId::from(Keypair::generate().public());
