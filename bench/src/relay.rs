@@ -90,7 +90,7 @@ async fn start_stock_relay() -> Result<Multiaddr, String> {
             StockRelay {
                 relay,
                 identify: identify::Behaviour::new(identify::Config::new(
-                    "goop/1.0.0".into(),
+                    shared::protocol::IDENTIFY_PROTOCOL_VERSION.into(),
                     key.public(),
                 )),
             }

@@ -3,7 +3,6 @@
 //! one frame per subscriber, serialized once per visibility class; a slow subscriber is closed,
 //! never waited for.
 
-mod message;
 mod state;
 
 use std::net::IpAddr;
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
-pub(crate) use message::{Class, InvalidField, MsgType, PresenceMsg};
+pub(crate) use shared::presence::{Class, InvalidField, MsgType, PresenceMsg};
 use state::State;
 
 use crate::config::PresenceConfig;

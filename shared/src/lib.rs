@@ -14,6 +14,8 @@
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
 //! - [`server`] (feature `server`): task ownership, `/metrics`, HTTP metrics, error bodies.
 //! - [`peer_sig`]: PeerSig request headers: signing; verifying and replay cache (feature `server`).
+//! - [`presence`]: the presence message (hub.md §5.1): parsing, class encodings, fingerprint.
+//! - [`protocol`]: identify version, software names, shared stream protocol ids.
 //! - [`rate_limit`] (feature `server`): token buckets, alone or one per key.
 //! - [`shutdown`]: a future that resolves on ctrl-c or SIGTERM.
 //! - [`db`] (feature `db`): `sqlx::AnyPool` over SQLite or Postgres, pragmas, write transactions,
@@ -38,6 +40,8 @@ pub mod ids;
 pub mod init;
 pub mod keyfile;
 pub mod peer_sig;
+pub mod presence;
+pub mod protocol;
 #[cfg(feature = "server")]
 pub mod rate_limit;
 #[cfg(feature = "server")]

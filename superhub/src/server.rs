@@ -75,7 +75,7 @@ impl Server {
             description: config.superhub.description.clone(),
             http_url: http_url.clone(),
             contact_email: config.superhub.contact_email.clone(),
-            software: Software::this("goop-superhub"),
+            software: Software::this(shared::protocol::SUPERHUB_SOFTWARE),
         };
         let ready = Readiness::default();
         let state = AppState {

@@ -15,8 +15,6 @@ use libp2p::{
 
 /// Echo over its own stream: proves a circuit carries an application protocol, not just ping.
 const ECHO: StreamProtocol = StreamProtocol::new("/goop/test-echo/1.0.0");
-/// The hub's voucher presentation protocol (hub.md §4.5).
-const VOUCHER: StreamProtocol = StreamProtocol::new("/goop/hub/voucher/1.0.0");
 
 /// The test client's behaviour.
 #[derive(NetworkBehaviour)]
@@ -67,7 +65,7 @@ pub fn client_with(key: libp2p::identity::ed25519::Keypair) -> Swarm<Client> {
         .with_behaviour(|key, relay| Client {
             relay,
             identify: identify::Behaviour::new(identify::Config::new(
-                "goop/1.0.0".into(),
+                shared::protocol::IDENTIFY_PROTOCOL_VERSION.into(),
                 key.public(),
             )),
             ping: ping::Behaviour::new(
@@ -80,7 +78,10 @@ pub fn client_with(key: libp2p::identity::ed25519::Keypair) -> Swarm<Client> {
             ),
             stream: libp2p_stream::Behaviour::new(),
             voucher: request_response::json::Behaviour::new(
-                [(VOUCHER, request_response::ProtocolSupport::Outbound)],
+                [(
+                    shared::protocol::VOUCHER,
+                    request_response::ProtocolSupport::Outbound,
+                )],
                 request_response::Config::default(),
             ),
         })

@@ -73,7 +73,7 @@ pub(crate) fn info_document(
             jwks_url: format!("{base}/.well-known/jwks.json"),
             keys: vec![shared::voucher::jwk(&id.public_key())],
         }),
-        software: Software::this("goop-hub"),
+        software: Software::this(shared::protocol::HUB_SOFTWARE),
         member_count: None,
     }
 }

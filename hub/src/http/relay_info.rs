@@ -10,7 +10,6 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::AsyncReadExt as _;
-use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 
@@ -87,8 +86,6 @@ async fn get_capabilities(State(state): State<AppState>) -> Json<Capabilities> {
     })
 }
 
-/// The relay-refresh protocol the hub opens towards a peer (outbound only).
-const RELAY_REFRESH: StreamProtocol = StreamProtocol::new("/goop/relay-refresh/1.0.0");
 /// Pulse deadline and the largest answer read.
 const PULSE_TIMEOUT: Duration = Duration::from_secs(3);
 const PULSE_MAX_BYTES: u64 = 4 * 1024;
@@ -154,7 +151,7 @@ async fn pulse(
     let ask = async {
         let stream = state
             .network
-            .open_stream(peer.peer_id(), RELAY_REFRESH)
+            .open_stream(peer.peer_id(), shared::protocol::RELAY_REFRESH)
             .await
             .ok()?;
         let mut answer = Vec::new();

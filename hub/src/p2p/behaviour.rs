@@ -11,23 +11,19 @@ use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
-    PeerId, StreamProtocol, autonat, connection_limits, identify, ping, relay, rendezvous,
-    request_response,
+    PeerId, autonat, connection_limits, identify, ping, relay, rendezvous, request_response,
 };
 use serde::{Deserialize, Serialize};
+use shared::protocol;
 
 use super::gated::Gated;
 use crate::config::{Config, Policy, RateLimit};
 use crate::entitlements::Entitlements;
 
-/// identify protocol version (hub.md §4.1).
-const PROTOCOL_VERSION: &str = "goop/1.0.0";
 /// Peers the gate refused since the event loop last looked; lets metrics tell a membership refusal
 /// from a limit (hub.md §15 `hub_relay_denied_total`).
 pub(crate) type Refusals = Arc<Mutex<HashSet<PeerId>>>;
 
-/// `/goop/hub/voucher/1.0.0` (hub.md §4.5).
-pub(crate) const VOUCHER_PROTOCOL: StreamProtocol = StreamProtocol::new("/goop/hub/voucher/1.0.0");
 const VOUCHER_REQUEST_MAX: u64 = 4 * 1024;
 const VOUCHER_RESPONSE_MAX: u64 = 1024;
 const VOUCHER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,8 +73,8 @@ impl Behaviour {
             .with_max_established_per_peer(Some(p2p.max_connections_per_peer))
             .with_max_pending_incoming(Some(p2p.max_pending_incoming));
         let identify = identify::Behaviour::new(
-            identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
-                .with_agent_version(format!("goop-hub/{}", shared::VERSION)),
+            identify::Config::new(protocol::IDENTIFY_PROTOCOL_VERSION.to_owned(), key.public())
+                .with_agent_version(protocol::agent_version(protocol::HUB_SOFTWARE)),
         );
         let local = key.public().to_peer_id();
         let relay = config.relay.enabled.then(|| {
@@ -120,7 +116,10 @@ impl Behaviour {
             request_response::json::codec::Codec::default()
                 .set_request_size_maximum(VOUCHER_REQUEST_MAX)
                 .set_response_size_maximum(VOUCHER_RESPONSE_MAX),
-            [(VOUCHER_PROTOCOL, request_response::ProtocolSupport::Inbound)],
+            [(
+                protocol::VOUCHER,
+                request_response::ProtocolSupport::Inbound,
+            )],
             request_response::Config::default().with_request_timeout(VOUCHER_TIMEOUT),
         );
         Self {
