@@ -1,13 +1,45 @@
 //! `hub init --dir D`: writes `D/hub.toml` (every key present and commented, from
 //! `deploy/hub.example.toml`, with `data_dir = "."`) and `D/hub.key`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use shared::ids::Slug;
 use shared::init::{InitError, Initialized};
 
 /// The operator-facing example config; `hub init` fills in a few of its lines.
 pub const EXAMPLE_CONFIG: &str = include_str!("../../deploy/hub.example.toml");
+
+/// The flags of `hub init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Target directory.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Community name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Community slug.
+    #[arg(long)]
+    pub slug: Option<String>,
+    /// Rewrite an existing config (the key is kept).
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl InitArgs {
+    /// Runs [`init`] with these flags.
+    ///
+    /// # Errors
+    /// [`InitError`]; nothing is written for a bad flag.
+    pub fn run(&self) -> Result<Initialized, InitError> {
+        init(
+            &self.dir,
+            self.name.as_deref(),
+            self.slug.as_deref(),
+            self.force,
+        )
+    }
+}
 
 /// Writes the config and key into `dir`.
 ///

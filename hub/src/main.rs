@@ -1,6 +1,5 @@
 //! `hub`: parse the command line, then run, init, print the id, or manage a running hub.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -20,20 +19,7 @@ enum Command {
     /// Run the hub (the default).
     Run,
     /// Write a commented config and a key into a directory.
-    Init {
-        /// Target directory.
-        #[arg(long)]
-        dir: PathBuf,
-        /// Community name.
-        #[arg(long)]
-        name: Option<String>,
-        /// Community slug.
-        #[arg(long)]
-        slug: Option<String>,
-        /// Rewrite an existing config (the key is kept).
-        #[arg(long)]
-        force: bool,
-    },
+    Init(hub::init::InitArgs),
     /// Print the hub id.
     Id,
     /// Manage the running hub through its admin API (hub.md §9).
@@ -47,12 +33,8 @@ async fn main() -> ExitCode {
         Command::Run => shared::cli::run::<hub::Server>(&cli.common)
             .await
             .map_err(Into::into),
-        Command::Init {
-            dir,
-            name,
-            slug,
-            force,
-        } => hub::init::init(&dir, name.as_deref(), slug.as_deref(), force)
+        Command::Init(args) => args
+            .run()
             .map(|done| shared::cli::print_initialized("hub", &done))
             .map_err(Into::into),
         Command::Id => shared::cli::print_id::<hub::Server>(&cli.common).map_err(Into::into),

@@ -1,6 +1,5 @@
 //! `superhub`: parse the command line, then run, init or print the id.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -24,17 +23,7 @@ enum Command {
     /// Run the super hub (the default).
     Run,
     /// Write a commented config and a key into a directory.
-    Init {
-        /// Target directory.
-        #[arg(long)]
-        dir: PathBuf,
-        /// Directory name.
-        #[arg(long)]
-        name: Option<String>,
-        /// Rewrite an existing config (the key is kept).
-        #[arg(long)]
-        force: bool,
-    },
+    Init(superhub::init::InitArgs),
     /// Print the super hub id.
     Id,
 }
@@ -46,7 +35,8 @@ async fn main() -> ExitCode {
         Command::Run => shared::cli::run::<superhub::Server>(&cli.common)
             .await
             .map_err(Into::into),
-        Command::Init { dir, name, force } => superhub::init::init(&dir, name.as_deref(), force)
+        Command::Init(args) => args
+            .run()
             .map(|done| shared::cli::print_initialized("super hub", &done))
             .map_err(Into::into),
         Command::Id => shared::cli::print_id::<superhub::Server>(&cli.common).map_err(Into::into),
