@@ -3,6 +3,7 @@
 
 mod admin;
 mod email;
+mod environment;
 mod health;
 mod info;
 mod interop;
