@@ -1,7 +1,7 @@
 //! `hub init --dir D`: writes `D/hub.toml` (every key present and commented, from
 //! `deploy/hub.example.toml`, with `data_dir = "."`) and `D/hub.key`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use shared::ids::Slug;
 use shared::init::{InitError, Initialized};
@@ -9,21 +9,14 @@ use shared::init::{InitError, Initialized};
 /// The operator-facing example config; `hub init` fills in a few of its lines.
 pub const EXAMPLE_CONFIG: &str = include_str!("../../deploy/hub.example.toml");
 
-/// The flags of `hub init`.
+/// The flags of `hub init`: those of every server plus the slug.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// Target directory.
-    #[arg(long)]
-    pub dir: PathBuf,
-    /// Community name.
-    #[arg(long)]
-    pub name: Option<String>,
+    #[command(flatten)]
+    common: shared::cli::InitArgs,
     /// Community slug.
     #[arg(long)]
-    pub slug: Option<String>,
-    /// Rewrite an existing config (the key is kept).
-    #[arg(long)]
-    pub force: bool,
+    slug: Option<String>,
 }
 
 impl InitArgs {
@@ -32,12 +25,8 @@ impl InitArgs {
     /// # Errors
     /// [`InitError`]; nothing is written for a bad flag.
     pub fn run(&self) -> Result<Initialized, InitError> {
-        init(
-            &self.dir,
-            self.name.as_deref(),
-            self.slug.as_deref(),
-            self.force,
-        )
+        let shared::cli::InitArgs { dir, name, force } = &self.common;
+        init(dir, name.as_deref(), self.slug.as_deref(), *force)
     }
 }
 

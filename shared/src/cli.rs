@@ -155,6 +155,20 @@ pub fn print_id<S: Service>(args: &CommonArgs) -> Result<(), PrintIdError> {
     Ok(())
 }
 
+/// The flags of `init` every server takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// Target directory.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Display name of the community or directory.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Rewrite an existing config (the key is kept).
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// `init`: tells what was written; `label` names the id (`hub`, `super hub`).
 pub fn print_initialized(label: &str, done: &crate::init::Initialized) {
     println!("wrote {}", done.config_path.display());

@@ -1,36 +1,12 @@
 //! `superhub init --dir D`: writes `D/superhub.toml` (from `deploy/superhub.example.toml`, with
 //! `data_dir = "."`) and `D/superhub.key`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use shared::init::{InitError, Initialized};
 
 /// The operator-facing example config; `superhub init` fills in a few of its lines.
 pub const EXAMPLE_CONFIG: &str = include_str!("../../deploy/superhub.example.toml");
-
-/// The flags of `superhub init`.
-#[derive(Debug, clap::Args)]
-pub struct InitArgs {
-    /// Target directory.
-    #[arg(long)]
-    pub dir: PathBuf,
-    /// Directory name.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Rewrite an existing config (the key is kept).
-    #[arg(long)]
-    pub force: bool,
-}
-
-impl InitArgs {
-    /// Runs [`init`] with these flags.
-    ///
-    /// # Errors
-    /// [`InitError`]; nothing is written for a bad flag.
-    pub fn run(&self) -> Result<Initialized, InitError> {
-        init(&self.dir, self.name.as_deref(), self.force)
-    }
-}
 
 /// Writes the config and key into `dir`.
 ///

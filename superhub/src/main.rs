@@ -23,7 +23,7 @@ enum Command {
     /// Run the super hub (the default).
     Run,
     /// Write a commented config and a key into a directory.
-    Init(superhub::init::InitArgs),
+    Init(shared::cli::InitArgs),
     /// Print the super hub id.
     Id,
 }
@@ -35,8 +35,7 @@ async fn main() -> ExitCode {
         Command::Run => shared::cli::run::<superhub::Server>(&cli.common)
             .await
             .map_err(Into::into),
-        Command::Init(args) => args
-            .run()
+        Command::Init(args) => superhub::init::init(&args.dir, args.name.as_deref(), args.force)
             .map(|done| shared::cli::print_initialized("super hub", &done))
             .map_err(Into::into),
         Command::Id => shared::cli::print_id::<superhub::Server>(&cli.common).map_err(Into::into),
