@@ -17,8 +17,8 @@ use tokio::net::TcpListener;
 
 pub use health::{Readiness, healthz, readyz_response};
 pub use http::{
-    HttpLimits, HttpMetrics, finish_router, html_error, html_escape, json_error, public_document,
-    register_build_info, serve_http, serve_metrics,
+    Escaped, HttpLimits, HttpMetrics, esc, finish_router, html_error, html_escape, json_error,
+    public_document, register_build_info, serve_http, serve_metrics,
 };
 pub use tasks::{BoxError, TaskError, Tasks};
 

@@ -1,41 +1,15 @@
 //! HTML building blocks: [`esc`] (every user-supplied string goes through it), [`Page`] (what a
 //! handler answers) and [`document`] (the one layout around every page).
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+pub(crate) use shared::server::esc;
+
 use super::assets;
 use crate::config::HubSection;
-
-/// Text escaped for HTML element content and quoted attribute values; escapes while it is
-/// formatted, so `format!("<p>{}</p>", esc(name))` allocates nothing extra.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Escaped<'a>(&'a str);
-
-/// Escapes `text` for HTML: `&`, `<`, `>`, `"` and `'`.
-pub(crate) fn esc(text: &str) -> Escaped<'_> {
-    Escaped(text)
-}
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
-            f.write_str(&rest[..at])?;
-            f.write_str(match rest.as_bytes()[at] {
-                b'&' => "&amp;",
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'"' => "&quot;",
-                _ => "&#39;",
-            })?;
-            rest = &rest[at + 1..];
-        }
-        f.write_str(rest)
-    }
-}
 
 /// The part of a page a handler renders; [`super::finish_pages`] puts it in the layout.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The HTTP frame every server shares: serving with graceful shutdown, the Prometheus endpoint,
 //! request metrics, the cross-cutting layers and limits, and JSON or HTML error bodies.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -320,18 +321,35 @@ pub fn html_error(status: StatusCode, title: &str) -> Response {
 
 /// Escapes text for HTML element content and attribute values.
 pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+    esc(text).to_string()
+}
+
+/// Text escaped for HTML element content and quoted attribute values; escapes while it is
+/// formatted, so `format!("<p>{}</p>", esc(name))` allocates nothing extra.
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<'a>(&'a str);
+
+/// Escapes `text` for HTML: `&`, `<`, `>`, `"` and `'`.
+pub fn esc(text: &str) -> Escaped<'_> {
+    Escaped(text)
+}
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+            f.write_str(&rest[..at])?;
+            f.write_str(match rest.as_bytes()[at] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            rest = &rest[at + 1..];
         }
+        f.write_str(rest)
     }
-    out
 }
 
 #[cfg(test)]
