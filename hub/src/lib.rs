@@ -10,7 +10,8 @@
 //! - `membership`: join, verification, sessions, bind codes, vouchers, and the one path that turns
 //!   a committed account change into entitlements and revocations.
 //! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
-//! - `peer_sig`: signed HTTP requests; `rate_limit`: token buckets.
+//! - PeerSig verification, token buckets, the presence message and the server frame come from
+//!   [`shared`] (`peer_sig`, `rate_limit`, `presence`, `cli`, `server`).
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
 //! - `email`: the mailer (SMTP, log, file) and the durable outbox worker.
 //! - `web`: the server-rendered pages of §10 (landing, join, verify, sign-in, account, admin).

@@ -12,14 +12,15 @@
 //! - [`config`]: defaults → TOML → environment layering with unknown keys refused.
 //! - [`voucher`]: membership vouchers (EdDSA JWTs): sign, verify offline, JWK.
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
-//! - [`server`] (feature `server`): task ownership, `/metrics`, HTTP metrics, error bodies.
+//! - [`server`] (feature `server`): task ownership, `/healthz` and `/readyz`, `/metrics`, HTTP
+//!   metrics and layers, error bodies, HTML escaping, listeners.
 //! - [`peer_sig`]: PeerSig request headers: signing; verifying and replay cache (feature `server`).
 //! - [`presence`]: the presence message (hub.md §5.1): parsing, class encodings, fingerprint.
 //! - [`protocol`]: identify version, software names, shared stream protocol ids.
 //! - [`rate_limit`] (feature `server`): token buckets, alone or one per key.
 //! - [`shutdown`]: a future that resolves on ctrl-c or SIGTERM.
-//! - [`db`] (feature `db`): `sqlx::AnyPool` over SQLite or Postgres, pragmas, write transactions,
-//!   connection retries.
+//! - [`db`] (feature `db`: SQLite only; feature `postgres` adds the Postgres driver): `sqlx::AnyPool`,
+//!   pragmas, write transactions, connection retries, the `<server>_state` tables.
 //!
 //! ```
 //! use shared::{ids::Ed25519PeerId, signing};
