@@ -1,18 +1,22 @@
 //! The test harness shared by every test binary: throwaway databases on both backends
 //! ([`TestDb`]), a real SMTP listener that captures mail ([`SmtpSink`]), hubs and super hubs on
-//! port 0 ([`TestHub`], [`TestSuperhub`]), a libp2p test client ([`swarm`]) and waiting under
-//! deadlines ([`eventually`]).
+//! port 0 ([`TestHub`], [`TestSuperhub`]), a peer that signs its requests ([`TestPeer`]) with
+//! its WebSocket sessions ([`ws`]), a libp2p test client ([`swarm`]) and waiting under deadlines
+//! ([`eventually`]).
 //!
 //! Postgres tests never skip: without `TEST_DATABASE_URL` (exported by `scripts/test`) they fail
 //! with a message that names `scripts/test`.
 
 mod db;
+mod peer;
 mod servers;
 mod smtp;
 pub mod swarm;
 mod wait;
+pub mod ws;
 
 pub use db::{Backend, TestDb};
+pub use peer::TestPeer;
 pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};
 pub use smtp::{ReceivedMail, SmtpSink};
 pub use wait::eventually;

@@ -5,9 +5,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use libp2p::Multiaddr;
+use reqwest::{Method, RequestBuilder};
+use serde_json::Value;
+use shared::ids::Ed25519PeerId;
 use tempfile::TempDir;
 
-use crate::TestDb;
+use crate::{TestDb, TestPeer};
 
 /// A server the harness can start for a test.
 pub trait Spawn: Sized {
@@ -127,6 +131,19 @@ impl<S: Spawn> TestServer<S> {
             .expect("GET reaches the server")
     }
 
+    /// `POST path` with `body` as JSON.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST reaches the server")
+    }
+
     /// The data directory.
     pub fn data_path(&self) -> &Path {
         self.data_dir.path()
@@ -137,5 +154,66 @@ impl<S: Spawn> TestServer<S> {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+}
+
+impl TestHub {
+    /// The hub's peer id: the audience of every PeerSig request to it.
+    ///
+    /// # Panics
+    /// When the hub key is not ed25519.
+    pub fn hub_id(&self) -> Ed25519PeerId {
+        Ed25519PeerId::try_from(self.server().peer_id()).expect("the hub key is ed25519")
+    }
+
+    /// The hub's first libp2p listen address.
+    pub fn p2p_addr(&self) -> Multiaddr {
+        self.server().p2p_addrs()[0].clone()
+    }
+
+    /// A `method path` request carrying `body`, signed by `peer` (hub.md §3), ready to send.
+    pub fn signed(
+        &self,
+        peer: &TestPeer,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> RequestBuilder {
+        let headers =
+            crate::signed_headers(&peer.key, &self.hub_id(), method.as_str(), path, &body);
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.body(body)
+    }
+
+    /// `GET path` signed by `peer`.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn get_signed(&self, path: &str, peer: &TestPeer) -> reqwest::Response {
+        self.signed(peer, Method::GET, path, Vec::new())
+            .send()
+            .await
+            .expect("GET reaches the hub")
+    }
+
+    /// `POST path` with `body` as JSON, signed by `peer`.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        body: &Value,
+        peer: &TestPeer,
+    ) -> reqwest::Response {
+        let bytes = serde_json::to_vec(body).expect("JSON serializes");
+        self.signed(peer, Method::POST, path, bytes)
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .expect("POST reaches the hub")
     }
 }
