@@ -7,6 +7,7 @@
 //! Postgres tests never skip: without `TEST_DATABASE_URL` (exported by `scripts/test`) they fail
 //! with a message that names `scripts/test`.
 
+mod clock;
 mod db;
 mod peer;
 mod servers;
@@ -15,6 +16,7 @@ pub mod swarm;
 mod wait;
 pub mod ws;
 
+pub use clock::now_ms;
 pub use db::{Backend, TestDb};
 pub use peer::TestPeer;
 pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};

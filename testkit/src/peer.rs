@@ -53,15 +53,15 @@ impl TestPeer {
         .expect("POST /publish reaches the hub")
     }
 
-    /// `POST /api/v1/join` with `body`, signed by this peer (hub.md §6.1).
+    /// `POST /api/v1/join` with `body`, signed by this peer (hub.md §6.2, §6.10).
     pub async fn join(&self, hub: &TestHub, body: &Value) -> Response {
         hub.post_signed("/api/v1/join", body, self).await
     }
 
-    /// `POST /api/v1/peers` binding this peer with `bind_code` (hub.md §6.5).
-    pub async fn bind(&self, hub: &TestHub, bind_code: &str) -> Response {
-        hub.post_signed("/api/v1/peers", &json!({ "bind_code": bind_code }), self)
-            .await
+    /// `POST /api/v1/peers` with `body` (a `bind_code` and maybe a `label`), signed by this peer:
+    /// binds it to the account that made the code (hub.md §6.9, §6.10).
+    pub async fn bind(&self, hub: &TestHub, body: &Value) -> Response {
+        hub.post_signed("/api/v1/peers", body, self).await
     }
 
     /// `GET /api/v1/membership` as this peer; the body, asserting a 200.

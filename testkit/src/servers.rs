@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use libp2p::Multiaddr;
-use reqwest::{Method, RequestBuilder};
-use serde_json::Value;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
 use shared::ids::Ed25519PeerId;
 use tempfile::TempDir;
 
@@ -185,7 +185,31 @@ impl TestHub {
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        request.body(body)
+        if body.is_empty() {
+            request
+        } else {
+            request.body(body)
+        }
+    }
+
+    /// `POST /api/v1/verify` consuming `token` (hub.md §6.8): the status, the JSON body (`null`
+    /// when there is none) and the session cookie (`name=value`) when one is set.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn verify(&self, token: &str) -> (StatusCode, Value, Option<String>) {
+        let response = self
+            .post("/api/v1/verify", &json!({ "token": token }))
+            .await;
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body, cookie)
     }
 
     /// `GET path` signed by `peer`.

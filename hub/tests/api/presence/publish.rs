@@ -227,10 +227,7 @@ async fn peer_sig_accepts_once_and_refuses_tampered_stale_and_replayed_requests(
     let hub = open_hub(|_| {}).await;
     let peer = TestPeer::new();
     let body = peer.msg("online", "x").to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = testkit::now_ms();
     let send = |headers: Vec<(&'static str, String)>, body: String| {
         let mut request = hub.client.post(hub.url("/publish")).body(body);
         for (name, value) in headers {
