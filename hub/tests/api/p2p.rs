@@ -37,7 +37,7 @@ fn client() -> libp2p::Swarm<Client> {
 async fn peer_identifies_hub_and_pings_it_when_dialing_its_advertised_address() {
     let db = TestDb::sqlite();
     let hub = TestHub::spawn(&db).await;
-    let addr = hub.server().p2p_addrs()[0].clone();
+    let addr = hub.p2p_addr();
     let mut swarm = client();
 
     swarm.dial(addr).unwrap();

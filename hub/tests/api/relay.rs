@@ -6,8 +6,8 @@ use std::time::Duration;
 use hub::Rights;
 use hub::config::JoinMode;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, Swarm, ping, request_response};
-use testkit::{TestDb, TestHub};
+use libp2p::{Swarm, ping, request_response};
+use testkit::{TestDb, TestHub, TestPeer};
 
 use testkit::swarm::{Client, ClientEvent, circuit_addr, client, pump};
 
@@ -20,12 +20,8 @@ async fn hub_with(join_mode: JoinMode) -> TestHub {
     .await
 }
 
-fn hub_addr(hub: &TestHub) -> Multiaddr {
-    hub.server().p2p_addrs()[0].clone()
-}
-
 async fn reserve(swarm: &mut Swarm<Client>, hub: &TestHub) -> Result<(), String> {
-    testkit::swarm::reserve(swarm, &hub_addr(hub), hub.server().peer_id()).await
+    testkit::swarm::reserve(swarm, &hub.p2p_addr(), hub.server().peer_id()).await
 }
 
 /// The hub's metrics once they show every `line` (the event loop records an event shortly after
@@ -64,7 +60,7 @@ async fn circuit_carries_ping_and_a_stream_when_both_peers_are_entitled() {
         .expect("reservation accepted");
 
     dialer
-        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
     pump(&mut [&mut listener, &mut dialer], DEADLINE, "a ping through the circuit", |i, event| {
         matches!(event, SwarmEvent::Behaviour(ClientEvent::Ping(ping::Event { peer, result: Ok(_), .. }))
@@ -150,7 +146,7 @@ async fn circuit_is_refused_when_source_is_not_a_member() {
     reserve(&mut listener, &hub).await.unwrap();
 
     dialer
-        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
     let failed = pump(
         &mut [&mut listener, &mut dialer],
@@ -188,7 +184,7 @@ async fn serial_revocation_drops_reservation_and_circuit_within_5_seconds() {
     let listener_id = *listener.local_peer_id();
     reserve(&mut listener, &hub).await.unwrap();
     dialer
-        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
     pump(&mut [&mut listener, &mut dialer], DEADLINE, "the circuit", |i, event| {
         matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if i == 1 && *peer_id == listener_id)
@@ -252,7 +248,7 @@ fn voucher_for(
 
 /// Connects `swarm` to the hub and presents `voucher`; returns the hub's JSON answer.
 async fn present(swarm: &mut Swarm<Client>, hub: &TestHub, voucher: String) -> serde_json::Value {
-    testkit::swarm::present_voucher(swarm, &hub_addr(hub), hub.server().peer_id(), &voucher).await
+    testkit::swarm::present_voucher(swarm, &hub.p2p_addr(), hub.server().peer_id(), &voucher).await
 }
 
 #[tokio::test]
@@ -271,7 +267,7 @@ async fn voucher_from_a_trusted_hub_admits_a_circuit_source_that_is_not_a_member
     let voucher = voucher_for(&issuer, *dialer.local_peer_id(), "member");
     let answer = present(&mut dialer, &hub, voucher).await;
     dialer
-        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
     pump(&mut [&mut listener, &mut dialer], DEADLINE, "a ping through the circuit", |i, event| {
         matches!(event, SwarmEvent::Behaviour(ClientEvent::Ping(ping::Event { peer, result: Ok(_), .. }))
@@ -323,7 +319,6 @@ async fn voucher_is_refused_with_its_code_when_untrusted_guest_or_for_another_pe
 async fn pulse_asks_a_connected_peer_to_refresh_and_returns_its_answer() {
     use futures::{AsyncWriteExt as _, StreamExt as _};
     let hub = hub_with(JoinMode::Open).await;
-    let hub_id: shared::ids::Ed25519PeerId = hub.server().peer_id().try_into().unwrap();
     let mut target = client();
     let target_id = *target.local_peer_id();
     let mut incoming = target
@@ -346,25 +341,15 @@ async fn pulse_asks_a_connected_peer_to_refresh_and_returns_its_answer() {
         })
         .await
     });
-    let caller = libp2p::identity::ed25519::Keypair::generate();
+    let caller = TestPeer::new();
     let pulse = |peer: String| {
         let path = format!("/api/pulse?peer={peer}");
-        let mut request = hub.client.post(hub.url(&path));
-        for (name, value) in testkit::signed_headers(&caller, &hub_id, "POST", &path, b"") {
-            request = request.header(name, value);
-        }
-        request.send()
+        hub.signed(&caller, reqwest::Method::POST, &path, Vec::new())
+            .send()
     };
 
     let answered = pulse(target_id.to_string()).await.unwrap();
-    let absent = pulse(
-        libp2p::PeerId::from(libp2p::identity::PublicKey::from(
-            libp2p::identity::ed25519::Keypair::generate().public(),
-        ))
-        .to_string(),
-    )
-    .await
-    .unwrap();
+    let absent = pulse(TestPeer::new().peer_id().to_string()).await.unwrap();
     let garbage = pulse("nope".to_owned()).await.unwrap();
 
     assert_eq!(answered.status(), 200);

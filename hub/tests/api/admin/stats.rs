@@ -8,7 +8,7 @@ use libp2p::swarm::SwarmEvent;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::swarm::{client, pump};
-use testkit::{TestDb, each_backend};
+use testkit::{TestDb, TestPeer, each_backend};
 
 use super::{Seed, admin_hub, get_json, open_store, post_json, seed};
 
@@ -31,7 +31,7 @@ async fn ban_drops_relay_reservation_within_5_seconds_and_unban_restores(db: Tes
     .await;
     let hub = admin_hub(&db).await;
     let hub_id = hub.server().peer_id();
-    let hub_addr = hub.server().p2p_addrs()[0].clone();
+    let hub_addr = hub.p2p_addr();
     testkit::swarm::reserve(&mut listener, &hub_addr, hub_id)
         .await
         .expect("a member reserves");
@@ -76,8 +76,8 @@ async fn ban_drops_relay_reservation_within_5_seconds_and_unban_restores(db: Tes
 }
 
 async fn presence_and_stats_show_a_live_bound_peer(db: TestDb) {
-    let key = libp2p::identity::ed25519::Keypair::generate();
-    let peer_id = shared::ids::Ed25519PeerId::from(key.public());
+    let peer = TestPeer::new();
+    let peer_id = peer.id;
     let store = open_store(&db).await;
     let id = seed(
         &store,
@@ -88,16 +88,8 @@ async fn presence_and_stats_show_a_live_bound_peer(db: TestDb) {
     )
     .await;
     let hub = admin_hub(&db).await;
-    let hub_id = shared::ids::Ed25519PeerId::try_from(hub.server().peer_id()).unwrap();
-    let body =
-        json!({"type": "online", "peerId": peer_id.to_string(), "content": "Ann"}).to_string();
-    let mut request = hub.client.post(hub.url("/publish")).body(body.clone());
-    for (name, value) in testkit::signed_headers(&key, &hub_id, "POST", "/publish", body.as_bytes())
-    {
-        request = request.header(name, value);
-    }
 
-    let published = request.send().await.unwrap();
+    let published = peer.publish(&hub, &peer.msg("online", "Ann")).await;
     let presence = get_json(&hub, "/presence").await;
     let stats = get_json(&hub, "/stats").await;
 
