@@ -171,6 +171,25 @@ impl TestHub {
         self.server().p2p_addrs()[0].clone()
     }
 
+    /// The Prometheus text the hub's metrics listener serves.
+    ///
+    /// # Panics
+    /// When metrics are disabled or the listener does not answer.
+    pub async fn metrics(&self) -> String {
+        let addr = self
+            .server()
+            .metrics_addr()
+            .expect("metrics enabled in tests");
+        self.client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics reaches the hub")
+            .text()
+            .await
+            .expect("metrics are text")
+    }
+
     /// A `method path` request carrying `body`, signed by `peer` (hub.md §3), ready to send.
     pub fn signed(
         &self,

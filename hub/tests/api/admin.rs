@@ -15,7 +15,6 @@ use hub::store::{self, Account, Application, Binding, Store};
 use libp2p::PeerId;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
-use shared::db::DatabaseConfig;
 use testkit::{TestDb, TestHub};
 
 const TOKEN: &str = "test-admin-token-0123456789abcdefghij";
@@ -33,14 +32,6 @@ async fn admin_hub(db: &TestDb) -> TestHub {
         };
     })
     .await
-}
-
-/// A second handle on the hub's database, to arrange accounts as earlier flows would leave them.
-async fn open_store(db: &TestDb) -> Store {
-    let dir = tempfile::tempdir().unwrap();
-    Store::open(&DatabaseConfig::with_url(&db.url), dir.path())
-        .await
-        .unwrap()
 }
 
 /// An account as a finished join flow leaves it.
@@ -139,16 +130,4 @@ async fn error_code(response: reqwest::Response) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-async fn metrics(hub: &TestHub) -> String {
-    let addr = hub.server().metrics_addr().unwrap();
-    hub.client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }

@@ -81,10 +81,7 @@ async fn member(hub: &TestHub, sink: &SmtpSink, email: &str) -> (TestPeer, Optio
 
 /// Creates an invite with `max_uses` directly in the database; returns its code as shown.
 async fn invite(db: &TestDb, max_uses: i64) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let store = hub::store::Store::open(&shared::db::DatabaseConfig::with_url(&db.url), dir.path())
-        .await
-        .unwrap();
+    let store = db.hub_store().await;
     let code: String =
         ["4F7K2MX9QH3D", "7K2QF9XM3DAB", "0123456789AB"][max_uses as usize % 3].to_owned();
     let mut tx = store.begin_write().await.unwrap();

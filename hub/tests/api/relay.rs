@@ -31,23 +31,11 @@ async fn metrics_showing(hub: &TestHub, lines: &[&str]) -> String {
         Duration::from_secs(5),
         &format!("metrics showing {lines:?}"),
         || async {
-            let text = metrics(hub).await;
+            let text = hub.metrics().await;
             lines.iter().all(|line| text.contains(line)).then_some(text)
         },
     )
     .await
-}
-
-async fn metrics(hub: &TestHub) -> String {
-    let addr = hub.server().metrics_addr().unwrap();
-    hub.client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -6,13 +6,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testkit::{TestDb, each_backend};
 
-use super::{ACTOR, Seed, admin, admin_hub, get_json, open_store, post_json, seed};
+use super::{ACTOR, Seed, admin, admin_hub, get_json, post_json, seed};
 
 each_backend!(every_mutating_call_writes_one_audit_row,);
 
 async fn every_mutating_call_writes_one_audit_row(db: TestDb) {
     let hub = admin_hub(&db).await;
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     let peer = PeerId::from(libp2p::identity::Keypair::generate_ed25519().public());
     let ann = seed(
         &store,

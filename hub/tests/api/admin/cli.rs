@@ -4,7 +4,7 @@ use hub::members::{State, Tier};
 use serde_json::Value;
 use testkit::{TestDb, each_backend};
 
-use super::{Seed, TOKEN, admin_hub, get_json, open_store, seed};
+use super::{Seed, TOKEN, admin_hub, get_json, seed};
 
 each_backend!(
     cli_lists_members_as_json,
@@ -27,7 +27,7 @@ async fn cli(args: &[&str]) -> std::process::Output {
 
 async fn cli_lists_members_as_json(db: TestDb) {
     let hub = admin_hub(&db).await;
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     seed(
         &store,
         Seed::new("ann@example.org", State::Active, Tier::Member),

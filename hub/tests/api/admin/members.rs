@@ -10,10 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend};
 
-use super::{
-    ACTOR, Seed, TOKEN, admin, admin_hub, error_code, get_json, metrics, open_store, post_json,
-    seed,
-};
+use super::{ACTOR, Seed, TOKEN, admin, admin_hub, error_code, get_json, post_json, seed};
 
 each_backend!(
     approve_returns_409_when_account_is_not_pending_approval,
@@ -26,7 +23,7 @@ each_backend!(
 
 async fn approve_returns_409_when_account_is_not_pending_approval(db: TestDb) {
     let hub = admin_hub(&db).await;
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     let active = seed(
         &store,
         Seed::new("ann@example.org", State::Active, Tier::Member),
@@ -66,7 +63,7 @@ async fn approve_returns_409_when_account_is_not_pending_approval(db: TestDb) {
 
 async fn approve_succeeds_once_when_two_admins_race(db: TestDb) {
     let hub = admin_hub(&db).await;
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     let id = seed(
         &store,
         Seed {
@@ -91,7 +88,7 @@ async fn approve_succeeds_once_when_two_admins_race(db: TestDb) {
 
 async fn reject_deletes_account_and_keeps_application_rejected(db: TestDb) {
     let hub = admin_hub(&db).await;
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     let id = seed(
         &store,
         Seed {
@@ -125,7 +122,7 @@ async fn reject_deletes_account_and_keeps_application_rejected(db: TestDb) {
 
 async fn members_list_filters_searches_and_pages_newest_first(db: TestDb) {
     let hub = admin_hub(&db).await;
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     let peer = PeerId::from(libp2p::identity::Keypair::generate_ed25519().public());
     let t = testkit::now_ms();
     let people = [
@@ -215,7 +212,7 @@ async fn members_list_filters_searches_and_pages_newest_first(db: TestDb) {
 
 async fn comp_sets_tier_comped_until_uncomp(db: TestDb) {
     let hub = admin_hub(&db).await;
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     let id = seed(
         &store,
         Seed::new("ann@example.org", State::Active, Tier::Member),
@@ -238,7 +235,7 @@ async fn comp_sets_tier_comped_until_uncomp(db: TestDb) {
     assert_eq!(member["state"], "active");
     assert_eq!(member["comped_until"], until);
     assert!(member["ever_paid_at"].is_i64());
-    let metrics = metrics(&hub).await;
+    let metrics = hub.metrics().await;
     assert!(
         metrics.contains("hub_members{state=\"active\",tier=\"comped\"} 1"),
         "{metrics}"

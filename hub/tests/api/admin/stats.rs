@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use testkit::swarm::{client, pump};
 use testkit::{TestDb, TestPeer, each_backend};
 
-use super::{Seed, admin_hub, get_json, open_store, post_json, seed};
+use super::{Seed, admin_hub, get_json, post_json, seed};
 
 each_backend!(
     ban_drops_relay_reservation_within_5_seconds_and_unban_restores,
@@ -20,7 +20,7 @@ each_backend!(
 async fn ban_drops_relay_reservation_within_5_seconds_and_unban_restores(db: TestDb) {
     let mut listener = client();
     let peer = *listener.local_peer_id();
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     let id = seed(
         &store,
         Seed {
@@ -78,7 +78,7 @@ async fn ban_drops_relay_reservation_within_5_seconds_and_unban_restores(db: Tes
 async fn presence_and_stats_show_a_live_bound_peer(db: TestDb) {
     let peer = TestPeer::new();
     let peer_id = peer.id;
-    let store = open_store(&db).await;
+    let store = db.hub_store().await;
     let id = seed(
         &store,
         Seed {

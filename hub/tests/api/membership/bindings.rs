@@ -207,7 +207,7 @@ async fn concurrent_binds_never_exceed_the_peer_limit(db: TestDb) {
 
     let binds = futures::future::join_all(peers.iter().zip(&codes).map(|(peer, code)| {
         let hub = &hub;
-        async move { code_of(peer.bind(&hub, &json!({ "bind_code": code })).await).await }
+        async move { code_of(peer.bind(hub, &json!({ "bind_code": code })).await).await }
     }))
     .await;
     let (_, me) = json_of(hub.get_signed("/api/v1/me", &laptop).await).await;

@@ -131,10 +131,7 @@ async fn a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent(db:
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let store = hub::store::Store::open(&shared::db::DatabaseConfig::with_url(&db.url), dir.path())
-        .await
-        .unwrap();
+    let store = db.hub_store().await;
     let now = testkit::now_ms();
     store
         .touch_session(&hash, now, i64::MAX, now + 60_000)

@@ -164,16 +164,7 @@ async fn malformed_and_oversized_publishes_are_refused_and_change_nothing() {
         rsa.json::<Value>().await.unwrap()["error"]["code"],
         "unsupported_peer_id"
     );
-    let metrics_addr = hub.server().metrics_addr().unwrap();
-    let metrics = hub
-        .client
-        .get(format!("http://{metrics_addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.metrics().await;
     assert!(metrics.contains("hub_presence_peers 0"), "{metrics}");
 }
 
