@@ -20,7 +20,7 @@ pub use clock::now_ms;
 pub use db::{Backend, TestDb};
 pub use peer::TestPeer;
 pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};
-pub use smtp::{ReceivedMail, SmtpSink};
+pub use smtp::{ReceivedMail, SmtpSink, verify_token};
 pub use wait::eventually;
 
 /// PeerSig headers (hub.md §3) for a request by `key` to the server `audience`, signed now.

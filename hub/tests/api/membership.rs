@@ -15,7 +15,7 @@ use std::time::Duration;
 use hub::config::{JoinMode, MailTransportKind};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, eventually};
+use testkit::{SmtpSink, TestDb, TestHub, TestPeer, eventually, verify_token};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -58,15 +58,7 @@ async fn link_token(sink: &SmtpSink, to: &str, seen: usize) -> String {
         },
     )
     .await;
-    token_in(mail.body())
-}
-
-fn token_in(body: &str) -> String {
-    let start = body.find("/verify?token=").expect("a verify link") + "/verify?token=".len();
-    body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    verify_token(mail.body())
 }
 
 /// A member bound through the email flow on `hub`.

@@ -277,12 +277,7 @@ async fn approve_then_ban_reach_a_peer_that_joined_through_the_application_flow(
         sink.messages().into_iter().next()
     })
     .await;
-    let body = mail.body();
-    let start = body.find("/verify?token=").unwrap() + "/verify?token=".len();
-    let token: String = body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let token = testkit::verify_token(mail.body());
     let (verified, _, _) = hub.verify(&token).await;
     assert_eq!(verified, StatusCode::OK);
     let pending = get_json(&hub, "/applications").await;

@@ -8,9 +8,9 @@ use hub::config::{JoinMode, MailTransportKind};
 use reqwest::StatusCode;
 use serde_json::json;
 use testkit::swarm::{client_with, reserve};
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually};
+use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually, verify_token};
 
-use super::{ADMIN_TOKEN, DEADLINE, admin_hub, admin_post, code_of, json_of, member, token_in};
+use super::{ADMIN_TOKEN, DEADLINE, admin_hub, admin_post, code_of, json_of, member};
 
 each_backend!(
     every_join_mode_ends_in_a_relay_reservation_that_a_ban_drops_within_5_s,
@@ -32,7 +32,7 @@ async fn eml_token(
     })
     .await;
     seen.insert(path);
-    token_in(&text)
+    verify_token(&text)
 }
 
 /// hub.md §18 checks 9 and 11 and the "done when", for each join mode: a signed join,

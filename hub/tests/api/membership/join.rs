@@ -5,9 +5,9 @@ use hub::config::JoinMode;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::swarm::{client_with, reserve};
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually};
+use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually, verify_token};
 
-use super::{DEADLINE, code_of, hub_with, invite, json_of, link_token, member, token_in};
+use super::{DEADLINE, code_of, hub_with, invite, json_of, link_token, member};
 
 each_backend!(
     email_join_binds_the_peer_after_the_link_and_admits_it_to_the_relay,
@@ -53,7 +53,7 @@ async fn email_join_binds_the_peer_after_the_link_and_admits_it_to_the_relay(db:
         mail.header("content-transfer-encoding").as_deref(),
         Some("8bit")
     );
-    let token = token_in(mail.body());
+    let token = verify_token(mail.body());
     assert!(
         mail.body()
             .contains(&format!("\r\n{}/verify?token={token}\r\n", hub.base_url)),
@@ -361,7 +361,7 @@ async fn a_strangers_join_names_its_device_and_can_be_confirmed_without_it(db: T
             .nth(1)
     })
     .await;
-    let token = token_in(mail.body());
+    let token = verify_token(mail.body());
     let (_, info) = json_of(hub.get(&format!("/api/v1/verify?token={token}")).await).await;
     let response = hub
         .post("/api/v1/verify", &json!({"token": token, "bind": false}))

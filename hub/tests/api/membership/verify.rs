@@ -4,9 +4,9 @@
 use hub::config::{JoinMode, MailTransportKind};
 use reqwest::StatusCode;
 use serde_json::json;
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually};
+use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually, verify_token};
 
-use super::{DEADLINE, code_of, hub_with, json_of, link_token, member, token_in};
+use super::{DEADLINE, code_of, hub_with, json_of, link_token, member};
 
 each_backend!(
     file_transport_carries_the_link_and_the_token_is_single_use,
@@ -31,7 +31,7 @@ async fn file_transport_carries_the_link_and_the_token_is_single_use(db: TestDb)
         std::fs::read_to_string(entry.path()).ok()
     })
     .await;
-    let token = token_in(&message);
+    let token = verify_token(&message);
 
     let (first, body, _) = hub.verify(&token).await;
     let (second, again, _) = hub.verify(&token).await;
@@ -80,7 +80,7 @@ async fn resend_replaces_the_pending_link_and_login_mails_only_known_addresses(d
         })
     })
     .await;
-    let (status, session, cookie) = hub.verify(&token_in(signin.body())).await;
+    let (status, session, cookie) = hub.verify(&verify_token(signin.body())).await;
 
     assert_eq!(resent.status(), StatusCode::ACCEPTED);
     assert_eq!(

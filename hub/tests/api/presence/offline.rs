@@ -1,11 +1,9 @@
 //! When a peer goes offline (hub.md §5.8): session replacement and close, TTL expiry,
 //! revocation and hub shutdown.
 
-use futures::SinkExt as _;
 use serde_json::Value;
 use testkit::TestPeer;
-use testkit::ws::{close_of, next_json, next_text_or_close};
-use tokio_tungstenite::tungstenite::Message;
+use testkit::ws::{self, close_of, next_json, next_text_or_close};
 
 use super::{DEADLINE, open_hub};
 
@@ -15,12 +13,7 @@ async fn replacing_a_session_emits_no_offline_and_closing_the_last_emits_one() {
     let (alice, watcher) = (TestPeer::new(), TestPeer::new());
     let (mut watch, _) = watcher.open_v2(&hub).await;
     let (mut first, _) = alice.open_v2(&hub).await;
-    first
-        .send(Message::Text(
-            alice.msg("online", "Alice").to_string().into(),
-        ))
-        .await
-        .unwrap();
+    ws::send_json(&mut first, &alice.msg("online", "Alice")).await;
     assert_eq!(next_json(&mut watch).await["type"], "online");
 
     let (mut second, _) = alice.open_v2(&hub).await;
@@ -96,11 +89,7 @@ async fn revoked_peer_goes_offline_and_its_session_closes_with_4003() {
     let (alice, watcher) = (TestPeer::new(), TestPeer::new());
     let (mut watch, _) = watcher.open_v2(&hub).await;
     let (mut ws, _) = alice.open_v2(&hub).await;
-    ws.send(Message::Text(
-        alice.msg("online", "Alice").to_string().into(),
-    ))
-    .await
-    .unwrap();
+    ws::send_json(&mut ws, &alice.msg("online", "Alice")).await;
     assert_eq!(next_json(&mut watch).await["type"], "online");
 
     hub.server()

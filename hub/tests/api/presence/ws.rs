@@ -111,16 +111,8 @@ async fn ws_frame_naming_another_peer_is_dropped() {
     let (mut watch, _) = watcher.open_v2(&hub).await;
     let (mut ws, _) = alice.open_v2(&hub).await;
 
-    ws.send(Message::Text(
-        victim.msg("online", "fake").to_string().into(),
-    ))
-    .await
-    .unwrap();
-    ws.send(Message::Text(
-        alice.msg("online", "real").to_string().into(),
-    ))
-    .await
-    .unwrap();
+    ws::send_json(&mut ws, &victim.msg("online", "fake")).await;
+    ws::send_json(&mut ws, &alice.msg("online", "real")).await;
 
     let frame = next_json(&mut watch).await;
     assert_eq!(frame["peerId"], alice.id.to_string());
@@ -143,19 +135,13 @@ async fn address_change_sends_punch_hints_to_both_peers_of_a_pair_only() {
     let (mut bob_ws, _) = bob.open_v2(&hub).await;
     let mut bob_online = bob.msg("online", "Bob");
     bob_online["addrs"] = json!(["/ip4/192.0.2.2/tcp/4001"]);
-    bob_ws
-        .send(Message::Text(bob_online.to_string().into()))
-        .await
-        .unwrap();
+    ws::send_json(&mut bob_ws, &bob_online).await;
     let (mut carol_ws, _) = carol.open_v2(&hub).await;
     let (mut alice_ws, _) = alice.open_v2(&hub).await;
 
     let mut alice_online = alice.msg("online", "Alice");
     alice_online["addrs"] = json!(["/ip4/192.0.2.1/tcp/4001"]);
-    alice_ws
-        .send(Message::Text(alice_online.to_string().into()))
-        .await
-        .unwrap();
+    ws::send_json(&mut alice_ws, &alice_online).await;
 
     let to_bob = loop {
         let frame = next_json(&mut bob_ws).await;
