@@ -6,10 +6,10 @@ use std::time::Duration;
 use hub::Rights;
 use hub::config::JoinMode;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Swarm, ping, request_response};
+use libp2p::{ping, request_response};
 use testkit::{TestDb, TestHub, TestPeer};
 
-use testkit::swarm::{Client, ClientEvent, circuit_addr, client, pump};
+use testkit::swarm::{ClientEvent, circuit_addr, client, present_voucher, pump, reserve};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -18,10 +18,6 @@ async fn hub_with(join_mode: JoinMode) -> TestHub {
         config.membership.join_mode = join_mode
     })
     .await
-}
-
-async fn reserve(swarm: &mut Swarm<Client>, hub: &TestHub) -> Result<(), String> {
-    testkit::swarm::reserve(swarm, &hub.p2p_addr(), hub.server().peer_id()).await
 }
 
 /// The hub's metrics once they show every `line` (the event loop records an event shortly after
@@ -234,11 +230,6 @@ fn voucher_for(
     shared::voucher::sign(issuer, &claims).unwrap()
 }
 
-/// Connects `swarm` to the hub and presents `voucher`; returns the hub's JSON answer.
-async fn present(swarm: &mut Swarm<Client>, hub: &TestHub, voucher: String) -> serde_json::Value {
-    testkit::swarm::present_voucher(swarm, &hub.p2p_addr(), hub.server().peer_id(), &voucher).await
-}
-
 #[tokio::test]
 async fn voucher_from_a_trusted_hub_admits_a_circuit_source_that_is_not_a_member_here() {
     let issuer = libp2p::identity::ed25519::Keypair::generate();
@@ -253,7 +244,7 @@ async fn voucher_from_a_trusted_hub_admits_a_circuit_source_that_is_not_a_member
     reserve(&mut listener, &hub).await.unwrap();
 
     let voucher = voucher_for(&issuer, *dialer.local_peer_id(), "member");
-    let answer = present(&mut dialer, &hub, voucher).await;
+    let answer = present_voucher(&mut dialer, &hub, &voucher).await;
     dialer
         .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
@@ -282,15 +273,15 @@ async fn voucher_is_refused_with_its_code_when_untrusted_guest_or_for_another_pe
     let mut peer = client();
     let me = *peer.local_peer_id();
 
-    let untrusted = present(&mut peer, &hub, voucher_for(&stranger, me, "member")).await;
-    let guest = present(&mut peer, &hub, voucher_for(&trusted, me, "guest")).await;
-    let not_mine = present(
+    let untrusted = present_voucher(&mut peer, &hub, &voucher_for(&stranger, me, "member")).await;
+    let guest = present_voucher(&mut peer, &hub, &voucher_for(&trusted, me, "guest")).await;
+    let not_mine = present_voucher(
         &mut peer,
         &hub,
-        voucher_for(&trusted, libp2p::PeerId::random(), "member"),
+        &voucher_for(&trusted, libp2p::PeerId::random(), "member"),
     )
     .await;
-    let garbage = present(&mut peer, &hub, "not.a.jwt".to_owned()).await;
+    let garbage = present_voucher(&mut peer, &hub, "not.a.jwt").await;
 
     assert_eq!(untrusted["error"], "untrusted_issuer");
     assert_eq!(guest["error"], "guest_tier");

@@ -31,8 +31,7 @@ async fn ban_drops_relay_reservation_within_5_seconds_and_unban_restores(db: Tes
     .await;
     let hub = admin_hub(&db).await;
     let hub_id = hub.server().peer_id();
-    let hub_addr = hub.p2p_addr();
-    testkit::swarm::reserve(&mut listener, &hub_addr, hub_id)
+    testkit::swarm::reserve(&mut listener, &hub)
         .await
         .expect("a member reserves");
 
@@ -57,7 +56,7 @@ async fn ban_drops_relay_reservation_within_5_seconds_and_unban_restores(db: Tes
     let member = get_json(&hub, &format!("/members/{id}")).await;
     assert_eq!(member["member"]["state"], "banned");
     assert_eq!(member["member"]["ban_reason"], "abuse");
-    let again = testkit::swarm::reserve(&mut listener, &hub_addr, hub_id).await;
+    let again = testkit::swarm::reserve(&mut listener, &hub).await;
     assert!(again.is_err(), "a banned member cannot reserve");
 
     let unbanned = post_json(&hub, &format!("/members/{id}/unban"), json!({})).await;
@@ -67,11 +66,11 @@ async fn ban_drops_relay_reservation_within_5_seconds_and_unban_restores(db: Tes
         (member["state"].as_str(), member["tier"].as_str()),
         (Some("active"), Some("member"))
     );
-    testkit::swarm::reserve(&mut listener, &hub_addr, hub_id)
+    testkit::swarm::reserve(&mut listener, &hub)
         .await
         .expect("the unbanned member reserves again");
     let mut fresh = client();
-    let refused = testkit::swarm::reserve(&mut fresh, &hub_addr, hub_id).await;
+    let refused = testkit::swarm::reserve(&mut fresh, &hub).await;
     assert!(refused.is_err(), "an unbound peer still cannot");
 }
 

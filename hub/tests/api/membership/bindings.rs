@@ -27,16 +27,8 @@ async fn unbinding_a_peer_drops_its_reservation_and_revokes_its_voucher(db: Test
     let (_, issued) = json_of(hub.post_signed("/api/v1/vouchers", &json!({}), &peer).await).await;
     let voucher = issued["voucher"].as_str().unwrap().to_owned();
     let mut swarm = client_with(peer.key.clone());
-    reserve(&mut swarm, &hub.p2p_addr(), hub.server().peer_id())
-        .await
-        .expect("member reserves");
-    let accepted = present_voucher(
-        &mut swarm,
-        &hub.p2p_addr(),
-        hub.server().peer_id(),
-        &voucher,
-    )
-    .await;
+    reserve(&mut swarm, &hub).await.expect("member reserves");
+    let accepted = present_voucher(&mut swarm, &hub, &voucher).await;
     assert_eq!(accepted["ok"], true, "{accepted}");
 
     let unbound = hub
@@ -54,13 +46,7 @@ async fn unbinding_a_peer_drops_its_reservation_and_revokes_its_voucher(db: Test
         .then_some(())
     })
     .await;
-    let revoked = present_voucher(
-        &mut swarm,
-        &hub.p2p_addr(),
-        hub.server().peer_id(),
-        &voucher,
-    )
-    .await;
+    let revoked = present_voucher(&mut swarm, &hub, &voucher).await;
     let (_, list) = json_of(hub.get("/api/v1/vouchers/revocations?since=0").await).await;
 
     assert_eq!(revoked["error"], "revoked", "{revoked}");
@@ -69,11 +55,7 @@ async fn unbinding_a_peer_drops_its_reservation_and_revokes_its_voucher(db: Test
         peer.peer_id().to_string(),
         "{list}"
     );
-    assert!(
-        reserve(&mut swarm, &hub.p2p_addr(), hub.server().peer_id())
-            .await
-            .is_err()
-    );
+    assert!(reserve(&mut swarm, &hub).await.is_err());
 }
 
 async fn bind_code_binds_a_second_device_and_cookie_posts_need_same_origin(db: TestDb) {

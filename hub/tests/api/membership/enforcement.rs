@@ -88,7 +88,7 @@ async fn every_join_mode_ends_in_a_relay_reservation_that_a_ban_drops_within_5_s
         assert_eq!(peer.membership(&hub).await["state"], "active", "{mode:?}");
 
         let mut swarm = client_with(peer.key.clone());
-        reserve(&mut swarm, &hub.p2p_addr(), hub.server().peer_id())
+        reserve(&mut swarm, &hub)
             .await
             .unwrap_or_else(|e| panic!("{mode:?}: the member reserves: {e}"));
         let (_, issued) =
@@ -112,12 +112,7 @@ async fn every_join_mode_ends_in_a_relay_reservation_that_a_ban_drops_within_5_s
             .then_some(())
         })
         .await;
-        assert!(
-            reserve(&mut swarm, &hub.p2p_addr(), hub.server().peer_id())
-                .await
-                .is_err(),
-            "{mode:?}"
-        );
+        assert!(reserve(&mut swarm, &hub).await.is_err(), "{mode:?}");
         hub.shutdown().await;
     }
 }

@@ -38,7 +38,7 @@ async fn email_join_binds_the_peer_after_the_link_and_admits_it_to_the_relay(db:
     assert_eq!(status, 202, "{joined}");
     assert_eq!(joined["status"], "check_email");
     assert_eq!(peer.membership(&hub).await["state"], "pending_email");
-    let refused = reserve(&mut swarm, &hub.p2p_addr(), hub.server().peer_id()).await;
+    let refused = reserve(&mut swarm, &hub).await;
     assert!(refused.is_err(), "a pending peer may not reserve");
 
     let mail = sink
@@ -90,7 +90,7 @@ async fn email_join_binds_the_peer_after_the_link_and_admits_it_to_the_relay(db:
         info["member_count"], 1,
         "the published count follows the activation"
     );
-    reserve(&mut swarm, &hub.p2p_addr(), hub.server().peer_id())
+    reserve(&mut swarm, &hub)
         .await
         .expect("a verified member reserves");
 
@@ -183,11 +183,7 @@ async fn application_join_waits_for_approval_after_verification(db: TestDb) {
         view["entitlements"],
         json!({"presence": false, "relay": false, "voucher": false})
     );
-    assert!(
-        reserve(&mut swarm, &hub.p2p_addr(), hub.server().peer_id())
-            .await
-            .is_err()
-    );
+    assert!(reserve(&mut swarm, &hub).await.is_err());
 }
 
 async fn open_signed_join_without_email_is_active_at_once(db: TestDb) {
