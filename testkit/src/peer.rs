@@ -29,7 +29,7 @@ impl TestPeer {
 
     /// The libp2p peer id of the key.
     pub fn peer_id(&self) -> PeerId {
-        PeerId::from_public_key(&self.key.public().into())
+        self.id.peer_id()
     }
 
     /// A PresenceMsg-shaped body (hub.md §5.1) of `kind` from this peer.
@@ -69,9 +69,7 @@ impl TestPeer {
     /// # Panics
     /// When the hub answers anything but 200 with JSON.
     pub async fn membership(&self, hub: &TestHub) -> Value {
-        let response = hub.get_signed("/api/v1/membership", self).await;
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
+        let (status, body) = crate::json_of(hub.get_signed("/api/v1/membership", self).await).await;
         assert_eq!(status, 200, "{body}");
         body
     }

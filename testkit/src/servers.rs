@@ -1,4 +1,5 @@
-//! Hubs and super hubs on port 0 with a test database, and an HTTP client pointed at them.
+//! Hubs and super hubs on port 0 with a test database, and an HTTP client pointed at them; a hub's
+//! client also sends requests signed by a [`TestPeer`](crate::TestPeer).
 //! Dropping a handle stops its server (its tasks are cancelled).
 
 use std::future::Future;
@@ -226,8 +227,7 @@ impl TestHub {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
             .map(str::to_owned);
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
+        let (status, body) = crate::json_of(response).await;
         (status, body, cookie)
     }
 

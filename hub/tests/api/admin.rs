@@ -123,11 +123,3 @@ async fn post_json(hub: &TestHub, path: &str, body: Value) -> reqwest::Response 
         .await
         .unwrap()
 }
-
-async fn error_code(response: reqwest::Response) -> String {
-    let body: Value = response.json().await.unwrap();
-    body["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}

@@ -13,7 +13,7 @@ mod vouchers;
 use std::time::Duration;
 
 use hub::config::{JoinMode, MailTransportKind};
-use reqwest::{Response, StatusCode};
+use reqwest::Response;
 use serde_json::{Value, json};
 use testkit::{SmtpSink, TestDb, TestHub, TestPeer, eventually, verify_token};
 
@@ -28,21 +28,6 @@ async fn hub_with(db: &TestDb, mode: JoinMode, sink: &SmtpSink) -> TestHub {
         config.email.smtp_url = Some(url.into());
     })
     .await
-}
-
-async fn json_of(response: Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
-/// The error code of a JSON error response.
-async fn code_of(response: Response) -> (StatusCode, String) {
-    let (status, body) = json_of(response).await;
-    (
-        status,
-        body["error"]["code"].as_str().unwrap_or("").to_owned(),
-    )
 }
 
 /// The token of the newest link mailed to `to` that is not in `seen`.

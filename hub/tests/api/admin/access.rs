@@ -3,9 +3,9 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use testkit::{TestDb, TestHub, each_backend};
+use testkit::{TestDb, TestHub, code_of, each_backend};
 
-use super::{TOKEN, admin, admin_hub, error_code, post_json};
+use super::{TOKEN, admin, admin_hub, post_json};
 
 each_backend!(
     admin_routes_answer_404_when_no_token_is_configured,
@@ -20,7 +20,7 @@ async fn admin_routes_answer_404_when_no_token_is_configured(db: TestDb) {
     let create = post_json(&hub, "/invites", json!({})).await;
 
     assert_eq!(list.status(), StatusCode::NOT_FOUND);
-    assert_eq!(error_code(list).await, "not_found");
+    assert_eq!(code_of(list).await.1, "not_found");
     assert_eq!(create.status(), StatusCode::NOT_FOUND);
 }
 
@@ -43,11 +43,11 @@ async fn admin_answers_401_then_429_when_token_is_wrong(db: TestDb) {
         "no-store",
         "errors are not cached either"
     );
-    assert_eq!(error_code(missing).await, "unauthorized");
+    assert_eq!(code_of(missing).await.1, "unauthorized");
     assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(drained.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(drained.headers().contains_key("retry-after"));
-    assert_eq!(error_code(drained).await, "rate_limited");
+    assert_eq!(code_of(drained).await.1, "rate_limited");
     assert_eq!(
         right_but_blocked.status(),
         StatusCode::TOO_MANY_REQUESTS,
@@ -69,7 +69,7 @@ async fn admin_refuses_actor_header_when_not_printable_ascii(db: TestDb) {
     let fine = admin(&hub, Method::GET, "/stats").send().await.unwrap();
 
     assert_eq!(long.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(long).await, "invalid_field");
+    assert_eq!(code_of(long).await.1, "invalid_field");
     assert_eq!(fine.status(), StatusCode::OK);
     assert_eq!(fine.headers()["cache-control"], "no-store");
 }

@@ -8,9 +8,9 @@ use hub::members::{State, Tier};
 use libp2p::PeerId;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend};
+use testkit::{SmtpSink, TestDb, TestHub, TestPeer, code_of, each_backend};
 
-use super::{ACTOR, Seed, TOKEN, admin, admin_hub, error_code, get_json, post_json, seed};
+use super::{ACTOR, Seed, TOKEN, admin, admin_hub, get_json, post_json, seed};
 
 each_backend!(
     approve_returns_409_when_account_is_not_pending_approval,
@@ -48,7 +48,7 @@ async fn approve_returns_409_when_account_is_not_pending_approval(db: TestDb) {
     .await;
 
     assert_eq!(refused.status(), StatusCode::CONFLICT);
-    assert_eq!(error_code(refused).await, "conflict");
+    assert_eq!(code_of(refused).await.1, "conflict");
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert_eq!(approved.status(), StatusCode::OK);
     let member: Value = approved.json().await.unwrap();
@@ -320,7 +320,7 @@ async fn approve_then_ban_reach_a_peer_that_joined_through_the_application_flow(
     );
     let refused = hub.post_signed("/api/v1/vouchers", &json!({}), &peer).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert_eq!(error_code(refused).await, "banned");
+    assert_eq!(code_of(refused).await.1, "banned");
     let revocations: Value = hub
         .get("/api/v1/vouchers/revocations?since=0")
         .await

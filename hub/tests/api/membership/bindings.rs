@@ -7,9 +7,11 @@ use hub::config::{JoinMode, MailTransportKind};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::swarm::{client_with, present_voucher, reserve};
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, signed_headers};
+use testkit::{
+    SmtpSink, TestDb, TestHub, TestPeer, code_of, each_backend, json_of, signed_headers,
+};
 
-use super::{code_of, hub_with, json_of, link_token, member};
+use super::{hub_with, link_token, member};
 
 each_backend!(
     unbinding_a_peer_drops_its_reservation_and_revokes_its_voucher,

@@ -8,9 +8,11 @@ use hub::config::{JoinMode, MailTransportKind};
 use reqwest::StatusCode;
 use serde_json::json;
 use testkit::swarm::{client_with, reserve};
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually, verify_token};
+use testkit::{
+    SmtpSink, TestDb, TestHub, TestPeer, code_of, each_backend, eventually, json_of, verify_token,
+};
 
-use super::{ADMIN_TOKEN, DEADLINE, admin_hub, admin_post, code_of, json_of, member};
+use super::{ADMIN_TOKEN, DEADLINE, admin_hub, admin_post, member};
 
 each_backend!(
     every_join_mode_ends_in_a_relay_reservation_that_a_ban_drops_within_5_s,

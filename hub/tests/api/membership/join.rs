@@ -5,9 +5,11 @@ use hub::config::JoinMode;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::swarm::{client_with, reserve};
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually, verify_token};
+use testkit::{
+    SmtpSink, TestDb, TestHub, TestPeer, code_of, each_backend, eventually, json_of, verify_token,
+};
 
-use super::{DEADLINE, code_of, hub_with, invite, json_of, link_token, member};
+use super::{DEADLINE, hub_with, invite, link_token, member};
 
 each_backend!(
     email_join_binds_the_peer_after_the_link_and_admits_it_to_the_relay,

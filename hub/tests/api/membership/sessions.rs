@@ -4,9 +4,9 @@
 use hub::config::JoinMode;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use testkit::{SmtpSink, TestDb, TestHub, each_backend};
+use testkit::{SmtpSink, TestDb, TestHub, each_backend, json_of};
 
-use super::{DEADLINE, hub_with, json_of, link_token, member};
+use super::{DEADLINE, hub_with, link_token, member};
 
 each_backend!(
     email_change_moves_the_account_and_logout_ends_the_session,

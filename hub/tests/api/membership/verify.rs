@@ -4,9 +4,11 @@
 use hub::config::{JoinMode, MailTransportKind};
 use reqwest::StatusCode;
 use serde_json::json;
-use testkit::{SmtpSink, TestDb, TestHub, TestPeer, each_backend, eventually, verify_token};
+use testkit::{
+    SmtpSink, TestDb, TestHub, TestPeer, code_of, each_backend, eventually, json_of, verify_token,
+};
 
-use super::{DEADLINE, code_of, hub_with, json_of, link_token, member};
+use super::{DEADLINE, hub_with, link_token, member};
 
 each_backend!(
     file_transport_carries_the_link_and_the_token_is_single_use,

@@ -4,9 +4,9 @@
 use hub::config::JoinMode;
 use reqwest::StatusCode;
 use serde_json::json;
-use testkit::{SmtpSink, TestDb, TestPeer, each_backend, eventually};
+use testkit::{SmtpSink, TestDb, TestPeer, code_of, each_backend, eventually, json_of};
 
-use super::{DEADLINE, admin_hub, admin_post, code_of, hub_with, json_of, member};
+use super::{DEADLINE, admin_hub, admin_post, hub_with, member};
 
 each_backend!(
     voucher_verifies_offline_and_forgeries_are_rejected,
