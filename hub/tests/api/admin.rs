@@ -17,8 +17,10 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 use testkit::{TestDb, TestHub};
 
+/// The admin token of [`admin_hub`].
 const TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 
+/// The actor every admin call names in `x-goop-admin-actor`.
 const ACTOR: &str = "test:alice";
 
 /// A hub with the admin token, a small failure bucket and `join_mode = email`.
@@ -57,6 +59,7 @@ impl<'a> Seed<'a> {
     }
 }
 
+/// Writes `seed` into `store` in one transaction; the account id.
 async fn seed(store: &Store, seed: Seed<'_>) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = store.begin_write().await.unwrap();
@@ -103,6 +106,7 @@ async fn seed(store: &Store, seed: Seed<'_>) -> String {
     id
 }
 
+/// A request to `/api/v1/admin{path}` with the token and the actor.
 fn admin(hub: &TestHub, method: Method, path: &str) -> RequestBuilder {
     hub.client
         .request(method, hub.url(&format!("/api/v1/admin{path}")))
@@ -110,12 +114,14 @@ fn admin(hub: &TestHub, method: Method, path: &str) -> RequestBuilder {
         .header("x-goop-admin-actor", ACTOR)
 }
 
+/// `GET` an admin path, asserting a 200; the JSON body.
 async fn get_json(hub: &TestHub, path: &str) -> Value {
     let response = admin(hub, Method::GET, path).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     response.json().await.unwrap()
 }
 
+/// `POST` an admin path with `body` as JSON.
 async fn post_json(hub: &TestHub, path: &str, body: Value) -> reqwest::Response {
     admin(hub, Method::POST, path)
         .json(&body)

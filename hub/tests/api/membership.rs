@@ -17,6 +17,7 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use testkit::{SmtpSink, TestDb, TestHub, TestPeer, eventually, verify_token};
 
+/// How long a test waits for mail, an outbox file or a stream event.
 const DEADLINE: Duration = Duration::from_secs(15);
 
 /// A hub in `mode` whose mail goes to `sink`.
@@ -81,6 +82,7 @@ async fn invite(db: &TestDb, max_uses: i64) -> String {
     format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..]).to_lowercase()
 }
 
+/// The admin token of [`admin_hub`].
 const ADMIN_TOKEN: &str = "admin-token-0123456789abcdefghijklmnop";
 
 /// A hub in `email` mode with mail to `sink`, an admin token, and `adjust` applied.

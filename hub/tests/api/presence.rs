@@ -13,6 +13,7 @@ use hub::config::JoinMode;
 use serde_json::Value;
 use testkit::{TestDb, TestHub};
 
+/// How long a test waits for an SSE event or a WebSocket frame.
 const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A hub in open mode on SQLite, after `adjust`.
