@@ -69,4 +69,16 @@ impl TestDb {
             _dir: None,
         }
     }
+
+    /// A second handle on this database through the hub's store, to arrange or inspect rows as
+    /// earlier flows would leave them.
+    ///
+    /// # Panics
+    /// When the store cannot be opened.
+    pub async fn hub_store(&self) -> hub::store::Store {
+        let dir = tempfile::tempdir().expect("temp dir for the store");
+        hub::store::Store::open(&shared::db::DatabaseConfig::with_url(&self.url), dir.path())
+            .await
+            .expect("the hub store opens")
+    }
 }

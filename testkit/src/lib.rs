@@ -1,20 +1,28 @@
 //! The test harness shared by every test binary: throwaway databases on both backends
 //! ([`TestDb`]), a real SMTP listener that captures mail ([`SmtpSink`]), hubs and super hubs on
-//! port 0 ([`TestHub`], [`TestSuperhub`]), a libp2p test client ([`swarm`]) and waiting under
-//! deadlines ([`eventually`]).
+//! port 0 ([`TestHub`], [`TestSuperhub`]), a peer that signs its requests ([`TestPeer`]) with
+//! its WebSocket sessions ([`ws`]), a libp2p test client ([`swarm`]) and waiting under deadlines
+//! ([`eventually`]), and readers of JSON answers ([`json_of`], [`code_of`]).
 //!
 //! Postgres tests never skip: without `TEST_DATABASE_URL` (exported by `scripts/test`) they fail
 //! with a message that names `scripts/test`.
 
+mod clock;
 mod db;
+mod peer;
+mod response;
 mod servers;
 mod smtp;
 pub mod swarm;
 mod wait;
+pub mod ws;
 
+pub use clock::now_ms;
 pub use db::{Backend, TestDb};
+pub use peer::TestPeer;
+pub use response::{code_of, json_of};
 pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};
-pub use smtp::{ReceivedMail, SmtpSink};
+pub use smtp::{ReceivedMail, SmtpSink, verify_token};
 pub use wait::eventually;
 
 /// PeerSig headers (hub.md §3) for a request by `key` to the server `audience`, signed now.

@@ -1,13 +1,18 @@
-//! Hubs and super hubs on port 0 with a test database, and an HTTP client pointed at them.
+//! Hubs and super hubs on port 0 with a test database, and an HTTP client pointed at them; a hub's
+//! client also sends requests signed by a [`TestPeer`](crate::TestPeer).
 //! Dropping a handle stops its server (its tasks are cancelled).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use libp2p::Multiaddr;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use shared::ids::Ed25519PeerId;
 use tempfile::TempDir;
 
-use crate::TestDb;
+use crate::{TestDb, TestPeer};
 
 /// A server the harness can start for a test.
 pub trait Spawn: Sized {
@@ -127,6 +132,19 @@ impl<S: Spawn> TestServer<S> {
             .expect("GET reaches the server")
     }
 
+    /// `POST path` with `body` as JSON.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST reaches the server")
+    }
+
     /// The data directory.
     pub fn data_path(&self) -> &Path {
         self.data_dir.path()
@@ -137,5 +155,108 @@ impl<S: Spawn> TestServer<S> {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+}
+
+impl TestHub {
+    /// The hub's peer id: the audience of every PeerSig request to it.
+    ///
+    /// # Panics
+    /// When the hub key is not ed25519.
+    pub fn hub_id(&self) -> Ed25519PeerId {
+        Ed25519PeerId::try_from(self.server().peer_id()).expect("the hub key is ed25519")
+    }
+
+    /// The hub's first libp2p listen address.
+    pub fn p2p_addr(&self) -> Multiaddr {
+        self.server().p2p_addrs()[0].clone()
+    }
+
+    /// The Prometheus text the hub's metrics listener serves.
+    ///
+    /// # Panics
+    /// When metrics are disabled or the listener does not answer.
+    pub async fn metrics(&self) -> String {
+        let addr = self
+            .server()
+            .metrics_addr()
+            .expect("metrics enabled in tests");
+        self.client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics reaches the hub")
+            .text()
+            .await
+            .expect("metrics are text")
+    }
+
+    /// A `method path` request carrying `body`, signed by `peer` (hub.md §3), ready to send.
+    pub fn signed(
+        &self,
+        peer: &TestPeer,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> RequestBuilder {
+        let headers =
+            crate::signed_headers(&peer.key, &self.hub_id(), method.as_str(), path, &body);
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if body.is_empty() {
+            request
+        } else {
+            request.body(body)
+        }
+    }
+
+    /// `POST /api/v1/verify` consuming `token` (hub.md §6.8): the status, the JSON body (`null`
+    /// when there is none) and the session cookie (`name=value`) when one is set.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn verify(&self, token: &str) -> (StatusCode, Value, Option<String>) {
+        let response = self
+            .post("/api/v1/verify", &json!({ "token": token }))
+            .await;
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        let (status, body) = crate::json_of(response).await;
+        (status, body, cookie)
+    }
+
+    /// `GET path` signed by `peer`.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn get_signed(&self, path: &str, peer: &TestPeer) -> reqwest::Response {
+        self.signed(peer, Method::GET, path, Vec::new())
+            .send()
+            .await
+            .expect("GET reaches the hub")
+    }
+
+    /// `POST path` with `body` as JSON, signed by `peer`.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        body: &Value,
+        peer: &TestPeer,
+    ) -> reqwest::Response {
+        let bytes = serde_json::to_vec(body).expect("JSON serializes");
+        self.signed(peer, Method::POST, path, bytes)
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .expect("POST reaches the hub")
     }
 }

@@ -56,6 +56,19 @@ impl ReceivedMail {
     }
 }
 
+/// The token of the first `/verify?token=` link in `text` (a mail body or an `.eml` file).
+///
+/// # Panics
+/// When `text` has no such link.
+pub fn verify_token(text: &str) -> String {
+    const LINK: &str = "/verify?token=";
+    let start = text.find(LINK).expect("a verify link") + LINK.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
 #[derive(Debug, Default)]
 struct Inbox {
     mail: Mutex<Vec<ReceivedMail>>,

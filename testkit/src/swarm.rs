@@ -13,6 +13,8 @@ use libp2p::{
     request_response, tcp, yamux,
 };
 
+use crate::TestHub;
+
 /// Echo over its own stream: proves a circuit carries an application protocol, not just ping.
 const ECHO: StreamProtocol = StreamProtocol::new("/goop/test-echo/1.0.0");
 
@@ -142,19 +144,16 @@ pub async fn pump<T>(
         .unwrap_or_else(|_| panic!("timed out after {deadline:?} waiting for {what}"))
 }
 
-/// Connects to the relay at `hub_addr`, then asks for a reservation: `listen_on(<relay>/p2p-circuit)`
-/// only works once the connection to the relay is established.
+/// Connects to the relay of `hub` (its first listen address), then asks for a reservation:
+/// `listen_on(<relay>/p2p-circuit)` only works once the connection to the relay is established.
 ///
 /// # Errors
 /// The listener's error when the relay refuses the reservation.
 ///
 /// # Panics
 /// When nothing happens within 10 s.
-pub async fn reserve(
-    swarm: &mut Swarm<Client>,
-    hub_addr: &Multiaddr,
-    hub_id: PeerId,
-) -> Result<(), String> {
+pub async fn reserve(swarm: &mut Swarm<Client>, hub: &TestHub) -> Result<(), String> {
+    let (hub_addr, hub_id) = (hub.p2p_addr(), hub.server().peer_id());
     let deadline = Duration::from_secs(10);
     swarm.dial(hub_addr.clone()).map_err(|e| e.to_string())?;
     pump(
@@ -187,20 +186,20 @@ pub async fn reserve(
     .await
 }
 
-/// Connects to the hub (unless connected) and presents `voucher` over `/goop/hub/voucher/1.0.0`;
+/// Connects to `hub` (unless connected) and presents `voucher` over `/goop/hub/voucher/1.0.0`;
 /// returns the hub's JSON answer.
 ///
 /// # Panics
 /// When nothing happens within 10 s.
 pub async fn present_voucher(
     swarm: &mut Swarm<Client>,
-    hub_addr: &Multiaddr,
-    hub_id: PeerId,
+    hub: &TestHub,
     voucher: &str,
 ) -> serde_json::Value {
+    let (hub_addr, hub_id) = (hub.p2p_addr(), hub.server().peer_id());
     let deadline = Duration::from_secs(10);
     if !swarm.is_connected(&hub_id) {
-        swarm.dial(hub_addr.clone()).expect("dial the hub");
+        swarm.dial(hub_addr).expect("dial the hub");
         pump(&mut [&mut *swarm], deadline, "connection to the hub", |_, event| {
             matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == hub_id)
                 .then_some(())

@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use hub::config::MailTransportKind;
-use hub::store::{NewEmail, Store};
-use shared::db::DatabaseConfig;
+use hub::store::NewEmail;
 use testkit::{SmtpSink, TestDb, TestHub, each_backend, eventually};
 
 each_backend!(
@@ -34,26 +33,15 @@ fn new_email(n: u32) -> NewEmail {
     }
 }
 
-async fn store(db: &TestDb) -> Store {
-    let dir = tempfile::tempdir().unwrap();
-    Store::open(&DatabaseConfig::with_url(&db.url), dir.path())
-        .await
-        .unwrap()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 async fn queued_mail_is_delivered_with_its_message_id_and_the_link_verbatim(db: TestDb) {
     let sink = SmtpSink::start().await;
     let _hub = TestHub::spawn_with(&db, smtp(sink.url())).await;
-    let store = store(&db).await;
+    let store = db.hub_store().await;
 
-    store.enqueue_email(&new_email(1), now_ms()).await.unwrap();
+    store
+        .enqueue_email(&new_email(1), testkit::now_ms())
+        .await
+        .unwrap();
     let mail = sink
         .wait_for(DEADLINE, |m| m.to == ["ann@example.org"])
         .await;
@@ -83,9 +71,12 @@ async fn mail_waits_while_smtp_is_down_and_is_delivered_once_it_returns(db: Test
     let addr = down.local_addr().unwrap();
     drop(down);
     let hub = TestHub::spawn_with(&db, smtp(format!("smtp://{addr}"))).await;
-    let store = store(&db).await;
+    let store = db.hub_store().await;
 
-    store.enqueue_email(&new_email(2), now_ms()).await.unwrap();
+    store
+        .enqueue_email(&new_email(2), testkit::now_ms())
+        .await
+        .unwrap();
     let failed = eventually(DEADLINE, "a failed attempt", || async {
         let due = store.list_due_emails(i64::MAX, 10).await.ok()?;
         due.into_iter().find(|m| m.attempts >= 1)

@@ -111,7 +111,7 @@ async fn wrong_method_answers_405_with_allow_when_route_exists() {
 async fn jwks_publishes_the_hub_key_that_verifies_its_vouchers() {
     let db = TestDb::sqlite();
     let hub = TestHub::spawn(&db).await;
-    let id: shared::ids::Ed25519PeerId = hub.server().peer_id().try_into().unwrap();
+    let id = hub.hub_id();
 
     let response = hub.get("/.well-known/jwks.json").await;
 

@@ -29,10 +29,10 @@ async fn js_libp2p_node_reserves_and_pings_a_rust_peer_through_the_hub_relay() {
         config.relay.circuit_sources = Policy::Any;
     })
     .await;
-    let hub_addr: Multiaddr = hub.server().p2p_addrs()[0].clone();
+    let hub_addr: Multiaddr = hub.p2p_addr();
     let mut rust_peer = client();
     let rust_id = *rust_peer.local_peer_id();
-    testkit::swarm::reserve(&mut rust_peer, &hub_addr, hub.server().peer_id())
+    testkit::swarm::reserve(&mut rust_peer, &hub)
         .await
         .expect("Rust peer reserves");
 

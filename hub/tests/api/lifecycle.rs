@@ -132,20 +132,8 @@ async fn metrics_endpoint_serves_hub_and_libp2p_metrics_from_one_registry() {
     let db = TestDb::sqlite();
     let hub = TestHub::spawn(&db).await;
     hub.get("/healthz").await;
-    let metrics_addr = hub
-        .server()
-        .metrics_addr()
-        .expect("metrics enabled in tests");
 
-    let text = hub
-        .client
-        .get(format!("http://{metrics_addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = hub.metrics().await;
 
     assert!(
         text.contains("hub_build_info{version=\"0.1.0\"} 1"),

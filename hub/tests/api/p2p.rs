@@ -3,41 +3,16 @@
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, noise, ping, tcp, yamux};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{identify, ping};
+use testkit::swarm::{ClientEvent, client};
 use testkit::{TestDb, TestHub};
-
-#[derive(NetworkBehaviour)]
-struct Client {
-    identify: identify::Behaviour,
-    ping: ping::Behaviour,
-}
-
-fn client() -> libp2p::Swarm<Client> {
-    libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|key| Client {
-            identify: identify::Behaviour::new(identify::Config::new(
-                "goop/1.0.0".into(),
-                key.public(),
-            )),
-            ping: ping::Behaviour::default(),
-        })
-        .unwrap()
-        .build()
-}
 
 #[tokio::test]
 async fn peer_identifies_hub_and_pings_it_when_dialing_its_advertised_address() {
     let db = TestDb::sqlite();
     let hub = TestHub::spawn(&db).await;
-    let addr = hub.server().p2p_addrs()[0].clone();
+    let addr = hub.p2p_addr();
     let mut swarm = client();
 
     swarm.dial(addr).unwrap();

@@ -6,10 +6,10 @@ use std::time::Duration;
 use hub::Rights;
 use hub::config::JoinMode;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, Swarm, ping, request_response};
-use testkit::{TestDb, TestHub};
+use libp2p::{ping, request_response};
+use testkit::{TestDb, TestHub, TestPeer};
 
-use testkit::swarm::{Client, ClientEvent, circuit_addr, client, pump};
+use testkit::swarm::{ClientEvent, circuit_addr, client, present_voucher, pump, reserve};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -20,14 +20,6 @@ async fn hub_with(join_mode: JoinMode) -> TestHub {
     .await
 }
 
-fn hub_addr(hub: &TestHub) -> Multiaddr {
-    hub.server().p2p_addrs()[0].clone()
-}
-
-async fn reserve(swarm: &mut Swarm<Client>, hub: &TestHub) -> Result<(), String> {
-    testkit::swarm::reserve(swarm, &hub_addr(hub), hub.server().peer_id()).await
-}
-
 /// The hub's metrics once they show every `line` (the event loop records an event shortly after
 /// the client sees its effect); fails the test after 5 s.
 async fn metrics_showing(hub: &TestHub, lines: &[&str]) -> String {
@@ -35,23 +27,11 @@ async fn metrics_showing(hub: &TestHub, lines: &[&str]) -> String {
         Duration::from_secs(5),
         &format!("metrics showing {lines:?}"),
         || async {
-            let text = metrics(hub).await;
+            let text = hub.metrics().await;
             lines.iter().all(|line| text.contains(line)).then_some(text)
         },
     )
     .await
-}
-
-async fn metrics(hub: &TestHub) -> String {
-    let addr = hub.server().metrics_addr().unwrap();
-    hub.client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -64,7 +44,7 @@ async fn circuit_carries_ping_and_a_stream_when_both_peers_are_entitled() {
         .expect("reservation accepted");
 
     dialer
-        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
     pump(&mut [&mut listener, &mut dialer], DEADLINE, "a ping through the circuit", |i, event| {
         matches!(event, SwarmEvent::Behaviour(ClientEvent::Ping(ping::Event { peer, result: Ok(_), .. }))
@@ -150,7 +130,7 @@ async fn circuit_is_refused_when_source_is_not_a_member() {
     reserve(&mut listener, &hub).await.unwrap();
 
     dialer
-        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
     let failed = pump(
         &mut [&mut listener, &mut dialer],
@@ -188,7 +168,7 @@ async fn serial_revocation_drops_reservation_and_circuit_within_5_seconds() {
     let listener_id = *listener.local_peer_id();
     reserve(&mut listener, &hub).await.unwrap();
     dialer
-        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
     pump(&mut [&mut listener, &mut dialer], DEADLINE, "the circuit", |i, event| {
         matches!(event, SwarmEvent::ConnectionEstablished { peer_id, .. } if i == 1 && *peer_id == listener_id)
@@ -250,11 +230,6 @@ fn voucher_for(
     shared::voucher::sign(issuer, &claims).unwrap()
 }
 
-/// Connects `swarm` to the hub and presents `voucher`; returns the hub's JSON answer.
-async fn present(swarm: &mut Swarm<Client>, hub: &TestHub, voucher: String) -> serde_json::Value {
-    testkit::swarm::present_voucher(swarm, &hub_addr(hub), hub.server().peer_id(), &voucher).await
-}
-
 #[tokio::test]
 async fn voucher_from_a_trusted_hub_admits_a_circuit_source_that_is_not_a_member_here() {
     let issuer = libp2p::identity::ed25519::Keypair::generate();
@@ -269,9 +244,9 @@ async fn voucher_from_a_trusted_hub_admits_a_circuit_source_that_is_not_a_member
     reserve(&mut listener, &hub).await.unwrap();
 
     let voucher = voucher_for(&issuer, *dialer.local_peer_id(), "member");
-    let answer = present(&mut dialer, &hub, voucher).await;
+    let answer = present_voucher(&mut dialer, &hub, &voucher).await;
     dialer
-        .dial(circuit_addr(&hub_addr(&hub), listener_id))
+        .dial(circuit_addr(&hub.p2p_addr(), listener_id))
         .unwrap();
     pump(&mut [&mut listener, &mut dialer], DEADLINE, "a ping through the circuit", |i, event| {
         matches!(event, SwarmEvent::Behaviour(ClientEvent::Ping(ping::Event { peer, result: Ok(_), .. }))
@@ -298,15 +273,15 @@ async fn voucher_is_refused_with_its_code_when_untrusted_guest_or_for_another_pe
     let mut peer = client();
     let me = *peer.local_peer_id();
 
-    let untrusted = present(&mut peer, &hub, voucher_for(&stranger, me, "member")).await;
-    let guest = present(&mut peer, &hub, voucher_for(&trusted, me, "guest")).await;
-    let not_mine = present(
+    let untrusted = present_voucher(&mut peer, &hub, &voucher_for(&stranger, me, "member")).await;
+    let guest = present_voucher(&mut peer, &hub, &voucher_for(&trusted, me, "guest")).await;
+    let not_mine = present_voucher(
         &mut peer,
         &hub,
-        voucher_for(&trusted, libp2p::PeerId::random(), "member"),
+        &voucher_for(&trusted, libp2p::PeerId::random(), "member"),
     )
     .await;
-    let garbage = present(&mut peer, &hub, "not.a.jwt".to_owned()).await;
+    let garbage = present_voucher(&mut peer, &hub, "not.a.jwt").await;
 
     assert_eq!(untrusted["error"], "untrusted_issuer");
     assert_eq!(guest["error"], "guest_tier");
@@ -323,7 +298,6 @@ async fn voucher_is_refused_with_its_code_when_untrusted_guest_or_for_another_pe
 async fn pulse_asks_a_connected_peer_to_refresh_and_returns_its_answer() {
     use futures::{AsyncWriteExt as _, StreamExt as _};
     let hub = hub_with(JoinMode::Open).await;
-    let hub_id: shared::ids::Ed25519PeerId = hub.server().peer_id().try_into().unwrap();
     let mut target = client();
     let target_id = *target.local_peer_id();
     let mut incoming = target
@@ -346,25 +320,15 @@ async fn pulse_asks_a_connected_peer_to_refresh_and_returns_its_answer() {
         })
         .await
     });
-    let caller = libp2p::identity::ed25519::Keypair::generate();
+    let caller = TestPeer::new();
     let pulse = |peer: String| {
         let path = format!("/api/pulse?peer={peer}");
-        let mut request = hub.client.post(hub.url(&path));
-        for (name, value) in testkit::signed_headers(&caller, &hub_id, "POST", &path, b"") {
-            request = request.header(name, value);
-        }
-        request.send()
+        hub.signed(&caller, reqwest::Method::POST, &path, Vec::new())
+            .send()
     };
 
     let answered = pulse(target_id.to_string()).await.unwrap();
-    let absent = pulse(
-        libp2p::PeerId::from(libp2p::identity::PublicKey::from(
-            libp2p::identity::ed25519::Keypair::generate().public(),
-        ))
-        .to_string(),
-    )
-    .await
-    .unwrap();
+    let absent = pulse(TestPeer::new().peer_id().to_string()).await.unwrap();
     let garbage = pulse("nope".to_owned()).await.unwrap();
 
     assert_eq!(answered.status(), 200);

@@ -140,7 +140,7 @@ async fn hub_keeps_serving_when_a_peer_without_the_presence_right_disconnects() 
     .await;
 
     let mut member = client();
-    testkit::swarm::reserve(&mut member, &hub.server().p2p_addrs()[0], hub_id)
+    testkit::swarm::reserve(&mut member, &hub)
         .await
         .expect("the hub's libp2p node still serves");
 }
