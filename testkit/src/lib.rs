@@ -33,12 +33,7 @@ pub fn signed_headers(
     target: &str,
     body: &[u8],
 ) -> Vec<(&'static str, String)> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis();
-    let now_ms = i64::try_from(now_ms).expect("clock before year 292 million");
-    shared::peer_sig::SignedHeaders::sign(key, audience, now_ms, method, target, body)
+    shared::peer_sig::SignedHeaders::sign(key, audience, now_ms(), method, target, body)
         .into_pairs()
         .into()
 }

@@ -201,16 +201,9 @@ fn sign_at(
     ts: i64,
     body: &[u8],
 ) -> Vec<(&'static str, String)> {
-    let input =
-        shared::signing::request_signing_input(audience, &ts.to_string(), "POST", "/publish", body);
-    vec![
-        ("x-goop-peer-id", peer.id.to_string()),
-        ("x-goop-timestamp", ts.to_string()),
-        (
-            "x-goop-signature",
-            shared::signing::sign_b64u(&peer.key, &input),
-        ),
-    ]
+    shared::peer_sig::SignedHeaders::sign(&peer.key, audience, ts, "POST", "/publish", body)
+        .into_pairs()
+        .into()
 }
 
 #[tokio::test]
