@@ -212,13 +212,13 @@ impl Membership {
         account_id: &str,
         now: i64,
     ) -> Result<Standing, StoreError> {
-        let account = store::account_details(conn, account_id).await?;
+        let account = store::get_account(conn, account_id).await?;
         let facts = Facts {
             state: account.state,
             comped_at: account.comped_at,
             comped_until: account.comped_until,
             ever_paid_at: account.ever_paid_at,
-            subscriptions: store::subscription_facts(conn, account_id).await?,
+            subscriptions: store::list_subscription_facts(conn, account_id).await?,
         };
         let membership = &self.inner.config.membership;
         let standing = members::recompute(
@@ -231,7 +231,7 @@ impl Membership {
             || standing.tier != account.tier
             || standing.grace_until != account.grace_until;
         if changed {
-            store::set_standing(conn, account_id, &standing, now).await?;
+            store::update_standing(conn, account_id, &standing, now).await?;
         }
         Ok(standing)
     }
@@ -271,12 +271,12 @@ impl Membership {
     ) -> ApiResult<()> {
         let _serial = self.inner.apply_lock.lock().await;
         let mut conn = self.inner.store.acquire().await?;
-        let account = match store::account_details(&mut conn, account_id).await {
+        let account = match store::get_account(&mut conn, account_id).await {
             Ok(account) => Some(account),
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
         };
-        let bindings = store::bindings_of(&mut conn, account_id).await?;
+        let bindings = store::list_bindings(&mut conn, account_id).await?;
         drop(conn);
         let guest_presence = self.inner.config.membership.guest_presence;
         let mut lost = Vec::new();

@@ -63,7 +63,9 @@ async fn deliver_due(
 ) -> Result<usize, crate::store::StoreError> {
     let now = now_ms();
     let ttl_ms = i64::try_from(config.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let expired = store.expire_emails(now.saturating_sub(ttl_ms)).await?;
+    let expired = store
+        .mark_emails_expired(now.saturating_sub(ttl_ms))
+        .await?;
     if expired > 0 {
         tracing::warn!(
             count = expired,

@@ -41,7 +41,7 @@ impl Membership {
         let now = now_ms();
         for account_id in self
             .store()
-            .accounts_due_recompute(now, RECOMPUTE_BATCH)
+            .list_accounts_due_recompute(now, RECOMPUTE_BATCH)
             .await?
         {
             let mut tx = self.store().begin_write().await?;
@@ -55,7 +55,7 @@ impl Membership {
         let days = i64::try_from(self.config().membership.pending_expiry_days).unwrap_or(3650);
         let stale = self
             .store()
-            .delete_stale_pending(now - days * 86_400_000, now)
+            .delete_stale_pending_accounts(now - days * 86_400_000, now)
             .await?;
         let secrets = self.store().delete_expired_secrets(now).await?;
         if stale + secrets > 0 {
@@ -75,7 +75,7 @@ impl Membership {
         let horizon = now - self.revocation_horizon_ms();
         let pruned = self
             .store()
-            .prune_history(horizon, now - HISTORY_MS)
+            .delete_old_history(horizon, now - HISTORY_MS)
             .await?;
         if pruned > 0 {
             tracing::debug!(rows = pruned, "pruned old revocations and sent mail");

@@ -28,10 +28,10 @@ impl Membership {
         // between (revoked_before ≥ its time) still covers this voucher.
         let now = now_ms();
         let mut conn = self.store().acquire().await?;
-        let binding = store::binding_of(&mut conn, &peer.to_string())
+        let binding = store::find_binding(&mut conn, &peer.to_string())
             .await?
             .ok_or(ApiError::Forbidden("not_member"))?;
-        let account = store::account_details(&mut conn, &binding.account_id).await?;
+        let account = store::get_account(&mut conn, &binding.account_id).await?;
         drop(conn);
         let standing = Standing {
             state: account.state,

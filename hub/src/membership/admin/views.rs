@@ -290,7 +290,7 @@ impl Membership {
         let rows = store::list_members(&mut conn, &query).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.account.id.clone()).collect();
         let mut peers: HashMap<String, Vec<String>> = HashMap::new();
-        for (account, peer) in store::list_peers_of(&mut conn, &ids).await? {
+        for (account, peer) in store::list_peers_of_accounts(&mut conn, &ids).await? {
             peers.entry(account).or_default().push(peer);
         }
         Ok(page(
@@ -310,9 +310,9 @@ impl Membership {
     /// One member as lists show it.
     pub(crate) async fn member_view(&self, id: &str) -> ApiResult<MemberView> {
         let mut conn = self.store().acquire().await?;
-        let account = store::account_details(&mut conn, id).await?;
-        let peers = store::bindings_of(&mut conn, id).await?;
-        let subscriptions = store::list_subscriptions_of(&mut conn, id).await?;
+        let account = store::get_account(&mut conn, id).await?;
+        let peers = store::list_bindings(&mut conn, id).await?;
+        let subscriptions = store::list_subscriptions(&mut conn, id).await?;
         Ok(MemberView::new(
             account,
             peers.into_iter().map(|b| b.peer_id).collect(),
@@ -325,17 +325,17 @@ impl Membership {
         let mut conn = self.store().acquire().await?;
         let account = if id_or_email.contains('@') {
             let email = codes::normalize_email(id_or_email).ok_or(StoreError::NotFound)?;
-            store::account_by_email(&mut conn, &email)
+            store::find_account_by_email(&mut conn, &email)
                 .await?
                 .ok_or(StoreError::NotFound)?
         } else {
-            store::account_details(&mut conn, id_or_email).await?
+            store::get_account(&mut conn, id_or_email).await?
         };
         let id = account.id.clone();
-        let bindings = store::bindings_of(&mut conn, &id).await?;
-        let subscriptions = store::list_subscriptions_of(&mut conn, &id).await?;
-        let application = store::application_of(&mut conn, &id).await?;
-        let audit = store::list_audit_of(&mut conn, &id, MEMBER_AUDIT_ROWS).await?;
+        let bindings = store::list_bindings(&mut conn, &id).await?;
+        let subscriptions = store::list_subscriptions(&mut conn, &id).await?;
+        let application = store::find_latest_application(&mut conn, &id).await?;
+        let audit = store::list_audit_of_target(&mut conn, &id, MEMBER_AUDIT_ROWS).await?;
         let presence = &self.inner.enforcer.presence;
         let peers = bindings
             .iter()
@@ -415,7 +415,7 @@ impl Membership {
         let live = self.inner.enforcer.presence.live_peers();
         let ids: Vec<String> = live.iter().map(|p| p.peer_id.to_string()).collect();
         let mut conn = self.store().acquire().await?;
-        let owners: HashMap<String, store::PeerOwner> = store::list_owners(&mut conn, &ids)
+        let owners: HashMap<String, store::PeerOwner> = store::list_peer_owners(&mut conn, &ids)
             .await?
             .into_iter()
             .map(|o| (o.peer_id.clone(), o))
@@ -451,7 +451,7 @@ impl Membership {
         let counts = self.store().count_members().await?;
         let mut conn = self.store().acquire().await?;
         let subscriptions = store::count_subscriptions(&mut conn).await?;
-        let (sent, failed) = store::count_emails(&mut conn, now_ms() - 86_400_000).await?;
+        let (sent, failed) = store::count_emails_since(&mut conn, now_ms() - 86_400_000).await?;
         drop(conn);
         let members: serde_json::Map<String, serde_json::Value> = STATES
             .iter()
