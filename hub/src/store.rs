@@ -48,9 +48,9 @@ pub use email_tokens::{
 pub use invites::{
     Invite, find_invite, insert_invite, list_invites, mark_invite_revoked, mark_invite_used,
 };
-pub use page::Cursor;
 pub use revocations::{Revocation, insert_revocation};
 pub use sessions::{Session, insert_session};
+pub use shared::cursor::Cursor;
 pub use shared::db::StoreError;
 pub use subscriptions::{
     SubscriptionRow, SubscriptionSummary, count_subscriptions, find_latest_subscription,

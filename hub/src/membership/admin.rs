@@ -11,7 +11,6 @@ use sqlx::AnyConnection;
 
 pub(crate) use views::{
     ApplicationView, AuditView, InviteView, MemberDetail, MemberView, Page, PresencePeer, Stats,
-    decode_cursor,
 };
 
 use super::{Membership, codes, flows::INVITE_CODE_LEN};

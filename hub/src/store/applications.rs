@@ -3,8 +3,9 @@
 
 use sqlx::AnyConnection;
 
+use super::Cursor;
 use super::StoreError;
-use super::page::{Clauses, Cursor, Value, rows_as};
+use super::page::{Clauses, Value, rows_as};
 
 /// An application as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -3,8 +3,9 @@
 
 use sqlx::AnyConnection;
 
+use super::Cursor;
 use super::StoreError;
-use super::page::{Clauses, Cursor, rows_as};
+use super::page::{Clauses, rows_as};
 
 /// One `admin_audit` row (hub.md §9 "Audit").
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

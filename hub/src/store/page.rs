@@ -2,19 +2,11 @@
 //! (`(at, id)` for the audit). A [`Cursor`] names the last row of the previous page, so a page
 //! never skips or repeats a row that was there when the listing began.
 
+use shared::cursor::Cursor;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
 use super::StoreError;
-
-/// The position after the last row of a page: its time and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    /// `created_at` (or `at`) of the last row.
-    pub at: i64,
-    /// Its id.
-    pub id: String,
-}
 
 /// Escapes `%`, `_` and `\` for a `like … escape '\'` pattern.
 pub(super) fn like_escaped(text: &str) -> String {

@@ -5,8 +5,9 @@ use sqlx::{AnyConnection, Row as _};
 
 use super::{AccountDetails, DETAILS_COLUMNS, DetailsRow, text};
 use crate::members::{State, Tier};
+use crate::store::Cursor;
 use crate::store::StoreError;
-use crate::store::page::{Clauses, Cursor, Value, like_escaped};
+use crate::store::page::{Clauses, Value, like_escaped};
 
 /// Filters of the member list; `None` = any.
 #[derive(Debug, Clone, Default)]
