@@ -24,13 +24,14 @@ use sqlx::AnyConnection;
 pub(crate) use flows::{JoinOutcome, JoinRequest, Proof, TokenInfo};
 
 use crate::config::{Config, JoinMode};
-use crate::entitlements::{Entitlement, Entitlements, Rights};
+use crate::entitlements::{Entitlement, Entitlements};
 use crate::http::{ApiError, ApiResult};
-use crate::members::{self, Facts, Standing, State};
+use crate::members::{self, Facts, Rights, Standing, State};
 use crate::metrics::Metrics;
 use crate::p2p::NetworkHandle;
-use crate::presence::{Presence, now_ms};
+use crate::presence::Presence;
 use crate::store::{self, Store, StoreError};
+use crate::utc::now_ms;
 
 /// The default rights of peers without an account (hub.md §6.2 open autojoin).
 pub(crate) fn default_rights(config: &Config) -> Rights {

@@ -12,7 +12,8 @@ use shared::db::ConnectError;
 use shared::server::{BindError, Listeners, OpenIdentityError, TaskExit, Tasks};
 
 use crate::config::Config;
-use crate::entitlements::{Entitlement, Entitlements, Rights};
+use crate::entitlements::{Entitlement, Entitlements};
+use crate::members::Rights;
 use crate::membership::{Enforcer, Membership};
 use crate::metrics::Metrics;
 use crate::p2p::{self, StartNetworkError};

@@ -1,5 +1,12 @@
-//! UTC calendar arithmetic without a date library (Howard Hinnant's civil-day algorithms): the
-//! expiry times in mails, the dates of `hub admin`.
+//! The hub's clock in unix milliseconds, and UTC calendar arithmetic without a date library
+//! (Howard Hinnant's civil-day algorithms): the expiry times in mails, the dates of `hub admin`.
+
+/// The hub's clock in unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::Mailer;
 use crate::config::EmailConfig;
 use crate::metrics::{EmailLabels, Metrics};
-use crate::presence::now_ms;
 use crate::store::Store;
+use crate::utc::now_ms;
 
 /// How often the worker looks for due mail.
 const POLL: Duration = Duration::from_secs(1);

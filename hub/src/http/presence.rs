@@ -19,9 +19,9 @@ use super::auth::{Bearer, bearer, bearer_token, client_ip};
 use super::{ApiError, ApiResult};
 use crate::presence::{
     Class, PresenceMsg, PublishError, SubscribeError, SubscribeRequest, Subscription, Transport,
-    now_ms,
 };
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 /// `POST /publish` bodies and WebSocket frames (hub.md §13.1).
 pub(crate) const PRESENCE_BODY_LIMIT: usize = 64 * 1024;

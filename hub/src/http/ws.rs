@@ -18,9 +18,10 @@ use shared::signing;
 use super::auth::client_ip;
 use super::presence::PRESENCE_BODY_LIMIT;
 use super::{ApiError, ApiResult};
-use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport, now_ms};
+use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport};
 use crate::rate_limit::Bucket;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 /// A write not finished in this long closes the session.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -16,8 +16,8 @@ pub(crate) use views::{
 use super::{Membership, codes, flows::INVITE_CODE_LEN};
 use crate::http::{ApiError, ApiResult};
 use crate::members::State;
-use crate::presence::now_ms;
 use crate::store::{self, AccountDetails, AuditEntry, Invite, StoreError};
+use crate::utc::now_ms;
 
 /// The longest invite lifetime an admin may set: one year (hub.md §9).
 pub(crate) const MAX_INVITE_SECS: u64 = 31_536_000;

@@ -8,8 +8,8 @@ use super::{Membership, is_verified};
 use crate::config::JoinMode;
 use crate::http::{ApiError, ApiResult};
 use crate::members::{State, Tier};
-use crate::presence::now_ms;
 use crate::store::{self, Account, Binding, EmailToken, NewEmail, Session, StoreError};
+use crate::utc::now_ms;
 
 /// Labels are shown to the account holder; keep them short.
 const MAX_LABEL_CHARS: usize = 64;

@@ -10,8 +10,8 @@ use super::flows::{Proof, binding_for, insert_binding_checked, label};
 use super::{Membership, entry_for, enum_text};
 use crate::http::{ApiError, ApiResult};
 use crate::members::{self, State};
-use crate::presence::now_ms;
 use crate::store::{self, BindCode, StoreError};
+use crate::utc::now_ms;
 
 /// Bind codes: 10 Crockford base32 characters (hub.md §6.9 rule 3).
 pub(crate) const BIND_CODE_LEN: usize = 10;

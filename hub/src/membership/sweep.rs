@@ -10,8 +10,8 @@ use super::Membership;
 use crate::http::ApiResult;
 use crate::members::{State, Tier};
 use crate::metrics::MemberLabels;
-use crate::presence::now_ms;
 use crate::store::StoreError;
+use crate::utc::now_ms;
 
 /// How long sent or abandoned outbox rows are kept (for the admin's mail statistics).
 const HISTORY_MS: i64 = 7 * 86_400_000;

@@ -9,8 +9,8 @@ use super::{Membership, enum_text};
 use crate::http::{ApiError, ApiResult};
 use crate::members::{self, Standing};
 use crate::metrics::TierLabel;
-use crate::presence::now_ms;
 use crate::store;
+use crate::utc::now_ms;
 
 /// The answer of `POST /api/v1/vouchers`.
 #[derive(Debug, Clone, Serialize)]

@@ -14,7 +14,7 @@ use super::{
     SubscribeRequest, Transport, now_ms,
 };
 use crate::config::PresenceConfig;
-use crate::metrics::{FrameLabels, Metrics, SubscriberLabels, TransportLabel};
+use crate::metrics::{FrameLabels, Metrics, TransportLabel};
 
 /// One live peer (hub.md §5.7).
 #[derive(Debug)]
@@ -231,7 +231,7 @@ impl State {
         *self.per_transport.entry(request.transport).or_default() += 1;
         metrics
             .presence_subscribers
-            .get_or_create(&SubscriberLabels::of(&request))
+            .get_or_create(&request.labels())
             .inc();
         metrics
             .presence_frames
@@ -259,7 +259,7 @@ impl State {
         }
         metrics
             .presence_subscribers
-            .get_or_create(&SubscriberLabels::of(&sub.request))
+            .get_or_create(&sub.request.labels())
             .dec();
         Some(sub)
     }

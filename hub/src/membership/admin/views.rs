@@ -13,11 +13,11 @@ use super::super::codes;
 use crate::http::ApiResult;
 use crate::members::{State, Tier};
 use crate::metrics::TierLabel;
-use crate::presence::now_ms;
 use crate::store::{
     self, AccountDetails, Application, AuditEntry, Cursor, Invite, MemberQuery, StoreError,
     SubscriptionRow,
 };
+use crate::utc::now_ms;
 
 /// Every state, in the order of hub.md §6.3 (stats list them all, zeros included).
 const STATES: [State; 6] = [
