@@ -48,6 +48,8 @@ pub(crate) struct Enforcer {
     pub(crate) entitlements: Entitlements,
     pub(crate) presence: Presence,
     pub(crate) network: NetworkHandle,
+    /// The server's task tracker: enforcement after a commit runs on it, so shutdown waits for it.
+    pub(crate) tracker: tokio_util::task::TaskTracker,
 }
 
 impl Enforcer {
@@ -246,22 +248,24 @@ impl Membership {
         gone_peers: &[String],
         reason: &'static str,
     ) -> ApiResult<()> {
-        // Runs as its own task: the change is committed, so a client that goes away or a handler
-        // timeout must not cancel its enforcement halfway. The sweep's reconciliation is the
-        // backstop for a failure in here.
+        // Runs as its own task on the server's tracker: the change is committed, so a client that
+        // goes away or a handler timeout must not cancel its enforcement halfway, and shutdown
+        // waits for it before the pool closes. The sweep's reconciliation is the backstop for a
+        // failure in here.
         let this = self.clone();
         let account_id = account_id.to_owned();
         let gone_peers = gone_peers.to_vec();
-        tokio::spawn(async move {
+        let enforcement = self.inner.enforcer.tracker.spawn(async move {
             this.apply_now(&account_id, &gone_peers, reason).await?;
             // Membership counts change with the same commits (hub.md §15 "and on change").
             if let Err(error) = this.refresh_member_gauge().await {
                 tracing::warn!(%error, "hub_members not refreshed");
             }
             Ok(())
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("entitlement update: {e}")))?
+        });
+        enforcement
+            .await
+            .map_err(|e| ApiError::Internal(format!("entitlement update: {e}")))?
     }
 
     async fn apply_now(

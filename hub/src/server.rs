@@ -109,10 +109,12 @@ impl Server {
         let info = crate::http::info_document(&config, &id, &p2p_addrs, &http_url);
         let ready = Readiness::default();
         let presence = Presence::new(config.presence.clone(), metrics.clone());
+        let tasks = Tasks::default();
         let enforcer = Enforcer {
             entitlements: entitlements.clone(),
             presence: presence.clone(),
             network: network.handle.clone(),
+            tracker: tasks.tracker().clone(),
         };
         let config = Arc::new(config);
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
@@ -144,7 +146,6 @@ impl Server {
             config,
         };
 
-        let tasks = Tasks::default();
         let token = tasks.token().clone();
         tasks.spawn("libp2p", {
             let token = token.child_token();
