@@ -203,7 +203,8 @@ impl Membership {
 
     /// How long a revocation matters: a voucher issued before it has expired by then.
     pub(crate) fn revocation_horizon_ms(&self) -> i64 {
-        let ttl = i64::try_from(self.inner.config.vouchers.ttl_secs).unwrap_or(i64::MAX / 1000);
+        let ttl =
+            i64::try_from(self.inner.config.vouchers.ttl.as_secs()).unwrap_or(i64::MAX / 1000);
         (ttl + shared::voucher::LEEWAY_SECS as i64) * 1000
     }
 

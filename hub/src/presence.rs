@@ -258,14 +258,14 @@ impl Presence {
 
     /// Removes peers whose TTL passed without an open session and fans out `offline`.
     pub(crate) fn sweep(&self, now: Instant) {
-        let ttl = Duration::from_secs(self.config.peer_ttl_secs);
+        let ttl = self.config.peer_ttl;
         self.lock().sweep(now, ttl, &self.metrics);
     }
 
     /// Re-sends one slice of the live peers as `update` to legacy subscribers; called once per
     /// second, so that every peer is refreshed once per `legacy_refresh_secs`.
     pub(crate) fn refresh_legacy(&self, tick: u64) {
-        let interval = self.config.legacy_refresh_secs;
+        let interval = self.config.legacy_refresh.as_secs();
         if interval > 0 {
             self.lock()
                 .refresh_legacy(tick % interval, interval, &self.metrics);

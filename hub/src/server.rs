@@ -138,10 +138,7 @@ impl Server {
             ready: ready.clone(),
             presence: presence.clone(),
             entitlements: entitlements.clone(),
-            peer_sig: Arc::new(PeerSigVerifier::new(
-                id,
-                config.presence.signature_window_secs,
-            )),
+            peer_sig: Arc::new(PeerSigVerifier::new(id, config.presence.signature_window)),
             limits: Arc::new(Limiters::new(&config)),
             config,
         };
@@ -154,7 +151,7 @@ impl Server {
                 Ok(())
             }
         });
-        spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval_secs);
+        spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval);
         tasks.spawn("membership-sweep", {
             let sweep = membership.clone().run_sweep(token.child_token());
             async move {
@@ -265,11 +262,11 @@ impl Server {
 }
 
 /// The presence sweep (expired peers go offline) and the legacy refresh, both until cancelled.
-fn spawn_presence_jobs(tasks: &Tasks, presence: &Presence, sweep_secs: u64) {
+fn spawn_presence_jobs(tasks: &Tasks, presence: &Presence, sweep_interval: Duration) {
     let token = tasks.token().child_token();
     let presence = presence.clone();
     tasks.spawn("presence", async move {
-        let mut sweep = tokio::time::interval(Duration::from_secs(sweep_secs));
+        let mut sweep = tokio::time::interval(sweep_interval);
         let mut refresh = tokio::time::interval(Duration::from_secs(1));
         let mut tick = 0u64;
         loop {

@@ -162,7 +162,7 @@ async fn events(
         SubscribeError::TooMany => ApiError::TooManyRequests(Duration::from_secs(10)),
         SubscribeError::ShuttingDown => ApiError::Unavailable("the hub is shutting down"),
     })?;
-    let keepalive = Duration::from_secs(state.config.presence.sse_keepalive_secs);
+    let keepalive = state.config.presence.sse_keepalive;
     let body = Body::from_stream(
         sse_stream(subscription, v2, keepalive).map(Ok::<_, std::convert::Infallible>),
     );

@@ -9,7 +9,7 @@ use crate::config::JoinMode;
 use crate::http::{ApiError, ApiResult};
 use crate::members::{State, Tier};
 use crate::store::{self, Account, Binding, EmailToken, NewEmail, Session, StoreError};
-use crate::utc::now_ms;
+use crate::utc::{millis, now_ms};
 
 /// Labels are shown to the account holder; keep them short.
 const MAX_LABEL_CHARS: usize = 64;
@@ -181,7 +181,7 @@ impl Membership {
             _ => None,
         };
         let now = now_ms();
-        let expires_at = now + ttl_ms(config.email.token_ttl_secs);
+        let expires_at = now + millis(config.email.token_ttl);
         let mut tx = self.store().begin_write().await?;
         let account = match store::find_account_by_email(&mut tx, email).await? {
             Some(account) if account.state == State::Banned => {
@@ -566,7 +566,7 @@ impl Membership {
             self.count_suppressed("join");
             return Ok(());
         }
-        let expires_at = now + ttl_ms(self.config().email.token_ttl_secs);
+        let expires_at = now + millis(self.config().email.token_ttl);
         let token = EmailToken {
             created_at: now,
             expires_at,
@@ -600,7 +600,7 @@ impl Membership {
             Some(account.id),
             ip,
             now,
-            self.config().email.token_ttl_secs,
+            self.config().email.token_ttl,
         );
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -626,7 +626,7 @@ impl Membership {
             Some(account_id.to_owned()),
             ip,
             now,
-            self.config().email.token_ttl_secs,
+            self.config().email.token_ttl,
         );
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -689,7 +689,7 @@ fn plain_token(
     account_id: Option<String>,
     ip: &str,
     now: i64,
-    ttl_secs: u64,
+    ttl: std::time::Duration,
 ) -> EmailToken {
     EmailToken {
         token_hash: String::new(),
@@ -704,7 +704,7 @@ fn plain_token(
         message: None,
         request_ip: Some(ip.to_owned()),
         created_at: now,
-        expires_at: now + ttl_ms(ttl_secs),
+        expires_at: now + millis(ttl),
         consumed_at: None,
     }
 }
@@ -738,10 +738,6 @@ pub(crate) async fn insert_binding_checked(
         Err(StoreError::Conflict) => Err(ApiError::Conflict("peer_already_bound")),
         other => Ok(other?),
     }
-}
-
-fn ttl_ms(secs: u64) -> i64 {
-    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2)
 }
 
 /// The host of the external URL, for Message-IDs.

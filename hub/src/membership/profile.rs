@@ -11,7 +11,7 @@ use super::{Membership, entry_for, enum_text};
 use crate::http::{ApiError, ApiResult};
 use crate::members::{self, State};
 use crate::store::{self, BindCode, StoreError};
-use crate::utc::now_ms;
+use crate::utc::{millis, now_ms};
 
 /// Bind codes: 10 Crockford base32 characters (hub.md §6.9 rule 3).
 pub(crate) const BIND_CODE_LEN: usize = 10;
@@ -145,8 +145,7 @@ impl Membership {
         }
         let code = codes::new_code(BIND_CODE_LEN);
         let now = now_ms();
-        let ttl = i64::try_from(self.config().membership.bind_code_ttl_secs).unwrap_or(600);
-        let expires_at = now + ttl * 1000;
+        let expires_at = now + millis(self.config().membership.bind_code_ttl);
         self.store()
             .insert_bind_code(&BindCode {
                 code_hash: codes::hash(&code),

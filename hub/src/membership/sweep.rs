@@ -2,8 +2,6 @@
 //! comp or grace ended are recomputed (and lose their rights at once), stale unverified accounts
 //! and expired secrets are deleted, and the `hub_members` gauge is refreshed.
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
 use super::Membership;
@@ -21,7 +19,7 @@ const RECOMPUTE_BATCH: i64 = 1000;
 impl Membership {
     /// Runs the sweep until cancelled. Failures are logged and retried on the next tick.
     pub(crate) async fn run_sweep(self, token: CancellationToken) {
-        let period = Duration::from_secs(self.config().membership.sweep_interval_secs);
+        let period = self.config().membership.sweep_interval;
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

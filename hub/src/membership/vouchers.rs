@@ -56,7 +56,7 @@ impl Membership {
             .flatten()
             .filter_map(|ms| u64::try_from(ms / 1000).ok());
         let exp = caps
-            .chain([iat + self.config().vouchers.ttl_secs])
+            .chain([iat + self.config().vouchers.ttl.as_secs()])
             .min()
             .unwrap_or(iat);
         if exp <= iat {

@@ -387,7 +387,7 @@ impl State {
 
     /// Punch hints for `peer`, whose address set just changed (hub.md §5.9).
     fn punch(&mut self, peer: PeerId, now: Instant, config: &PresenceConfig, metrics: &Metrics) {
-        let cooldown = Duration::from_secs(config.punch_cooldown_secs);
+        let cooldown = config.punch_cooldown;
         let mut candidates: Vec<(&PeerId, &Live)> = self
             .live
             .iter()

@@ -18,7 +18,7 @@ fn smtp(url: String) -> impl FnOnce(&mut hub::Config) {
     move |config| {
         config.email.transport = MailTransportKind::Smtp;
         config.email.smtp_url = Some(url.into());
-        config.email.retry_base_secs = 1;
+        config.email.retry_base = Duration::from_secs(1);
     }
 }
 
