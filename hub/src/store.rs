@@ -117,6 +117,19 @@ impl Store {
     }
 }
 
+/// Runs a one-parameter statement inside the caller's transaction; how many rows it touched.
+async fn rows_affected(
+    conn: &mut sqlx::AnyConnection,
+    sql: &'static str,
+    value: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(sql)
+        .bind(value)
+        .execute(conn)
+        .await?
+        .rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
