@@ -48,6 +48,6 @@ mod web;
 
 pub use config::Config;
 pub use email::MailerError;
-pub use entitlements::Rights;
+pub use members::Rights;
 pub use p2p::StartNetworkError;
 pub use server::{Server, StartError};

@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use super::auth::{Bearer, bearer, client_ip};
 use super::session::{body_bytes, json_body};
 use super::{ApiError, ApiResult};
-use crate::membership::admin::{Actor, decode_cursor};
+use crate::membership::admin::Actor;
 use crate::state::AppState;
 use crate::store::Cursor;
 
@@ -200,11 +200,15 @@ pub(super) fn limit_of(limit: Option<i64>) -> ApiResult<i64> {
     }
 }
 
-/// `cursor`: absent or empty = the first page.
+/// `cursor`: absent or empty = the first page; 400 `invalid_field` (`cursor`) when it is not a
+/// cursor from a previous page.
 pub(super) fn cursor_param(cursor: Option<String>) -> ApiResult<Option<Cursor>> {
     cursor
         .filter(|c| !c.is_empty())
-        .map(|c| decode_cursor(&c))
+        .map(|c| {
+            Cursor::decode(&c)
+                .map_err(|_| invalid("cursor", "cursor: not a cursor from a previous page"))
+        })
         .transpose()
 }
 

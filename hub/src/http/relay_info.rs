@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 
 use super::auth::client_ip;
-use crate::presence::now_ms;
+use crate::utc::now_ms;
 
 use super::{ApiError, ApiResult};
 use crate::config::JoinMode;

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use super::auth::client_ip;
 use super::{ApiError, ApiResult};
 use crate::membership::Proof;
-use crate::presence::now_ms;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "goop_hub_session";

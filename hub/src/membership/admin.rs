@@ -11,14 +11,13 @@ use sqlx::AnyConnection;
 
 pub(crate) use views::{
     ApplicationView, AuditView, InviteView, MemberDetail, MemberView, Page, PresencePeer, Stats,
-    decode_cursor,
 };
 
 use super::{Membership, codes, flows::INVITE_CODE_LEN};
 use crate::http::{ApiError, ApiResult};
 use crate::members::State;
-use crate::presence::now_ms;
 use crate::store::{self, AccountDetails, AuditEntry, Invite, StoreError};
+use crate::utc::now_ms;
 
 /// The longest invite lifetime an admin may set: one year (hub.md §9).
 pub(crate) const MAX_INVITE_SECS: u64 = 31_536_000;
@@ -60,7 +59,7 @@ async fn audit(
 
 /// The account `id` inside the transaction, or 404.
 async fn account(conn: &mut AnyConnection, id: &str) -> ApiResult<AccountDetails> {
-    match store::account_details(conn, id).await {
+    match store::get_account(conn, id).await {
         Err(StoreError::NotFound) => Err(ApiError::NotFound("not_found")),
         other => Ok(other?),
     }
@@ -83,11 +82,11 @@ impl Membership {
         let mut tx = self.store().begin_write().await?;
         account(&mut tx, id).await?;
         // The recompute keeps pending states, so the account leaves them first.
-        if !store::move_state(&mut tx, id, State::PendingApproval, State::Active, now).await? {
+        if !store::update_state(&mut tx, id, State::PendingApproval, State::Active, now).await? {
             return Err(wrong_state());
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;
-        store::decide_applications(&mut tx, id, "approved", &actor.name, note, now).await?;
+        store::mark_applications_decided(&mut tx, id, "approved", &actor.name, note, now).await?;
         let details = json!({"note": note, "state": standing.state, "tier": standing.tier});
         audit(
             &mut tx,
@@ -112,12 +111,13 @@ impl Membership {
         if before.state != State::PendingApproval {
             return Err(wrong_state());
         }
-        let gone: Vec<String> = store::bindings_of(&mut tx, id)
+        let gone: Vec<String> = store::list_bindings(&mut tx, id)
             .await?
             .into_iter()
             .map(|b| b.peer_id)
             .collect();
-        store::decide_applications(&mut tx, id, "rejected", &actor.name, Some(reason), now).await?;
+        store::mark_applications_decided(&mut tx, id, "rejected", &actor.name, Some(reason), now)
+            .await?;
         if !store::delete_pending_account(&mut tx, id).await? {
             return Err(wrong_state());
         }
@@ -151,7 +151,7 @@ impl Membership {
             return Err(wrong_state());
         }
         self.recompute_in(&mut tx, id, now).await?;
-        let peers: Vec<String> = store::bindings_of(&mut tx, id)
+        let peers: Vec<String> = store::list_bindings(&mut tx, id)
             .await?
             .into_iter()
             .map(|b| b.peer_id)
@@ -187,7 +187,7 @@ impl Membership {
         if before.state != State::Banned {
             return Err(wrong_state());
         }
-        let pending_application = store::application_of(&mut tx, id)
+        let pending_application = store::find_latest_application(&mut tx, id)
             .await?
             .is_some_and(|a| a.status == "pending");
         let base = if before.email.is_some() && before.email_verified_at.is_none() {
@@ -197,7 +197,7 @@ impl Membership {
         } else {
             State::Active
         };
-        if !store::clear_ban(&mut tx, id, base, now).await? {
+        if !store::mark_unbanned(&mut tx, id, base, now).await? {
             return Err(wrong_state());
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;
@@ -234,7 +234,7 @@ impl Membership {
         }
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
-        store::set_comp(&mut tx, id, until, note, now).await?;
+        store::update_comp(&mut tx, id, until, note, now).await?;
         let standing = self.recompute_in(&mut tx, id, now).await?;
         let details = json!({
             "until": until,
@@ -254,7 +254,7 @@ impl Membership {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
-        if !store::clear_comp(&mut tx, id, now).await? {
+        if !store::mark_comp_ended(&mut tx, id, now).await? {
             return Err(wrong_state());
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;
@@ -284,7 +284,7 @@ impl Membership {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         account(&mut tx, id).await?;
-        if !store::remove_binding(&mut tx, id, peer).await? {
+        if !store::delete_binding(&mut tx, id, peer).await? {
             return Err(ApiError::NotFound("not_found"));
         }
         audit(
@@ -350,7 +350,7 @@ impl Membership {
             codes::normalize_code(input, INVITE_CODE_LEN).ok_or(ApiError::NotFound("not_found"))?;
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        let invite = store::invite_by_code(&mut tx, &code)
+        let invite = store::find_invite(&mut tx, &code)
             .await?
             .ok_or(ApiError::NotFound("not_found"))?;
         if !store::mark_invite_revoked(&mut tx, &code, now).await? {
@@ -377,7 +377,7 @@ impl Membership {
         let peer_id = peer.to_string();
         let mut tx = self.store().begin_write().await?;
         store::insert_revocation(&mut tx, &peer_id, "admin", now).await?;
-        let owner = store::binding_of(&mut tx, &peer_id)
+        let owner = store::find_binding(&mut tx, &peer_id)
             .await?
             .map(|b| b.account_id);
         let details = json!({"account_id": owner});

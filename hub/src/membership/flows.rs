@@ -8,8 +8,8 @@ use super::{Membership, is_verified};
 use crate::config::JoinMode;
 use crate::http::{ApiError, ApiResult};
 use crate::members::{State, Tier};
-use crate::presence::now_ms;
 use crate::store::{self, Account, Binding, EmailToken, NewEmail, Session, StoreError};
+use crate::utc::{millis, now_ms};
 
 /// Labels are shown to the account holder; keep them short.
 const MAX_LABEL_CHARS: usize = 64;
@@ -115,7 +115,7 @@ impl Membership {
         let label = label(request.label.as_deref())?;
         if let Some(proof) = proof {
             let mut conn = self.store().acquire().await?;
-            if store::binding_of(&mut conn, &proof.peer.to_string())
+            if store::find_binding(&mut conn, &proof.peer.to_string())
                 .await?
                 .is_some()
             {
@@ -149,7 +149,7 @@ impl Membership {
                     bad("invalid_invite", "invite_code", "invite_code: not valid")
                 })?;
                 let mut conn = self.store().acquire().await?;
-                let usable = store::invite_by_code(&mut conn, &code)
+                let usable = store::find_invite(&mut conn, &code)
                     .await?
                     .is_some_and(|invite| invite.is_usable(now_ms()));
                 if !usable {
@@ -181,9 +181,9 @@ impl Membership {
             _ => None,
         };
         let now = now_ms();
-        let expires_at = now + ttl_ms(config.email.token_ttl_secs);
+        let expires_at = now + millis(config.email.token_ttl);
         let mut tx = self.store().begin_write().await?;
-        let account = match store::account_by_email(&mut tx, email).await? {
+        let account = match store::find_account_by_email(&mut tx, email).await? {
             Some(account) if account.state == State::Banned => {
                 // Same answer as for everyone else; banned addresses get no mail (§6.8 rule 6).
                 self.count_suppressed("join");
@@ -270,7 +270,7 @@ impl Membership {
     ) -> ApiResult<String> {
         let secret = codes::new_secret();
         token.token_hash = codes::hash(&secret);
-        store::insert_token(tx, &token).await?;
+        store::insert_email_token(tx, &token).await?;
         let community = &self.config().hub.name;
         let (subject, intro) = match token.purpose.as_str() {
             "login" => (
@@ -344,9 +344,8 @@ impl Membership {
         if !codes::is_secret_shaped(secret) {
             return Err(ApiError::NotFound("invalid_token"));
         }
-        let token = self
-            .store()
-            .find_token(&codes::hash(secret))
+        let mut conn = self.store().acquire().await?;
+        let token = store::find_email_token(&mut conn, &codes::hash(secret))
             .await?
             .ok_or(ApiError::NotFound("invalid_token"))?;
         check_token(&token, now)?;
@@ -368,17 +367,17 @@ impl Membership {
         let now = now_ms();
         let hash = codes::hash(secret);
         let mut tx = self.store().begin_write().await?;
-        let token = store::token_by_hash(&mut tx, &hash)
+        let token = store::find_email_token(&mut tx, &hash)
             .await?
             .ok_or(ApiError::NotFound("invalid_token"))?;
         check_token(&token, now)?;
-        if !store::consume_token(&mut tx, &hash, now).await? {
+        if !store::mark_email_token_consumed(&mut tx, &hash, now).await? {
             return Err(ApiError::Conflict("token_used"));
         }
         let (account_id, bound_peer) = match token.purpose.as_str() {
             "join" => self.consume_join(&mut tx, &token, bind, now).await?,
             "login" => {
-                let account = store::account_by_email(&mut tx, &token.email)
+                let account = store::find_account_by_email(&mut tx, &token.email)
                     .await?
                     .filter(|a| is_verified(a.state))
                     .ok_or(ApiError::NotFound("invalid_token"))?;
@@ -386,7 +385,7 @@ impl Membership {
             }
             _ => (self.consume_change_email(&mut tx, &token, now).await?, None),
         };
-        let account = store::account_details(&mut tx, &account_id).await?;
+        let account = store::get_account(&mut tx, &account_id).await?;
         if account.state == State::Banned {
             return Err(ApiError::Forbidden("banned"));
         }
@@ -432,7 +431,7 @@ impl Membership {
         };
         // Concurrent links of one account (activation, the peer count) take turns.
         store::lock_account(tx, account_id, now).await?;
-        let account = store::account_details(tx, account_id).await?;
+        let account = store::get_account(tx, account_id).await?;
         if account.state == State::Banned {
             return Err(ApiError::Forbidden("banned"));
         }
@@ -477,14 +476,14 @@ impl Membership {
             (Some(code), JoinMode::Invite) => Some(code.as_str()),
             _ => None,
         };
-        if !store::mark_verified(tx, account_id, invite, now).await? {
+        if !store::mark_email_verified(tx, account_id, invite, now).await? {
             // Another link of this account verified it concurrently; that one activated it.
             return Ok(());
         }
         let approved = match mode {
             JoinMode::Application => false,
             JoinMode::Invite => match invite {
-                Some(code) => store::use_invite(tx, code, now).await?,
+                Some(code) => store::mark_invite_used(tx, code, now).await?,
                 None => false,
             },
             JoinMode::Open | JoinMode::Email => true,
@@ -499,7 +498,7 @@ impl Membership {
             tier: crate::members::Tier::Member,
             grace_until: None,
         };
-        store::set_standing(tx, account_id, &pending, now).await?;
+        store::update_standing(tx, account_id, &pending, now).await?;
         if approved {
             self.recompute_in(tx, account_id, now).await?;
         } else {
@@ -537,16 +536,16 @@ impl Membership {
             .account_id
             .clone()
             .ok_or(ApiError::NotFound("invalid_token"))?;
-        if let Some(holder) = store::account_by_email(tx, &token.email).await? {
+        if let Some(holder) = store::find_account_by_email(tx, &token.email).await? {
             if holder.id == account_id {
                 return Ok(account_id);
             }
             if is_verified(holder.state) {
                 return Err(ApiError::Conflict("email_taken"));
             }
-            store::remove_account(tx, &holder.id).await?;
+            store::delete_account(tx, &holder.id).await?;
         }
-        store::set_email(tx, &account_id, &token.email, now).await?;
+        store::update_email(tx, &account_id, &token.email, now).await?;
         // Links sent before the change (to this or an earlier address) must not act on the
         // account any more.
         store::delete_account_tokens_except(tx, &account_id, &token.token_hash).await?;
@@ -558,16 +557,16 @@ impl Membership {
     pub(crate) async fn resend(&self, email: &str) -> ApiResult<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        let Some(newest) = store::newest_join_token(&mut tx, email, now).await? else {
+        let Some(newest) = store::find_newest_join_token(&mut tx, email, now).await? else {
             return Ok(());
         };
-        if let Some(account) = store::account_by_email(&mut tx, email).await?
+        if let Some(account) = store::find_account_by_email(&mut tx, email).await?
             && account.state == State::Banned
         {
             self.count_suppressed("join");
             return Ok(());
         }
-        let expires_at = now + ttl_ms(self.config().email.token_ttl_secs);
+        let expires_at = now + millis(self.config().email.token_ttl);
         let token = EmailToken {
             created_at: now,
             expires_at,
@@ -585,7 +584,7 @@ impl Membership {
     pub(crate) async fn login(&self, email: &str, ip: &str) -> ApiResult<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        let Some(account) = store::account_by_email(&mut tx, email).await? else {
+        let Some(account) = store::find_account_by_email(&mut tx, email).await? else {
             return Ok(());
         };
         if account.state == State::Banned {
@@ -601,7 +600,7 @@ impl Membership {
             Some(account.id),
             ip,
             now,
-            self.config().email.token_ttl_secs,
+            self.config().email.token_ttl,
         );
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -618,7 +617,7 @@ impl Membership {
     ) -> ApiResult<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        if store::account_details(&mut tx, account_id).await?.state == State::Banned {
+        if store::get_account(&mut tx, account_id).await?.state == State::Banned {
             return Err(ApiError::Forbidden("banned"));
         }
         let token = plain_token(
@@ -627,7 +626,7 @@ impl Membership {
             Some(account_id.to_owned()),
             ip,
             now,
-            self.config().email.token_ttl_secs,
+            self.config().email.token_ttl,
         );
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -652,7 +651,7 @@ impl Membership {
         let renew_before = now + ttl / 2;
         let session = self
             .store()
-            .touch_session(&codes::hash(cookie), now, renew_before, now + ttl)
+            .find_and_renew_session(&codes::hash(cookie), now, renew_before, now + ttl)
             .await?;
         Ok(session.map(|s| (s.account_id, s.expires_at < renew_before)))
     }
@@ -668,7 +667,7 @@ impl Membership {
     /// The account a peer is bound to.
     pub(crate) async fn account_of_peer(&self, peer: &PeerId) -> ApiResult<Option<String>> {
         let mut conn = self.store().acquire().await?;
-        Ok(store::binding_of(&mut conn, &peer.to_string())
+        Ok(store::find_binding(&mut conn, &peer.to_string())
             .await?
             .map(|b| b.account_id))
     }
@@ -690,7 +689,7 @@ fn plain_token(
     account_id: Option<String>,
     ip: &str,
     now: i64,
-    ttl_secs: u64,
+    ttl: std::time::Duration,
 ) -> EmailToken {
     EmailToken {
         token_hash: String::new(),
@@ -705,7 +704,7 @@ fn plain_token(
         message: None,
         request_ip: Some(ip.to_owned()),
         created_at: now,
-        expires_at: now + ttl_ms(ttl_secs),
+        expires_at: now + millis(ttl),
         consumed_at: None,
     }
 }
@@ -739,10 +738,6 @@ pub(crate) async fn insert_binding_checked(
         Err(StoreError::Conflict) => Err(ApiError::Conflict("peer_already_bound")),
         other => Ok(other?),
     }
-}
-
-fn ttl_ms(secs: u64) -> i64 {
-    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2)
 }
 
 /// The host of the external URL, for Message-IDs.

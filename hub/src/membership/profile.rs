@@ -10,8 +10,8 @@ use super::flows::{Proof, binding_for, insert_binding_checked, label};
 use super::{Membership, entry_for, enum_text};
 use crate::http::{ApiError, ApiResult};
 use crate::members::{self, State};
-use crate::presence::now_ms;
 use crate::store::{self, BindCode, StoreError};
+use crate::utc::{millis, now_ms};
 
 /// Bind codes: 10 Crockford base32 characters (hub.md §6.9 rule 3).
 pub(crate) const BIND_CODE_LEN: usize = 10;
@@ -39,7 +39,7 @@ impl Membership {
     pub(crate) async fn membership_of(&self, peer: &PeerId) -> ApiResult<MembershipView> {
         let community = self.config().hub.slug.to_string();
         let mut conn = self.store().acquire().await?;
-        let Some(binding) = store::binding_of(&mut conn, &peer.to_string()).await? else {
+        let Some(binding) = store::find_binding(&mut conn, &peer.to_string()).await? else {
             drop(conn);
             let pending = self
                 .store()
@@ -58,7 +58,7 @@ impl Membership {
                 },
             });
         };
-        let account = store::account_details(&mut conn, &binding.account_id).await?;
+        let account = store::get_account(&mut conn, &binding.account_id).await?;
         let standing = members::Standing {
             state: account.state,
             tier: account.tier,
@@ -85,13 +85,13 @@ impl Membership {
         is_online: impl Fn(&str) -> bool,
     ) -> ApiResult<Value> {
         let mut conn = self.store().acquire().await?;
-        let account = match store::account_details(&mut conn, account_id).await {
+        let account = match store::get_account(&mut conn, account_id).await {
             Err(StoreError::NotFound) => return Err(ApiError::NotFound("not_bound")),
             other => other?,
         };
-        let peers = store::bindings_of(&mut conn, account_id).await?;
-        let application = store::application_of(&mut conn, account_id).await?;
-        let subscription = store::latest_subscription(&mut conn, account_id).await?;
+        let peers = store::list_bindings(&mut conn, account_id).await?;
+        let application = store::find_latest_application(&mut conn, account_id).await?;
+        let subscription = store::find_latest_subscription(&mut conn, account_id).await?;
         let standing = members::Standing {
             state: account.state,
             tier: account.tier,
@@ -138,15 +138,14 @@ impl Membership {
     /// `POST /api/v1/me/bind-codes`: a new single-use code shown as `XXXXX-XXXXX`.
     pub(crate) async fn create_bind_code(&self, account_id: &str) -> ApiResult<(String, i64)> {
         let mut conn = self.store().acquire().await?;
-        let account = store::account_details(&mut conn, account_id).await?;
+        let account = store::get_account(&mut conn, account_id).await?;
         drop(conn);
         if account.state == State::Banned {
             return Err(ApiError::Forbidden("banned"));
         }
         let code = codes::new_code(BIND_CODE_LEN);
         let now = now_ms();
-        let ttl = i64::try_from(self.config().membership.bind_code_ttl_secs).unwrap_or(600);
-        let expires_at = now + ttl * 1000;
+        let expires_at = now + millis(self.config().membership.bind_code_ttl);
         self.store()
             .insert_bind_code(&BindCode {
                 code_hash: codes::hash(&code),
@@ -175,15 +174,15 @@ impl Membership {
         let now = now_ms();
         let peer = proof.peer.to_string();
         let mut tx = self.store().begin_write().await?;
-        if store::binding_of(&mut tx, &peer).await?.is_some() {
+        if store::find_binding(&mut tx, &peer).await?.is_some() {
             return Err(ApiError::Conflict("peer_already_bound"));
         }
-        let account_id = store::consume_bind_code(&mut tx, &codes::hash(&code), &peer, now)
+        let account_id = store::mark_bind_code_consumed(&mut tx, &codes::hash(&code), &peer, now)
             .await?
             .ok_or_else(invalid)?;
         // Concurrent binds to one account take turns, so the peer count holds.
         store::lock_account(&mut tx, &account_id, now).await?;
-        let account = store::account_details(&mut tx, &account_id).await?;
+        let account = store::get_account(&mut tx, &account_id).await?;
         if account.state == State::Banned {
             return Err(ApiError::Forbidden("banned"));
         }
@@ -219,10 +218,10 @@ impl Membership {
         let mut tx = self.store().begin_write().await?;
         // A banned account keeps its peers: unbinding one would hand it back the default rights
         // of an open community, or let it join again under another address.
-        if store::account_details(&mut tx, account_id).await?.state == State::Banned {
+        if store::get_account(&mut tx, account_id).await?.state == State::Banned {
             return Err(ApiError::Forbidden("banned"));
         }
-        if !store::remove_binding(&mut tx, account_id, peer_id).await? {
+        if !store::delete_binding(&mut tx, account_id, peer_id).await? {
             return Err(ApiError::NotFound("not_found"));
         }
         tx.commit().await.map_err(StoreError::from)?;
@@ -233,6 +232,6 @@ impl Membership {
     /// The bound peers of an account.
     pub(crate) async fn peers_of(&self, account_id: &str) -> ApiResult<Vec<store::Binding>> {
         let mut conn = self.store().acquire().await?;
-        Ok(store::bindings_of(&mut conn, account_id).await?)
+        Ok(store::list_bindings(&mut conn, account_id).await?)
     }
 }

@@ -19,8 +19,8 @@ use super::forms::{self, WebResult, check_origin, limited};
 use super::html::{Page, esc};
 use super::words;
 use crate::http::session::{Caller, session_clear_cookie};
-use crate::presence::now_ms;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -17,8 +17,8 @@ use super::html::{Page, esc};
 use super::words;
 use crate::http::session::{Caller, session_set_cookie};
 use crate::membership::{TokenInfo, enum_text};
-use crate::presence::now_ms;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/verify", get(show_token).post(verify))

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use hub::config::MailTransportKind;
-use hub::store::NewEmail;
+use hub::store::{NewEmail, Store, insert_email};
 use testkit::{SmtpSink, TestDb, TestHub, each_backend, eventually};
 
 each_backend!(
@@ -17,7 +17,7 @@ fn smtp(url: String) -> impl FnOnce(&mut hub::Config) {
     move |config| {
         config.email.transport = MailTransportKind::Smtp;
         config.email.smtp_url = Some(url.into());
-        config.email.retry_base_secs = 1;
+        config.email.retry_base = Duration::from_secs(1);
     }
 }
 
@@ -33,15 +33,20 @@ fn new_email(n: u32) -> NewEmail {
     }
 }
 
+async fn enqueue(store: &Store, email: &NewEmail) {
+    let mut tx = store.begin_write().await.unwrap();
+    insert_email(&mut tx, email, testkit::now_ms())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn queued_mail_is_delivered_with_its_message_id_and_the_link_verbatim(db: TestDb) {
     let sink = SmtpSink::start().await;
     let _hub = TestHub::spawn_with(&db, smtp(sink.url())).await;
     let store = db.hub_store().await;
 
-    store
-        .enqueue_email(&new_email(1), testkit::now_ms())
-        .await
-        .unwrap();
+    enqueue(&store, &new_email(1)).await;
     let mail = sink
         .wait_for(DEADLINE, |m| m.to == ["ann@example.org"])
         .await;
@@ -73,10 +78,7 @@ async fn mail_waits_while_smtp_is_down_and_is_delivered_once_it_returns(db: Test
     let hub = TestHub::spawn_with(&db, smtp(format!("smtp://{addr}"))).await;
     let store = db.hub_store().await;
 
-    store
-        .enqueue_email(&new_email(2), testkit::now_ms())
-        .await
-        .unwrap();
+    enqueue(&store, &new_email(2)).await;
     let failed = eventually(DEADLINE, "a failed attempt", || async {
         let due = store.list_due_emails(i64::MAX, 10).await.ok()?;
         due.into_iter().find(|m| m.attempts >= 1)

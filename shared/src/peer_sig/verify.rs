@@ -47,9 +47,9 @@ pub struct PeerSigVerifier {
 }
 
 impl PeerSigVerifier {
-    /// A verifier for requests to `audience` whose timestamps may be `window_secs` off.
-    pub fn new(audience: Ed25519PeerId, window_secs: u64) -> Self {
-        let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    /// A verifier for requests to `audience` whose timestamps may be `window` off.
+    pub fn new(audience: Ed25519PeerId, window: std::time::Duration) -> Self {
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         Self {
             audience,
             window_ms,
@@ -210,7 +210,10 @@ mod tests {
 
     fn setup() -> (Keypair, PeerSigVerifier) {
         let hub = Ed25519PeerId::from(Keypair::generate().public());
-        (Keypair::generate(), PeerSigVerifier::new(hub, 60))
+        (
+            Keypair::generate(),
+            PeerSigVerifier::new(hub, std::time::Duration::from_secs(60)),
+        )
     }
 
     #[test]

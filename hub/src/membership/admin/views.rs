@@ -10,14 +10,14 @@ use serde_json::json;
 
 use super::super::Membership;
 use super::super::codes;
-use crate::http::{ApiError, ApiResult};
+use crate::http::ApiResult;
 use crate::members::{State, Tier};
 use crate::metrics::TierLabel;
-use crate::presence::now_ms;
 use crate::store::{
     self, AccountDetails, Application, AuditEntry, Cursor, Invite, MemberQuery, StoreError,
     SubscriptionRow,
 };
+use crate::utc::now_ms;
 
 /// Every state, in the order of hub.md §6.3 (stats list them all, zeros included).
 const STATES: [State; 6] = [
@@ -241,27 +241,6 @@ pub(crate) struct Page<T> {
     pub(crate) next: Option<String>,
 }
 
-/// The opaque form of a cursor.
-pub(crate) fn encode_cursor(cursor: &Cursor) -> String {
-    shared::signing::b64u_encode(format!("{}:{}", cursor.at, cursor.id).as_bytes())
-}
-
-/// Reads a cursor made by [`encode_cursor`]; 400 `invalid_field` (`cursor`) otherwise.
-pub(crate) fn decode_cursor(text: &str) -> ApiResult<Cursor> {
-    let invalid = || ApiError::BadRequest {
-        code: "invalid_field",
-        field: Some("cursor"),
-        message: "cursor: not a cursor from a previous page".to_owned(),
-    };
-    let bytes = shared::signing::b64u_decode(text).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (at, id) = text.split_once(':').ok_or_else(invalid)?;
-    Ok(Cursor {
-        at: at.parse().map_err(|_| invalid())?,
-        id: id.to_owned(),
-    })
-}
-
 /// The page of `rows` asked for with `limit`: the query fetched one row more to learn whether a
 /// next page exists.
 fn page<R, T>(
@@ -273,7 +252,7 @@ fn page<R, T>(
     let limit = usize::try_from(limit).unwrap_or(0);
     let next = (rows.len() > limit).then(|| {
         rows.truncate(limit);
-        rows.last().map(|r| encode_cursor(&key(r)))
+        rows.last().map(|r| key(r).encode())
     });
     Page {
         items: rows.into_iter().map(view).collect(),
@@ -290,7 +269,7 @@ impl Membership {
         let rows = store::list_members(&mut conn, &query).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.account.id.clone()).collect();
         let mut peers: HashMap<String, Vec<String>> = HashMap::new();
-        for (account, peer) in store::list_peers_of(&mut conn, &ids).await? {
+        for (account, peer) in store::list_peers_of_accounts(&mut conn, &ids).await? {
             peers.entry(account).or_default().push(peer);
         }
         Ok(page(
@@ -310,9 +289,9 @@ impl Membership {
     /// One member as lists show it.
     pub(crate) async fn member_view(&self, id: &str) -> ApiResult<MemberView> {
         let mut conn = self.store().acquire().await?;
-        let account = store::account_details(&mut conn, id).await?;
-        let peers = store::bindings_of(&mut conn, id).await?;
-        let subscriptions = store::list_subscriptions_of(&mut conn, id).await?;
+        let account = store::get_account(&mut conn, id).await?;
+        let peers = store::list_bindings(&mut conn, id).await?;
+        let subscriptions = store::list_subscriptions(&mut conn, id).await?;
         Ok(MemberView::new(
             account,
             peers.into_iter().map(|b| b.peer_id).collect(),
@@ -325,17 +304,17 @@ impl Membership {
         let mut conn = self.store().acquire().await?;
         let account = if id_or_email.contains('@') {
             let email = codes::normalize_email(id_or_email).ok_or(StoreError::NotFound)?;
-            store::account_by_email(&mut conn, &email)
+            store::find_account_by_email(&mut conn, &email)
                 .await?
                 .ok_or(StoreError::NotFound)?
         } else {
-            store::account_details(&mut conn, id_or_email).await?
+            store::get_account(&mut conn, id_or_email).await?
         };
         let id = account.id.clone();
-        let bindings = store::bindings_of(&mut conn, &id).await?;
-        let subscriptions = store::list_subscriptions_of(&mut conn, &id).await?;
-        let application = store::application_of(&mut conn, &id).await?;
-        let audit = store::list_audit_of(&mut conn, &id, MEMBER_AUDIT_ROWS).await?;
+        let bindings = store::list_bindings(&mut conn, &id).await?;
+        let subscriptions = store::list_subscriptions(&mut conn, &id).await?;
+        let application = store::find_latest_application(&mut conn, &id).await?;
+        let audit = store::list_audit_of_target(&mut conn, &id, MEMBER_AUDIT_ROWS).await?;
         let presence = &self.inner.enforcer.presence;
         let peers = bindings
             .iter()
@@ -415,7 +394,7 @@ impl Membership {
         let live = self.inner.enforcer.presence.live_peers();
         let ids: Vec<String> = live.iter().map(|p| p.peer_id.to_string()).collect();
         let mut conn = self.store().acquire().await?;
-        let owners: HashMap<String, store::PeerOwner> = store::list_owners(&mut conn, &ids)
+        let owners: HashMap<String, store::PeerOwner> = store::list_peer_owners(&mut conn, &ids)
             .await?
             .into_iter()
             .map(|o| (o.peer_id.clone(), o))
@@ -451,7 +430,7 @@ impl Membership {
         let counts = self.store().count_members().await?;
         let mut conn = self.store().acquire().await?;
         let subscriptions = store::count_subscriptions(&mut conn).await?;
-        let (sent, failed) = store::count_emails(&mut conn, now_ms() - 86_400_000).await?;
+        let (sent, failed) = store::count_emails_since(&mut conn, now_ms() - 86_400_000).await?;
         drop(conn);
         let members: serde_json::Map<String, serde_json::Value> = STATES
             .iter()
@@ -502,18 +481,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursor_round_trips_and_rejects_garbage() {
-        let cursor = Cursor {
-            at: 1_700_000_000_000,
-            id: "0190-abc".to_owned(),
-        };
-
-        assert_eq!(decode_cursor(&encode_cursor(&cursor)).unwrap(), cursor);
-        assert!(decode_cursor("not base64!").is_err());
-        assert!(decode_cursor(&shared::signing::b64u_encode(b"no-colon")).is_err());
-    }
-
-    #[test]
     fn page_has_next_only_when_more_rows_exist() {
         let key = |n: &i64| Cursor {
             at: *n,
@@ -524,7 +491,7 @@ mod tests {
         let last = page(vec![2, 1], 2, key, |n| n);
 
         assert_eq!(full.items, vec![5, 4]);
-        assert_eq!(decode_cursor(&full.next.unwrap()).unwrap().at, 4);
+        assert_eq!(Cursor::decode(&full.next.unwrap()).unwrap().at, 4);
         assert_eq!(last.items, vec![2, 1]);
         assert!(last.next.is_none());
     }

@@ -134,7 +134,7 @@ async fn a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent(db:
     let store = db.hub_store().await;
     let now = testkit::now_ms();
     store
-        .touch_session(&hash, now, i64::MAX, now + 60_000)
+        .find_and_renew_session(&hash, now, i64::MAX, now + 60_000)
         .await
         .unwrap()
         .expect("the session exists");
@@ -151,7 +151,7 @@ async fn a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent(db:
     assert!(set.starts_with(&cookie), "{set}");
     assert!(set.contains("Max-Age=2592000"), "{set}");
     let session = store
-        .touch_session(&hash, now, 0, 0)
+        .find_and_renew_session(&hash, now, 0, 0)
         .await
         .unwrap()
         .unwrap();

@@ -153,7 +153,7 @@ async fn expired_link_is_gone_and_binds_nothing(db: TestDb) {
     let hub = TestHub::spawn_with(&db, move |c| {
         c.email.transport = MailTransportKind::Smtp;
         c.email.smtp_url = Some(url.into());
-        c.email.token_ttl_secs = 1;
+        c.email.token_ttl = std::time::Duration::from_secs(1);
     })
     .await;
     let peer = TestPeer::new();

@@ -80,7 +80,10 @@ async fn voucher_verifies_offline_and_forgeries_are_rejected(db: TestDb) {
 
 async fn voucher_is_issued_again_after_a_timed_comp_ends(db: TestDb) {
     let sink = SmtpSink::start().await;
-    let hub = admin_hub(&db, &sink, |c| c.membership.sweep_interval_secs = 1).await;
+    let hub = admin_hub(&db, &sink, |c| {
+        c.membership.sweep_interval = std::time::Duration::from_secs(1)
+    })
+    .await;
     let (peer, _) = member(&hub, &sink, "ann@example.org").await;
     let account = peer.membership(&hub).await["account_id"]
         .as_str()

@@ -37,8 +37,8 @@ async fn replacing_a_session_emits_no_offline_and_closing_the_last_emits_one() {
 #[tokio::test]
 async fn peer_goes_offline_when_its_ttl_expires() {
     let hub = open_hub(|c| {
-        c.presence.peer_ttl_secs = 1;
-        c.presence.sweep_interval_secs = 1;
+        c.presence.peer_ttl = std::time::Duration::from_secs(1);
+        c.presence.sweep_interval = std::time::Duration::from_secs(1);
     })
     .await;
     let (alice, bob) = (TestPeer::new(), TestPeer::new());

@@ -45,7 +45,7 @@ async fn v2_ws_closes_with_4001_when_nonce_is_wrong() {
 
 #[tokio::test]
 async fn v2_ws_closes_with_4002_when_no_auth_arrives_in_time() {
-    let hub = open_hub(|c| c.presence.ws_auth_timeout_secs = 1).await;
+    let hub = open_hub(|c| c.presence.ws_auth_timeout = std::time::Duration::from_secs(1)).await;
     let peer = TestPeer::new();
 
     let mut ws = peer.connect_v2(&hub).await;
@@ -71,7 +71,7 @@ async fn v2_ws_closes_with_4003_when_peer_is_not_a_member() {
 async fn legacy_subscriber_receives_a_refresh_of_every_live_peer() {
     let hub = open_hub(|c| {
         c.presence.allow_unsigned = true;
-        c.presence.legacy_refresh_secs = 1;
+        c.presence.legacy_refresh = std::time::Duration::from_secs(1);
     })
     .await;
     let (alice, legacy) = (TestPeer::new(), TestPeer::new());
