@@ -4,11 +4,11 @@
 //! # Layout
 //! - [`config`]: typed configuration, layered defaults → TOML → `HUB_*` env → CLI.
 //! - [`entitlements`]: who may use presence, rendezvous and the relay; every gate asks it.
-//! - [`members`]: account states and tiers, the pure recompute function, what a standing entitles.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
 //! - `http`: the axum router (health, info, presence routes, `/relay`), errors, layers.
-//! - `membership`: join, verification, sessions, bind codes, vouchers, and the one path that turns
-//!   a committed account change into entitlements and revocations.
+//! - `membership`: join, verification, sessions, bindings, vouchers, administration, and the one
+//!   path that turns a committed account change into entitlements and revocations;
+//!   [`members`] (`membership/rules.rs`): states, tiers, the pure recompute, what a standing entitles.
 //! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
 //! - `peer_sig`: signed HTTP requests; `rate_limit`: token buckets.
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
@@ -34,7 +34,6 @@ mod email;
 pub mod entitlements;
 mod http;
 pub mod init;
-pub mod members;
 mod membership;
 mod metrics;
 mod p2p;
@@ -50,5 +49,7 @@ mod web;
 pub use config::Config;
 pub use email::MailerError;
 pub use entitlements::Rights;
+/// The pure membership rules (states, tiers, recompute, rights), also used by tests and the bench.
+pub use membership::rules as members;
 pub use p2p::StartNetworkError;
 pub use server::{Server, StartError};

@@ -29,6 +29,7 @@ pub mod api;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
+pub mod error_code;
 pub mod ids;
 pub mod init;
 pub mod keyfile;

@@ -19,6 +19,8 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use serde::de::DeserializeOwned;
 
+use shared::error_code::ErrorCode;
+
 use super::auth::{Bearer, bearer, client_ip};
 use super::session::{body_bytes, json_body};
 use super::{ApiError, ApiResult};
@@ -102,7 +104,7 @@ impl FromRequestParts<AppState> for AdminCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         if state.config.admin.token.is_none() {
-            return Err(ApiError::NotFound("not_found"));
+            return Err(ApiError::NotFound(ErrorCode::NotFound));
         }
         let socket = parts
             .extensions
@@ -118,7 +120,7 @@ impl FromRequestParts<AppState> for AdminCaller {
         }
         if bearer(&state.config, &parts.headers) != Bearer::Admin {
             failures.check(ip, now).map_err(ApiError::TooManyRequests)?;
-            return Err(ApiError::Unauthorized("unauthorized"));
+            return Err(ApiError::Unauthorized(ErrorCode::Unauthorized));
         }
         Ok(Self(Actor {
             name: actor_name(&parts.headers)?,
@@ -147,7 +149,7 @@ fn actor_name(headers: &HeaderMap) -> ApiResult<String> {
 
 pub(super) fn invalid(field: &'static str, message: &str) -> ApiError {
     ApiError::BadRequest {
-        code: "invalid_field",
+        code: ErrorCode::InvalidField,
         field: Some(field),
         message: message.to_owned(),
     }
@@ -206,6 +208,7 @@ pub(super) fn cursor_param(cursor: Option<String>) -> ApiResult<Option<Cursor>> 
         .filter(|c| !c.is_empty())
         .map(|c| decode_cursor(&c))
         .transpose()
+        .map_err(ApiError::from)
 }
 
 /// A snake_case enumeration value from a query parameter; empty = absent.

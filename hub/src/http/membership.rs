@@ -15,9 +15,11 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::json;
 
+use shared::error_code::ErrorCode;
+
 use super::session::{Caller, body_bytes, json_body, session_clear_cookie, session_set_cookie};
 use super::{ApiError, ApiResult};
-use crate::membership::{JoinOutcome, JoinRequest, flows};
+use crate::membership::{JoinOutcome, JoinRequest, email_field};
 use crate::state::AppState;
 
 /// Revocations answered per request at most; clients page with `since`.
@@ -60,7 +62,7 @@ async fn join(
     let proof = caller.proof(&state, &body)?;
     let email = match request.email.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(email) => Some(flows::email_field(email)?),
+        Some(email) => Some(email_field(email)?),
     };
     match &email {
         Some(email) => state
@@ -163,7 +165,7 @@ struct EmailBody {
 /// The normalized address of an `{"email"}` body, after the email buckets.
 fn email_request(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult<String> {
     let EmailBody { email } = json_body(&caller.headers, body)?;
-    let email = flows::email_field(&email)?;
+    let email = email_field(&email)?;
     state
         .limits
         .check_email(caller.ip, &email)
@@ -201,7 +203,7 @@ async fn login(
 /// `POST /api/v1/logout`: ends the session and clears the cookie.
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let Some(cookie) = caller.session_cookie() else {
-        return Err(ApiError::Unauthorized("unauthorized"));
+        return Err(ApiError::Unauthorized(ErrorCode::Unauthorized));
     };
     super::session::check_csrf(&state, &caller.method, &caller.headers)?;
     state.membership.logout(cookie).await?;
@@ -214,7 +216,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Resp
 async fn membership(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let proof = caller
         .proof(&state, &[])?
-        .ok_or(ApiError::Unauthorized("signature_required"))?;
+        .ok_or(ApiError::Unauthorized(ErrorCode::SignatureRequired))?;
     let view = state
         .membership
         .membership_of(&proof.peer.peer_id())
@@ -285,7 +287,7 @@ async fn bind_peer(
     let request: BindBody = json_body(&caller.headers, &body)?;
     let proof = caller
         .proof(&state, &body)?
-        .ok_or(ApiError::Unauthorized("signature_required"))?;
+        .ok_or(ApiError::Unauthorized(ErrorCode::SignatureRequired))?;
     let (account_id, standing) = state
         .membership
         .bind_with_code(&proof, &request.bind_code, request.label.as_deref())
@@ -341,7 +343,7 @@ async fn issue_voucher(
     let body = body_bytes(body)?;
     let proof = caller
         .proof(&state, &body)?
-        .ok_or(ApiError::Unauthorized("signature_required"))?;
+        .ok_or(ApiError::Unauthorized(ErrorCode::SignatureRequired))?;
     let peer = proof.peer.peer_id();
     check_limit(&state.limits.voucher_peer, peer)?;
     let issued = state.membership.issue_voucher(&peer).await?;

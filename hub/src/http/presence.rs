@@ -15,6 +15,8 @@ use futures::StreamExt as _;
 use serde::Deserialize;
 use shared::ids::Ed25519PeerId;
 
+use shared::error_code::ErrorCode;
+
 use super::auth::{Bearer, bearer, bearer_token, client_ip};
 use super::{ApiError, ApiResult};
 use crate::presence::{
@@ -47,7 +49,7 @@ async fn publish(
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest {
-            code: "invalid_json",
+            code: ErrorCode::InvalidJson,
             field: Some("body"),
             message: "the body could not be read".to_owned(),
         },
@@ -79,7 +81,7 @@ async fn publish(
         .presence
         .publish(msg, signed, now)
         .map_err(|e| match e {
-            PublishError::SignatureRequired => ApiError::Unauthorized("signature_required"),
+            PublishError::SignatureRequired => ApiError::Unauthorized(ErrorCode::SignatureRequired),
             PublishError::Full => ApiError::Unavailable("the presence map is full"),
         })?;
     Ok(StatusCode::NO_CONTENT)
@@ -93,7 +95,7 @@ fn authorize_publisher(
 ) -> ApiResult<bool> {
     match signer {
         Some(signer) if signer != subject => Err(ApiError::BadRequest {
-            code: "peer_id_mismatch",
+            code: ErrorCode::PeerIdMismatch,
             field: Some("peerId"),
             message: "peerId differs from X-Goop-Peer-ID".to_owned(),
         }),
@@ -102,7 +104,7 @@ fn authorize_publisher(
         ),
         Some(_) => Ok(true),
         None if state.config.presence.allow_unsigned => Ok(false),
-        None => Err(ApiError::Unauthorized("signature_required")),
+        None => Err(ApiError::Unauthorized(ErrorCode::SignatureRequired)),
     }
 }
 
@@ -117,7 +119,7 @@ async fn get_encryption_key(
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     let (class, _) = subscriber_class(&state, &headers, "GET", target, None).await?;
     let peer: Ed25519PeerId = peer_id.parse().map_err(|_| ApiError::BadRequest {
-        code: "invalid_field",
+        code: ErrorCode::InvalidField,
         field: Some("peer_id"),
         message: "not an Ed25519 PeerId".to_owned(),
     })?;
@@ -125,7 +127,7 @@ async fn get_encryption_key(
         (Class::Admin | Class::Participant, Some(key)) => {
             Ok(axum::Json(serde_json::json!({ "public_key": key })))
         }
-        _ => Err(ApiError::NotFound("not_found")),
+        _ => Err(ApiError::NotFound(ErrorCode::NotFound)),
     }
 }
 
@@ -192,7 +194,7 @@ async fn subscriber_class(
         Bearer::Other => {
             return match bearer_token(headers).filter(|t| t.split('.').count() == 3) {
                 Some(jwt) => voucher_class(state, jwt),
-                None => Err(ApiError::Unauthorized("unauthorized")),
+                None => Err(ApiError::Unauthorized(ErrorCode::Unauthorized)),
             };
         }
         Bearer::Absent => {}
@@ -218,7 +220,7 @@ async fn subscriber_class(
     } else if state.config.presence.public_read {
         Ok((Class::Public, None))
     } else {
-        Err(ApiError::Unauthorized("unauthorized"))
+        Err(ApiError::Unauthorized(ErrorCode::Unauthorized))
     }
 }
 
@@ -233,13 +235,13 @@ fn voucher_class(state: &AppState, jwt: &str) -> ApiResult<(Class, Option<libp2p
         ..shared::voucher::Expected::default()
     };
     let claims = shared::voucher::verify(jwt, &expected)
-        .map_err(|_| ApiError::Unauthorized("invalid_voucher"))?;
+        .map_err(|_| ApiError::Unauthorized(ErrorCode::InvalidVoucher))?;
     let peer: libp2p::PeerId = claims
         .sub
         .parse()
-        .map_err(|_| ApiError::Unauthorized("invalid_voucher"))?;
+        .map_err(|_| ApiError::Unauthorized(ErrorCode::InvalidVoucher))?;
     if state.entitlements.is_revoked(&peer, claims.iat) {
-        return Err(ApiError::Unauthorized("invalid_voucher"));
+        return Err(ApiError::Unauthorized(ErrorCode::InvalidVoucher));
     }
     if !state.entitlements.rights(&peer).presence {
         return Err(ApiError::Forbidden(state.entitlements.refusal(&peer)));
@@ -258,7 +260,7 @@ async fn session_class(
         .membership
         .session_account(cookie)
         .await?
-        .ok_or(ApiError::Unauthorized("unauthorized"))?;
+        .ok_or(ApiError::Unauthorized(ErrorCode::Unauthorized))?;
     let peers: Vec<libp2p::PeerId> = state
         .membership
         .peers_of(&account)
@@ -271,7 +273,7 @@ async fn session_class(
         None => Err(ApiError::Forbidden(
             peers
                 .first()
-                .map_or("not_member", |p| state.entitlements.refusal(p)),
+                .map_or(ErrorCode::NotMember, |p| state.entitlements.refusal(p)),
         )),
     }
 }

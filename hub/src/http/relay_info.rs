@@ -14,6 +14,8 @@ use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 
+use shared::error_code::ErrorCode;
+
 use super::auth::client_ip;
 use crate::presence::now_ms;
 
@@ -43,7 +45,7 @@ struct RelayInfo {
 async fn get_relay(State(state): State<AppState>) -> ApiResult<Json<RelayInfo>> {
     let relay = &state.config.relay;
     if !relay.enabled {
-        return Err(ApiError::NotFound("relay_disabled"));
+        return Err(ApiError::NotFound(ErrorCode::RelayDisabled));
     }
     Ok(Json(RelayInfo {
         peer_id: state.hub_id.to_string(),
@@ -109,7 +111,7 @@ async fn pulse(
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     if !state.config.relay.enabled {
-        return Err(ApiError::NotFound("relay_disabled"));
+        return Err(ApiError::NotFound(ErrorCode::RelayDisabled));
     }
     let ip = client_ip(&state.config, socket, &headers);
     state
@@ -129,27 +131,27 @@ async fn pulse(
         }
         Some(_) => {}
         None if state.config.presence.allow_unsigned => {}
-        None => return Err(ApiError::Unauthorized("signature_required")),
+        None => return Err(ApiError::Unauthorized(ErrorCode::SignatureRequired)),
     }
     let peer: Ed25519PeerId = match query.ok().and_then(|q| q.0.peer).as_deref().map(str::parse) {
         Some(Ok(peer)) => peer,
         Some(Err(ParsePeerIdError::NotEd25519)) => {
             return Err(ApiError::BadRequest {
-                code: "unsupported_peer_id",
+                code: ErrorCode::UnsupportedPeerId,
                 field: Some("peer"),
                 message: "peer is not an Ed25519 PeerId".to_owned(),
             });
         }
         _ => {
             return Err(ApiError::BadRequest {
-                code: "invalid_field",
+                code: ErrorCode::InvalidField,
                 field: Some("peer"),
                 message: "peer: a PeerId is required".to_owned(),
             });
         }
     };
     if state.network.is_connected(peer.peer_id()).await != Some(true) {
-        return Err(ApiError::NotFound("not_found"));
+        return Err(ApiError::NotFound(ErrorCode::NotFound));
     }
     let ask = async {
         let stream = state

@@ -13,6 +13,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 
+use shared::error_code::ErrorCode;
+
 use super::auth::client_ip;
 use super::{ApiError, ApiResult};
 use crate::membership::Proof;
@@ -120,7 +122,7 @@ impl Caller {
                 .membership
                 .account_of_peer(&proof.peer.peer_id())
                 .await?
-                .ok_or(ApiError::NotFound("not_bound"));
+                .ok_or(ApiError::NotFound(ErrorCode::NotBound));
         }
         if self.session_cookie().is_some() {
             check_csrf(state, &self.method, &self.headers)?;
@@ -128,7 +130,7 @@ impl Caller {
                 return Ok(account);
             }
         }
-        Err(ApiError::Unauthorized("unauthorized"))
+        Err(ApiError::Unauthorized(ErrorCode::Unauthorized))
     }
 
     /// The account of the session cookie, if any and valid; a renewal is reported so the
@@ -161,7 +163,7 @@ pub(crate) fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -
         return Err(ApiError::UnsupportedMediaType);
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
-        code: "invalid_json",
+        code: ErrorCode::InvalidJson,
         field: None,
         message: format!("invalid JSON body: {}", shorten(&e.to_string())),
     })
@@ -172,7 +174,7 @@ pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes
     body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest {
-            code: "invalid_json",
+            code: ErrorCode::InvalidJson,
             field: Some("body"),
             message: "the body could not be read".to_owned(),
         },
@@ -227,7 +229,7 @@ pub(crate) fn check_csrf(state: &AppState, method: &Method, headers: &HeaderMap)
     if ok {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("csrf"))
+        Err(ApiError::Forbidden(ErrorCode::Csrf))
     }
 }
 

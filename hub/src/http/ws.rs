@@ -15,6 +15,8 @@ use serde::Deserialize;
 use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 use shared::signing;
 
+use shared::error_code::ErrorCode;
+
 use super::auth::client_ip;
 use super::presence::PRESENCE_BODY_LIMIT;
 use super::{ApiError, ApiResult};
@@ -68,14 +70,14 @@ async fn open_ws(
         Some(Ok(peer)) => peer,
         Some(Err(ParsePeerIdError::NotEd25519)) => {
             return Err(ApiError::BadRequest {
-                code: "unsupported_peer_id",
+                code: ErrorCode::UnsupportedPeerId,
                 field: Some("peer_id"),
                 message: "peer_id is not an Ed25519 PeerId".to_owned(),
             });
         }
         _ => {
             return Err(ApiError::BadRequest {
-                code: "invalid_field",
+                code: ErrorCode::InvalidField,
                 field: Some("peer_id"),
                 message: "peer_id: a PeerId is required (or probe=1)".to_owned(),
             });
@@ -91,7 +93,7 @@ async fn open_ws(
     if !state.config.presence.allow_unsigned
         || state.presence.is_locked(&peer.peer_id(), Instant::now())
     {
-        return Err(ApiError::Forbidden("signature_required"));
+        return Err(ApiError::Forbidden(ErrorCode::SignatureRequired));
     }
     if !state.presence.is_live(&peer.peer_id()) {
         return Err(ApiError::PublishFirst);
@@ -196,7 +198,7 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
         .await;
     if !state.entitlements.rights(&peer.peer_id()).presence {
         let code = state.entitlements.refusal(&peer.peer_id());
-        finish(&mut ws, 4003, code).await;
+        finish(&mut ws, 4003, code.as_str()).await;
         return;
     }
     state

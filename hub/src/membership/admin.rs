@@ -14,8 +14,8 @@ pub(crate) use views::{
     decode_cursor,
 };
 
-use super::{Membership, codes, flows::INVITE_CODE_LEN};
-use crate::http::{ApiError, ApiResult};
+use super::join::INVITE_CODE_LEN;
+use super::{Error, Membership, Result, codes};
 use crate::members::State;
 use crate::presence::now_ms;
 use crate::store::{self, AccountDetails, AuditEntry, Invite, StoreError};
@@ -58,16 +58,23 @@ async fn audit(
     store::insert_audit(conn, &entry).await
 }
 
-/// The account `id` inside the transaction, or 404.
-async fn account(conn: &mut AnyConnection, id: &str) -> ApiResult<AccountDetails> {
+/// The account `id` inside the transaction, or [`Error::NotFound`].
+async fn account(conn: &mut AnyConnection, id: &str) -> Result<AccountDetails> {
     match store::account_details(conn, id).await {
-        Err(StoreError::NotFound) => Err(ApiError::NotFound("not_found")),
+        Err(StoreError::NotFound) => Err(Error::NotFound {
+            what: "account",
+            id: id.to_owned(),
+        }),
         other => Ok(other?),
     }
 }
 
-fn wrong_state() -> ApiError {
-    ApiError::Conflict("conflict")
+/// The account `id` is not in a state the change applies to.
+fn wrong_state(id: &str) -> Error {
+    Error::WrongState {
+        what: "account",
+        id: id.to_owned(),
+    }
 }
 
 impl Membership {
@@ -78,13 +85,13 @@ impl Membership {
         actor: &Actor,
         id: &str,
         note: Option<&str>,
-    ) -> ApiResult<MemberView> {
+    ) -> Result<MemberView> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         account(&mut tx, id).await?;
         // The recompute keeps pending states, so the account leaves them first.
         if !store::move_state(&mut tx, id, State::PendingApproval, State::Active, now).await? {
-            return Err(wrong_state());
+            return Err(wrong_state(id));
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;
         store::decide_applications(&mut tx, id, "approved", &actor.name, note, now).await?;
@@ -105,12 +112,12 @@ impl Membership {
 
     /// `POST …/members/{id}/reject`: only from `pending_approval`; the application becomes
     /// `rejected` and the account is deleted with its bindings, sessions and tokens.
-    pub(crate) async fn reject(&self, actor: &Actor, id: &str, reason: &str) -> ApiResult<()> {
+    pub(crate) async fn reject(&self, actor: &Actor, id: &str, reason: &str) -> Result<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
         if before.state != State::PendingApproval {
-            return Err(wrong_state());
+            return Err(wrong_state(id));
         }
         let gone: Vec<String> = store::bindings_of(&mut tx, id)
             .await?
@@ -119,7 +126,7 @@ impl Membership {
             .collect();
         store::decide_applications(&mut tx, id, "rejected", &actor.name, Some(reason), now).await?;
         if !store::delete_pending_account(&mut tx, id).await? {
-            return Err(wrong_state());
+            return Err(wrong_state(id));
         }
         let details = json!({"reason": reason, "email": before.email, "peers": gone});
         audit(
@@ -143,12 +150,12 @@ impl Membership {
         id: &str,
         reason: &str,
         cancel_subscription: bool,
-    ) -> ApiResult<MemberView> {
+    ) -> Result<MemberView> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
         if !store::mark_banned(&mut tx, id, reason, now).await? {
-            return Err(wrong_state());
+            return Err(wrong_state(id));
         }
         self.recompute_in(&mut tx, id, now).await?;
         let peers: Vec<String> = store::bindings_of(&mut tx, id)
@@ -180,12 +187,12 @@ impl Membership {
     /// `POST …/members/{id}/unban`: only from `banned`. The account returns to the state its facts
     /// give: `pending_email` while its address is unverified, `pending_approval` while an
     /// application is pending, else the recompute from `active`.
-    pub(crate) async fn unban(&self, actor: &Actor, id: &str) -> ApiResult<MemberView> {
+    pub(crate) async fn unban(&self, actor: &Actor, id: &str) -> Result<MemberView> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
         if before.state != State::Banned {
-            return Err(wrong_state());
+            return Err(wrong_state(id));
         }
         let pending_application = store::application_of(&mut tx, id)
             .await?
@@ -198,7 +205,7 @@ impl Membership {
             State::Active
         };
         if !store::clear_ban(&mut tx, id, base, now).await? {
-            return Err(wrong_state());
+            return Err(wrong_state(id));
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;
         let details = json!({"ban_reason": before.ban_reason, "state": standing.state, "tier": standing.tier});
@@ -223,14 +230,10 @@ impl Membership {
         id: &str,
         until: Option<i64>,
         note: Option<&str>,
-    ) -> ApiResult<MemberView> {
+    ) -> Result<MemberView> {
         let now = now_ms();
         if until.is_some_and(|until| until <= now) {
-            return Err(ApiError::BadRequest {
-                code: "invalid_field",
-                field: Some("until"),
-                message: "until: must lie in the future (ms) or be null".to_owned(),
-            });
+            return Err(Error::CompEndsInPast);
         }
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
@@ -250,12 +253,12 @@ impl Membership {
     }
 
     /// `DELETE …/members/{id}/comp`: ends a comp; 409 when there is none.
-    pub(crate) async fn uncomp(&self, actor: &Actor, id: &str) -> ApiResult<MemberView> {
+    pub(crate) async fn uncomp(&self, actor: &Actor, id: &str) -> Result<MemberView> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
         if !store::clear_comp(&mut tx, id, now).await? {
-            return Err(wrong_state());
+            return Err(wrong_state(id));
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;
         let details = json!({
@@ -280,12 +283,15 @@ impl Membership {
 
     /// `DELETE …/members/{id}/peers/{peer_id}`: unbinds the peer; its rights end and its vouchers
     /// are revoked.
-    pub(crate) async fn admin_unbind(&self, actor: &Actor, id: &str, peer: &str) -> ApiResult<()> {
+    pub(crate) async fn admin_unbind(&self, actor: &Actor, id: &str, peer: &str) -> Result<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         account(&mut tx, id).await?;
         if !store::remove_binding(&mut tx, id, peer).await? {
-            return Err(ApiError::NotFound("not_found"));
+            return Err(Error::NotFound {
+                what: "binding",
+                id: peer.to_owned(),
+            });
         }
         audit(
             &mut tx,
@@ -308,7 +314,7 @@ impl Membership {
         max_uses: i64,
         expires_in_secs: Option<u64>,
         note: Option<&str>,
-    ) -> ApiResult<Invite> {
+    ) -> Result<Invite> {
         let now = now_ms();
         let expires_at = expires_in_secs.map(|secs| now + i64::try_from(secs).unwrap_or(0) * 1000);
         for _ in 0..INVITE_CODE_ATTEMPTS {
@@ -341,20 +347,26 @@ impl Membership {
             tx.commit().await.map_err(StoreError::from)?;
             return Ok(invite);
         }
-        Err(ApiError::Internal("no unused invite code found".to_owned()))
+        Err(Error::InviteCodesExhausted)
     }
 
     /// `DELETE …/invites/{code}`: revokes an invite; 404 for an unknown code, 409 when revoked.
-    pub(crate) async fn revoke_invite(&self, actor: &Actor, input: &str) -> ApiResult<()> {
-        let code =
-            codes::normalize_code(input, INVITE_CODE_LEN).ok_or(ApiError::NotFound("not_found"))?;
+    pub(crate) async fn revoke_invite(&self, actor: &Actor, input: &str) -> Result<()> {
+        let not_found = || Error::NotFound {
+            what: "invite",
+            id: input.to_owned(),
+        };
+        let code = codes::normalize_code(input, INVITE_CODE_LEN).ok_or_else(not_found)?;
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let invite = store::invite_by_code(&mut tx, &code)
             .await?
-            .ok_or(ApiError::NotFound("not_found"))?;
+            .ok_or_else(not_found)?;
         if !store::mark_invite_revoked(&mut tx, &code, now).await? {
-            return Err(wrong_state());
+            return Err(Error::WrongState {
+                what: "invite",
+                id: code,
+            });
         }
         let details = json!({"uses": invite.uses, "max_uses": invite.max_uses});
         audit(
@@ -372,7 +384,7 @@ impl Membership {
 
     /// `POST …/vouchers/revoke`: every voucher of `peer` issued until now is void (hub.md §7.4);
     /// its rights stay as they are.
-    pub(crate) async fn admin_revoke_vouchers(&self, actor: &Actor, peer: PeerId) -> ApiResult<()> {
+    pub(crate) async fn admin_revoke_vouchers(&self, actor: &Actor, peer: PeerId) -> Result<()> {
         let now = now_ms();
         let peer_id = peer.to_string();
         let mut tx = self.store().begin_write().await?;
@@ -402,7 +414,7 @@ impl Membership {
         id: &str,
         gone_peers: &[String],
         reason: &'static str,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         self.apply_account(id, gone_peers, reason).await
     }
 }

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Membership;
-use crate::http::ApiResult;
+use super::{Membership, Result};
 use crate::members::{State, Tier};
 use crate::metrics::MemberLabels;
 use crate::presence::now_ms;
@@ -37,7 +36,7 @@ impl Membership {
     }
 
     /// One sweep.
-    pub(crate) async fn sweep_once(&self) -> ApiResult<()> {
+    pub(crate) async fn sweep_once(&self) -> Result<()> {
         let now = now_ms();
         for account_id in self
             .store()
@@ -81,11 +80,11 @@ impl Membership {
             tracing::debug!(rows = pruned, "pruned old revocations and sent mail");
         }
         self.prune_revocations();
-        self.refresh_member_gauge().await
+        Ok(self.refresh_member_gauge().await?)
     }
 
     /// Sets `hub_members{state,tier}` from the database.
-    pub(crate) async fn refresh_member_gauge(&self) -> ApiResult<()> {
+    pub(crate) async fn refresh_member_gauge(&self) -> Result<(), StoreError> {
         let counts = self.store().count_members().await?;
         let gauge = &self.inner.metrics.members;
         gauge.clear();

@@ -10,9 +10,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use shared::error_code::ErrorCode;
+
 use super::html::{Page, esc};
 use crate::http::ApiError;
 use crate::http::session::{Caller, check_csrf, origin_of};
+use crate::membership;
 use crate::state::AppState;
 
 /// The result of a page handler.
@@ -110,34 +113,43 @@ impl From<ApiError> for WebError {
     }
 }
 
-fn refusal(code: &str) -> String {
+/// A membership refusal shows the page its API answer would (same status, hub.md §0.1).
+impl From<membership::Error> for WebError {
+    fn from(error: membership::Error) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+fn refusal(code: ErrorCode) -> String {
     match code {
-        "csrf" => {
+        ErrorCode::Csrf => {
             "This form did not come from this hub's pages. Go back, reload the page and try again."
         }
-        "banned" => "This account is banned from the community.",
+        ErrorCode::Banned => "This account is banned from the community.",
         _ => "You are not allowed to do this.",
     }
     .to_owned()
 }
 
-fn missing(code: &str) -> String {
+fn missing(code: ErrorCode) -> String {
     match code {
-        "invalid_token" => {
+        ErrorCode::InvalidToken => {
             "This link is not valid. Copy the whole link from the email, or ask for a new one."
         }
-        "not_bound" => "There is no account here for you.",
+        ErrorCode::NotBound => "There is no account here for you.",
         _ => "There is nothing here.",
     }
     .to_owned()
 }
 
-fn conflict(code: &str) -> String {
+fn conflict(code: ErrorCode) -> String {
     match code {
-        "token_used" => "This link was used already. To sign in again, ask for a new link.",
-        "peer_already_bound" => "This device belongs to an account already.",
-        "too_many_peers" => "Your account has as many devices as it may have. Unbind one first.",
-        "email_taken" => "Another account uses this address.",
+        ErrorCode::TokenUsed => "This link was used already. To sign in again, ask for a new link.",
+        ErrorCode::PeerAlreadyBound => "This device belongs to an account already.",
+        ErrorCode::TooManyPeers => {
+            "Your account has as many devices as it may have. Unbind one first."
+        }
+        ErrorCode::EmailTaken => "Another account uses this address.",
         _ => "The request conflicts with the current state. Reload and try again.",
     }
     .to_owned()
@@ -168,7 +180,7 @@ pub(crate) fn form<T: DeserializeOwned>(form: Result<Form<T>, FormRejection>) ->
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
             _ => ApiError::BadRequest {
-                code: "invalid_field",
+                code: ErrorCode::InvalidField,
                 field: None,
                 message: "The form could not be read.".to_owned(),
             },
@@ -190,7 +202,7 @@ pub(crate) fn check_origin(state: &AppState, caller: &Caller) -> WebResult<()> {
     let origin = header_value(header::ORIGIN).or_else(|| header_value(header::REFERER));
     match origin {
         Some(origin) if origin_of(origin) != origin_of(state.membership.external_url()) => {
-            Err(ApiError::Forbidden("csrf").into())
+            Err(ApiError::Forbidden(ErrorCode::Csrf).into())
         }
         _ => Ok(()),
     }

@@ -14,9 +14,8 @@ use super::forms::{self, WebError, WebResult, check_origin, limited};
 use super::html::{Page, esc};
 use super::words;
 use crate::config::JoinMode;
-use crate::http::ApiError;
 use crate::http::session::Caller;
-use crate::membership::{JoinRequest, codes};
+use crate::membership::{self, JoinRequest, codes};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -94,20 +93,25 @@ async fn join(
                 ))
             ),
         )),
-        Err(ApiError::BadRequest { code, field, .. }) => Ok(refuse(join_problem(code, field))),
-        Err(other) => Err(WebError::from(other)),
+        Err(error) => match join_problem(&error) {
+            Some(problem) => Ok(refuse(problem)),
+            None => Err(WebError::from(error)),
+        },
     }
 }
 
 const INVALID_EMAIL: &str = "Enter a valid email address, like ann@example.org.";
 
-fn join_problem(code: &str, field: Option<&str>) -> &'static str {
-    match (code, field) {
-        ("invite_required", _) => "Enter your invite code.",
-        ("invalid_invite", _) => "This invite code is not valid, has expired or has no uses left.",
-        ("message_required", _) => "Write a few words about why you want to join.",
-        (_, Some("message")) => "Your message is longer than this community accepts.",
-        _ => INVALID_EMAIL,
+/// The form's alert for a refused input; `None` for a failure that is not the visitor's input.
+fn join_problem(error: &membership::Error) -> Option<&'static str> {
+    use membership::Error as E;
+    match error {
+        E::InviteRequired => Some("Enter your invite code."),
+        E::InvalidInvite => Some("This invite code is not valid, has expired or has no uses left."),
+        E::MessageRequired => Some("Write a few words about why you want to join."),
+        E::MessageTooLong => Some("Your message is longer than this community accepts."),
+        E::InvalidEmail | E::EmailRequired | E::InvalidLabel => Some(INVALID_EMAIL),
+        _ => None,
     }
 }
 

@@ -16,7 +16,7 @@ use super::forms::{self, WebError, WebResult, check_origin, limited};
 use super::html::{Page, esc};
 use super::words;
 use crate::http::session::{Caller, session_set_cookie};
-use crate::membership::{TokenInfo, enum_text};
+use crate::membership::{TokenInfo, TokenPurpose, enum_text};
 use crate::presence::now_ms;
 use crate::state::AppState;
 
@@ -52,18 +52,18 @@ async fn show_token(
         return Err(incomplete());
     }
     let info = state.membership.inspect_token(&token).await?;
-    let (title, intro, button) = match info.purpose.as_str() {
-        "login" => (
+    let (title, intro, button) = match info.purpose {
+        TokenPurpose::Login => (
             "Sign in",
             format!("Sign in to {} as", esc(&state.config.hub.name)),
             "Sign in",
         ),
-        "change_email" => (
+        TokenPurpose::ChangeEmail => (
             "Confirm your new address",
             "Use this new address for your account:".to_owned(),
             "Confirm the new address",
         ),
-        _ => (
+        TokenPurpose::Join => (
             "Confirm your email address",
             format!(
                 "Confirm your address to join {}:",
@@ -143,9 +143,9 @@ async fn verify(
         .await?;
     let state_text = enum_text(&verified.state);
     let tier_text = enum_text(&verified.tier);
-    let (title, lead) = match (verified.purpose.as_str(), state_text.as_str()) {
-        ("login", _) => ("You are signed in", String::new()),
-        ("change_email", _) => (
+    let (title, lead) = match (verified.purpose, state_text.as_str()) {
+        (TokenPurpose::Login, _) => ("You are signed in", String::new()),
+        (TokenPurpose::ChangeEmail, _) => (
             "Your address is changed",
             "Your account now uses the new address.".to_owned(),
         ),

@@ -9,8 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::super::Membership;
-use super::super::codes;
-use crate::http::{ApiError, ApiResult};
+use super::super::{Error, Result, codes};
 use crate::members::{State, Tier};
 use crate::metrics::TierLabel;
 use crate::presence::now_ms;
@@ -246,13 +245,9 @@ pub(crate) fn encode_cursor(cursor: &Cursor) -> String {
     shared::signing::b64u_encode(format!("{}:{}", cursor.at, cursor.id).as_bytes())
 }
 
-/// Reads a cursor made by [`encode_cursor`]; 400 `invalid_field` (`cursor`) otherwise.
-pub(crate) fn decode_cursor(text: &str) -> ApiResult<Cursor> {
-    let invalid = || ApiError::BadRequest {
-        code: "invalid_field",
-        field: Some("cursor"),
-        message: "cursor: not a cursor from a previous page".to_owned(),
-    };
+/// Reads a cursor made by [`encode_cursor`]; [`Error::InvalidCursor`] otherwise.
+pub(crate) fn decode_cursor(text: &str) -> Result<Cursor> {
+    let invalid = || Error::InvalidCursor;
     let bytes = shared::signing::b64u_decode(text).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (at, id) = text.split_once(':').ok_or_else(invalid)?;
@@ -283,7 +278,7 @@ fn page<R, T>(
 
 impl Membership {
     /// `GET …/members`: accounts matching `query`, newest first, with their PeerIds.
-    pub(crate) async fn list_members(&self, mut query: MemberQuery) -> ApiResult<Page<MemberView>> {
+    pub(crate) async fn list_members(&self, mut query: MemberQuery) -> Result<Page<MemberView>> {
         let limit = query.limit;
         query.limit = limit + 1;
         let mut conn = self.store().acquire().await?;
@@ -308,7 +303,7 @@ impl Membership {
     }
 
     /// One member as lists show it.
-    pub(crate) async fn member_view(&self, id: &str) -> ApiResult<MemberView> {
+    pub(crate) async fn member_view(&self, id: &str) -> Result<MemberView> {
         let mut conn = self.store().acquire().await?;
         let account = store::account_details(&mut conn, id).await?;
         let peers = store::bindings_of(&mut conn, id).await?;
@@ -321,7 +316,7 @@ impl Membership {
     }
 
     /// `GET …/members/{id}`; `id_or_email` may also be an address.
-    pub(crate) async fn member_detail(&self, id_or_email: &str) -> ApiResult<MemberDetail> {
+    pub(crate) async fn member_detail(&self, id_or_email: &str) -> Result<MemberDetail> {
         let mut conn = self.store().acquire().await?;
         let account = if id_or_email.contains('@') {
             let email = codes::normalize_email(id_or_email).ok_or(StoreError::NotFound)?;
@@ -365,7 +360,7 @@ impl Membership {
     }
 
     /// `GET …/invites`, newest first.
-    pub(crate) async fn list_invites(&self, include_revoked: bool) -> ApiResult<Vec<InviteView>> {
+    pub(crate) async fn list_invites(&self, include_revoked: bool) -> Result<Vec<InviteView>> {
         let mut conn = self.store().acquire().await?;
         let invites = store::list_invites(&mut conn, include_revoked, MAX_INVITES).await?;
         Ok(invites.into_iter().map(InviteView::from).collect())
@@ -377,7 +372,7 @@ impl Membership {
         status: &str,
         after: Option<&Cursor>,
         limit: i64,
-    ) -> ApiResult<Page<ApplicationView>> {
+    ) -> Result<Page<ApplicationView>> {
         let mut conn = self.store().acquire().await?;
         let rows = store::list_applications(&mut conn, status, after, limit + 1).await?;
         Ok(page(
@@ -396,7 +391,7 @@ impl Membership {
         &self,
         after: Option<&Cursor>,
         limit: i64,
-    ) -> ApiResult<Page<AuditView>> {
+    ) -> Result<Page<AuditView>> {
         let mut conn = self.store().acquire().await?;
         let rows = store::list_audit(&mut conn, after, limit + 1).await?;
         Ok(page(
@@ -411,7 +406,7 @@ impl Membership {
     }
 
     /// `GET …/presence`: live peers with their accounts, most recently seen first.
-    pub(crate) async fn presence_peers(&self) -> ApiResult<Vec<PresencePeer>> {
+    pub(crate) async fn presence_peers(&self) -> Result<Vec<PresencePeer>> {
         let live = self.inner.enforcer.presence.live_peers();
         let ids: Vec<String> = live.iter().map(|p| p.peer_id.to_string()).collect();
         let mut conn = self.store().acquire().await?;
@@ -447,7 +442,7 @@ impl Membership {
 
     /// `GET …/stats` (hub.md §9). Billing does not exist yet: subscriptions are counted from
     /// their table (empty until billing writes it) and donations are zero.
-    pub(crate) async fn stats(&self) -> ApiResult<Stats> {
+    pub(crate) async fn stats(&self) -> Result<Stats> {
         let counts = self.store().count_members().await?;
         let mut conn = self.store().acquire().await?;
         let subscriptions = store::count_subscriptions(&mut conn).await?;

@@ -3,6 +3,7 @@
 //! account store and the join flows build on these; nothing here touches I/O.
 
 use serde::{Deserialize, Serialize};
+use shared::error_code::ErrorCode;
 
 use crate::entitlements::Rights;
 
@@ -187,17 +188,17 @@ pub fn voucher_tier(standing: &Standing) -> Option<Tier> {
 }
 
 /// The membership code of a refusal (hub.md §6.5); `None` for an unbound peer means `not_member`.
-pub fn refusal_code(standing: Option<&Standing>, guest_presence: bool) -> &'static str {
+pub fn refusal_code(standing: Option<&Standing>, guest_presence: bool) -> ErrorCode {
     match standing {
-        None => "not_member",
+        None => ErrorCode::NotMember,
         Some(s) => match s.state {
-            State::PendingEmail | State::PendingApproval => "membership_pending",
-            State::Banned => "banned",
-            State::Lapsed => "membership_lapsed",
+            State::PendingEmail | State::PendingApproval => ErrorCode::MembershipPending,
+            State::Banned => ErrorCode::Banned,
+            State::Lapsed => ErrorCode::MembershipLapsed,
             State::Active | State::Grace if s.tier == Tier::Guest && !guest_presence => {
-                "membership_lapsed"
+                ErrorCode::MembershipLapsed
             }
-            State::Active | State::Grace => "not_member",
+            State::Active | State::Grace => ErrorCode::NotMember,
         },
     }
 }
@@ -342,21 +343,21 @@ mod tests {
 
     #[test]
     fn refusal_codes_name_the_membership_problem() {
-        assert_eq!(refusal_code(None, false), "not_member");
+        assert_eq!(refusal_code(None, false).as_str(), "not_member");
         assert_eq!(
-            refusal_code(Some(&st(State::PendingApproval, Tier::Member)), false),
+            refusal_code(Some(&st(State::PendingApproval, Tier::Member)), false).as_str(),
             "membership_pending"
         );
         assert_eq!(
-            refusal_code(Some(&st(State::Lapsed, Tier::Guest)), false),
+            refusal_code(Some(&st(State::Lapsed, Tier::Guest)), false).as_str(),
             "membership_lapsed"
         );
         assert_eq!(
-            refusal_code(Some(&st(State::Active, Tier::Guest)), false),
+            refusal_code(Some(&st(State::Active, Tier::Guest)), false).as_str(),
             "membership_lapsed"
         );
         assert_eq!(
-            refusal_code(Some(&st(State::Banned, Tier::Paid)), false),
+            refusal_code(Some(&st(State::Banned, Tier::Paid)), false).as_str(),
             "banned"
         );
     }

@@ -1,20 +1,16 @@
-//! What a member sees and manages (hub.md §6.9, §6.10): the membership view for peers, the account
-//! document, bind codes and bound peers.
+//! The account as its holder sees it (hub.md §6.10): the membership view for peers, the account
+//! document, and moving the account to a new address.
 
 use libp2p::PeerId;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::codes;
-use super::flows::{Proof, binding_for, insert_binding_checked, label};
-use super::{Membership, entry_for, enum_text};
-use crate::http::{ApiError, ApiResult};
+use super::enforce::entry_for;
+use super::verify::{TokenPurpose, plain_token};
+use super::{Error, Membership, Result, enum_text, is_verified};
 use crate::members::{self, State};
 use crate::presence::now_ms;
-use crate::store::{self, BindCode, StoreError};
-
-/// Bind codes: 10 Crockford base32 characters (hub.md §6.9 rule 3).
-pub(crate) const BIND_CODE_LEN: usize = 10;
+use crate::store::{self, EmailToken, StoreError};
 
 /// `GET /api/v1/membership`.
 #[derive(Debug, Clone, Serialize)]
@@ -36,7 +32,7 @@ pub(crate) struct ViewRights {
 
 impl Membership {
     /// The membership of a peer as it sees it.
-    pub(crate) async fn membership_of(&self, peer: &PeerId) -> ApiResult<MembershipView> {
+    pub(crate) async fn membership_of(&self, peer: &PeerId) -> Result<MembershipView> {
         let community = self.config().hub.slug.to_string();
         let mut conn = self.store().acquire().await?;
         let Some(binding) = store::binding_of(&mut conn, &peer.to_string()).await? else {
@@ -83,10 +79,14 @@ impl Membership {
         &self,
         account_id: &str,
         is_online: impl Fn(&str) -> bool,
-    ) -> ApiResult<Value> {
+    ) -> Result<Value> {
         let mut conn = self.store().acquire().await?;
         let account = match store::account_details(&mut conn, account_id).await {
-            Err(StoreError::NotFound) => return Err(ApiError::NotFound("not_bound")),
+            Err(StoreError::NotFound) => {
+                return Err(Error::NotBound {
+                    account_id: account_id.to_owned(),
+                });
+            }
             other => other?,
         };
         let peers = store::bindings_of(&mut conn, account_id).await?;
@@ -135,104 +135,55 @@ impl Membership {
         }))
     }
 
-    /// `POST /api/v1/me/bind-codes`: a new single-use code shown as `XXXXX-XXXXX`.
-    pub(crate) async fn create_bind_code(&self, account_id: &str) -> ApiResult<(String, i64)> {
-        let mut conn = self.store().acquire().await?;
-        let account = store::account_details(&mut conn, account_id).await?;
-        drop(conn);
-        if account.state == State::Banned {
-            return Err(ApiError::Forbidden("banned"));
-        }
-        let code = codes::new_code(BIND_CODE_LEN);
-        let now = now_ms();
-        let ttl = i64::try_from(self.config().membership.bind_code_ttl_secs).unwrap_or(600);
-        let expires_at = now + ttl * 1000;
-        self.store()
-            .insert_bind_code(&BindCode {
-                code_hash: codes::hash(&code),
-                account_id: account_id.to_owned(),
-                created_at: now,
-                expires_at,
-            })
-            .await?;
-        Ok((codes::grouped(&code, 5), expires_at))
-    }
-
-    /// `POST /api/v1/peers`: binds the signing peer with a bind code.
-    pub(crate) async fn bind_with_code(
+    /// `POST /api/v1/me/email`: a `change_email` link to the new address.
+    pub(crate) async fn request_email_change(
         &self,
-        proof: &Proof,
-        bind_code: &str,
-        peer_label: Option<&str>,
-    ) -> ApiResult<(String, members::Standing)> {
-        let label = label(peer_label)?;
-        let invalid = || ApiError::BadRequest {
-            code: "invalid_bind_code",
-            field: Some("bind_code"),
-            message: "bind_code: not valid or expired".to_owned(),
-        };
-        let code = codes::normalize_code(bind_code, BIND_CODE_LEN).ok_or_else(invalid)?;
+        account_id: &str,
+        email: &str,
+        ip: &str,
+    ) -> Result<()> {
         let now = now_ms();
-        let peer = proof.peer.to_string();
         let mut tx = self.store().begin_write().await?;
-        if store::binding_of(&mut tx, &peer).await?.is_some() {
-            return Err(ApiError::Conflict("peer_already_bound"));
-        }
-        let account_id = store::consume_bind_code(&mut tx, &codes::hash(&code), &peer, now)
-            .await?
-            .ok_or_else(invalid)?;
-        // Concurrent binds to one account take turns, so the peer count holds.
-        store::lock_account(&mut tx, &account_id, now).await?;
-        let account = store::account_details(&mut tx, &account_id).await?;
-        if account.state == State::Banned {
-            return Err(ApiError::Forbidden("banned"));
-        }
-        if store::count_bindings(&mut tx, &account_id).await?
-            >= i64::from(self.config().membership.max_peers_per_account)
-        {
-            return Err(ApiError::Conflict("too_many_peers"));
-        }
-        let binding = binding_for(
-            &account_id,
-            &peer,
-            label,
-            proof.ts,
-            &proof.sig,
-            "bind_code",
-            now,
-        );
-        insert_binding_checked(&mut tx, &binding).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.apply_account(&account_id, &[], "bind").await?;
-        Ok((
-            account_id,
-            members::Standing {
-                state: account.state,
-                tier: account.tier,
-                grace_until: account.grace_until,
-            },
-        ))
-    }
-
-    /// Unbinds a peer of an account: its rights end and its vouchers are revoked.
-    pub(crate) async fn unbind(&self, account_id: &str, peer_id: &str) -> ApiResult<()> {
-        let mut tx = self.store().begin_write().await?;
-        // A banned account keeps its peers: unbinding one would hand it back the default rights
-        // of an open community, or let it join again under another address.
         if store::account_details(&mut tx, account_id).await?.state == State::Banned {
-            return Err(ApiError::Forbidden("banned"));
+            return Err(Error::Banned {
+                account_id: account_id.to_owned(),
+            });
         }
-        if !store::remove_binding(&mut tx, account_id, peer_id).await? {
-            return Err(ApiError::NotFound("not_found"));
-        }
+        let token = plain_token(
+            TokenPurpose::ChangeEmail,
+            email,
+            Some(account_id.to_owned()),
+            ip,
+            now,
+            self.config().email.token_ttl_secs,
+        );
+        self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.apply_account(account_id, &[peer_id.to_owned()], "unbind")
-            .await
+        self.wake_outbox();
+        Ok(())
     }
 
-    /// The bound peers of an account.
-    pub(crate) async fn peers_of(&self, account_id: &str) -> ApiResult<Vec<store::Binding>> {
-        let mut conn = self.store().acquire().await?;
-        Ok(store::bindings_of(&mut conn, account_id).await?)
+    /// A `change_email` token: moves the account to the new address (§6.8 rule 8).
+    pub(super) async fn consume_change_email(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        token: &EmailToken,
+        now: i64,
+    ) -> Result<String> {
+        let account_id = token.account_id.clone().ok_or(Error::InvalidToken)?;
+        if let Some(holder) = store::account_by_email(tx, &token.email).await? {
+            if holder.id == account_id {
+                return Ok(account_id);
+            }
+            if is_verified(holder.state) {
+                return Err(Error::EmailTaken);
+            }
+            store::remove_account(tx, &holder.id).await?;
+        }
+        store::set_email(tx, &account_id, &token.email, now).await?;
+        // Links sent before the change (to this or an earlier address) must not act on the
+        // account any more.
+        store::delete_account_tokens_except(tx, &account_id, &token.token_hash).await?;
+        Ok(account_id)
     }
 }
