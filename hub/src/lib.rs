@@ -40,6 +40,7 @@ mod p2p;
 mod peer_sig;
 mod presence;
 mod rate_limit;
+mod routes;
 pub mod server;
 mod state;
 pub mod store;

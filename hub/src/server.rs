@@ -174,7 +174,7 @@ impl Server {
                 Ok(())
             }
         });
-        let app = crate::http::router(state, metrics.http.clone());
+        let app = crate::routes::router(state, metrics.http.clone());
         tasks.spawn(
             "http",
             shared::server::serve_http(http_listener, app, token.child_token()),

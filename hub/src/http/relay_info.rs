@@ -16,7 +16,7 @@ use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 
 use shared::error_code::ErrorCode;
 
-use super::auth::client_ip;
+use super::extract::client_ip;
 use crate::presence::now_ms;
 
 use super::{ApiError, ApiResult};

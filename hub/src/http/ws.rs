@@ -17,7 +17,7 @@ use shared::signing;
 
 use shared::error_code::ErrorCode;
 
-use super::auth::client_ip;
+use super::extract::client_ip;
 use super::presence::PRESENCE_BODY_LIMIT;
 use super::{ApiError, ApiResult};
 use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport, now_ms};

@@ -10,11 +10,12 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::forms::{self, WebError, WebResult, check_origin, limited};
+use super::forms::{WebError, WebResult, limited};
 use super::html::{Page, esc};
 use super::words;
 use crate::config::JoinMode;
-use crate::http::session::Caller;
+use crate::http::body::form_body;
+use crate::http::extract::Caller;
 use crate::membership::{self, JoinRequest, codes};
 use crate::state::AppState;
 
@@ -62,8 +63,8 @@ async fn join(
     caller: Caller,
     form: Result<Form<JoinForm>, FormRejection>,
 ) -> WebResult {
-    check_origin(&state, &caller)?;
-    let form = forms::form(form)?;
+    caller.check_form_origin(&state)?;
+    let form = form_body(form)?;
     let refuse = |message: &str| {
         Page::new("Join", join_form(&state, &form, Some(message))).status(StatusCode::BAD_REQUEST)
     };
@@ -165,8 +166,8 @@ async fn login(
     caller: Caller,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> WebResult {
-    check_origin(&state, &caller)?;
-    let form = forms::form(form)?;
+    caller.check_form_origin(&state)?;
+    let form = form_body(form)?;
     let Some(email) = codes::normalize_email(&form.email) else {
         return Ok(
             Page::new("Sign in", login_form(&form.email, Some(INVALID_EMAIL)))

@@ -12,10 +12,12 @@ use axum::http::{StatusCode, header};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::forms::{self, WebError, WebResult, check_origin, limited};
+use super::forms::{WebError, WebResult, limited};
 use super::html::{Page, esc};
 use super::words;
-use crate::http::session::{Caller, session_set_cookie};
+use crate::http::body::form_body;
+use crate::http::cookie::session_set_cookie;
+use crate::http::extract::Caller;
 use crate::membership::{TokenInfo, TokenPurpose, enum_text};
 use crate::presence::now_ms;
 use crate::state::AppState;
@@ -125,8 +127,8 @@ async fn verify(
     caller: Caller,
     form: Result<Form<TokenFields>, FormRejection>,
 ) -> WebResult {
-    check_origin(&state, &caller)?;
-    let form = forms::form(form)?;
+    caller.check_form_origin(&state)?;
+    let form = form_body(form)?;
     limited(state.limits.verify_ip.check(caller.ip, Instant::now()))?;
     if form.token.is_empty() {
         return Err(incomplete());
