@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::enforce::entry_for;
-use super::verify::{TokenPurpose, plain_token};
+use super::verify::TokenPurpose;
 use super::{Error, Membership, Result, enum_text, is_verified};
 use crate::members::{self, State};
 use crate::presence::now_ms;
@@ -149,18 +149,15 @@ impl Membership {
                 account_id: account_id.to_owned(),
             });
         }
-        let token = plain_token(
+        self.send_link(
+            tx,
             TokenPurpose::ChangeEmail,
             email,
-            Some(account_id.to_owned()),
+            account_id.to_owned(),
             ip,
             now,
-            self.config().email.token_ttl_secs,
-        );
-        self.send_token(&mut tx, token).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.wake_outbox();
-        Ok(())
+        )
+        .await
     }
 
     /// A `change_email` token: moves the account to the new address (§6.8 rule 8).

@@ -1,11 +1,11 @@
 //! Sessions (hub.md §6.9 rule 1, §6.10): sign-in links, the session behind a cookie (renewed after
 //! half its life) and signing out.
 
-use super::verify::{TokenPurpose, plain_token};
+use super::verify::TokenPurpose;
 use super::{Membership, Result, codes, is_verified};
 use crate::members::State;
 use crate::presence::now_ms;
-use crate::store::{self, Session, StoreError};
+use crate::store::{self, Session};
 
 impl Membership {
     /// Creates a session for `account_id` in the caller's transaction; the cookie value.
@@ -49,18 +49,8 @@ impl Membership {
         if !is_verified(account.state) {
             return Ok(());
         }
-        let token = plain_token(
-            TokenPurpose::Login,
-            email,
-            Some(account.id),
-            ip,
-            now,
-            self.config().email.token_ttl_secs,
-        );
-        self.send_token(&mut tx, token).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.wake_outbox();
-        Ok(())
+        self.send_link(tx, TokenPurpose::Login, email, account.id, ip, now)
+            .await
     }
 
     /// The account of a session cookie value, renewing the session after half its life.

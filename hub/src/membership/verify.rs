@@ -104,6 +104,25 @@ impl Membership {
         Ok(token.token_hash)
     }
 
+    /// Sends a link without join context (sign-in, address change) for `account_id` and commits
+    /// `tx` with it.
+    pub(super) async fn send_link(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        purpose: TokenPurpose,
+        email: &str,
+        account_id: String,
+        ip: &str,
+        now: i64,
+    ) -> Result<()> {
+        let ttl_secs = self.config().email.token_ttl_secs;
+        let token = plain_token(purpose, email, Some(account_id), ip, now, ttl_secs);
+        self.send_token(&mut tx, token).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.wake_outbox();
+        Ok(())
+    }
+
     /// Counts a message not sent because its address is banned.
     pub(super) fn count_suppressed(&self, purpose: &'static str) {
         self.inner
@@ -237,7 +256,7 @@ fn check_token(token: &EmailToken, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn plain_token(
+fn plain_token(
     purpose: TokenPurpose,
     email: &str,
     account_id: Option<String>,
