@@ -5,14 +5,17 @@
 //! - [`config`]: typed configuration, layered defaults → TOML → `HUB_*` env → CLI.
 //! - [`entitlements`]: who may use presence, rendezvous and the relay; every gate asks it.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
-//! - `http`: the axum router (health, info, presence routes, `/relay`), errors, layers.
+//! - `routes`: the application — the JSON API and the pages side by side, with the shared layers.
+//! - `http`: the JSON routes, one file per concept (join, verify, sessions, account, bindings,
+//!   vouchers, admin, presence, `/relay`), the extractors, body readers, session cookie and
+//!   `ApiError`, which maps the domain's errors to the spec's codes in one place.
 //! - `membership`: join, verification, sessions, bindings, vouchers, administration, and the one
 //!   path that turns a committed account change into entitlements and revocations;
 //!   [`members`] (`membership/rules.rs`): states, tiers, the pure recompute, what a standing entitles.
 //! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
 //! - `peer_sig`: signed HTTP requests; `rate_limit`: token buckets.
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
-//! - `email`: the mailer (SMTP, log, file) and the durable outbox worker.
+//! - `email`: the mailer (SMTP, log, file), the durable outbox worker and the mail texts.
 //! - `web`: the server-rendered pages of §10 (landing, join, verify, sign-in, account, admin).
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `hub init`, writing a commented config and a key.
