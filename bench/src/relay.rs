@@ -55,7 +55,7 @@ async fn start_hub(dir: &std::path::Path) -> Result<(hub::Server, Multiaddr), St
     config.relay.reservations = hub::config::Policy::Any;
     config.relay.circuit_sources = hub::config::Policy::Any;
     config.relay.circuit_max_bytes = CIRCUIT_BYTES;
-    config.relay.circuit_max_duration_secs = CIRCUIT_SECS;
+    config.relay.circuit_max_duration = Duration::from_secs(CIRCUIT_SECS);
     let server = hub::Server::start(config)
         .await
         .map_err(|e| e.to_string())?;

@@ -4,6 +4,7 @@
 mod membership;
 mod network;
 mod presence;
+mod secs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -116,7 +117,8 @@ pub struct P2pConfig {
     /// Pending inbound connections.
     pub max_pending_incoming: u32,
     /// Idle connection timeout.
-    pub idle_timeout_secs: u64,
+    #[serde(rename = "idle_timeout_secs", with = "secs")]
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -143,7 +145,7 @@ impl Default for Config {
                 max_connections: 4096,
                 max_connections_per_peer: 8,
                 max_pending_incoming: 256,
-                idle_timeout_secs: 60,
+                idle_timeout: Duration::from_secs(60),
             },
             relay: RelayConfig::default(),
             rendezvous: RendezvousConfig::default(),
@@ -206,11 +208,6 @@ impl Config {
     /// The key file, absolute.
     pub fn key_path(&self) -> PathBuf {
         shared::config::resolve(&self.hub.data_dir, &self.hub.key_file)
-    }
-
-    /// The idle connection timeout.
-    pub fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.p2p.idle_timeout_secs)
     }
 
     fn validate(&self) -> Result<(), LoadConfigError> {
@@ -379,6 +376,25 @@ mod tests {
         let config = load(Some(example), &[]).unwrap();
 
         assert_eq!(config.hub.name, Config::default().hub.name);
+    }
+
+    #[test]
+    fn durations_read_whole_seconds_when_keys_end_in_secs() {
+        let config = load(
+            Some("[presence]\npeer_ttl_secs = 7\n[vouchers]\nttl_secs = 3600\n"),
+            &[("HUB_EMAIL__RETRY_BASE_SECS", "2")],
+        )
+        .unwrap();
+        let zero = load(Some("[membership]\nbind_code_ttl_secs = 0\n"), &[]).unwrap_err();
+
+        assert_eq!(config.presence.peer_ttl, Duration::from_secs(7));
+        assert_eq!(config.vouchers.ttl, Duration::from_secs(3600));
+        assert_eq!(config.email.retry_base, Duration::from_secs(2));
+        assert_eq!(config.p2p.idle_timeout, Duration::from_secs(60));
+        assert!(
+            zero.to_string().contains("membership.bind_code_ttl_secs"),
+            "{zero}"
+        );
     }
 
     #[test]

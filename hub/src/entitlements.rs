@@ -14,29 +14,7 @@ use libp2p::PeerId;
 use shared::error_code::ErrorCode;
 
 use crate::config::Policy;
-use crate::members::{State, Tier};
-
-/// What a peer may do (hub.md §6.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Rights {
-    /// Publish and subscribe presence; use rendezvous.
-    pub presence: bool,
-    /// Reserve on the relay and open circuits.
-    pub relay: bool,
-}
-
-impl Rights {
-    /// Every right.
-    pub const ALL: Self = Self {
-        presence: true,
-        relay: true,
-    };
-    /// No right.
-    pub const NONE: Self = Self {
-        presence: false,
-        relay: false,
-    };
-}
+use crate::members::{Rights, State, Tier};
 
 /// A bound peer's entry: its account's rights, tier, and the code refusals name (hub.md §6.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -52,7 +52,7 @@ mod web;
 
 pub use config::Config;
 pub use email::MailerError;
-pub use entitlements::Rights;
+pub use members::Rights;
 /// The pure membership rules (states, tiers, recompute, rights), also used by tests and the bench.
 pub use membership::rules as members;
 pub use p2p::StartNetworkError;

@@ -33,20 +33,6 @@ pub(crate) struct SubscriberLabels {
     pub(crate) class: &'static str,
 }
 
-impl SubscriberLabels {
-    pub(crate) fn of(request: &crate::presence::SubscribeRequest) -> Self {
-        let class = match request.class {
-            crate::presence::Class::Admin => "admin",
-            crate::presence::Class::Participant => "participant",
-            crate::presence::Class::Public => "public",
-        };
-        Self {
-            transport: request.transport.label(),
-            class,
-        }
-    }
-}
-
 /// Labels of `hub_presence_messages_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct MessageLabels {

@@ -203,7 +203,7 @@ fn build_swarm(
     let builder = builder
         .with_other_transport(tcp)
         .map_err(|e| transport_err(&e))?;
-    let idle = config.idle_timeout();
+    let idle = config.p2p.idle_timeout;
     let swarm = builder
         .with_bandwidth_metrics(registry)
         .with_behaviour(|key| Behaviour::new(key, config, entitlements, refusals))

@@ -51,8 +51,8 @@ pub(crate) struct PeerSigVerifier {
 }
 
 impl PeerSigVerifier {
-    pub(crate) fn new(audience: Ed25519PeerId, window_secs: u64) -> Self {
-        let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    pub(crate) fn new(audience: Ed25519PeerId, window: std::time::Duration) -> Self {
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         Self {
             audience,
             window_ms,
@@ -215,7 +215,10 @@ mod tests {
 
     fn setup() -> (Keypair, PeerSigVerifier) {
         let hub = Ed25519PeerId::from(Keypair::generate().public());
-        (Keypair::generate(), PeerSigVerifier::new(hub, 60))
+        (
+            Keypair::generate(),
+            PeerSigVerifier::new(hub, std::time::Duration::from_secs(60)),
+        )
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub(crate) use message::{Class, InvalidField, MsgType, PresenceMsg};
 use state::State;
 
 use crate::config::PresenceConfig;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SubscriberLabels};
+use crate::utc::now_ms;
 
 /// How long unsigned input may not change a PeerId after it was seen signed (hub.md §5.2 rule 2).
 const SIGNATURE_LOCK: Duration = Duration::from_secs(600);
@@ -60,6 +61,21 @@ pub(crate) struct SubscribeRequest {
     /// Whether this is a WS session of `identity` (a publisher; replaces older sessions).
     pub(crate) session: bool,
     pub(crate) ip: IpAddr,
+}
+
+impl SubscribeRequest {
+    /// The `hub_presence_subscribers` labels of this subscription.
+    pub(crate) fn labels(&self) -> SubscriberLabels {
+        let class = match self.class {
+            Class::Admin => "admin",
+            Class::Participant => "participant",
+            Class::Public => "public",
+        };
+        SubscriberLabels {
+            transport: self.transport.label(),
+            class,
+        }
+    }
 }
 
 /// A live peer as the admin presence list shows it (hub.md §9).
@@ -242,14 +258,14 @@ impl Presence {
 
     /// Removes peers whose TTL passed without an open session and fans out `offline`.
     pub(crate) fn sweep(&self, now: Instant) {
-        let ttl = Duration::from_secs(self.config.peer_ttl_secs);
+        let ttl = self.config.peer_ttl;
         self.lock().sweep(now, ttl, &self.metrics);
     }
 
     /// Re-sends one slice of the live peers as `update` to legacy subscribers; called once per
     /// second, so that every peer is refreshed once per `legacy_refresh_secs`.
     pub(crate) fn refresh_legacy(&self, tick: u64) {
-        let interval = self.config.legacy_refresh_secs;
+        let interval = self.config.legacy_refresh.as_secs();
         if interval > 0 {
             self.lock()
                 .refresh_legacy(tick % interval, interval, &self.metrics);
@@ -275,13 +291,6 @@ pub(crate) fn kind_label(kind: MsgType) -> &'static str {
         MsgType::Offline => "offline",
         MsgType::Punch => "punch",
     }
-}
-
-/// The hub's clock in unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

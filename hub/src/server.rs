@@ -12,7 +12,8 @@ use shared::db::ConnectError;
 use shared::server::{BindError, Listeners, OpenIdentityError, TaskExit, Tasks};
 
 use crate::config::Config;
-use crate::entitlements::{Entitlement, Entitlements, Rights};
+use crate::entitlements::{Entitlement, Entitlements};
+use crate::members::Rights;
 use crate::membership::{Enforcer, Membership};
 use crate::metrics::Metrics;
 use crate::p2p::{self, StartNetworkError};
@@ -108,10 +109,12 @@ impl Server {
         let info = crate::http::info_document(&config, &id, &p2p_addrs, &http_url);
         let ready = Readiness::default();
         let presence = Presence::new(config.presence.clone(), metrics.clone());
+        let tasks = Tasks::default();
         let enforcer = Enforcer {
             entitlements: entitlements.clone(),
             presence: presence.clone(),
             network: network.handle.clone(),
+            tracker: tasks.tracker().clone(),
         };
         let config = Arc::new(config);
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
@@ -135,15 +138,11 @@ impl Server {
             ready: ready.clone(),
             presence: presence.clone(),
             entitlements: entitlements.clone(),
-            peer_sig: Arc::new(PeerSigVerifier::new(
-                id,
-                config.presence.signature_window_secs,
-            )),
+            peer_sig: Arc::new(PeerSigVerifier::new(id, config.presence.signature_window)),
             limits: Arc::new(Limiters::new(&config)),
             config,
         };
 
-        let tasks = Tasks::default();
         let token = tasks.token().clone();
         tasks.spawn("libp2p", {
             let token = token.child_token();
@@ -152,7 +151,7 @@ impl Server {
                 Ok(())
             }
         });
-        spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval_secs);
+        spawn_presence_jobs(&tasks, &presence, state.config.presence.sweep_interval);
         tasks.spawn("membership-sweep", {
             let sweep = membership.clone().run_sweep(token.child_token());
             async move {
@@ -263,11 +262,11 @@ impl Server {
 }
 
 /// The presence sweep (expired peers go offline) and the legacy refresh, both until cancelled.
-fn spawn_presence_jobs(tasks: &Tasks, presence: &Presence, sweep_secs: u64) {
+fn spawn_presence_jobs(tasks: &Tasks, presence: &Presence, sweep_interval: Duration) {
     let token = tasks.token().child_token();
     let presence = presence.clone();
     tasks.spawn("presence", async move {
-        let mut sweep = tokio::time::interval(Duration::from_secs(sweep_secs));
+        let mut sweep = tokio::time::interval(sweep_interval);
         let mut refresh = tokio::time::interval(Duration::from_secs(1));
         let mut tick = 0u64;
         loop {

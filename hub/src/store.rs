@@ -6,39 +6,55 @@
 //! JSON are `text`; write transactions come from [`Database::begin_write`].
 
 mod accounts;
-mod admin;
+mod applications;
+mod audit;
+mod bind_codes;
+mod bindings;
 mod email_outbox;
+mod email_tokens;
 mod hub_state;
 mod invites;
+mod page;
+mod retention;
 mod revocations;
-mod tokens;
+mod sessions;
+mod subscriptions;
 
 use std::path::Path;
 
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use accounts::{
-    Account, AccountDetails, Binding, BoundPeer, SubscriptionSummary, account_by_email,
-    account_details, binding_of, bindings_of, count_bindings, insert_account, insert_binding,
-    latest_subscription, lock_account, mark_verified, remove_account, remove_binding, set_email,
-    set_standing, subscription_facts,
+    Account, AccountDetails, MemberQuery, MemberRow, delete_account, delete_pending_account,
+    find_account_by_email, get_account, insert_account, list_members, lock_account, mark_banned,
+    mark_comp_ended, mark_email_verified, mark_unbanned, update_comp, update_email,
+    update_standing, update_state,
 };
-pub use admin::{
-    AuditEntry, Cursor, MemberQuery, MemberRow, PeerOwner, SubscriptionRow, clear_ban, clear_comp,
-    count_emails, count_subscriptions, decide_applications, delete_pending_account, insert_audit,
-    list_applications, list_audit, list_audit_of, list_invites, list_members, list_owners,
-    list_peers_of, list_subscriptions_of, mark_banned, mark_invite_revoked, move_state, set_comp,
+pub use applications::{
+    Application, find_latest_application, insert_application, list_applications,
+    mark_applications_decided,
 };
-pub use email_outbox::{DueEmail, NewEmail, insert_email};
+pub use audit::{AuditEntry, insert_audit, list_audit, list_audit_of_target};
+pub use bind_codes::{BindCode, mark_bind_code_consumed};
+pub use bindings::{
+    Binding, BoundPeer, PeerOwner, count_bindings, delete_binding, find_binding, insert_binding,
+    list_bindings, list_peer_owners, list_peers_of_accounts,
+};
+pub use email_outbox::{DueEmail, NewEmail, count_emails_since, insert_email};
+pub use email_tokens::{
+    EmailToken, delete_account_tokens_except, delete_join_tokens_except, find_email_token,
+    find_newest_join_token, insert_email_token, mark_email_token_consumed,
+};
 pub use invites::{
-    Application, Invite, application_of, insert_application, insert_invite, invite_by_code,
-    use_invite,
+    Invite, find_invite, insert_invite, list_invites, mark_invite_revoked, mark_invite_used,
 };
 pub use revocations::{Revocation, insert_revocation};
+pub use sessions::{Session, insert_session};
+pub use shared::cursor::Cursor;
 pub use shared::db::StoreError;
-pub use tokens::{
-    BindCode, EmailToken, Session, consume_bind_code, consume_token, delete_account_tokens_except,
-    delete_join_tokens_except, insert_session, insert_token, newest_join_token, token_by_hash,
+pub use subscriptions::{
+    SubscriptionRow, SubscriptionSummary, count_subscriptions, find_latest_subscription,
+    list_subscription_facts, list_subscriptions,
 };
 
 static MIGRATIONS: Migrations = Migrations {

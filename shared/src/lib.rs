@@ -9,6 +9,7 @@
 //! - [`init`]: `init --dir`: a commented config plus a key.
 //! - [`keyfile`]: load or create the libp2p protobuf key file (mode 0600).
 //! - [`config`]: defaults → TOML → environment layering with unknown keys refused.
+//! - [`cursor`]: keyset-pagination cursors and their opaque text form.
 //! - [`voucher`]: membership vouchers (EdDSA JWTs): sign, verify offline, JWK.
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
 //! - [`server`] (feature `server`): task ownership, `/metrics`, HTTP metrics, error bodies.
@@ -27,6 +28,7 @@
 
 pub mod api;
 pub mod config;
+pub mod cursor;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod error_code;

@@ -69,6 +69,13 @@ impl Tasks {
         &self.token
     }
 
+    /// The tracker every task runs on. Work that is not a long-running task but must finish
+    /// before shutdown completes (a committed change's follow-up that a cancelled request must
+    /// not stop halfway) is spawned on a clone of it; [`Tasks::shutdown`] waits for it too.
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
     /// Spawns `task` on the tracker. When it ends, its outcome is reported to [`Tasks::join`].
     pub fn spawn<F>(&self, name: &'static str, task: F)
     where

@@ -1,6 +1,8 @@
 //! `[membership]`, `[vouchers]` and `[billing]` (the keys the membership rules read; hub.md §6, §7,
 //! §16). Billing's Stripe keys arrive with billing itself.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use shared::config::LoadConfigError;
 
@@ -26,11 +28,13 @@ pub struct MembershipConfig {
     /// Unverified accounts are deleted after this many days.
     pub pending_expiry_days: u64,
     /// Period of the membership sweep (§6.7).
-    pub sweep_interval_secs: u64,
+    #[serde(rename = "sweep_interval_secs", with = "super::secs")]
+    pub sweep_interval: Duration,
     /// Browser session lifetime.
     pub session_ttl_days: u64,
     /// Bind code lifetime.
-    pub bind_code_ttl_secs: u64,
+    #[serde(rename = "bind_code_ttl_secs", with = "super::secs")]
+    pub bind_code_ttl: Duration,
 }
 
 impl Default for MembershipConfig {
@@ -43,9 +47,9 @@ impl Default for MembershipConfig {
             max_peers_per_account: 10,
             application_max_chars: 2000,
             pending_expiry_days: 7,
-            sweep_interval_secs: 60,
+            sweep_interval: Duration::from_secs(60),
             session_ttl_days: 30,
-            bind_code_ttl_secs: 600,
+            bind_code_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -62,9 +66,15 @@ impl MembershipConfig {
                 self.application_max_chars as u64,
             ),
             ("membership.pending_expiry_days", self.pending_expiry_days),
-            ("membership.sweep_interval_secs", self.sweep_interval_secs),
+            (
+                "membership.sweep_interval_secs",
+                self.sweep_interval.as_secs(),
+            ),
             ("membership.session_ttl_days", self.session_ttl_days),
-            ("membership.bind_code_ttl_secs", self.bind_code_ttl_secs),
+            (
+                "membership.bind_code_ttl_secs",
+                self.bind_code_ttl.as_secs(),
+            ),
         ];
         match positive.iter().find(|(_, v)| *v == 0) {
             Some((key, _)) => Err(LoadConfigError::rule(key, "must be at least 1")),
@@ -82,18 +92,21 @@ impl MembershipConfig {
 #[serde(deny_unknown_fields)]
 pub struct VouchersConfig {
     /// Voucher lifetime (capped by comp and grace ends).
-    pub ttl_secs: u64,
+    #[serde(rename = "ttl_secs", with = "super::secs")]
+    pub ttl: Duration,
 }
 
 impl Default for VouchersConfig {
     fn default() -> Self {
-        Self { ttl_secs: 86_400 }
+        Self {
+            ttl: Duration::from_secs(86_400),
+        }
     }
 }
 
 impl VouchersConfig {
     pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
-        if !(60..=30 * 86_400).contains(&self.ttl_secs) {
+        if !(60..=30 * 86_400).contains(&self.ttl.as_secs()) {
             return Err(LoadConfigError::rule(
                 "vouchers.ttl_secs",
                 "between 60 and 2592000 (30 days)",

@@ -48,13 +48,15 @@ pub struct RelayConfig {
     /// Reservations per peer.
     pub max_reservations_per_peer: usize,
     /// Reservation lifetime.
-    pub reservation_ttl_secs: u64,
+    #[serde(rename = "reservation_ttl_secs", with = "super::secs")]
+    pub reservation_ttl: Duration,
     /// Open circuits in total.
     pub max_circuits: usize,
     /// Open circuits per peer.
     pub max_circuits_per_peer: usize,
     /// A circuit is reset after this long.
-    pub circuit_max_duration_secs: u64,
+    #[serde(rename = "circuit_max_duration_secs", with = "super::secs")]
+    pub circuit_max_duration: Duration,
     /// Bytes per direction (goop2 semantics); the library limit is twice this (hub.md §4.2 rule 1).
     pub circuit_max_bytes: u64,
     /// `/relay` hint: delay before cleaning up a direct-connection attempt.
@@ -78,10 +80,10 @@ impl Default for RelayConfig {
             trusted_voucher_issuers: Vec::new(),
             max_reservations: 128,
             max_reservations_per_peer: 4,
-            reservation_ttl_secs: 3600,
+            reservation_ttl: Duration::from_secs(3600),
             max_circuits: 64,
             max_circuits_per_peer: 4,
-            circuit_max_duration_secs: 1800,
+            circuit_max_duration: Duration::from_secs(1800),
             circuit_max_bytes: 16 * 1024 * 1024,
             hint_cleanup_delay_sec: 3,
             hint_poll_deadline_sec: 10,
@@ -235,7 +237,7 @@ impl RelayConfig {
                 "relay.max_reservations_per_peer",
                 self.max_reservations_per_peer as u64,
             ),
-            ("relay.reservation_ttl_secs", self.reservation_ttl_secs),
+            ("relay.reservation_ttl_secs", self.reservation_ttl.as_secs()),
             ("relay.max_circuits", self.max_circuits as u64),
             (
                 "relay.max_circuits_per_peer",
@@ -243,7 +245,7 @@ impl RelayConfig {
             ),
             (
                 "relay.circuit_max_duration_secs",
-                self.circuit_max_duration_secs,
+                self.circuit_max_duration.as_secs(),
             ),
             ("relay.circuit_max_bytes", self.circuit_max_bytes),
         ];

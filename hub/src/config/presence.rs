@@ -16,21 +16,28 @@ pub struct PresenceConfig {
     /// Serve `/events` without credentials, in the public class.
     pub public_read: bool,
     /// PeerSig timestamps may differ from the hub clock by at most this.
-    pub signature_window_secs: u64,
+    #[serde(rename = "signature_window_secs", with = "super::secs")]
+    pub signature_window: Duration,
     /// A peer without an open session stays live this long after its last message.
-    pub peer_ttl_secs: u64,
+    #[serde(rename = "peer_ttl_secs", with = "super::secs")]
+    pub peer_ttl: Duration,
     /// Live peers at most.
     pub max_peers: usize,
     /// Re-send every live peer to legacy subscribers this often (0 disables).
-    pub legacy_refresh_secs: u64,
+    #[serde(rename = "legacy_refresh_secs", with = "super::secs")]
+    pub legacy_refresh: Duration,
     /// How often expired peers are swept.
-    pub sweep_interval_secs: u64,
+    #[serde(rename = "sweep_interval_secs", with = "super::secs")]
+    pub sweep_interval: Duration,
     /// WebSocket ping interval.
-    pub ws_ping_secs: u64,
+    #[serde(rename = "ws_ping_secs", with = "super::secs")]
+    pub ws_ping: Duration,
     /// No frame or pong for this long closes a WebSocket.
-    pub ws_read_timeout_secs: u64,
+    #[serde(rename = "ws_read_timeout_secs", with = "super::secs")]
+    pub ws_read_timeout: Duration,
     /// A v2 WebSocket must authenticate within this.
-    pub ws_auth_timeout_secs: u64,
+    #[serde(rename = "ws_auth_timeout_secs", with = "super::secs")]
+    pub ws_auth_timeout: Duration,
     /// Frames queued per WebSocket before it is closed as a slow consumer.
     pub ws_queue: usize,
     /// WebSockets per client IP.
@@ -38,7 +45,8 @@ pub struct PresenceConfig {
     /// WebSockets in total.
     pub ws_max_total: usize,
     /// SSE keep-alive comment interval.
-    pub sse_keepalive_secs: u64,
+    #[serde(rename = "sse_keepalive_secs", with = "super::secs")]
+    pub sse_keepalive: Duration,
     /// Events queued per SSE stream before it is ended.
     pub sse_queue: usize,
     /// SSE streams per client IP.
@@ -48,7 +56,8 @@ pub struct PresenceConfig {
     /// Send punch hints when a peer's addresses change.
     pub punch_hints: bool,
     /// A pair of peers is hinted at most once per this.
-    pub punch_cooldown_secs: u64,
+    #[serde(rename = "punch_cooldown_secs", with = "super::secs")]
+    pub punch_cooldown: Duration,
     /// Hints per address change at most.
     pub punch_max_per_change: usize,
 }
@@ -58,47 +67,54 @@ impl Default for PresenceConfig {
         Self {
             allow_unsigned: false,
             public_read: false,
-            signature_window_secs: 60,
-            peer_ttl_secs: 30,
+            signature_window: Duration::from_secs(60),
+            peer_ttl: Duration::from_secs(30),
             max_peers: 10_000,
-            legacy_refresh_secs: 15,
-            sweep_interval_secs: 5,
-            ws_ping_secs: 5,
-            ws_read_timeout_secs: 15,
-            ws_auth_timeout_secs: 10,
+            legacy_refresh: Duration::from_secs(15),
+            sweep_interval: Duration::from_secs(5),
+            ws_ping: Duration::from_secs(5),
+            ws_read_timeout: Duration::from_secs(15),
+            ws_auth_timeout: Duration::from_secs(10),
             ws_queue: 128,
             ws_max_per_ip: 100,
             ws_max_total: 10_000,
-            sse_keepalive_secs: 25,
+            sse_keepalive: Duration::from_secs(25),
             sse_queue: 64,
             sse_max_per_ip: 10,
             sse_max_total: 1024,
             punch_hints: true,
-            punch_cooldown_secs: 60,
+            punch_cooldown: Duration::from_secs(60),
             punch_max_per_change: 64,
         }
     }
 }
 
 impl PresenceConfig {
-    /// Seconds as a duration.
-    pub fn secs(value: u64) -> Duration {
-        Duration::from_secs(value)
-    }
-
     pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
         let positive = [
-            ("presence.signature_window_secs", self.signature_window_secs),
-            ("presence.peer_ttl_secs", self.peer_ttl_secs),
+            (
+                "presence.signature_window_secs",
+                self.signature_window.as_secs(),
+            ),
+            ("presence.peer_ttl_secs", self.peer_ttl.as_secs()),
             ("presence.max_peers", self.max_peers as u64),
-            ("presence.sweep_interval_secs", self.sweep_interval_secs),
-            ("presence.ws_ping_secs", self.ws_ping_secs),
-            ("presence.ws_read_timeout_secs", self.ws_read_timeout_secs),
-            ("presence.ws_auth_timeout_secs", self.ws_auth_timeout_secs),
+            (
+                "presence.sweep_interval_secs",
+                self.sweep_interval.as_secs(),
+            ),
+            ("presence.ws_ping_secs", self.ws_ping.as_secs()),
+            (
+                "presence.ws_read_timeout_secs",
+                self.ws_read_timeout.as_secs(),
+            ),
+            (
+                "presence.ws_auth_timeout_secs",
+                self.ws_auth_timeout.as_secs(),
+            ),
             ("presence.ws_queue", self.ws_queue as u64),
             ("presence.ws_max_per_ip", self.ws_max_per_ip as u64),
             ("presence.ws_max_total", self.ws_max_total as u64),
-            ("presence.sse_keepalive_secs", self.sse_keepalive_secs),
+            ("presence.sse_keepalive_secs", self.sse_keepalive.as_secs()),
             ("presence.sse_queue", self.sse_queue as u64),
             ("presence.sse_max_per_ip", self.sse_max_per_ip as u64),
             ("presence.sse_max_total", self.sse_max_total as u64),
@@ -106,7 +122,7 @@ impl PresenceConfig {
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(LoadConfigError::rule(key, "must be at least 1"));
         }
-        if self.ws_read_timeout_secs <= self.ws_ping_secs {
+        if self.ws_read_timeout <= self.ws_ping {
             return Err(LoadConfigError::rule(
                 "presence.ws_read_timeout_secs",
                 "must exceed ws_ping_secs",
@@ -156,9 +172,11 @@ pub struct EmailConfig {
     /// Directory of the `file` transport, relative to the data dir.
     pub outbox_dir: PathBuf,
     /// Lifetime of email tokens; unsent mail is given up after it.
-    pub token_ttl_secs: u64,
+    #[serde(rename = "token_ttl_secs", with = "super::secs")]
+    pub token_ttl: Duration,
     /// First retry delay of the outbox; doubles per attempt up to an hour.
-    pub retry_base_secs: u64,
+    #[serde(rename = "retry_base_secs", with = "super::secs")]
+    pub retry_base: Duration,
 }
 
 impl Default for EmailConfig {
@@ -169,8 +187,8 @@ impl Default for EmailConfig {
             smtp_url: None,
             smtp_url_file: PathBuf::new(),
             outbox_dir: PathBuf::from("outbox"),
-            token_ttl_secs: 86_400,
-            retry_base_secs: 30,
+            token_ttl: Duration::from_secs(86_400),
+            retry_base: Duration::from_secs(30),
         }
     }
 }
@@ -189,7 +207,7 @@ impl EmailConfig {
                 "required with transport = \"smtp\" (HUB_EMAIL__SMTP_URL or email.smtp_url_file)",
             ));
         }
-        if self.token_ttl_secs == 0 || self.retry_base_secs == 0 {
+        if self.token_ttl.is_zero() || self.retry_base.is_zero() {
             return Err(LoadConfigError::rule(
                 "email.retry_base_secs",
                 "durations must be at least 1",

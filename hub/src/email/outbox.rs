@@ -14,8 +14,8 @@ use super::Mailer;
 use crate::config::EmailConfig;
 use crate::membership::TokenPurpose;
 use crate::metrics::{EmailLabels, Metrics};
-use crate::presence::now_ms;
 use crate::store::Store;
+use crate::utc::{millis, now_ms};
 
 /// How often the worker looks for due mail.
 const POLL: Duration = Duration::from_secs(1);
@@ -63,8 +63,10 @@ async fn deliver_due(
     metrics: &Metrics,
 ) -> Result<usize, crate::store::StoreError> {
     let now = now_ms();
-    let ttl_ms = i64::try_from(config.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let expired = store.expire_emails(now.saturating_sub(ttl_ms)).await?;
+    let ttl_ms = millis(config.token_ttl);
+    let expired = store
+        .mark_emails_expired(now.saturating_sub(ttl_ms))
+        .await?;
     if expired > 0 {
         tracing::warn!(
             count = expired,
@@ -104,8 +106,7 @@ async fn deliver_one(
             metrics.email_sent.get_or_create(&labels("sent")).inc();
         }
         Err(error) => {
-            let base =
-                i64::try_from(config.retry_base_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+            let base = millis(config.retry_base);
             let backoff = base
                 .saturating_mul(1 << mail.attempts.clamp(0, 20))
                 .min(MAX_BACKOFF_MS);

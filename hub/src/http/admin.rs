@@ -21,7 +21,6 @@ use shared::error_code::ErrorCode;
 use super::body::{body_bytes, json_body};
 pub(crate) use super::extract::AdminCaller;
 use super::{ApiError, ApiResult};
-use crate::membership::admin::decode_cursor;
 use crate::state::AppState;
 use crate::store::Cursor;
 
@@ -141,13 +140,16 @@ pub(super) fn limit_of(limit: Option<i64>) -> ApiResult<i64> {
     }
 }
 
-/// `cursor`: absent or empty = the first page.
+/// `cursor`: absent or empty = the first page; 400 `invalid_field` (`cursor`) when it is not a
+/// cursor from a previous page.
 pub(super) fn cursor_param(cursor: Option<String>) -> ApiResult<Option<Cursor>> {
     cursor
         .filter(|c| !c.is_empty())
-        .map(|c| decode_cursor(&c))
+        .map(|c| {
+            Cursor::decode(&c)
+                .map_err(|_| invalid("cursor", "cursor: not a cursor from a previous page"))
+        })
         .transpose()
-        .map_err(ApiError::from)
 }
 
 /// A snake_case enumeration value from a query parameter; empty = absent.

@@ -129,7 +129,6 @@ impl From<membership::Error> for ApiError {
             E::MessageTooLong => bad_request(ErrorCode::InvalidField, "message"),
             E::InvalidBindCode => bad_request(ErrorCode::InvalidBindCode, "bind_code"),
             E::CompEndsInPast => bad_request(ErrorCode::InvalidField, "until"),
-            E::InvalidCursor => bad_request(ErrorCode::InvalidField, "cursor"),
             E::PeerAlreadyBound { .. } => Self::Conflict(ErrorCode::PeerAlreadyBound),
             E::TooManyPeers { .. } => Self::Conflict(ErrorCode::TooManyPeers),
             E::EmailTaken => Self::Conflict(ErrorCode::EmailTaken),

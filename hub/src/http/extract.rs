@@ -20,8 +20,8 @@ use super::{ApiError, ApiResult};
 use crate::config::Config;
 use crate::membership::Proof;
 use crate::membership::admin::Actor;
-use crate::presence::now_ms;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 pub(crate) use subscriber::subscriber_class;
 

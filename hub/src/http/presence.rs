@@ -22,9 +22,9 @@ use super::extract::{client_ip, subscriber_class};
 use super::{ApiError, ApiResult};
 use crate::presence::{
     Class, PresenceMsg, PublishError, SubscribeError, SubscribeRequest, Subscription, Transport,
-    now_ms,
 };
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 /// `POST /publish` bodies and WebSocket frames (hub.md §13.1).
 pub(crate) const PRESENCE_BODY_LIMIT: usize = 64 * 1024;
@@ -158,7 +158,7 @@ async fn events(
         SubscribeError::TooMany => ApiError::TooManyRequests(Duration::from_secs(10)),
         SubscribeError::ShuttingDown => ApiError::Unavailable("the hub is shutting down"),
     })?;
-    let keepalive = Duration::from_secs(state.config.presence.sse_keepalive_secs);
+    let keepalive = state.config.presence.sse_keepalive;
     let body = Body::from_stream(
         sse_stream(subscription, v2, keepalive).map(Ok::<_, std::convert::Infallible>),
     );

@@ -17,7 +17,7 @@ use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 use shared::error_code::ErrorCode;
 
 use super::extract::client_ip;
-use crate::presence::now_ms;
+use crate::utc::now_ms;
 
 use super::{ApiError, ApiResult};
 use crate::config::JoinMode;

@@ -52,7 +52,7 @@ async fn revocations(
     State(state): State<AppState>,
     Query(query): Query<SinceQuery>,
 ) -> ApiResult<Response> {
-    let now = crate::presence::now_ms();
+    let now = crate::utc::now_ms();
     let list = state
         .store
         .list_revocations(query.since.unwrap_or(0), MAX_REVOCATIONS)

@@ -20,9 +20,10 @@ use shared::error_code::ErrorCode;
 use super::extract::client_ip;
 use super::presence::PRESENCE_BODY_LIMIT;
 use super::{ApiError, ApiResult};
-use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport, now_ms};
+use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport};
 use crate::rate_limit::Bucket;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 /// A write not finished in this long closes the session.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -175,7 +176,7 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
     {
         return;
     }
-    let timeout = Duration::from_secs(state.config.presence.ws_auth_timeout_secs);
+    let timeout = state.config.presence.ws_auth_timeout;
     let reply = match tokio::time::timeout(timeout, ws.recv()).await {
         Err(_) => {
             finish(&mut ws, 4002, "auth-timeout").await;
@@ -282,8 +283,8 @@ impl Session {
             }
         }
         let config = &self.state.config.presence;
-        let mut ping = tokio::time::interval(Duration::from_secs(config.ws_ping_secs));
-        let read_timeout = Duration::from_secs(config.ws_read_timeout_secs);
+        let mut ping = tokio::time::interval(config.ws_ping);
+        let read_timeout = config.ws_read_timeout;
         let frame_limit = self.state.config.rate_limits.ws_frames;
         let mut frames = Bucket::full(frame_limit, Instant::now());
         let mut bad: Vec<Instant> = Vec::new();

@@ -9,8 +9,8 @@ use super::enforce::entry_for;
 use super::verify::TokenPurpose;
 use super::{Error, Membership, Result, enum_text, is_verified};
 use crate::members::{self, State};
-use crate::presence::now_ms;
 use crate::store::{self, EmailToken, StoreError};
+use crate::utc::now_ms;
 
 /// `GET /api/v1/membership`.
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +35,7 @@ impl Membership {
     pub(crate) async fn membership_of(&self, peer: &PeerId) -> Result<MembershipView> {
         let community = self.config().hub.slug.to_string();
         let mut conn = self.store().acquire().await?;
-        let Some(binding) = store::binding_of(&mut conn, &peer.to_string()).await? else {
+        let Some(binding) = store::find_binding(&mut conn, &peer.to_string()).await? else {
             drop(conn);
             let pending = self
                 .store()
@@ -54,7 +54,7 @@ impl Membership {
                 },
             });
         };
-        let account = store::account_details(&mut conn, &binding.account_id).await?;
+        let account = store::get_account(&mut conn, &binding.account_id).await?;
         let standing = members::Standing {
             state: account.state,
             tier: account.tier,
@@ -81,7 +81,7 @@ impl Membership {
         is_online: impl Fn(&str) -> bool,
     ) -> Result<Value> {
         let mut conn = self.store().acquire().await?;
-        let account = match store::account_details(&mut conn, account_id).await {
+        let account = match store::get_account(&mut conn, account_id).await {
             Err(StoreError::NotFound) => {
                 return Err(Error::NotBound {
                     account_id: account_id.to_owned(),
@@ -89,9 +89,9 @@ impl Membership {
             }
             other => other?,
         };
-        let peers = store::bindings_of(&mut conn, account_id).await?;
-        let application = store::application_of(&mut conn, account_id).await?;
-        let subscription = store::latest_subscription(&mut conn, account_id).await?;
+        let peers = store::list_bindings(&mut conn, account_id).await?;
+        let application = store::find_latest_application(&mut conn, account_id).await?;
+        let subscription = store::find_latest_subscription(&mut conn, account_id).await?;
         let standing = members::Standing {
             state: account.state,
             tier: account.tier,
@@ -144,7 +144,7 @@ impl Membership {
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        if store::account_details(&mut tx, account_id).await?.state == State::Banned {
+        if store::get_account(&mut tx, account_id).await?.state == State::Banned {
             return Err(Error::Banned {
                 account_id: account_id.to_owned(),
             });
@@ -168,16 +168,16 @@ impl Membership {
         now: i64,
     ) -> Result<String> {
         let account_id = token.account_id.clone().ok_or(Error::InvalidToken)?;
-        if let Some(holder) = store::account_by_email(tx, &token.email).await? {
+        if let Some(holder) = store::find_account_by_email(tx, &token.email).await? {
             if holder.id == account_id {
                 return Ok(account_id);
             }
             if is_verified(holder.state) {
                 return Err(Error::EmailTaken);
             }
-            store::remove_account(tx, &holder.id).await?;
+            store::delete_account(tx, &holder.id).await?;
         }
-        store::set_email(tx, &account_id, &token.email, now).await?;
+        store::update_email(tx, &account_id, &token.email, now).await?;
         // Links sent before the change (to this or an earlier address) must not act on the
         // account any more.
         store::delete_account_tokens_except(tx, &account_id, &token.token_hash).await?;

@@ -20,7 +20,7 @@ pub(crate) use applications::ApplicationView;
 pub(crate) use audit::AuditView;
 pub(crate) use invites::{InviteView, MAX_INVITE_SECS, MAX_INVITE_USES};
 pub(crate) use members::{MemberDetail, MemberView};
-pub(crate) use page::{Page, decode_cursor};
+pub(crate) use page::Page;
 pub(crate) use presence::PresencePeer;
 pub(crate) use stats::Stats;
 
@@ -38,7 +38,7 @@ pub(crate) struct Actor {
 
 /// The account `id` inside the transaction, or [`Error::NotFound`].
 async fn account(conn: &mut AnyConnection, id: &str) -> Result<AccountDetails> {
-    match store::account_details(conn, id).await {
+    match store::get_account(conn, id).await {
         Err(StoreError::NotFound) => Err(Error::NotFound {
             what: "account",
             id: id.to_owned(),

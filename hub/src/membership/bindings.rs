@@ -6,8 +6,8 @@ use shared::ids::Ed25519PeerId;
 
 use super::{Error, Membership, Result, codes};
 use crate::members::{self, State};
-use crate::presence::now_ms;
 use crate::store::{self, BindCode, Binding, StoreError};
+use crate::utc::{millis, now_ms};
 
 /// Labels are shown to the account holder; keep them short.
 const MAX_LABEL_CHARS: usize = 64;
@@ -70,7 +70,7 @@ impl Membership {
     /// `POST /api/v1/me/bind-codes`: a new single-use code shown as `XXXXX-XXXXX`.
     pub(crate) async fn create_bind_code(&self, account_id: &str) -> Result<(String, i64)> {
         let mut conn = self.store().acquire().await?;
-        let account = store::account_details(&mut conn, account_id).await?;
+        let account = store::get_account(&mut conn, account_id).await?;
         drop(conn);
         if account.state == State::Banned {
             return Err(Error::Banned {
@@ -79,8 +79,7 @@ impl Membership {
         }
         let code = codes::new_code(BIND_CODE_LEN);
         let now = now_ms();
-        let ttl = i64::try_from(self.config().membership.bind_code_ttl_secs).unwrap_or(600);
-        let expires_at = now + ttl * 1000;
+        let expires_at = now + millis(self.config().membership.bind_code_ttl);
         self.store()
             .insert_bind_code(&BindCode {
                 code_hash: codes::hash(&code),
@@ -104,15 +103,15 @@ impl Membership {
         let now = now_ms();
         let peer = proof.peer.to_string();
         let mut tx = self.store().begin_write().await?;
-        if store::binding_of(&mut tx, &peer).await?.is_some() {
+        if store::find_binding(&mut tx, &peer).await?.is_some() {
             return Err(Error::PeerAlreadyBound { peer });
         }
-        let account_id = store::consume_bind_code(&mut tx, &codes::hash(&code), &peer, now)
+        let account_id = store::mark_bind_code_consumed(&mut tx, &codes::hash(&code), &peer, now)
             .await?
             .ok_or(Error::InvalidBindCode)?;
         // Concurrent binds to one account take turns, so the peer count holds.
         store::lock_account(&mut tx, &account_id, now).await?;
-        let account = store::account_details(&mut tx, &account_id).await?;
+        let account = store::get_account(&mut tx, &account_id).await?;
         if account.state == State::Banned {
             return Err(Error::Banned { account_id });
         }
@@ -148,12 +147,12 @@ impl Membership {
         let mut tx = self.store().begin_write().await?;
         // A banned account keeps its peers: unbinding one would hand it back the default rights
         // of an open community, or let it join again under another address.
-        if store::account_details(&mut tx, account_id).await?.state == State::Banned {
+        if store::get_account(&mut tx, account_id).await?.state == State::Banned {
             return Err(Error::Banned {
                 account_id: account_id.to_owned(),
             });
         }
-        if !store::remove_binding(&mut tx, account_id, peer_id).await? {
+        if !store::delete_binding(&mut tx, account_id, peer_id).await? {
             return Err(Error::NotFound {
                 what: "binding",
                 id: peer_id.to_owned(),
@@ -167,13 +166,13 @@ impl Membership {
     /// The bound peers of an account.
     pub(crate) async fn peers_of(&self, account_id: &str) -> Result<Vec<store::Binding>> {
         let mut conn = self.store().acquire().await?;
-        Ok(store::bindings_of(&mut conn, account_id).await?)
+        Ok(store::list_bindings(&mut conn, account_id).await?)
     }
 
     /// The account a peer is bound to.
     pub(crate) async fn account_of_peer(&self, peer: &PeerId) -> Result<Option<String>> {
         let mut conn = self.store().acquire().await?;
-        Ok(store::binding_of(&mut conn, &peer.to_string())
+        Ok(store::find_binding(&mut conn, &peer.to_string())
             .await?
             .map(|b| b.account_id))
     }

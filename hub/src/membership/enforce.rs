@@ -12,11 +12,12 @@ use sqlx::AnyConnection;
 
 use super::{Error, Membership, Result};
 use crate::config::{Config, JoinMode};
-use crate::entitlements::{Entitlement, Entitlements, Rights};
-use crate::members::{self, Facts, Standing};
+use crate::entitlements::{Entitlement, Entitlements};
+use crate::members::{self, Facts, Rights, Standing};
 use crate::p2p::NetworkHandle;
-use crate::presence::{Presence, now_ms};
+use crate::presence::Presence;
 use crate::store::{self, StoreError};
+use crate::utc::now_ms;
 
 /// The default rights of peers without an account (hub.md §6.2 open autojoin).
 pub(crate) fn default_rights(config: &Config) -> Rights {
@@ -33,6 +34,8 @@ pub(crate) struct Enforcer {
     pub(crate) entitlements: Entitlements,
     pub(crate) presence: Presence,
     pub(crate) network: NetworkHandle,
+    /// The server's task tracker: enforcement after a commit runs on it, so shutdown waits for it.
+    pub(crate) tracker: tokio_util::task::TaskTracker,
 }
 
 impl Enforcer {
@@ -120,7 +123,8 @@ impl Membership {
 
     /// How long a revocation matters: a voucher issued before it has expired by then.
     pub(crate) fn revocation_horizon_ms(&self) -> i64 {
-        let ttl = i64::try_from(self.inner.config.vouchers.ttl_secs).unwrap_or(i64::MAX / 1000);
+        let ttl =
+            i64::try_from(self.inner.config.vouchers.ttl.as_secs()).unwrap_or(i64::MAX / 1000);
         (ttl + shared::voucher::LEEWAY_SECS as i64) * 1000
     }
 
@@ -132,13 +136,13 @@ impl Membership {
         account_id: &str,
         now: i64,
     ) -> Result<Standing, StoreError> {
-        let account = store::account_details(conn, account_id).await?;
+        let account = store::get_account(conn, account_id).await?;
         let facts = Facts {
             state: account.state,
             comped_at: account.comped_at,
             comped_until: account.comped_until,
             ever_paid_at: account.ever_paid_at,
-            subscriptions: store::subscription_facts(conn, account_id).await?,
+            subscriptions: store::list_subscription_facts(conn, account_id).await?,
         };
         let membership = &self.inner.config.membership;
         let standing = members::recompute(
@@ -151,7 +155,7 @@ impl Membership {
             || standing.tier != account.tier
             || standing.grace_until != account.grace_until;
         if changed {
-            store::set_standing(conn, account_id, &standing, now).await?;
+            store::update_standing(conn, account_id, &standing, now).await?;
         }
         Ok(standing)
     }
@@ -165,22 +169,22 @@ impl Membership {
         gone_peers: &[String],
         reason: &'static str,
     ) -> Result<()> {
-        // Runs as its own task: the change is committed, so a client that goes away or a handler
-        // timeout must not cancel its enforcement halfway. The sweep's reconciliation is the
-        // backstop for a failure in here.
+        // Runs as its own task on the server's tracker: the change is committed, so a client that
+        // goes away or a handler timeout must not cancel its enforcement halfway, and shutdown
+        // waits for it before the pool closes. The sweep's reconciliation is the backstop for a
+        // failure in here.
         let this = self.clone();
         let account_id = account_id.to_owned();
         let gone_peers = gone_peers.to_vec();
-        tokio::spawn(async move {
+        let enforcement = self.inner.enforcer.tracker.spawn(async move {
             this.apply_now(&account_id, &gone_peers, reason).await?;
             // Membership counts change with the same commits (hub.md §15 "and on change").
             if let Err(error) = this.refresh_member_gauge().await {
                 tracing::warn!(%error, "hub_members not refreshed");
             }
             Ok(())
-        })
-        .await
-        .map_err(Error::Enforce)?
+        });
+        enforcement.await.map_err(Error::Enforce)?
     }
 
     async fn apply_now(
@@ -191,12 +195,12 @@ impl Membership {
     ) -> Result<()> {
         let _serial = self.inner.apply_lock.lock().await;
         let mut conn = self.inner.store.acquire().await?;
-        let account = match store::account_details(&mut conn, account_id).await {
+        let account = match store::get_account(&mut conn, account_id).await {
             Ok(account) => Some(account),
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
         };
-        let bindings = store::bindings_of(&mut conn, account_id).await?;
+        let bindings = store::list_bindings(&mut conn, account_id).await?;
         drop(conn);
         let guest_presence = self.inner.config.membership.guest_presence;
         let mut lost = Vec::new();

@@ -39,9 +39,6 @@ pub(crate) enum Error {
     /// A comp whose end is not in the future.
     #[error("until: must lie in the future (ms) or be null")]
     CompEndsInPast,
-    /// A listing cursor that no previous page produced.
-    #[error("cursor: not a cursor from a previous page")]
-    InvalidCursor,
     /// The PeerId is bound to an account already.
     #[error("peer {peer} is bound to an account already")]
     PeerAlreadyBound {

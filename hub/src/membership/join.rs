@@ -5,12 +5,12 @@
 use shared::ids::Ed25519PeerId;
 
 use super::bindings::{Proof, binding_for, insert_binding_checked, label};
-use super::verify::{TokenPurpose, ttl_ms};
+use super::verify::TokenPurpose;
 use super::{Error, Membership, Result, codes};
 use crate::config::JoinMode;
 use crate::members::{Standing, State, Tier};
-use crate::presence::now_ms;
 use crate::store::{self, Account, EmailToken, StoreError};
+use crate::utc::{millis, now_ms};
 
 /// Invite codes: 12 Crockford base32 characters (hub.md §9).
 pub(crate) const INVITE_CODE_LEN: usize = 12;
@@ -58,7 +58,7 @@ impl Membership {
         if let Some(proof) = proof {
             let mut conn = self.store().acquire().await?;
             let peer = proof.peer.to_string();
-            if store::binding_of(&mut conn, &peer).await?.is_some() {
+            if store::find_binding(&mut conn, &peer).await?.is_some() {
                 return Err(Error::PeerAlreadyBound { peer });
             }
         }
@@ -86,7 +86,7 @@ impl Membership {
                 let code =
                     codes::normalize_code(code, INVITE_CODE_LEN).ok_or(Error::InvalidInvite)?;
                 let mut conn = self.store().acquire().await?;
-                let usable = store::invite_by_code(&mut conn, &code)
+                let usable = store::find_invite(&mut conn, &code)
                     .await?
                     .is_some_and(|invite| invite.is_usable(now_ms()));
                 if !usable {
@@ -110,9 +110,9 @@ impl Membership {
             _ => None,
         };
         let now = now_ms();
-        let expires_at = now + ttl_ms(config.email.token_ttl_secs);
+        let expires_at = now + millis(config.email.token_ttl);
         let mut tx = self.store().begin_write().await?;
-        let account = match store::account_by_email(&mut tx, email).await? {
+        let account = match store::find_account_by_email(&mut tx, email).await? {
             Some(account) if account.state == State::Banned => {
                 // Same answer as for everyone else; banned addresses get no mail (§6.8 rule 6).
                 self.count_suppressed("join");
@@ -249,7 +249,7 @@ impl Membership {
         };
         // Concurrent links of one account (activation, the peer count) take turns.
         store::lock_account(tx, account_id, now).await?;
-        let account = store::account_details(tx, account_id).await?;
+        let account = store::get_account(tx, account_id).await?;
         if account.state == State::Banned {
             return Err(Error::Banned {
                 account_id: account.id,
@@ -298,14 +298,14 @@ impl Membership {
             (Some(code), JoinMode::Invite) => Some(code.as_str()),
             _ => None,
         };
-        if !store::mark_verified(tx, account_id, invite, now).await? {
+        if !store::mark_email_verified(tx, account_id, invite, now).await? {
             // Another link of this account verified it concurrently; that one activated it.
             return Ok(());
         }
         let approved = match mode {
             JoinMode::Application => false,
             JoinMode::Invite => match invite {
-                Some(code) => store::use_invite(tx, code, now).await?,
+                Some(code) => store::mark_invite_used(tx, code, now).await?,
                 None => false,
             },
             JoinMode::Open | JoinMode::Email => true,
@@ -320,7 +320,7 @@ impl Membership {
             tier: Tier::Member,
             grace_until: None,
         };
-        store::set_standing(tx, account_id, &pending, now).await?;
+        store::update_standing(tx, account_id, &pending, now).await?;
         if approved {
             self.recompute_in(tx, account_id, now).await?;
         } else {

@@ -5,8 +5,6 @@
 use serde::{Deserialize, Serialize};
 use shared::error_code::ErrorCode;
 
-use crate::entitlements::Rights;
-
 /// Milliseconds per day.
 const DAY_MS: i64 = 86_400_000;
 
@@ -165,6 +163,28 @@ pub fn recompute(facts: &Facts, access: Access, grace_days: u64, now_ms: i64) ->
         Access::Paid if facts.ever_paid_at.is_some() => standing(State::Lapsed, Tier::Guest),
         Access::Paid => standing(State::Active, Tier::Guest),
     }
+}
+
+/// What a peer may do (hub.md §6.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rights {
+    /// Publish and subscribe presence; use rendezvous.
+    pub presence: bool,
+    /// Reserve on the relay and open circuits.
+    pub relay: bool,
+}
+
+impl Rights {
+    /// Every right.
+    pub const ALL: Self = Self {
+        presence: true,
+        relay: true,
+    };
+    /// No right.
+    pub const NONE: Self = Self {
+        presence: false,
+        relay: false,
+    };
 }
 
 /// What a standing entitles (hub.md §6.5).

@@ -4,8 +4,8 @@
 use super::verify::TokenPurpose;
 use super::{Membership, Result, codes, is_verified};
 use crate::members::State;
-use crate::presence::now_ms;
 use crate::store::{self, Session};
+use crate::utc::now_ms;
 
 impl Membership {
     /// Creates a session for `account_id` in the caller's transaction; the cookie value.
@@ -39,7 +39,7 @@ impl Membership {
     pub(crate) async fn login(&self, email: &str, ip: &str) -> Result<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        let Some(account) = store::account_by_email(&mut tx, email).await? else {
+        let Some(account) = store::find_account_by_email(&mut tx, email).await? else {
             return Ok(());
         };
         if account.state == State::Banned {
@@ -70,7 +70,7 @@ impl Membership {
         let renew_before = now + ttl / 2;
         let session = self
             .store()
-            .touch_session(&codes::hash(cookie), now, renew_before, now + ttl)
+            .find_and_renew_session(&codes::hash(cookie), now, renew_before, now + ttl)
             .await?;
         Ok(session.map(|s| (s.account_id, s.expires_at < renew_before)))
     }

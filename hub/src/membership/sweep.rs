@@ -2,15 +2,13 @@
 //! comp or grace ended are recomputed (and lose their rights at once), stale unverified accounts
 //! and expired secrets are deleted, and the `hub_members` gauge is refreshed.
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
 use super::{Membership, Result};
 use crate::members::{State, Tier};
 use crate::metrics::MemberLabels;
-use crate::presence::now_ms;
 use crate::store::StoreError;
+use crate::utc::now_ms;
 
 /// How long sent or abandoned outbox rows are kept (for the admin's mail statistics).
 const HISTORY_MS: i64 = 7 * 86_400_000;
@@ -20,7 +18,7 @@ const RECOMPUTE_BATCH: i64 = 1000;
 impl Membership {
     /// Runs the sweep until cancelled. Failures are logged and retried on the next tick.
     pub(crate) async fn run_sweep(self, token: CancellationToken) {
-        let period = Duration::from_secs(self.config().membership.sweep_interval_secs);
+        let period = self.config().membership.sweep_interval;
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -40,7 +38,7 @@ impl Membership {
         let now = now_ms();
         for account_id in self
             .store()
-            .accounts_due_recompute(now, RECOMPUTE_BATCH)
+            .list_accounts_due_recompute(now, RECOMPUTE_BATCH)
             .await?
         {
             let mut tx = self.store().begin_write().await?;
@@ -54,7 +52,7 @@ impl Membership {
         let days = i64::try_from(self.config().membership.pending_expiry_days).unwrap_or(3650);
         let stale = self
             .store()
-            .delete_stale_pending(now - days * 86_400_000, now)
+            .delete_stale_pending_accounts(now - days * 86_400_000, now)
             .await?;
         let secrets = self.store().delete_expired_secrets(now).await?;
         if stale + secrets > 0 {
@@ -74,7 +72,7 @@ impl Membership {
         let horizon = now - self.revocation_horizon_ms();
         let pruned = self
             .store()
-            .prune_history(horizon, now - HISTORY_MS)
+            .delete_old_history(horizon, now - HISTORY_MS)
             .await?;
         if pruned > 0 {
             tracing::debug!(rows = pruned, "pruned old revocations and sent mail");

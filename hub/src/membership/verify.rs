@@ -4,8 +4,8 @@
 use super::{Error, Membership, Result, codes, is_verified};
 use crate::email::messages::{self, Device};
 use crate::members::{State, Tier};
-use crate::presence::now_ms;
 use crate::store::{self, EmailToken, NewEmail, StoreError};
+use crate::utc::{millis, now_ms};
 
 /// What an email link does when it is opened (the `purpose` of its stored row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -77,7 +77,7 @@ impl Membership {
     ) -> Result<String> {
         let secret = codes::new_secret();
         token.token_hash = codes::hash(&secret);
-        store::insert_token(tx, &token).await?;
+        store::insert_email_token(tx, &token).await?;
         let purpose = TokenPurpose::parse(&token.purpose)?;
         let link = format!("{}/verify?token={secret}", self.external_url());
         let device = token.peer_id.as_deref().map(|peer_id| Device {
@@ -115,8 +115,8 @@ impl Membership {
         ip: &str,
         now: i64,
     ) -> Result<()> {
-        let ttl_secs = self.config().email.token_ttl_secs;
-        let token = plain_token(purpose, email, Some(account_id), ip, now, ttl_secs);
+        let ttl = self.config().email.token_ttl;
+        let token = plain_token(purpose, email, Some(account_id), ip, now, ttl);
         self.send_token(&mut tx, token).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.wake_outbox();
@@ -152,9 +152,8 @@ impl Membership {
         if !codes::is_secret_shaped(secret) {
             return Err(Error::InvalidToken);
         }
-        let token = self
-            .store()
-            .find_token(&codes::hash(secret))
+        let mut conn = self.store().acquire().await?;
+        let token = store::find_email_token(&mut conn, &codes::hash(secret))
             .await?
             .ok_or(Error::InvalidToken)?;
         check_token(&token, now)?;
@@ -176,18 +175,18 @@ impl Membership {
         let now = now_ms();
         let hash = codes::hash(secret);
         let mut tx = self.store().begin_write().await?;
-        let token = store::token_by_hash(&mut tx, &hash)
+        let token = store::find_email_token(&mut tx, &hash)
             .await?
             .ok_or(Error::InvalidToken)?;
         check_token(&token, now)?;
         let purpose = TokenPurpose::parse(&token.purpose)?;
-        if !store::consume_token(&mut tx, &hash, now).await? {
+        if !store::mark_email_token_consumed(&mut tx, &hash, now).await? {
             return Err(Error::TokenUsed);
         }
         let (account_id, bound_peer) = match purpose {
             TokenPurpose::Join => self.consume_join(&mut tx, &token, bind, now).await?,
             TokenPurpose::Login => {
-                let account = store::account_by_email(&mut tx, &token.email)
+                let account = store::find_account_by_email(&mut tx, &token.email)
                     .await?
                     .filter(|a| is_verified(a.state))
                     .ok_or(Error::InvalidToken)?;
@@ -197,7 +196,7 @@ impl Membership {
                 (self.consume_change_email(&mut tx, &token, now).await?, None)
             }
         };
-        let account = store::account_details(&mut tx, &account_id).await?;
+        let account = store::get_account(&mut tx, &account_id).await?;
         if account.state == State::Banned {
             return Err(Error::Banned { account_id });
         }
@@ -222,16 +221,16 @@ impl Membership {
     pub(crate) async fn resend(&self, email: &str) -> Result<()> {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        let Some(newest) = store::newest_join_token(&mut tx, email, now).await? else {
+        let Some(newest) = store::find_newest_join_token(&mut tx, email, now).await? else {
             return Ok(());
         };
-        if let Some(account) = store::account_by_email(&mut tx, email).await?
+        if let Some(account) = store::find_account_by_email(&mut tx, email).await?
             && account.state == State::Banned
         {
             self.count_suppressed("join");
             return Ok(());
         }
-        let expires_at = now + ttl_ms(self.config().email.token_ttl_secs);
+        let expires_at = now + millis(self.config().email.token_ttl);
         let token = EmailToken {
             created_at: now,
             expires_at,
@@ -262,7 +261,7 @@ fn plain_token(
     account_id: Option<String>,
     ip: &str,
     now: i64,
-    ttl_secs: u64,
+    ttl: std::time::Duration,
 ) -> EmailToken {
     EmailToken {
         token_hash: String::new(),
@@ -277,14 +276,9 @@ fn plain_token(
         message: None,
         request_ip: Some(ip.to_owned()),
         created_at: now,
-        expires_at: now + ttl_ms(ttl_secs),
+        expires_at: now + millis(ttl),
         consumed_at: None,
     }
-}
-
-/// Milliseconds of a lifetime in seconds, saturating.
-pub(super) fn ttl_ms(secs: u64) -> i64 {
-    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2)
 }
 
 #[cfg(test)]

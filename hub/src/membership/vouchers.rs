@@ -10,8 +10,8 @@ use shared::error_code::ErrorCode;
 use super::{Error, Membership, Result, enum_text};
 use crate::members::{self, Standing};
 use crate::metrics::TierLabel;
-use crate::presence::now_ms;
 use crate::store;
+use crate::utc::now_ms;
 
 /// The answer of `POST /api/v1/vouchers`.
 #[derive(Debug, Clone, Serialize)]
@@ -29,12 +29,12 @@ impl Membership {
         // between (revoked_before ≥ its time) still covers this voucher.
         let now = now_ms();
         let mut conn = self.store().acquire().await?;
-        let binding = store::binding_of(&mut conn, &peer.to_string())
+        let binding = store::find_binding(&mut conn, &peer.to_string())
             .await?
             .ok_or(Error::Refused {
                 code: ErrorCode::NotMember,
             })?;
-        let account = store::account_details(&mut conn, &binding.account_id).await?;
+        let account = store::get_account(&mut conn, &binding.account_id).await?;
         drop(conn);
         let standing = Standing {
             state: account.state,
@@ -59,7 +59,7 @@ impl Membership {
             .flatten()
             .filter_map(|ms| u64::try_from(ms / 1000).ok());
         let exp = caps
-            .chain([iat + self.config().vouchers.ttl_secs])
+            .chain([iat + self.config().vouchers.ttl.as_secs()])
             .min()
             .unwrap_or(iat);
         if exp <= iat {

@@ -174,11 +174,11 @@ fn relay_config(
     relay::Config {
         max_reservations: relay.max_reservations,
         max_reservations_per_peer: relay.max_reservations_per_peer,
-        reservation_duration: Duration::from_secs(relay.reservation_ttl_secs),
+        reservation_duration: relay.reservation_ttl,
         reservation_rate_limiters: vec![gate(relay.reservations, false)],
         max_circuits: relay.max_circuits,
         max_circuits_per_peer: relay.max_circuits_per_peer,
-        max_circuit_duration: Duration::from_secs(relay.circuit_max_duration_secs),
+        max_circuit_duration: relay.circuit_max_duration,
         // The library counts both directions against one budget; goop2 allowed this much per
         // direction (hub.md §4.2 rule 1).
         max_circuit_bytes: relay.circuit_max_bytes.saturating_mul(2),

@@ -14,7 +14,7 @@ use super::{
     SubscribeRequest, Transport, now_ms,
 };
 use crate::config::PresenceConfig;
-use crate::metrics::{FrameLabels, Metrics, SubscriberLabels, TransportLabel};
+use crate::metrics::{FrameLabels, Metrics, TransportLabel};
 
 /// One live peer (hub.md §5.7).
 #[derive(Debug)]
@@ -231,7 +231,7 @@ impl State {
         *self.per_transport.entry(request.transport).or_default() += 1;
         metrics
             .presence_subscribers
-            .get_or_create(&SubscriberLabels::of(&request))
+            .get_or_create(&request.labels())
             .inc();
         metrics
             .presence_frames
@@ -259,7 +259,7 @@ impl State {
         }
         metrics
             .presence_subscribers
-            .get_or_create(&SubscriberLabels::of(&sub.request))
+            .get_or_create(&sub.request.labels())
             .dec();
         Some(sub)
     }
@@ -387,7 +387,7 @@ impl State {
 
     /// Punch hints for `peer`, whose address set just changed (hub.md §5.9).
     fn punch(&mut self, peer: PeerId, now: Instant, config: &PresenceConfig, metrics: &Metrics) {
-        let cooldown = Duration::from_secs(config.punch_cooldown_secs);
+        let cooldown = config.punch_cooldown;
         let mut candidates: Vec<(&PeerId, &Live)> = self
             .live
             .iter()

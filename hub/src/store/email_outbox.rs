@@ -68,17 +68,6 @@ pub async fn insert_email(
 }
 
 impl Store {
-    /// Enqueues one message in its own transaction.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn enqueue_email(&self, email: &NewEmail, now_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        insert_email(&mut tx, email, now_ms).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Unsent messages whose next attempt is due, oldest first.
     ///
     /// # Errors
@@ -139,7 +128,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`].
-    pub async fn expire_emails(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+    pub async fn mark_emails_expired(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "update email_outbox set body = null where sent_at is null and body is not null and created_at < $1",
         )
@@ -161,4 +150,42 @@ impl Store {
         .await?;
         Ok(count)
     }
+}
+
+/// Messages sent since `since_ms`, and messages created since then that are unsent and failed at
+/// least once.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn count_emails_since(
+    conn: &mut AnyConnection,
+    since_ms: i64,
+) -> Result<(i64, i64), StoreError> {
+    let sent: i64 =
+        sqlx::query_scalar("select cast(count(*) as bigint) from email_outbox where sent_at >= $1")
+            .bind(since_ms)
+            .fetch_one(&mut *conn)
+            .await?;
+    let failed: i64 = sqlx::query_scalar(
+        "select cast(count(*) as bigint) from email_outbox where created_at >= $1 and sent_at is null \
+         and last_error is not null",
+    )
+    .bind(since_ms)
+    .fetch_one(conn)
+    .await?;
+    Ok((sent, failed))
+}
+
+/// Deletes the rows sent or abandoned (body dropped) before `before_ms` (the sweep); how many.
+pub(super) async fn delete_finished_emails(
+    conn: &mut AnyConnection,
+    before_ms: i64,
+) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query("delete from email_outbox where body is null and created_at < $1")
+            .bind(before_ms)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }

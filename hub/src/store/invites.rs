@@ -1,4 +1,4 @@
-//! `invites` and `applications` (hub.md §6.2, §9).
+//! `invites` (hub.md §6.2, §9): invite codes, their uses and their revocation.
 
 use sqlx::AnyConnection;
 
@@ -34,14 +34,14 @@ impl Invite {
     }
 }
 
-pub(crate) const INVITE_COLUMNS: &str =
+const INVITE_COLUMNS: &str =
     "code, note, max_uses, uses, created_by, created_at, expires_at, revoked_at";
 
 /// The invite with this (normalized) code.
 ///
 /// # Errors
 /// [`StoreError`].
-pub async fn invite_by_code(
+pub async fn find_invite(
     conn: &mut AnyConnection,
     code: &str,
 ) -> Result<Option<Invite>, StoreError> {
@@ -56,7 +56,7 @@ pub async fn invite_by_code(
 ///
 /// # Errors
 /// [`StoreError`].
-pub async fn use_invite(
+pub async fn mark_invite_used(
     conn: &mut AnyConnection,
     code: &str,
     now_ms: i64,
@@ -93,71 +93,43 @@ pub async fn insert_invite(conn: &mut AnyConnection, invite: &Invite) -> Result<
     Ok(())
 }
 
-/// An application as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Application {
-    /// UUIDv7.
-    pub id: String,
-    /// The applicant's account (null once the account is gone).
-    pub account_id: Option<String>,
-    /// The address.
-    pub email: String,
-    /// The applicant's message.
-    pub message: String,
-    /// `pending`, `approved` or `rejected`.
-    pub status: String,
-    /// Created (ms).
-    pub created_at: i64,
-    /// Decided (ms).
-    pub decided_at: Option<i64>,
-    /// Who decided.
-    pub decided_by: Option<String>,
-    /// Why (reject reason or approval note).
-    pub decision_reason: Option<String>,
-}
-
-pub(crate) const APPLICATION_COLUMNS: &str =
-    "id, account_id, email, message, status, created_at, decided_at, decided_by, decision_reason";
-
-/// Inserts a pending application.
+/// Invites, newest first (at most `limit`); revoked ones only when asked.
 ///
 /// # Errors
 /// [`StoreError`].
-pub async fn insert_application(
+pub async fn list_invites(
     conn: &mut AnyConnection,
-    application: &Application,
-) -> Result<(), StoreError> {
+    include_revoked: bool,
+    limit: i64,
+) -> Result<Vec<Invite>, StoreError> {
+    let filter = if include_revoked {
+        ""
+    } else {
+        " where revoked_at is null"
+    };
     let sql = format!(
-        "insert into applications ({APPLICATION_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "select {INVITE_COLUMNS} from invites{filter} order by created_at desc, code desc limit $1"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&application.id)
-        .bind(&application.account_id)
-        .bind(&application.email)
-        .bind(&application.message)
-        .bind(&application.status)
-        .bind(application.created_at)
-        .bind(application.decided_at)
-        .bind(&application.decided_by)
-        .bind(&application.decision_reason)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// The newest application of an account.
-///
-/// # Errors
-/// [`StoreError`].
-pub async fn application_of(
-    conn: &mut AnyConnection,
-    account_id: &str,
-) -> Result<Option<Application>, StoreError> {
-    let sql = format!(
-        "select {APPLICATION_COLUMNS} from applications where account_id = $1 order by created_at desc, id desc limit 1"
-    );
-    Ok(sqlx::query_as::<_, Application>(sqlx::AssertSqlSafe(sql))
-        .bind(account_id)
-        .fetch_optional(conn)
+    Ok(sqlx::query_as::<_, Invite>(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(conn)
         .await?)
+}
+
+/// Marks an unrevoked invite revoked; whether it did.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn mark_invite_revoked(
+    conn: &mut AnyConnection,
+    code: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("update invites set revoked_at = $2 where code = $1 and revoked_at is null")
+            .bind(code)
+            .bind(now_ms)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -37,31 +37,6 @@ pub async fn insert_revocation(
 }
 
 impl Store {
-    /// Deletes revocations recorded before `revocations_before` (every voucher they revoke has
-    /// expired) and outbox rows sent or abandoned before `mail_before`; how many rows went.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn prune_history(
-        &self,
-        revocations_before: i64,
-        mail_before: i64,
-    ) -> Result<u64, StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        let revocations = sqlx::query("delete from voucher_revocations where created_at < $1")
-            .bind(revocations_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let mail = sqlx::query("delete from email_outbox where body is null and created_at < $1")
-            .bind(mail_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(revocations + mail)
-    }
-
     /// Revocations recorded at or after `since_ms`, oldest first, at most `limit`.
     ///
     /// # Errors
@@ -80,4 +55,18 @@ impl Store {
         .fetch_all(self.db.pool())
         .await?)
     }
+}
+
+/// Deletes the revocations recorded before `before_ms` (the sweep); how many.
+pub(super) async fn delete_revocations_before(
+    conn: &mut AnyConnection,
+    before_ms: i64,
+) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query("delete from voucher_revocations where created_at < $1")
+            .bind(before_ms)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }

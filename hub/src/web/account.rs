@@ -21,8 +21,8 @@ use super::words;
 use crate::http::body::form_body;
 use crate::http::cookie::session_clear_cookie;
 use crate::http::extract::Caller;
-use crate::presence::now_ms;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -89,9 +89,7 @@ async fn join(
                 "We have sent a link to <strong>{}</strong>. Open it to confirm your address and \
                  finish joining; it is valid for {}.",
                 esc(&email),
-                words::duration(std::time::Duration::from_secs(
-                    state.config.email.token_ttl_secs
-                ))
+                words::duration(state.config.email.token_ttl)
             ),
         )),
         Err(error) => match join_problem(&error) {

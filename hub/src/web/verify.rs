@@ -19,8 +19,8 @@ use crate::http::body::form_body;
 use crate::http::cookie::session_set_cookie;
 use crate::http::extract::Caller;
 use crate::membership::{TokenInfo, TokenPurpose, enum_text};
-use crate::presence::now_ms;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/verify", get(show_token).post(verify))

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use hub::config::MailTransportKind;
-use hub::store::{NewEmail, Store};
+use hub::store::{NewEmail, Store, insert_email};
 use shared::db::DatabaseConfig;
 use testkit::{SmtpSink, TestDb, TestHub, each_backend, eventually};
 
@@ -18,7 +18,7 @@ fn smtp(url: String) -> impl FnOnce(&mut hub::Config) {
     move |config| {
         config.email.transport = MailTransportKind::Smtp;
         config.email.smtp_url = Some(url.into());
-        config.email.retry_base_secs = 1;
+        config.email.retry_base = Duration::from_secs(1);
     }
 }
 
@@ -41,6 +41,12 @@ async fn store(db: &TestDb) -> Store {
         .unwrap()
 }
 
+async fn enqueue(store: &Store, email: &NewEmail) {
+    let mut tx = store.begin_write().await.unwrap();
+    insert_email(&mut tx, email, now_ms()).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -53,7 +59,7 @@ async fn queued_mail_is_delivered_with_its_message_id_and_the_link_verbatim(db: 
     let _hub = TestHub::spawn_with(&db, smtp(sink.url())).await;
     let store = store(&db).await;
 
-    store.enqueue_email(&new_email(1), now_ms()).await.unwrap();
+    enqueue(&store, &new_email(1)).await;
     let mail = sink
         .wait_for(DEADLINE, |m| m.to == ["ann@example.org"])
         .await;
@@ -85,7 +91,7 @@ async fn mail_waits_while_smtp_is_down_and_is_delivered_once_it_returns(db: Test
     let hub = TestHub::spawn_with(&db, smtp(format!("smtp://{addr}"))).await;
     let store = store(&db).await;
 
-    store.enqueue_email(&new_email(2), now_ms()).await.unwrap();
+    enqueue(&store, &new_email(2)).await;
     let failed = eventually(DEADLINE, "a failed attempt", || async {
         let due = store.list_due_emails(i64::MAX, 10).await.ok()?;
         due.into_iter().find(|m| m.attempts >= 1)

@@ -1270,7 +1270,10 @@ async fn banned_account_cannot_unbind_its_peer_or_change_its_address(db: TestDb)
 
 async fn voucher_is_issued_again_after_a_timed_comp_ends(db: TestDb) {
     let sink = SmtpSink::start().await;
-    let hub = admin_hub(&db, &sink, |c| c.membership.sweep_interval_secs = 1).await;
+    let hub = admin_hub(&db, &sink, |c| {
+        c.membership.sweep_interval = Duration::from_secs(1)
+    })
+    .await;
     let (peer, _) = member(&hub, &sink, "ann@example.org").await;
     let account = membership_state(&hub, &peer).await["account_id"]
         .as_str()
@@ -1477,7 +1480,7 @@ async fn expired_link_is_gone_and_binds_nothing(db: TestDb) {
     let hub = TestHub::spawn_with(&db, move |c| {
         c.email.transport = MailTransportKind::Smtp;
         c.email.smtp_url = Some(url.into());
-        c.email.token_ttl_secs = 1;
+        c.email.token_ttl = Duration::from_secs(1);
     })
     .await;
     let peer = Peer::new();
@@ -1609,7 +1612,7 @@ async fn a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent(db:
         .unwrap()
         .as_millis() as i64;
     store
-        .touch_session(&hash, now, i64::MAX, now + 60_000)
+        .find_and_renew_session(&hash, now, i64::MAX, now + 60_000)
         .await
         .unwrap()
         .expect("the session exists");
@@ -1626,7 +1629,7 @@ async fn a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent(db:
     assert!(set.starts_with(&cookie), "{set}");
     assert!(set.contains("Max-Age=2592000"), "{set}");
     let session = store
-        .touch_session(&hash, now, 0, 0)
+        .find_and_renew_session(&hash, now, 0, 0)
         .await
         .unwrap()
         .unwrap();

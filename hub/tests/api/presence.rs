@@ -324,7 +324,7 @@ async fn v2_ws_closes_with_4001_when_nonce_is_wrong() {
 
 #[tokio::test]
 async fn v2_ws_closes_with_4002_when_no_auth_arrives_in_time() {
-    let hub = open_hub(|c| c.presence.ws_auth_timeout_secs = 1).await;
+    let hub = open_hub(|c| c.presence.ws_auth_timeout = Duration::from_secs(1)).await;
     let peer = Peer::new();
 
     let (mut ws, _) =
@@ -389,7 +389,7 @@ async fn unchanged_updates_fan_out_nothing_and_a_change_exactly_one_frame() {
 async fn legacy_subscriber_receives_a_refresh_of_every_live_peer() {
     let hub = open_hub(|c| {
         c.presence.allow_unsigned = true;
-        c.presence.legacy_refresh_secs = 1;
+        c.presence.legacy_refresh = Duration::from_secs(1);
     })
     .await;
     let (alice, legacy) = (Peer::new(), Peer::new());
@@ -488,8 +488,8 @@ async fn replacing_a_session_emits_no_offline_and_closing_the_last_emits_one() {
 #[tokio::test]
 async fn peer_goes_offline_when_its_ttl_expires() {
     let hub = open_hub(|c| {
-        c.presence.peer_ttl_secs = 1;
-        c.presence.sweep_interval_secs = 1;
+        c.presence.peer_ttl = Duration::from_secs(1);
+        c.presence.sweep_interval = Duration::from_secs(1);
     })
     .await;
     let (alice, bob) = (Peer::new(), Peer::new());

@@ -59,7 +59,10 @@ async fn migrations_are_idempotent_when_store_reopens(db: TestDb) {
 
 mod accounts {
     use hub::members::{State, Tier};
-    use hub::store::{Account, Binding, StoreError, insert_account, insert_binding};
+    use hub::store::{
+        Account, Binding, StoreError, delete_account, find_account_by_email, get_account,
+        insert_account, insert_binding, list_bindings,
+    };
     use testkit::{TestDb, each_backend};
 
     each_backend!(
@@ -106,17 +109,25 @@ mod accounts {
             .await
             .unwrap();
 
-        let found = store
-            .find_account_by_email("ann@example.org")
+        let mut conn = store.acquire().await.unwrap();
+        let found = find_account_by_email(&mut conn, "ann@example.org")
             .await
-            .unwrap();
+            .unwrap()
+            .map(|a| Account {
+                id: a.id,
+                email: a.email,
+                email_verified_at: a.email_verified_at,
+                state: a.state,
+                tier: a.tier,
+                created_at: a.created_at,
+            });
         assert_eq!(found, Some(account("a1", "ann@example.org")));
         assert_eq!(
-            store.get_account("a1").await.unwrap().state,
+            get_account(&mut conn, "a1").await.unwrap().state,
             State::PendingEmail
         );
         assert!(matches!(
-            store.get_account("nope").await,
+            get_account(&mut conn, "nope").await,
             Err(StoreError::NotFound)
         ));
     }
@@ -130,8 +141,9 @@ mod accounts {
         let second = insert(&store, &account("a2", "ann@example.org")).await;
 
         assert!(matches!(second, Err(StoreError::Conflict)), "{second:?}");
+        let mut conn = store.acquire().await.unwrap();
         assert!(matches!(
-            store.get_account("a2").await,
+            get_account(&mut conn, "a2").await,
             Err(StoreError::NotFound)
         ));
     }
@@ -176,11 +188,17 @@ mod accounts {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(store.list_bindings("a1").await.unwrap().len(), 2);
+        let mut conn = store.acquire().await.unwrap();
+        assert_eq!(list_bindings(&mut conn, "a1").await.unwrap().len(), 2);
+        drop(conn);
 
-        store.delete_account("a1").await.unwrap();
+        let mut tx = store.begin_write().await.unwrap();
+        let deleted = delete_account(&mut tx, "a1").await.unwrap();
+        tx.commit().await.unwrap();
 
-        assert!(store.list_bindings("a1").await.unwrap().is_empty());
+        assert!(deleted);
+        let mut conn = store.acquire().await.unwrap();
+        assert!(list_bindings(&mut conn, "a1").await.unwrap().is_empty());
         assert!(store.list_bound_peers().await.unwrap().is_empty());
     }
 }

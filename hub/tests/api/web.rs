@@ -40,7 +40,7 @@ async fn spawn(db: &TestDb, sink: &SmtpSink, adjust: impl FnOnce(&mut hub::Confi
     TestHub::spawn_with(db, move |config| {
         config.email.transport = MailTransportKind::Smtp;
         config.email.smtp_url = Some(url.into());
-        config.email.retry_base_secs = 1;
+        config.email.retry_base = Duration::from_secs(1);
         adjust(config);
     })
     .await

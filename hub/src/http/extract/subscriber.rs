@@ -8,8 +8,9 @@ use shared::error_code::ErrorCode;
 use super::super::cookie::session_cookie;
 use super::super::{ApiError, ApiResult};
 use super::{Bearer, bearer, bearer_token};
-use crate::presence::{Class, now_ms};
+use crate::presence::Class;
 use crate::state::AppState;
+use crate::utc::now_ms;
 
 /// The authorization table of hub.md §5.5: the first matching credential decides; a credential
 /// that is present but invalid is refused, never treated as absent. The PeerId returned is the

@@ -7,8 +7,8 @@ use super::members::MemberView;
 use super::page::{Page, page};
 use super::{Actor, Membership, Result, account, audit, wrong_state};
 use crate::members::State;
-use crate::presence::now_ms;
 use crate::store::{self, Application, Cursor, StoreError};
+use crate::utc::now_ms;
 
 /// An application as the admin sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -53,11 +53,11 @@ impl Membership {
         let mut tx = self.store().begin_write().await?;
         account(&mut tx, id).await?;
         // The recompute keeps pending states, so the account leaves them first.
-        if !store::move_state(&mut tx, id, State::PendingApproval, State::Active, now).await? {
+        if !store::update_state(&mut tx, id, State::PendingApproval, State::Active, now).await? {
             return Err(wrong_state(id));
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;
-        store::decide_applications(&mut tx, id, "approved", &actor.name, note, now).await?;
+        store::mark_applications_decided(&mut tx, id, "approved", &actor.name, note, now).await?;
         let details = json!({"note": note, "state": standing.state, "tier": standing.tier});
         audit::record(
             &mut tx,
@@ -82,12 +82,13 @@ impl Membership {
         if before.state != State::PendingApproval {
             return Err(wrong_state(id));
         }
-        let gone: Vec<String> = store::bindings_of(&mut tx, id)
+        let gone: Vec<String> = store::list_bindings(&mut tx, id)
             .await?
             .into_iter()
             .map(|b| b.peer_id)
             .collect();
-        store::decide_applications(&mut tx, id, "rejected", &actor.name, Some(reason), now).await?;
+        store::mark_applications_decided(&mut tx, id, "rejected", &actor.name, Some(reason), now)
+            .await?;
         if !store::delete_pending_account(&mut tx, id).await? {
             return Err(wrong_state(id));
         }

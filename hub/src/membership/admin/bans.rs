@@ -7,8 +7,8 @@ use serde_json::json;
 use super::members::MemberView;
 use super::{Actor, Membership, Result, account, audit, wrong_state};
 use crate::members::State;
-use crate::presence::now_ms;
 use crate::store::{self, StoreError};
+use crate::utc::now_ms;
 
 impl Membership {
     /// `POST …/members/{id}/ban`: state `banned`; every bound peer's vouchers are revoked and its
@@ -27,7 +27,7 @@ impl Membership {
             return Err(wrong_state(id));
         }
         self.recompute_in(&mut tx, id, now).await?;
-        let peers: Vec<String> = store::bindings_of(&mut tx, id)
+        let peers: Vec<String> = store::list_bindings(&mut tx, id)
             .await?
             .into_iter()
             .map(|b| b.peer_id)
@@ -63,7 +63,7 @@ impl Membership {
         if before.state != State::Banned {
             return Err(wrong_state(id));
         }
-        let pending_application = store::application_of(&mut tx, id)
+        let pending_application = store::find_latest_application(&mut tx, id)
             .await?
             .is_some_and(|a| a.status == "pending");
         let base = if before.email.is_some() && before.email_verified_at.is_none() {
@@ -73,7 +73,7 @@ impl Membership {
         } else {
             State::Active
         };
-        if !store::clear_ban(&mut tx, id, base, now).await? {
+        if !store::mark_unbanned(&mut tx, id, base, now).await? {
             return Err(wrong_state(id));
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;

@@ -5,8 +5,8 @@ use libp2p::PeerId;
 use serde_json::json;
 
 use super::{Actor, Error, Membership, Result, account, audit};
-use crate::presence::now_ms;
 use crate::store::{self, StoreError};
+use crate::utc::now_ms;
 
 impl Membership {
     /// `DELETE …/members/{id}/peers/{peer_id}`: unbinds the peer; its rights end and its vouchers
@@ -15,7 +15,7 @@ impl Membership {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         account(&mut tx, id).await?;
-        if !store::remove_binding(&mut tx, id, peer).await? {
+        if !store::delete_binding(&mut tx, id, peer).await? {
             return Err(Error::NotFound {
                 what: "binding",
                 id: peer.to_owned(),
@@ -41,7 +41,7 @@ impl Membership {
         let peer_id = peer.to_string();
         let mut tx = self.store().begin_write().await?;
         store::insert_revocation(&mut tx, &peer_id, "admin", now).await?;
-        let owner = store::binding_of(&mut tx, &peer_id)
+        let owner = store::find_binding(&mut tx, &peer_id)
             .await?
             .map(|b| b.account_id);
         let details = json!({"account_id": owner});

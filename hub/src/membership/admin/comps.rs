@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::members::MemberView;
 use super::{Actor, Error, Membership, Result, account, audit, wrong_state};
-use crate::presence::now_ms;
 use crate::store::{self, StoreError};
+use crate::utc::now_ms;
 
 impl Membership {
     /// `POST …/members/{id}/comp`: access without payment until `until` (`None` = open-ended).
@@ -22,7 +22,7 @@ impl Membership {
         }
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
-        store::set_comp(&mut tx, id, until, note, now).await?;
+        store::update_comp(&mut tx, id, until, note, now).await?;
         let standing = self.recompute_in(&mut tx, id, now).await?;
         let details = json!({
             "until": until,
@@ -42,7 +42,7 @@ impl Membership {
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
-        if !store::clear_comp(&mut tx, id, now).await? {
+        if !store::mark_comp_ended(&mut tx, id, now).await? {
             return Err(wrong_state(id));
         }
         let standing = self.recompute_in(&mut tx, id, now).await?;

@@ -6,8 +6,8 @@ use serde_json::json;
 use super::super::codes;
 use super::super::join::INVITE_CODE_LEN;
 use super::{Actor, Error, Membership, Result, audit};
-use crate::presence::now_ms;
 use crate::store::{self, Invite, StoreError};
+use crate::utc::now_ms;
 
 /// The longest invite lifetime an admin may set: one year (hub.md §9).
 pub(crate) const MAX_INVITE_SECS: u64 = 31_536_000;
@@ -104,7 +104,7 @@ impl Membership {
         let code = codes::normalize_code(input, INVITE_CODE_LEN).ok_or_else(not_found)?;
         let now = now_ms();
         let mut tx = self.store().begin_write().await?;
-        let invite = store::invite_by_code(&mut tx, &code)
+        let invite = store::find_invite(&mut tx, &code)
             .await?
             .ok_or_else(not_found)?;
         if !store::mark_invite_revoked(&mut tx, &code, now).await? {

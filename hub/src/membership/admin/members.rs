@@ -110,7 +110,7 @@ impl Membership {
         let rows = store::list_members(&mut conn, &query).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.account.id.clone()).collect();
         let mut peers: HashMap<String, Vec<String>> = HashMap::new();
-        for (account, peer) in store::list_peers_of(&mut conn, &ids).await? {
+        for (account, peer) in store::list_peers_of_accounts(&mut conn, &ids).await? {
             peers.entry(account).or_default().push(peer);
         }
         Ok(page(
@@ -130,9 +130,9 @@ impl Membership {
     /// One member as lists show it.
     pub(crate) async fn member_view(&self, id: &str) -> Result<MemberView> {
         let mut conn = self.store().acquire().await?;
-        let account = store::account_details(&mut conn, id).await?;
-        let peers = store::bindings_of(&mut conn, id).await?;
-        let subscriptions = store::list_subscriptions_of(&mut conn, id).await?;
+        let account = store::get_account(&mut conn, id).await?;
+        let peers = store::list_bindings(&mut conn, id).await?;
+        let subscriptions = store::list_subscriptions(&mut conn, id).await?;
         Ok(MemberView::new(
             account,
             peers.into_iter().map(|b| b.peer_id).collect(),
@@ -145,17 +145,17 @@ impl Membership {
         let mut conn = self.store().acquire().await?;
         let account = if id_or_email.contains('@') {
             let email = codes::normalize_email(id_or_email).ok_or(StoreError::NotFound)?;
-            store::account_by_email(&mut conn, &email)
+            store::find_account_by_email(&mut conn, &email)
                 .await?
                 .ok_or(StoreError::NotFound)?
         } else {
-            store::account_details(&mut conn, id_or_email).await?
+            store::get_account(&mut conn, id_or_email).await?
         };
         let id = account.id.clone();
-        let bindings = store::bindings_of(&mut conn, &id).await?;
-        let subscriptions = store::list_subscriptions_of(&mut conn, &id).await?;
-        let application = store::application_of(&mut conn, &id).await?;
-        let audit = store::list_audit_of(&mut conn, &id, MEMBER_AUDIT_ROWS).await?;
+        let bindings = store::list_bindings(&mut conn, &id).await?;
+        let subscriptions = store::list_subscriptions(&mut conn, &id).await?;
+        let application = store::find_latest_application(&mut conn, &id).await?;
+        let audit = store::list_audit_of_target(&mut conn, &id, MEMBER_AUDIT_ROWS).await?;
         let presence = &self.inner.enforcer.presence;
         let peers = bindings
             .iter()

@@ -31,7 +31,7 @@ impl Membership {
         let live = self.inner.enforcer.presence.live_peers();
         let ids: Vec<String> = live.iter().map(|p| p.peer_id.to_string()).collect();
         let mut conn = self.store().acquire().await?;
-        let owners: HashMap<String, store::PeerOwner> = store::list_owners(&mut conn, &ids)
+        let owners: HashMap<String, store::PeerOwner> = store::list_peer_owners(&mut conn, &ids)
             .await?
             .into_iter()
             .map(|o| (o.peer_id.clone(), o))
