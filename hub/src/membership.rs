@@ -1,6 +1,6 @@
 //! Membership (hub.md §6–§7): the service that changes accounts, split by concept — join,
 //! verification links, sessions, the account view, bindings and bind codes, vouchers,
-//! administration — and [`enforce`], the one path that turns a committed change into
+//! administration — and `enforce`, the one path that turns a committed change into
 //! entitlements and revocations. [`rules`] holds the pure rules (states, tiers, recompute).
 //! Operations answer a [`Error`]; the HTTP layer and the pages map it in one place each.
 

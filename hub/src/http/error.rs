@@ -255,3 +255,41 @@ impl IntoResponse for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(error: impl Into<ApiError>) -> (StatusCode, serde_json::Value) {
+        let response = error.into().into_response();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn membership_errors_answer_the_spec_status_code_and_field_when_mapped() {
+        let (status, body) = answer(membership::Error::InvalidBindCode).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "invalid_bind_code");
+        assert_eq!(body["error"]["field"], "bind_code");
+        assert_eq!(body["error"]["message"], "bind_code: not valid or expired");
+
+        let (status, body) = answer(membership::Error::TokenExpired).await;
+        assert_eq!(status, StatusCode::GONE);
+        assert_eq!(body["error"]["code"], "token_expired");
+
+        let refused = membership::Error::Refused {
+            code: ErrorCode::MembershipLapsed,
+        };
+        let (status, body) = answer(refused).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["error"]["code"], "membership_lapsed");
+
+        let (status, body) = answer(membership::Error::Store(StoreError::NotFound)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+}
