@@ -223,6 +223,18 @@ pub fn refusal_code(standing: Option<&Standing>, guest_presence: bool) -> ErrorC
     }
 }
 
+/// The published member count (hub.md §11.1) of `(state, tier, accounts)` rows: accounts in
+/// `active` or `grace` with a tier other than `guest`.
+pub fn published_member_count(counts: &[(State, Tier, i64)]) -> i64 {
+    counts
+        .iter()
+        .filter(|(state, tier, _)| {
+            matches!(state, State::Active | State::Grace) && *tier != Tier::Guest
+        })
+        .map(|(_, _, n)| n)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,5 +406,18 @@ mod tests {
         );
         assert_eq!(voucher_tier(&st(State::PendingEmail, Tier::Member)), None);
         assert_eq!(voucher_tier(&st(State::Banned, Tier::Member)), None);
+    }
+
+    #[test]
+    fn published_member_count_skips_guests_and_pending_accounts() {
+        let counts = [
+            (State::Active, Tier::Member, 3),
+            (State::Grace, Tier::Paid, 2),
+            (State::Active, Tier::Guest, 5),
+            (State::PendingEmail, Tier::Member, 7),
+            (State::Lapsed, Tier::Guest, 1),
+        ];
+
+        assert_eq!(published_member_count(&counts), 5);
     }
 }

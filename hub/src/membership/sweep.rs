@@ -5,7 +5,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::{Membership, Result};
-use crate::members::{State, Tier};
+use crate::members;
 use crate::metrics::MemberLabels;
 use crate::store::StoreError;
 use crate::utc::now_ms;
@@ -86,13 +86,7 @@ impl Membership {
         let counts = self.store().count_members().await?;
         let gauge = &self.inner.metrics.members;
         gauge.clear();
-        let members: i64 = counts
-            .iter()
-            .filter(|(state, tier, _)| {
-                matches!(state, State::Active | State::Grace) && *tier != Tier::Guest
-            })
-            .map(|(_, _, n)| n)
-            .sum();
+        let members = members::published_member_count(&counts);
         self.inner.member_count.store(
             u64::try_from(members).unwrap_or(0),
             std::sync::atomic::Ordering::Relaxed,

@@ -18,6 +18,7 @@ use super::words;
 use crate::http::body::form_body;
 use crate::http::cookie::session_set_cookie;
 use crate::http::extract::Caller;
+use crate::members::State as AccountState;
 use crate::membership::{TokenInfo, TokenPurpose, enum_text};
 use crate::state::AppState;
 use crate::utc::now_ms;
@@ -145,20 +146,20 @@ async fn verify(
         .await?;
     let state_text = enum_text(&verified.state);
     let tier_text = enum_text(&verified.tier);
-    let (title, lead) = match (verified.purpose, state_text.as_str()) {
+    let (title, lead) = match (verified.purpose, verified.state) {
         (TokenPurpose::Login, _) => ("You are signed in", String::new()),
         (TokenPurpose::ChangeEmail, _) => (
             "Your address is changed",
             "Your account now uses the new address.".to_owned(),
         ),
-        (_, "active") => (
+        (_, AccountState::Active) => (
             "Welcome",
             format!(
                 "Your membership of {} is active.",
                 esc(&state.config.hub.name)
             ),
         ),
-        (_, "pending_approval") => (
+        (_, AccountState::PendingApproval) => (
             "Your address is confirmed",
             "An admin reviews your request to join; you can use the community once it is approved."
                 .to_owned(),
