@@ -4,6 +4,12 @@
 //!
 //! Rules: placeholders `$1…$n`; times are unix-ms `bigint`; booleans are nullable `*_at`; ids and
 //! JSON are `text`; write transactions come from [`Database::begin_write`].
+//!
+//! One file per table, one function per query, named by what happens to the data (`find_*` →
+//! `Option`, `get_*` → the row or [`StoreError::NotFound`], `list_*`, `count_*`, `insert_*`,
+//! `update_*`, `mark_*`, `delete_*`). Single statements that join a caller's transaction are free
+//! functions over `&mut AnyConnection`; the others are [`Store`] methods. `page` holds the keyset
+//! paging of the admin lists, `retention` the sweep's deletes across tables.
 
 mod accounts;
 mod applications;
@@ -115,6 +121,19 @@ impl Store {
     pub async fn close(&self) {
         self.db.close().await;
     }
+}
+
+/// Runs a one-parameter statement inside the caller's transaction; how many rows it touched.
+async fn rows_affected(
+    conn: &mut sqlx::AnyConnection,
+    sql: &'static str,
+    value: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(sql)
+        .bind(value)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }
 
 #[cfg(test)]

@@ -66,9 +66,10 @@ pub(super) async fn delete_expired_bind_codes(
     conn: &mut AnyConnection,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
-    Ok(sqlx::query("delete from bind_codes where expires_at <= $1")
-        .bind(now_ms)
-        .execute(conn)
-        .await?
-        .rows_affected())
+    super::rows_affected(
+        conn,
+        "delete from bind_codes where expires_at <= $1",
+        now_ms,
+    )
+    .await
 }

@@ -50,6 +50,9 @@ pub struct PeerOwner {
     pub email: Option<String>,
 }
 
+const BINDING_COLUMNS: &str =
+    "peer_id, account_id, label, bound_via, proof_ts, proof_sig, bound_at";
+
 /// Binds a peer inside the caller's transaction.
 ///
 /// # Errors
@@ -79,14 +82,13 @@ pub async fn list_bindings(
     conn: &mut AnyConnection,
     account_id: &str,
 ) -> Result<Vec<Binding>, StoreError> {
-    let rows = sqlx::query_as::<_, Binding>(
-        "select peer_id, account_id, label, bound_via, proof_ts, proof_sig, bound_at from peer_bindings \
-         where account_id = $1 order by bound_at, peer_id",
-    )
-    .bind(account_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows)
+    let sql = format!(
+        "select {BINDING_COLUMNS} from peer_bindings where account_id = $1 order by bound_at, peer_id"
+    );
+    Ok(sqlx::query_as::<_, Binding>(sqlx::AssertSqlSafe(sql))
+        .bind(account_id)
+        .fetch_all(conn)
+        .await?)
 }
 
 /// The binding of a peer, if any.
@@ -97,14 +99,11 @@ pub async fn find_binding(
     conn: &mut AnyConnection,
     peer_id: &str,
 ) -> Result<Option<Binding>, StoreError> {
-    let row = sqlx::query_as::<_, Binding>(
-        "select peer_id, account_id, label, bound_via, proof_ts, proof_sig, bound_at from peer_bindings \
-         where peer_id = $1",
-    )
-    .bind(peer_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row)
+    let sql = format!("select {BINDING_COLUMNS} from peer_bindings where peer_id = $1");
+    Ok(sqlx::query_as::<_, Binding>(sqlx::AssertSqlSafe(sql))
+        .bind(peer_id)
+        .fetch_optional(conn)
+        .await?)
 }
 
 /// Removes a peer's binding; whether it existed.

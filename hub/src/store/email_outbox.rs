@@ -181,11 +181,10 @@ pub(super) async fn delete_finished_emails(
     conn: &mut AnyConnection,
     before_ms: i64,
 ) -> Result<u64, StoreError> {
-    Ok(
-        sqlx::query("delete from email_outbox where body is null and created_at < $1")
-            .bind(before_ms)
-            .execute(conn)
-            .await?
-            .rows_affected(),
+    super::rows_affected(
+        conn,
+        "delete from email_outbox where body is null and created_at < $1",
+        before_ms,
     )
+    .await
 }

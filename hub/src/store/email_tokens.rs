@@ -187,11 +187,10 @@ pub(super) async fn delete_expired_email_tokens(
     conn: &mut AnyConnection,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
-    Ok(
-        sqlx::query("delete from email_tokens where expires_at <= $1")
-            .bind(now_ms)
-            .execute(conn)
-            .await?
-            .rows_affected(),
+    super::rows_affected(
+        conn,
+        "delete from email_tokens where expires_at <= $1",
+        now_ms,
     )
+    .await
 }

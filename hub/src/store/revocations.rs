@@ -62,11 +62,10 @@ pub(super) async fn delete_revocations_before(
     conn: &mut AnyConnection,
     before_ms: i64,
 ) -> Result<u64, StoreError> {
-    Ok(
-        sqlx::query("delete from voucher_revocations where created_at < $1")
-            .bind(before_ms)
-            .execute(conn)
-            .await?
-            .rows_affected(),
+    super::rows_affected(
+        conn,
+        "delete from voucher_revocations where created_at < $1",
+        before_ms,
     )
+    .await
 }
