@@ -38,6 +38,25 @@ pub(crate) fn client_ip(config: &Config, socket: SocketAddr, headers: &HeaderMap
     config.http.client_ip(socket.ip(), forwarded)
 }
 
+/// The client address of a request (hub.md §13.2), as an extractor.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientIp(pub(crate) IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(
+            &state.config,
+            socket_of(parts),
+            &parts.headers,
+        )))
+    }
+}
+
 /// The socket address of the connection (unspecified when the server was not given it).
 fn socket_of(parts: &Parts) -> SocketAddr {
     parts

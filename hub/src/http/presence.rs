@@ -1,13 +1,12 @@
 //! The goop2-compatible presence routes: `POST /publish` (hub.md §5.3) and `GET /events`
 //! (SSE, §5.5). The WebSocket lives in `ws.rs`.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Query, State};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +17,7 @@ use shared::ids::Ed25519PeerId;
 use shared::error_code::ErrorCode;
 
 use super::body::body_bytes;
-use super::extract::{client_ip, subscriber_class};
+use super::extract::{ClientIp, subscriber_class};
 use super::{ApiError, ApiResult};
 use crate::presence::{
     Class, PresenceMsg, PublishError, SubscribeError, SubscribeRequest, Subscription, Transport,
@@ -42,14 +41,13 @@ pub(crate) fn router() -> Router<AppState> {
 /// `POST /publish`: one PresenceMsg, PeerSig-signed (or unsigned where allowed). 204 on success.
 async fn publish(
     State(state): State<AppState>,
-    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<StatusCode> {
     let body = body_bytes(body)?;
     let now = Instant::now();
-    let ip = client_ip(&state.config, socket, &headers);
     state
         .limits
         .publish_ip
@@ -134,7 +132,7 @@ struct EventsQuery {
 /// `GET /events`: the SSE presence stream (hub.md §5.5).
 async fn events(
     State(state): State<AppState>,
-    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     OriginalUri(uri): OriginalUri,
     method: Method,
     headers: HeaderMap,
@@ -152,7 +150,7 @@ async fn events(
         legacy: !v2,
         identity,
         session: false,
-        ip: client_ip(&state.config, socket, &headers),
+        ip,
     };
     let subscription = state.presence.subscribe(request).map_err(|e| match e {
         SubscribeError::TooMany => ApiError::TooManyRequests(Duration::from_secs(10)),

@@ -1,11 +1,10 @@
 //! goop2's auxiliary routes: `GET /relay` (relay parameters for clients),
 //! `GET /api/capabilities` and `POST /api/pulse` (hub.md §5.9).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, OriginalUri, Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +15,7 @@ use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 
 use shared::error_code::ErrorCode;
 
-use super::extract::client_ip;
+use super::extract::ClientIp;
 use crate::utc::now_ms;
 
 use super::{ApiError, ApiResult};
@@ -104,7 +103,7 @@ struct PulseQuery {
 /// refresh its relay reservation, and returns its JSON answer.
 async fn pulse(
     State(state): State<AppState>,
-    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     query: Result<Query<PulseQuery>, axum::extract::rejection::QueryRejection>,
@@ -113,7 +112,6 @@ async fn pulse(
     if !state.config.relay.enabled {
         return Err(ApiError::NotFound(ErrorCode::RelayDisabled));
     }
-    let ip = client_ip(&state.config, socket, &headers);
     state
         .limits
         .publish_ip

@@ -1,12 +1,11 @@
 //! `GET /ws` (hub.md §5.4): the probe, signed v2 sessions (key challenge) and legacy goop2 v1
 //! sessions. A session both publishes its peer and subscribes to everyone else's.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -17,7 +16,7 @@ use shared::signing;
 
 use shared::error_code::ErrorCode;
 
-use super::extract::client_ip;
+use super::extract::ClientIp;
 use super::presence::PRESENCE_BODY_LIMIT;
 use super::{ApiError, ApiResult};
 use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport};
@@ -47,8 +46,8 @@ struct WsQuery {
 
 async fn open_ws(
     State(state): State<AppState>,
-    ConnectInfo(socket): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    _headers: HeaderMap,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
@@ -84,7 +83,6 @@ async fn open_ws(
             });
         }
     };
-    let ip = client_ip(&state.config, socket, &headers);
     if !state.presence.has_room(Transport::Ws, ip) {
         return Err(ApiError::TooManyRequests(Duration::from_secs(10)));
     }
