@@ -30,7 +30,6 @@ pub(crate) use verify::{TokenInfo, TokenPurpose};
 
 use crate::config::Config;
 use crate::entitlements::Entitlements;
-use crate::members::State;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -117,11 +116,6 @@ impl Membership {
     fn entitlements(&self) -> &Entitlements {
         &self.inner.enforcer.entitlements
     }
-}
-
-/// Whether an account in `state` has verified its address (every state after `pending_email`).
-pub(crate) fn is_verified(state: State) -> bool {
-    state != State::PendingEmail
 }
 
 /// The snake_case text of a serializable enumeration value (`State::PendingEmail` → `pending_email`).

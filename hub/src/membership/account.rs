@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::enforce::entry_for;
 use super::verify::TokenPurpose;
-use super::{Error, Membership, Result, enum_text, is_verified};
+use super::{Error, Membership, Result, enum_text};
 use crate::members::{self, State};
 use crate::store::{self, EmailToken, StoreError};
 use crate::utc::now_ms;
@@ -172,7 +172,7 @@ impl Membership {
             if holder.id == account_id {
                 return Ok(account_id);
             }
-            if is_verified(holder.state) {
+            if holder.state.is_verified() {
                 return Err(Error::EmailTaken);
             }
             store::delete_account(tx, &holder.id).await?;

@@ -53,6 +53,12 @@ impl Tier {
 }
 
 impl State {
+    /// Whether an account in this state has verified its address (every state after
+    /// `pending_email`).
+    pub fn is_verified(self) -> bool {
+        self != Self::PendingEmail
+    }
+
     /// The snake_case name (metric labels, JSON).
     pub fn label(self) -> &'static str {
         match self {

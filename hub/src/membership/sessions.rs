@@ -2,7 +2,7 @@
 //! half its life) and signing out.
 
 use super::verify::TokenPurpose;
-use super::{Membership, Result, codes, is_verified};
+use super::{Membership, Result, codes};
 use crate::members::State;
 use crate::store::{self, Session};
 use crate::utc::now_ms;
@@ -46,7 +46,7 @@ impl Membership {
             self.count_suppressed("login");
             return Ok(());
         }
-        if !is_verified(account.state) {
+        if !account.state.is_verified() {
             return Ok(());
         }
         self.send_link(tx, TokenPurpose::Login, email, account.id, ip, now)

@@ -1,7 +1,7 @@
 //! Email links (hub.md §6.8): their purposes, sending one with its outbox mail, inspecting and
 //! consuming one (which opens a session), and resending a join link.
 
-use super::{Error, Membership, Result, codes, is_verified};
+use super::{Error, Membership, Result, codes};
 use crate::email::messages::{self, Device};
 use crate::members::{State, Tier};
 use crate::store::{self, EmailToken, NewEmail, StoreError};
@@ -188,7 +188,7 @@ impl Membership {
             TokenPurpose::Login => {
                 let account = store::find_account_by_email(&mut tx, &token.email)
                     .await?
-                    .filter(|a| is_verified(a.state))
+                    .filter(|a| a.state.is_verified())
                     .ok_or(Error::InvalidToken)?;
                 (account.id, None)
             }
