@@ -123,7 +123,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_inverts_as_str() {
+    fn parse_returns_the_code_when_given_its_word() {
         for code in [
             ErrorCode::InvalidField,
             ErrorCode::NotMember,
