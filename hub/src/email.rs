@@ -1,6 +1,8 @@
 //! Outgoing mail (hub.md §6.8): a [`Mailer`] over one of three transports — SMTP through lettre,
-//! a log line, or `.eml` files — and the outbox worker that delivers what the store queued.
+//! a log line, or `.eml` files — the outbox worker that delivers what the store queued, and the
+//! texts of the mail ([`messages`]).
 
+pub(crate) mod messages;
 pub(crate) mod outbox;
 
 use std::path::{Path, PathBuf};

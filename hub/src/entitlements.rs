@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use libp2p::PeerId;
+use shared::error_code::ErrorCode;
 
 use crate::config::Policy;
 use crate::members::{Rights, State, Tier};
@@ -25,7 +26,7 @@ pub(crate) struct Entitlement {
     /// The account's tier (the `tier` metric label).
     pub(crate) tier: Option<Tier>,
     /// The membership code of a refusal.
-    pub(crate) refusal: &'static str,
+    pub(crate) refusal: ErrorCode,
 }
 
 impl Entitlement {
@@ -35,7 +36,7 @@ impl Entitlement {
             rights,
             state: None,
             tier: None,
-            refusal: "not_member",
+            refusal: ErrorCode::NotMember,
         }
     }
 }
@@ -89,11 +90,11 @@ impl Entitlements {
     }
 
     /// The membership code to refuse `peer` with (hub.md §6.5).
-    pub(crate) fn refusal(&self, peer: &PeerId) -> &'static str {
+    pub(crate) fn refusal(&self, peer: &PeerId) -> ErrorCode {
         self.read()
             .peers
             .get(peer)
-            .map_or("not_member", |entry| entry.refusal)
+            .map_or(ErrorCode::NotMember, |entry| entry.refusal)
     }
 
     /// The account state and tier behind `peer`'s entry, if it has one.
@@ -300,7 +301,7 @@ mod tests {
                 rights: Rights::ALL,
                 state: Some(State::Active),
                 tier: Some(Tier::Paid),
-                refusal: "not_member",
+                refusal: ErrorCode::NotMember,
             }),
         );
         table.set(
@@ -309,14 +310,14 @@ mod tests {
                 rights: Rights::NONE,
                 state: Some(State::Lapsed),
                 tier: Some(Tier::Guest),
-                refusal: "membership_lapsed",
+                refusal: ErrorCode::MembershipLapsed,
             }),
         );
 
         assert_eq!(table.relay_tier(&paid), "paid");
         assert_eq!(table.relay_tier(&lapsed), "none");
-        assert_eq!(table.refusal(&lapsed), "membership_lapsed");
-        assert_eq!(table.refusal(&peer()), "not_member");
+        assert_eq!(table.refusal(&lapsed).as_str(), "membership_lapsed");
+        assert_eq!(table.refusal(&peer()).as_str(), "not_member");
     }
 
     #[test]

@@ -4,16 +4,19 @@
 //! # Layout
 //! - [`config`]: typed configuration, layered defaults → TOML → `HUB_*` env → CLI.
 //! - [`entitlements`]: who may use presence, rendezvous and the relay; every gate asks it.
-//! - [`members`]: account states and tiers, the pure recompute function, what a standing entitles.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
-//! - `http`: the axum router (health, info, presence routes, `/relay`), errors, layers.
-//! - `membership`: join, verification, sessions, bind codes, vouchers, and the one path that turns
-//!   a committed account change into entitlements and revocations.
+//! - `routes`: the application — the JSON API and the pages side by side, with the shared layers.
+//! - `http`: the JSON routes, one file per concept (join, verify, sessions, account, bindings,
+//!   vouchers, admin, presence, `/relay`), the extractors, body readers, session cookie and
+//!   `ApiError`, which maps the domain's errors to the spec's codes in one place.
+//! - `membership`: join, verification, sessions, bindings, vouchers, administration, and the one
+//!   path that turns a committed account change into entitlements and revocations;
+//!   [`members`] (`membership/rules.rs`): states, tiers, the pure recompute, what a standing entitles.
 //! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
 //! - PeerSig verification, token buckets, the presence message and the server frame come from
 //!   [`shared`] (`peer_sig`, `rate_limit`, `presence`, `cli`, `server`).
 //! - `p2p`: the libp2p swarm in an event loop, reached through a command handle.
-//! - `email`: the mailer (SMTP, log, file) and the durable outbox worker.
+//! - `email`: the mailer (SMTP, log, file), the durable outbox worker and the mail texts.
 //! - `web`: the server-rendered pages of §10 (landing, join, verify, sign-in, account, admin).
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `hub init`, writing a commented config and a key.
@@ -35,11 +38,11 @@ mod email;
 pub mod entitlements;
 mod http;
 pub mod init;
-pub mod members;
 mod membership;
 mod metrics;
 mod p2p;
 mod presence;
+mod routes;
 pub mod server;
 mod state;
 pub mod store;
@@ -49,5 +52,7 @@ mod web;
 pub use config::Config;
 pub use email::MailerError;
 pub use members::Rights;
+/// The pure membership rules (states, tiers, recompute, rights), also used by tests and the bench.
+pub use membership::rules as members;
 pub use p2p::StartNetworkError;
 pub use server::{Server, StartError};

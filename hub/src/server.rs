@@ -163,7 +163,7 @@ impl Server {
                 token.child_token(),
             ),
         );
-        let app = crate::http::router(state, metrics.http.clone());
+        let app = crate::routes::router(state, metrics.http.clone());
         tasks.spawn(
             "http",
             shared::server::serve_http(http_listener, app, token.child_token()),

@@ -39,6 +39,7 @@ pub mod config;
 pub mod cursor;
 #[cfg(feature = "db")]
 pub mod db;
+pub mod error_code;
 pub mod ids;
 pub mod init;
 pub mod keyfile;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Mailer;
 use crate::config::EmailConfig;
+use crate::membership::TokenPurpose;
 use crate::metrics::{EmailLabels, Metrics};
 use crate::store::Store;
 use crate::utc::{millis, now_ms};
@@ -119,10 +120,9 @@ async fn deliver_one(
     Ok(())
 }
 
+/// The metric label of a stored purpose; mail of an unknown one counts with email changes.
 fn purpose_label(purpose: &str) -> &'static str {
-    match purpose {
-        "join" => "join",
-        "login" => "login",
-        _ => "change_email",
-    }
+    TokenPurpose::parse(purpose)
+        .unwrap_or(TokenPurpose::ChangeEmail)
+        .as_str()
 }

@@ -7,31 +7,23 @@
 mod community;
 mod members;
 
-use std::time::Instant;
-
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Query;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Query};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use serde::de::DeserializeOwned;
 
-use super::auth::{Bearer, bearer, client_ip};
-use super::session::{body_bytes, json_body};
+use shared::error_code::ErrorCode;
+
+use super::body::{body_bytes, json_body};
+pub(crate) use super::extract::AdminCaller;
 use super::{ApiError, ApiResult};
-use crate::membership::admin::Actor;
 use crate::state::AppState;
 use crate::store::Cursor;
 
-/// Header naming the person or tool behind an admin call (hub.md §9 "Audit").
-const ACTOR_HEADER: &str = "x-goop-admin-actor";
-/// Actor when the header is absent.
-const DEFAULT_ACTOR: &str = "admin";
-/// Longest actor name.
-const MAX_ACTOR_LEN: usize = 64;
 /// Page size without `limit`, and the largest one.
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
@@ -93,61 +85,9 @@ pub(crate) fn router() -> Router<AppState> {
         ))
 }
 
-/// An authenticated admin call, with the actor and IP its audit row records.
-#[derive(Debug, Clone)]
-pub(crate) struct AdminCaller(Actor);
-
-impl FromRequestParts<AppState> for AdminCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        if state.config.admin.token.is_none() {
-            return Err(ApiError::NotFound("not_found"));
-        }
-        let socket = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
-        let ip = client_ip(&state.config, socket, &parts.headers);
-        let now = Instant::now();
-        let failures = &state.limits.admin_fail_ip;
-        // Checked before comparing: an address that guessed too often learns nothing more,
-        // not even whether its next guess is right.
-        if let Some(retry) = failures.exhausted(&ip, now) {
-            return Err(ApiError::TooManyRequests(retry));
-        }
-        if bearer(&state.config, &parts.headers) != Bearer::Admin {
-            failures.check(ip, now).map_err(ApiError::TooManyRequests)?;
-            return Err(ApiError::Unauthorized("unauthorized"));
-        }
-        Ok(Self(Actor {
-            name: actor_name(&parts.headers)?,
-            ip: ip.to_string(),
-        }))
-    }
-}
-
-/// `X-Goop-Admin-Actor`: 1–64 printable ASCII characters, `admin` when absent.
-fn actor_name(headers: &HeaderMap) -> ApiResult<String> {
-    let Some(value) = headers.get(ACTOR_HEADER) else {
-        return Ok(DEFAULT_ACTOR.to_owned());
-    };
-    let bytes = value.as_bytes();
-    if bytes.is_empty()
-        || bytes.len() > MAX_ACTOR_LEN
-        || !bytes.iter().all(|b| (0x20..0x7f).contains(b))
-    {
-        return Err(invalid(
-            "X-Goop-Admin-Actor",
-            "X-Goop-Admin-Actor: 1–64 printable ASCII characters",
-        ));
-    }
-    Ok(String::from_utf8_lossy(bytes).into_owned())
-}
-
 pub(super) fn invalid(field: &'static str, message: &str) -> ApiError {
     ApiError::BadRequest {
-        code: "invalid_field",
+        code: ErrorCode::InvalidField,
         field: Some(field),
         message: message.to_owned(),
     }
@@ -228,21 +168,6 @@ pub(super) fn enum_param<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn with_actor(value: &[u8]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(ACTOR_HEADER, HeaderValue::from_bytes(value).unwrap());
-        headers
-    }
-
-    #[test]
-    fn actor_defaults_to_admin_and_must_be_printable_ascii() {
-        assert_eq!(actor_name(&HeaderMap::new()).unwrap(), "admin");
-        assert_eq!(actor_name(&with_actor(b"cli:ann")).unwrap(), "cli:ann");
-        assert!(actor_name(&with_actor(&[b'a'; 65])).is_err());
-        assert!(actor_name(&with_actor(b"tab\there")).is_err());
-        assert!(actor_name(&with_actor("änn".as_bytes())).is_err());
-    }
 
     #[test]
     fn limit_defaults_to_50_and_caps_at_200() {

@@ -1,13 +1,12 @@
 //! The goop2-compatible presence routes: `POST /publish` (hub.md §5.3) and `GET /events`
 //! (SSE, §5.5). The WebSocket lives in `ws.rs`.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Query, State};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +14,10 @@ use futures::StreamExt as _;
 use serde::Deserialize;
 use shared::ids::Ed25519PeerId;
 
-use super::auth::{Bearer, bearer, bearer_token, client_ip};
+use shared::error_code::ErrorCode;
+
+use super::body::body_bytes;
+use super::extract::{ClientIp, subscriber_class};
 use super::{ApiError, ApiResult};
 use crate::presence::{
     Class, PresenceMsg, PublishError, SubscribeError, SubscribeRequest, Subscription, Transport,
@@ -39,21 +41,13 @@ pub(crate) fn router() -> Router<AppState> {
 /// `POST /publish`: one PresenceMsg, PeerSig-signed (or unsigned where allowed). 204 on success.
 async fn publish(
     State(state): State<AppState>,
-    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<StatusCode> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::BadRequest {
-            code: "invalid_json",
-            field: Some("body"),
-            message: "the body could not be read".to_owned(),
-        },
-    })?;
+    let body = body_bytes(body)?;
     let now = Instant::now();
-    let ip = client_ip(&state.config, socket, &headers);
     state
         .limits
         .publish_ip
@@ -79,7 +73,7 @@ async fn publish(
         .presence
         .publish(msg, signed, now)
         .map_err(|e| match e {
-            PublishError::SignatureRequired => ApiError::Unauthorized("signature_required"),
+            PublishError::SignatureRequired => ApiError::Unauthorized(ErrorCode::SignatureRequired),
             PublishError::Full => ApiError::Unavailable("the presence map is full"),
         })?;
     Ok(StatusCode::NO_CONTENT)
@@ -93,7 +87,7 @@ fn authorize_publisher(
 ) -> ApiResult<bool> {
     match signer {
         Some(signer) if signer != subject => Err(ApiError::BadRequest {
-            code: "peer_id_mismatch",
+            code: ErrorCode::PeerIdMismatch,
             field: Some("peerId"),
             message: "peerId differs from X-Goop-Peer-ID".to_owned(),
         }),
@@ -102,7 +96,7 @@ fn authorize_publisher(
         ),
         Some(_) => Ok(true),
         None if state.config.presence.allow_unsigned => Ok(false),
-        None => Err(ApiError::Unauthorized("signature_required")),
+        None => Err(ApiError::Unauthorized(ErrorCode::SignatureRequired)),
     }
 }
 
@@ -117,7 +111,7 @@ async fn get_encryption_key(
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     let (class, _) = subscriber_class(&state, &headers, "GET", target, None).await?;
     let peer: Ed25519PeerId = peer_id.parse().map_err(|_| ApiError::BadRequest {
-        code: "invalid_field",
+        code: ErrorCode::InvalidField,
         field: Some("peer_id"),
         message: "not an Ed25519 PeerId".to_owned(),
     })?;
@@ -125,7 +119,7 @@ async fn get_encryption_key(
         (Class::Admin | Class::Participant, Some(key)) => {
             Ok(axum::Json(serde_json::json!({ "public_key": key })))
         }
-        _ => Err(ApiError::NotFound("not_found")),
+        _ => Err(ApiError::NotFound(ErrorCode::NotFound)),
     }
 }
 
@@ -138,7 +132,7 @@ struct EventsQuery {
 /// `GET /events`: the SSE presence stream (hub.md §5.5).
 async fn events(
     State(state): State<AppState>,
-    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     OriginalUri(uri): OriginalUri,
     method: Method,
     headers: HeaderMap,
@@ -156,7 +150,7 @@ async fn events(
         legacy: !v2,
         identity,
         session: false,
-        ip: client_ip(&state.config, socket, &headers),
+        ip,
     };
     let subscription = state.presence.subscribe(request).map_err(|e| match e {
         SubscribeError::TooMany => ApiError::TooManyRequests(Duration::from_secs(10)),
@@ -175,105 +169,6 @@ async fn events(
         body,
     )
         .into_response())
-}
-
-/// The authorization table of hub.md §5.5: the first matching credential decides; a credential
-/// that is present but invalid is refused, never treated as absent. The PeerId returned is the
-/// identity whose loss of entitlement ends the stream.
-async fn subscriber_class(
-    state: &AppState,
-    headers: &HeaderMap,
-    method: &str,
-    target: &str,
-    voucher: Option<&str>,
-) -> ApiResult<(Class, Option<libp2p::PeerId>)> {
-    match bearer(&state.config, headers) {
-        Bearer::Admin => return Ok((Class::Admin, None)),
-        Bearer::Other => {
-            return match bearer_token(headers).filter(|t| t.split('.').count() == 3) {
-                Some(jwt) => voucher_class(state, jwt),
-                None => Err(ApiError::Unauthorized("unauthorized")),
-            };
-        }
-        Bearer::Absent => {}
-    }
-    if let Some(signer) = state
-        .peer_sig
-        .verify(headers, method, target, b"", now_ms())?
-    {
-        let peer = signer.peer_id();
-        if !state.entitlements.rights(&peer).presence {
-            return Err(ApiError::Forbidden(state.entitlements.refusal(&peer)));
-        }
-        return Ok((Class::Participant, Some(peer)));
-    }
-    if let Some(jwt) = voucher {
-        return voucher_class(state, jwt);
-    }
-    if let Some(cookie) = super::session::session_cookie(headers) {
-        return session_class(state, cookie).await;
-    }
-    if state.config.presence.allow_unsigned {
-        Ok((Class::Participant, None))
-    } else if state.config.presence.public_read {
-        Ok((Class::Public, None))
-    } else {
-        Err(ApiError::Unauthorized("unauthorized"))
-    }
-}
-
-/// Rule 3: a voucher of this hub, valid (§7.3), not revoked, its holder entitled now.
-fn voucher_class(state: &AppState, jwt: &str) -> ApiResult<(Class, Option<libp2p::PeerId>)> {
-    let issuers = [state.hub_id];
-    let hub_url = shared::voucher::normalize_hub_url(state.membership.external_url());
-    let expected = shared::voucher::Expected {
-        community: Some(state.config.hub.slug.as_str()),
-        hub_url: Some(&hub_url),
-        issuers: &issuers,
-        ..shared::voucher::Expected::default()
-    };
-    let claims = shared::voucher::verify(jwt, &expected)
-        .map_err(|_| ApiError::Unauthorized("invalid_voucher"))?;
-    let peer: libp2p::PeerId = claims
-        .sub
-        .parse()
-        .map_err(|_| ApiError::Unauthorized("invalid_voucher"))?;
-    if state.entitlements.is_revoked(&peer, claims.iat) {
-        return Err(ApiError::Unauthorized("invalid_voucher"));
-    }
-    if !state.entitlements.rights(&peer).presence {
-        return Err(ApiError::Forbidden(state.entitlements.refusal(&peer)));
-    }
-    Ok((Class::Participant, Some(peer)))
-}
-
-/// Rule 4: a member session of an entitled account. The stream is tied to the account's first
-/// entitled peer, so it ends when that peer loses presence; an account without an entitled
-/// peer is refused with the code of its first peer.
-async fn session_class(
-    state: &AppState,
-    cookie: &str,
-) -> ApiResult<(Class, Option<libp2p::PeerId>)> {
-    let account = state
-        .membership
-        .session_account(cookie)
-        .await?
-        .ok_or(ApiError::Unauthorized("unauthorized"))?;
-    let peers: Vec<libp2p::PeerId> = state
-        .membership
-        .peers_of(&account)
-        .await?
-        .iter()
-        .filter_map(|b| b.peer_id.parse().ok())
-        .collect();
-    match peers.iter().find(|p| state.entitlements.rights(p).presence) {
-        Some(peer) => Ok((Class::Participant, Some(*peer))),
-        None => Err(ApiError::Forbidden(
-            peers
-                .first()
-                .map_or("not_member", |p| state.entitlements.refusal(p)),
-        )),
-    }
 }
 
 /// `: ok`, (v2: `retry:`), the snapshot, (v2: `snapshot-end`), then events and keep-alives. When

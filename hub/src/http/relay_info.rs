@@ -1,11 +1,10 @@
 //! goop2's auxiliary routes: `GET /relay` (relay parameters for clients),
 //! `GET /api/capabilities` and `POST /api/pulse` (hub.md §5.9).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, OriginalUri, Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,7 +12,9 @@ use futures::AsyncReadExt as _;
 use serde::{Deserialize, Serialize};
 use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 
-use super::auth::client_ip;
+use shared::error_code::ErrorCode;
+
+use super::extract::ClientIp;
 use crate::utc::now_ms;
 
 use super::{ApiError, ApiResult};
@@ -42,7 +43,7 @@ struct RelayInfo {
 async fn get_relay(State(state): State<AppState>) -> ApiResult<Json<RelayInfo>> {
     let relay = &state.config.relay;
     if !relay.enabled {
-        return Err(ApiError::NotFound("relay_disabled"));
+        return Err(ApiError::NotFound(ErrorCode::RelayDisabled));
     }
     Ok(Json(RelayInfo {
         peer_id: state.hub_id.to_string(),
@@ -99,16 +100,15 @@ struct PulseQuery {
 /// refresh its relay reservation, and returns its JSON answer.
 async fn pulse(
     State(state): State<AppState>,
-    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     query: Result<Query<PulseQuery>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     if !state.config.relay.enabled {
-        return Err(ApiError::NotFound("relay_disabled"));
+        return Err(ApiError::NotFound(ErrorCode::RelayDisabled));
     }
-    let ip = client_ip(&state.config, socket, &headers);
     state
         .limits
         .publish_ip
@@ -126,27 +126,27 @@ async fn pulse(
         }
         Some(_) => {}
         None if state.config.presence.allow_unsigned => {}
-        None => return Err(ApiError::Unauthorized("signature_required")),
+        None => return Err(ApiError::Unauthorized(ErrorCode::SignatureRequired)),
     }
     let peer: Ed25519PeerId = match query.ok().and_then(|q| q.0.peer).as_deref().map(str::parse) {
         Some(Ok(peer)) => peer,
         Some(Err(ParsePeerIdError::NotEd25519)) => {
             return Err(ApiError::BadRequest {
-                code: "unsupported_peer_id",
+                code: ErrorCode::UnsupportedPeerId,
                 field: Some("peer"),
                 message: "peer is not an Ed25519 PeerId".to_owned(),
             });
         }
         _ => {
             return Err(ApiError::BadRequest {
-                code: "invalid_field",
+                code: ErrorCode::InvalidField,
                 field: Some("peer"),
                 message: "peer: a PeerId is required".to_owned(),
             });
         }
     };
     if state.network.is_connected(peer.peer_id()).await != Some(true) {
-        return Err(ApiError::NotFound("not_found"));
+        return Err(ApiError::NotFound(ErrorCode::NotFound));
     }
     let ask = async {
         let stream = state

@@ -1,12 +1,11 @@
 //! `GET /ws` (hub.md §5.4): the probe, signed v2 sessions (key challenge) and legacy goop2 v1
 //! sessions. A session both publishes its peer and subscribes to everyone else's.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -16,7 +15,9 @@ use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 use shared::rate_limit::Bucket;
 use shared::signing;
 
-use super::auth::client_ip;
+use shared::error_code::ErrorCode;
+
+use super::extract::ClientIp;
 use super::presence::PRESENCE_BODY_LIMIT;
 use super::{ApiError, ApiResult};
 use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport};
@@ -45,8 +46,8 @@ struct WsQuery {
 
 async fn open_ws(
     State(state): State<AppState>,
-    ConnectInfo(socket): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    _headers: HeaderMap,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
@@ -69,20 +70,19 @@ async fn open_ws(
         Some(Ok(peer)) => peer,
         Some(Err(ParsePeerIdError::NotEd25519)) => {
             return Err(ApiError::BadRequest {
-                code: "unsupported_peer_id",
+                code: ErrorCode::UnsupportedPeerId,
                 field: Some("peer_id"),
                 message: "peer_id is not an Ed25519 PeerId".to_owned(),
             });
         }
         _ => {
             return Err(ApiError::BadRequest {
-                code: "invalid_field",
+                code: ErrorCode::InvalidField,
                 field: Some("peer_id"),
                 message: "peer_id: a PeerId is required (or probe=1)".to_owned(),
             });
         }
     };
-    let ip = client_ip(&state.config, socket, &headers);
     if !state.presence.has_room(Transport::Ws, ip) {
         return Err(ApiError::TooManyRequests(Duration::from_secs(10)));
     }
@@ -92,7 +92,7 @@ async fn open_ws(
     if !state.config.presence.allow_unsigned
         || state.presence.is_locked(&peer.peer_id(), Instant::now())
     {
-        return Err(ApiError::Forbidden("signature_required"));
+        return Err(ApiError::Forbidden(ErrorCode::SignatureRequired));
     }
     if !state.presence.is_live(&peer.peer_id()) {
         return Err(ApiError::PublishFirst);
@@ -197,7 +197,7 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
         .await;
     if !state.entitlements.rights(&peer.peer_id()).presence {
         let code = state.entitlements.refusal(&peer.peer_id());
-        finish(&mut ws, 4003, code).await;
+        finish(&mut ws, 4003, code.as_str()).await;
         return;
     }
     state

@@ -4,9 +4,8 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::Membership;
-use crate::http::ApiResult;
-use crate::members::{State, Tier};
+use super::{Membership, Result};
+use crate::members;
 use crate::metrics::MemberLabels;
 use crate::store::StoreError;
 use crate::utc::now_ms;
@@ -35,7 +34,7 @@ impl Membership {
     }
 
     /// One sweep.
-    pub(crate) async fn sweep_once(&self) -> ApiResult<()> {
+    pub(crate) async fn sweep_once(&self) -> Result<()> {
         let now = now_ms();
         for account_id in self
             .store()
@@ -79,21 +78,15 @@ impl Membership {
             tracing::debug!(rows = pruned, "pruned old revocations and sent mail");
         }
         self.prune_revocations();
-        self.refresh_member_gauge().await
+        Ok(self.refresh_member_gauge().await?)
     }
 
     /// Sets `hub_members{state,tier}` from the database.
-    pub(crate) async fn refresh_member_gauge(&self) -> ApiResult<()> {
+    pub(crate) async fn refresh_member_gauge(&self) -> Result<(), StoreError> {
         let counts = self.store().count_members().await?;
         let gauge = &self.inner.metrics.members;
         gauge.clear();
-        let members: i64 = counts
-            .iter()
-            .filter(|(state, tier, _)| {
-                matches!(state, State::Active | State::Grace) && *tier != Tier::Guest
-            })
-            .map(|(_, _, n)| n)
-            .sum();
+        let members = members::published_member_count(&counts);
         self.inner.member_count.store(
             u64::try_from(members).unwrap_or(0),
             std::sync::atomic::Ordering::Relaxed,

@@ -5,8 +5,9 @@ use libp2p::PeerId;
 use serde::Serialize;
 use shared::voucher::{self, Claims};
 
-use super::{Membership, enum_text};
-use crate::http::{ApiError, ApiResult};
+use shared::error_code::ErrorCode;
+
+use super::{Error, Membership, Result, enum_text};
 use crate::members::{self, Standing};
 use crate::metrics::TierLabel;
 use crate::store;
@@ -23,14 +24,16 @@ pub(crate) struct IssuedVoucher {
 
 impl Membership {
     /// Issues a voucher to a bound peer (403 with the membership code otherwise).
-    pub(crate) async fn issue_voucher(&self, peer: &PeerId) -> ApiResult<IssuedVoucher> {
+    pub(crate) async fn issue_voucher(&self, peer: &PeerId) -> Result<IssuedVoucher> {
         // The issue time is taken before the standing is read, so a revocation committed in
         // between (revoked_before ≥ its time) still covers this voucher.
         let now = now_ms();
         let mut conn = self.store().acquire().await?;
         let binding = store::find_binding(&mut conn, &peer.to_string())
             .await?
-            .ok_or(ApiError::Forbidden("not_member"))?;
+            .ok_or(Error::Refused {
+                code: ErrorCode::NotMember,
+            })?;
         let account = store::get_account(&mut conn, &binding.account_id).await?;
         drop(conn);
         let standing = Standing {
@@ -39,8 +42,8 @@ impl Membership {
             grace_until: account.grace_until,
         };
         let guest_presence = self.config().membership.guest_presence;
-        let tier = members::voucher_tier(&standing).ok_or_else(|| {
-            ApiError::Forbidden(members::refusal_code(Some(&standing), guest_presence))
+        let tier = members::voucher_tier(&standing).ok_or_else(|| Error::Refused {
+            code: members::refusal_code(Some(&standing), guest_presence),
         })?;
         let iat = u64::try_from(now / 1000).unwrap_or(0);
         // A comp end caps the voucher only while the comp is what entitles, a grace end only
@@ -60,7 +63,9 @@ impl Membership {
             .min()
             .unwrap_or(iat);
         if exp <= iat {
-            return Err(ApiError::Forbidden("membership_lapsed"));
+            return Err(Error::Refused {
+                code: ErrorCode::MembershipLapsed,
+            });
         }
         let claims = Claims {
             iss: self.inner.hub_id.to_string(),
@@ -75,8 +80,7 @@ impl Membership {
             exp,
             jti: uuid::Uuid::now_v7().to_string(),
         };
-        let token = voucher::sign(&self.inner.key, &claims)
-            .map_err(|e| ApiError::Internal(format!("voucher signing: {e}")))?;
+        let token = voucher::sign(&self.inner.key, &claims).map_err(Error::SignVoucher)?;
         let label = tier.label();
         self.inner
             .metrics

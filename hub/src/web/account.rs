@@ -15,10 +15,12 @@ use libp2p::PeerId;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::forms::{self, WebResult, check_origin, limited};
+use super::forms::{WebResult, limited};
 use super::html::{Page, esc};
 use super::words;
-use crate::http::session::{Caller, session_clear_cookie};
+use crate::http::body::form_body;
+use crate::http::cookie::session_clear_cookie;
+use crate::http::extract::Caller;
 use crate::state::AppState;
 use crate::utc::now_ms;
 
@@ -180,7 +182,7 @@ fn peers(document: &Value, now: i64) -> String {
 }
 
 async fn create_bind_code(State(state): State<AppState>, caller: Caller) -> WebResult<Response> {
-    check_origin(&state, &caller)?;
+    caller.check_form_origin(&state)?;
     let account_id = match signed_in(&state, &caller).await? {
         Ok(id) => id,
         Err(redirect) => return Ok(redirect),
@@ -204,8 +206,8 @@ async fn unbind_peer(
     caller: Caller,
     form: Result<Form<UnbindForm>, FormRejection>,
 ) -> WebResult<Response> {
-    check_origin(&state, &caller)?;
-    let form = forms::form(form)?;
+    caller.check_form_origin(&state)?;
+    let form = form_body(form)?;
     let account_id = match signed_in(&state, &caller).await? {
         Ok(id) => id,
         Err(redirect) => return Ok(redirect),
@@ -218,7 +220,7 @@ async fn unbind_peer(
 }
 
 async fn logout(State(state): State<AppState>, caller: Caller) -> WebResult<Response> {
-    check_origin(&state, &caller)?;
+    caller.check_form_origin(&state)?;
     if let Some(cookie) = caller.session_cookie() {
         state.membership.logout(cookie).await?;
     }

@@ -1,19 +1,18 @@
-//! What every form handler shares: reading the form body (16 KiB, hub.md §13.1), the origin rule
-//! for posts (§6.9 rule 2), rate limits (§13.2), and [`WebError`] — an API error shown as an HTML
-//! page with the same status (§0.1).
+//! What every page handler shares: rate limits (§13.2) and [`WebError`] — an API or membership
+//! error shown as an HTML page with the same status (§0.1). Reading the form body and the origin
+//! rule for posts are request plumbing shared with the JSON routes (`http::body`,
+//! `http::extract`).
 
 use std::time::Duration;
 
-use axum::extract::Form;
-use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
+
+use shared::error_code::ErrorCode;
 
 use super::html::{Page, esc};
 use crate::http::ApiError;
-use crate::http::session::{Caller, check_csrf, origin_of};
-use crate::state::AppState;
+use crate::membership;
 
 /// The result of a page handler.
 pub(crate) type WebResult<T = Page> = Result<T, WebError>;
@@ -110,34 +109,43 @@ impl From<ApiError> for WebError {
     }
 }
 
-fn refusal(code: &str) -> String {
+/// A membership refusal shows the page its API answer would (same status, hub.md §0.1).
+impl From<membership::Error> for WebError {
+    fn from(error: membership::Error) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+fn refusal(code: ErrorCode) -> String {
     match code {
-        "csrf" => {
+        ErrorCode::Csrf => {
             "This form did not come from this hub's pages. Go back, reload the page and try again."
         }
-        "banned" => "This account is banned from the community.",
+        ErrorCode::Banned => "This account is banned from the community.",
         _ => "You are not allowed to do this.",
     }
     .to_owned()
 }
 
-fn missing(code: &str) -> String {
+fn missing(code: ErrorCode) -> String {
     match code {
-        "invalid_token" => {
+        ErrorCode::InvalidToken => {
             "This link is not valid. Copy the whole link from the email, or ask for a new one."
         }
-        "not_bound" => "There is no account here for you.",
+        ErrorCode::NotBound => "There is no account here for you.",
         _ => "There is nothing here.",
     }
     .to_owned()
 }
 
-fn conflict(code: &str) -> String {
+fn conflict(code: ErrorCode) -> String {
     match code {
-        "token_used" => "This link was used already. To sign in again, ask for a new link.",
-        "peer_already_bound" => "This device belongs to an account already.",
-        "too_many_peers" => "Your account has as many devices as it may have. Unbind one first.",
-        "email_taken" => "Another account uses this address.",
+        ErrorCode::TokenUsed => "This link was used already. To sign in again, ask for a new link.",
+        ErrorCode::PeerAlreadyBound => "This device belongs to an account already.",
+        ErrorCode::TooManyPeers => {
+            "Your account has as many devices as it may have. Unbind one first."
+        }
+        ErrorCode::EmailTaken => "Another account uses this address.",
         _ => "The request conflicts with the current state. Reload and try again.",
     }
     .to_owned()
@@ -158,41 +166,6 @@ impl IntoResponse for WebError {
             page = page.header(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         page.into_response()
-    }
-}
-
-/// The decoded form, or the page its rejection deserves (413 over 16 KiB, 415, else 400).
-pub(crate) fn form<T: DeserializeOwned>(form: Result<Form<T>, FormRejection>) -> WebResult<T> {
-    form.map(|Form(value)| value).map_err(|rejection| {
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-            _ => ApiError::BadRequest {
-                code: "invalid_field",
-                field: None,
-                message: "The form could not be read.".to_owned(),
-            },
-        }
-        .into()
-    })
-}
-
-/// The origin rule for a post. With the session cookie it is §6.9 rule 2 (this hub's `Origin`
-/// or `Referer` is required); without it a foreign `Origin` is still refused, so no other site
-/// can submit these forms on a visitor's behalf (for example to sign them in to an account that
-/// is not theirs).
-pub(crate) fn check_origin(state: &AppState, caller: &Caller) -> WebResult<()> {
-    if caller.session_cookie().is_some() {
-        return Ok(check_csrf(state, &caller.method, &caller.headers)?);
-    }
-    let header_value = |name| caller.headers.get(name).and_then(|v| v.to_str().ok());
-    // Origin, else Referer (§10): a form post naming another site is refused.
-    let origin = header_value(header::ORIGIN).or_else(|| header_value(header::REFERER));
-    match origin {
-        Some(origin) if origin_of(origin) != origin_of(state.membership.external_url()) => {
-            Err(ApiError::Forbidden("csrf").into())
-        }
-        _ => Ok(()),
     }
 }
 

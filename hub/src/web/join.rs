@@ -10,13 +10,13 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::forms::{self, WebError, WebResult, check_origin, limited};
+use super::forms::{WebError, WebResult, limited};
 use super::html::{Page, esc};
 use super::words;
 use crate::config::JoinMode;
-use crate::http::ApiError;
-use crate::http::session::Caller;
-use crate::membership::{JoinRequest, codes};
+use crate::http::body::form_body;
+use crate::http::extract::Caller;
+use crate::membership::{self, JoinRequest, codes};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -63,8 +63,8 @@ async fn join(
     caller: Caller,
     form: Result<Form<JoinForm>, FormRejection>,
 ) -> WebResult {
-    check_origin(&state, &caller)?;
-    let form = forms::form(form)?;
+    caller.check_form_origin(&state)?;
+    let form = form_body(form)?;
     let refuse = |message: &str| {
         Page::new("Join", join_form(&state, &form, Some(message))).status(StatusCode::BAD_REQUEST)
     };
@@ -92,20 +92,25 @@ async fn join(
                 words::duration(state.config.email.token_ttl)
             ),
         )),
-        Err(ApiError::BadRequest { code, field, .. }) => Ok(refuse(join_problem(code, field))),
-        Err(other) => Err(WebError::from(other)),
+        Err(error) => match join_problem(&error) {
+            Some(problem) => Ok(refuse(problem)),
+            None => Err(WebError::from(error)),
+        },
     }
 }
 
 const INVALID_EMAIL: &str = "Enter a valid email address, like ann@example.org.";
 
-fn join_problem(code: &str, field: Option<&str>) -> &'static str {
-    match (code, field) {
-        ("invite_required", _) => "Enter your invite code.",
-        ("invalid_invite", _) => "This invite code is not valid, has expired or has no uses left.",
-        ("message_required", _) => "Write a few words about why you want to join.",
-        (_, Some("message")) => "Your message is longer than this community accepts.",
-        _ => INVALID_EMAIL,
+/// The form's alert for a refused input; `None` for a failure that is not the visitor's input.
+fn join_problem(error: &membership::Error) -> Option<&'static str> {
+    use membership::Error as E;
+    match error {
+        E::InviteRequired => Some("Enter your invite code."),
+        E::InvalidInvite => Some("This invite code is not valid, has expired or has no uses left."),
+        E::MessageRequired => Some("Write a few words about why you want to join."),
+        E::MessageTooLong => Some("Your message is longer than this community accepts."),
+        E::InvalidEmail | E::EmailRequired | E::InvalidLabel => Some(INVALID_EMAIL),
+        _ => None,
     }
 }
 
@@ -159,8 +164,8 @@ async fn login(
     caller: Caller,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> WebResult {
-    check_origin(&state, &caller)?;
-    let form = forms::form(form)?;
+    caller.check_form_origin(&state)?;
+    let form = form_body(form)?;
     let Some(email) = codes::normalize_email(&form.email) else {
         return Ok(
             Page::new("Sign in", login_form(&form.email, Some(INVALID_EMAIL)))

@@ -10,7 +10,7 @@ use axum::routing::get;
 use super::forms::WebResult;
 use super::html::{Page, esc};
 use super::words;
-use crate::members::{self, Tier};
+use crate::members;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -44,17 +44,12 @@ async fn show_landing(State(state): State<AppState>) -> WebResult {
         words::access(membership.access)
     );
     if hub.publish_member_count {
-        let count: i64 = state
+        let counts = state
             .store
             .count_members()
             .await
-            .map_err(crate::http::ApiError::from)?
-            .into_iter()
-            .filter(|(st, tier, _)| {
-                matches!(st, members::State::Active | members::State::Grace) && *tier != Tier::Guest
-            })
-            .map(|(_, _, n)| n)
-            .sum();
+            .map_err(crate::http::ApiError::from)?;
+        let count = members::published_member_count(&counts);
         let _ = write!(
             main,
             "<p class=\"count\"><strong>{count}</strong> {}</p>",

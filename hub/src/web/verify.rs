@@ -12,11 +12,14 @@ use axum::http::{StatusCode, header};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::forms::{self, WebError, WebResult, check_origin, limited};
+use super::forms::{WebError, WebResult, limited};
 use super::html::{Page, esc};
 use super::words;
-use crate::http::session::{Caller, session_set_cookie};
-use crate::membership::{TokenInfo, enum_text};
+use crate::http::body::form_body;
+use crate::http::cookie::session_set_cookie;
+use crate::http::extract::Caller;
+use crate::members::State as AccountState;
+use crate::membership::{TokenInfo, TokenPurpose, enum_text};
 use crate::state::AppState;
 use crate::utc::now_ms;
 
@@ -52,18 +55,18 @@ async fn show_token(
         return Err(incomplete());
     }
     let info = state.membership.inspect_token(&token).await?;
-    let (title, intro, button) = match info.purpose.as_str() {
-        "login" => (
+    let (title, intro, button) = match info.purpose {
+        TokenPurpose::Login => (
             "Sign in",
             format!("Sign in to {} as", esc(&state.config.hub.name)),
             "Sign in",
         ),
-        "change_email" => (
+        TokenPurpose::ChangeEmail => (
             "Confirm your new address",
             "Use this new address for your account:".to_owned(),
             "Confirm the new address",
         ),
-        _ => (
+        TokenPurpose::Join => (
             "Confirm your email address",
             format!(
                 "Confirm your address to join {}:",
@@ -125,8 +128,8 @@ async fn verify(
     caller: Caller,
     form: Result<Form<TokenFields>, FormRejection>,
 ) -> WebResult {
-    check_origin(&state, &caller)?;
-    let form = forms::form(form)?;
+    caller.check_form_origin(&state)?;
+    let form = form_body(form)?;
     limited(state.limits.verify_ip.check(caller.ip, Instant::now()))?;
     if form.token.is_empty() {
         return Err(incomplete());
@@ -143,20 +146,20 @@ async fn verify(
         .await?;
     let state_text = enum_text(&verified.state);
     let tier_text = enum_text(&verified.tier);
-    let (title, lead) = match (verified.purpose.as_str(), state_text.as_str()) {
-        ("login", _) => ("You are signed in", String::new()),
-        ("change_email", _) => (
+    let (title, lead) = match (verified.purpose, verified.state) {
+        (TokenPurpose::Login, _) => ("You are signed in", String::new()),
+        (TokenPurpose::ChangeEmail, _) => (
             "Your address is changed",
             "Your account now uses the new address.".to_owned(),
         ),
-        (_, "active") => (
+        (_, AccountState::Active) => (
             "Welcome",
             format!(
                 "Your membership of {} is active.",
                 esc(&state.config.hub.name)
             ),
         ),
-        (_, "pending_approval") => (
+        (_, AccountState::PendingApproval) => (
             "Your address is confirmed",
             "An admin reviews your request to join; you can use the community once it is approved."
                 .to_owned(),

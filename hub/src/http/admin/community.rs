@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::ids::{Ed25519PeerId, ParsePeerIdError};
 
+use shared::error_code::ErrorCode;
+
 use super::{AdminCaller, body_of, cursor_param, invalid, limit_of, query_of, text};
 use crate::http::{ApiError, ApiResult};
 use crate::membership::admin::{
@@ -203,7 +205,7 @@ pub(super) async fn revoke_vouchers(
         .ok_or_else(|| invalid("peer_id", "peer_id: required"))?;
     let peer = text.trim().parse::<Ed25519PeerId>().map_err(|e| match e {
         ParsePeerIdError::NotEd25519 => ApiError::BadRequest {
-            code: "unsupported_peer_id",
+            code: ErrorCode::UnsupportedPeerId,
             field: Some("peer_id"),
             message: "peer_id: not an Ed25519 PeerId".to_owned(),
         },

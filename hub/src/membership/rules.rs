@@ -3,6 +3,7 @@
 //! account store and the join flows build on these; nothing here touches I/O.
 
 use serde::{Deserialize, Serialize};
+use shared::error_code::ErrorCode;
 
 /// Milliseconds per day.
 const DAY_MS: i64 = 86_400_000;
@@ -52,6 +53,12 @@ impl Tier {
 }
 
 impl State {
+    /// Whether an account in this state has verified its address (every state after
+    /// `pending_email`).
+    pub fn is_verified(self) -> bool {
+        self != Self::PendingEmail
+    }
+
     /// The snake_case name (metric labels, JSON).
     pub fn label(self) -> &'static str {
         match self {
@@ -207,19 +214,31 @@ pub fn voucher_tier(standing: &Standing) -> Option<Tier> {
 }
 
 /// The membership code of a refusal (hub.md §6.5); `None` for an unbound peer means `not_member`.
-pub fn refusal_code(standing: Option<&Standing>, guest_presence: bool) -> &'static str {
+pub fn refusal_code(standing: Option<&Standing>, guest_presence: bool) -> ErrorCode {
     match standing {
-        None => "not_member",
+        None => ErrorCode::NotMember,
         Some(s) => match s.state {
-            State::PendingEmail | State::PendingApproval => "membership_pending",
-            State::Banned => "banned",
-            State::Lapsed => "membership_lapsed",
+            State::PendingEmail | State::PendingApproval => ErrorCode::MembershipPending,
+            State::Banned => ErrorCode::Banned,
+            State::Lapsed => ErrorCode::MembershipLapsed,
             State::Active | State::Grace if s.tier == Tier::Guest && !guest_presence => {
-                "membership_lapsed"
+                ErrorCode::MembershipLapsed
             }
-            State::Active | State::Grace => "not_member",
+            State::Active | State::Grace => ErrorCode::NotMember,
         },
     }
+}
+
+/// The published member count (hub.md §11.1) of `(state, tier, accounts)` rows: accounts in
+/// `active` or `grace` with a tier other than `guest`.
+pub fn published_member_count(counts: &[(State, Tier, i64)]) -> i64 {
+    counts
+        .iter()
+        .filter(|(state, tier, _)| {
+            matches!(state, State::Active | State::Grace) && *tier != Tier::Guest
+        })
+        .map(|(_, _, n)| n)
+        .sum()
 }
 
 #[cfg(test)]
@@ -362,21 +381,21 @@ mod tests {
 
     #[test]
     fn refusal_codes_name_the_membership_problem() {
-        assert_eq!(refusal_code(None, false), "not_member");
+        assert_eq!(refusal_code(None, false).as_str(), "not_member");
         assert_eq!(
-            refusal_code(Some(&st(State::PendingApproval, Tier::Member)), false),
+            refusal_code(Some(&st(State::PendingApproval, Tier::Member)), false).as_str(),
             "membership_pending"
         );
         assert_eq!(
-            refusal_code(Some(&st(State::Lapsed, Tier::Guest)), false),
+            refusal_code(Some(&st(State::Lapsed, Tier::Guest)), false).as_str(),
             "membership_lapsed"
         );
         assert_eq!(
-            refusal_code(Some(&st(State::Active, Tier::Guest)), false),
+            refusal_code(Some(&st(State::Active, Tier::Guest)), false).as_str(),
             "membership_lapsed"
         );
         assert_eq!(
-            refusal_code(Some(&st(State::Banned, Tier::Paid)), false),
+            refusal_code(Some(&st(State::Banned, Tier::Paid)), false).as_str(),
             "banned"
         );
     }
@@ -393,5 +412,18 @@ mod tests {
         );
         assert_eq!(voucher_tier(&st(State::PendingEmail, Tier::Member)), None);
         assert_eq!(voucher_tier(&st(State::Banned, Tier::Member)), None);
+    }
+
+    #[test]
+    fn published_member_count_skips_guests_and_pending_accounts() {
+        let counts = [
+            (State::Active, Tier::Member, 3),
+            (State::Grace, Tier::Paid, 2),
+            (State::Active, Tier::Guest, 5),
+            (State::PendingEmail, Tier::Member, 7),
+            (State::Lapsed, Tier::Guest, 1),
+        ];
+
+        assert_eq!(published_member_count(&counts), 5);
     }
 }

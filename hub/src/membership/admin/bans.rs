@@ -1,0 +1,94 @@
+//! Bans (hub.md §9, §6.6): banning revokes every voucher and right of the account's peers within
+//! the call; unbanning returns the account to the state its facts give.
+
+use libp2p::PeerId;
+use serde_json::json;
+
+use super::members::MemberView;
+use super::{Actor, Membership, Result, account, audit, wrong_state};
+use crate::members::State;
+use crate::store::{self, StoreError};
+use crate::utc::now_ms;
+
+impl Membership {
+    /// `POST …/members/{id}/ban`: state `banned`; every bound peer's vouchers are revoked and its
+    /// rights end within this call (hub.md §6.6, §7.4).
+    pub(crate) async fn ban(
+        &self,
+        actor: &Actor,
+        id: &str,
+        reason: &str,
+        cancel_subscription: bool,
+    ) -> Result<MemberView> {
+        let now = now_ms();
+        let mut tx = self.store().begin_write().await?;
+        let before = account(&mut tx, id).await?;
+        if !store::mark_banned(&mut tx, id, reason, now).await? {
+            return Err(wrong_state(id));
+        }
+        self.recompute_in(&mut tx, id, now).await?;
+        let peers: Vec<String> = store::list_bindings(&mut tx, id)
+            .await?
+            .into_iter()
+            .map(|b| b.peer_id)
+            .collect();
+        // Every voucher goes, also those of peers that had no relay right to lose (tier guest).
+        for peer in &peers {
+            store::insert_revocation(&mut tx, peer, "banned", now).await?;
+        }
+        // Billing (hub.md §8) does not exist yet: the request to cancel the Stripe subscription is
+        // accepted and recorded here, and is to be carried out once billing lands.
+        let details = json!({
+            "reason": reason,
+            "cancel_subscription": cancel_subscription,
+            "previous_state": before.state,
+            "peers": peers,
+        });
+        audit::record(&mut tx, actor, "member.ban", ("account", id), details, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        for peer in peers.iter().filter_map(|p| p.parse::<PeerId>().ok()) {
+            self.inner.enforcer.entitlements.revoke_vouchers(peer, now);
+        }
+        self.after_change(id, &[], "banned").await?;
+        self.member_view(id).await
+    }
+
+    /// `POST …/members/{id}/unban`: only from `banned`. The account returns to the state its facts
+    /// give: `pending_email` while its address is unverified, `pending_approval` while an
+    /// application is pending, else the recompute from `active`.
+    pub(crate) async fn unban(&self, actor: &Actor, id: &str) -> Result<MemberView> {
+        let now = now_ms();
+        let mut tx = self.store().begin_write().await?;
+        let before = account(&mut tx, id).await?;
+        if before.state != State::Banned {
+            return Err(wrong_state(id));
+        }
+        let pending_application = store::find_latest_application(&mut tx, id)
+            .await?
+            .is_some_and(|a| a.status == "pending");
+        let base = if before.email.is_some() && before.email_verified_at.is_none() {
+            State::PendingEmail
+        } else if pending_application {
+            State::PendingApproval
+        } else {
+            State::Active
+        };
+        if !store::mark_unbanned(&mut tx, id, base, now).await? {
+            return Err(wrong_state(id));
+        }
+        let standing = self.recompute_in(&mut tx, id, now).await?;
+        let details = json!({"ban_reason": before.ban_reason, "state": standing.state, "tier": standing.tier});
+        audit::record(
+            &mut tx,
+            actor,
+            "member.unban",
+            ("account", id),
+            details,
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.after_change(id, &[], "unbanned").await?;
+        self.member_view(id).await
+    }
+}

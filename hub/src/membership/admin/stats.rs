@@ -1,0 +1,79 @@
+//! The stats document of hub.md §9: members by state and tier, presence, relay, billing, mail.
+
+use serde_json::json;
+
+use super::{Membership, Result};
+use crate::members::{State, Tier};
+use crate::metrics::TierLabel;
+use crate::store;
+use crate::utc::now_ms;
+
+/// Every state, in the order of hub.md §6.3 (stats list them all, zeros included).
+const STATES: [State; 6] = [
+    State::PendingEmail,
+    State::PendingApproval,
+    State::Active,
+    State::Grace,
+    State::Lapsed,
+    State::Banned,
+];
+/// Every tier.
+const TIERS: [Tier; 4] = [Tier::Guest, Tier::Member, Tier::Paid, Tier::Comped];
+/// Tier labels of `hub_relay_reservations`.
+const RESERVATION_TIERS: [&str; 5] = ["none", "guest", "member", "paid", "comped"];
+
+/// The stats document of hub.md §9.
+pub(crate) type Stats = serde_json::Value;
+
+impl Membership {
+    /// `GET …/stats` (hub.md §9). Billing does not exist yet: subscriptions are counted from
+    /// their table (empty until billing writes it) and donations are zero.
+    pub(crate) async fn stats(&self) -> Result<Stats> {
+        let counts = self.store().count_members().await?;
+        let mut conn = self.store().acquire().await?;
+        let subscriptions = store::count_subscriptions(&mut conn).await?;
+        let (sent, failed) = store::count_emails_since(&mut conn, now_ms() - 86_400_000).await?;
+        drop(conn);
+        let members: serde_json::Map<String, serde_json::Value> = STATES
+            .iter()
+            .map(|s| {
+                let n: i64 = counts.iter().filter(|c| c.0 == *s).map(|c| c.2).sum();
+                (s.label().to_owned(), n.into())
+            })
+            .collect();
+        let tiers: serde_json::Map<String, serde_json::Value> = TIERS
+            .iter()
+            .map(|t| {
+                let n: i64 = counts.iter().filter(|c| c.1 == *t).map(|c| c.2).sum();
+                (t.label().to_owned(), n.into())
+            })
+            .collect();
+        let by_status: serde_json::Map<String, serde_json::Value> = subscriptions
+            .into_iter()
+            .map(|(status, n)| (status, n.into()))
+            .collect();
+        let presence = &self.inner.enforcer.presence;
+        let (ws, sse) = presence.subscriber_counts();
+        let metrics = &self.inner.metrics;
+        let reservations: i64 = RESERVATION_TIERS
+            .iter()
+            .filter_map(|tier| {
+                metrics
+                    .relay_reservations
+                    .get(&TierLabel { tier })
+                    .map(|g| g.get())
+            })
+            .sum();
+        Ok(json!({
+            "members": members,
+            "tiers": tiers,
+            "presence": {"peers": presence.live_count(), "subscribers": {"ws": ws, "sse": sse}},
+            "relay": {"reservations": reservations, "circuits": metrics.relay_circuits.get()},
+            "billing": {
+                "subscriptions": by_status,
+                "donations_30d": {"count": 0, "amount": 0, "currency": null},
+            },
+            "email": {"sent_24h": sent, "failed_24h": failed},
+        }))
+    }
+}
