@@ -1,7 +1,9 @@
 //! PeerSig: signed HTTP requests (hub.md §3). A peer proves it holds the key of a PeerId with three
 //! headers over the request's audience, timestamp, method, target and body. Signing is here for
-//! every client; verifying, with its replay cache, is behind feature `server`.
+//! every client (with [`sign_request`] for `reqwest` behind feature `client`); verifying, with its replay cache, is behind feature `server`.
 
+#[cfg(feature = "client")]
+mod client;
 #[cfg(feature = "server")]
 mod verify;
 
@@ -10,6 +12,8 @@ use libp2p::identity::ed25519::Keypair;
 use crate::ids::Ed25519PeerId;
 use crate::signing;
 
+#[cfg(feature = "client")]
+pub use client::{SignRequestError, sign_request};
 #[cfg(feature = "server")]
 pub use verify::{PeerSigError, PeerSigVerifier};
 

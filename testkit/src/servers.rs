@@ -199,17 +199,14 @@ impl TestHub {
         path: &str,
         body: Vec<u8>,
     ) -> RequestBuilder {
-        let headers =
-            crate::signed_headers(&peer.key, &self.hub_id(), method.as_str(), path, &body);
-        let mut request = self.client.request(method, self.url(path));
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        if body.is_empty() {
+        let request = self.client.request(method, self.url(path));
+        let request = if body.is_empty() {
             request
         } else {
             request.body(body)
-        }
+        };
+        shared::peer_sig::sign_request(request, &peer.key, &self.hub_id(), crate::now_ms())
+            .expect("an in-memory test request signs")
     }
 
     /// `POST /api/v1/verify` consuming `token` (hub.md §6.8): the status, the JSON body (`null`
