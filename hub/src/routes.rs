@@ -2,17 +2,11 @@
 //! side, the session-renewal layer both share, and [`shared::server::finish_router`]'s
 //! cross-cutting layers (request id, tracing, metrics, limits, JSON/HTML fallbacks).
 
-use std::time::Duration;
-
 use axum::Router;
 use shared::server::{HttpLimits, HttpMetrics};
 
 use crate::state::AppState;
 
-/// Every JSON or form body except those with their own limit (hub.md §13.1).
-const BODY_LIMIT: usize = 16 * 1024;
-/// Non-streaming handlers (hub.md §13.1).
-const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Route prefixes whose errors are JSON; everything else gets HTML (hub.md §12).
 const JSON_PREFIXES: &[&str] = &[
     "/api/",
@@ -25,12 +19,7 @@ const JSON_PREFIXES: &[&str] = &[
 
 /// The complete application.
 pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
-    let limits = HttpLimits {
-        max_in_flight: state.config.http.max_connections,
-        body_limit: BODY_LIMIT,
-        handler_timeout: HANDLER_TIMEOUT,
-        json_prefixes: JSON_PREFIXES,
-    };
+    let limits = HttpLimits::new(state.config.http.max_connections, JSON_PREFIXES);
     let pages = axum::middleware::from_fn_with_state(state.clone(), crate::web::finish_pages);
     let app = Router::new()
         .merge(crate::http::router())

@@ -179,6 +179,24 @@ pub struct HttpLimits {
     pub json_prefixes: &'static [&'static str],
 }
 
+impl HttpLimits {
+    /// The body limit both specs set for every body without its own (16 KiB).
+    pub const BODY_LIMIT: usize = 16 * 1024;
+    /// The deadline both specs set for non-streaming handlers.
+    pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// The limits of both specs with `max_in_flight` concurrent requests (`http.max_connections`)
+    /// and JSON errors under `json_prefixes`.
+    pub fn new(max_in_flight: usize, json_prefixes: &'static [&'static str]) -> Self {
+        Self {
+            max_in_flight,
+            body_limit: Self::BODY_LIMIT,
+            handler_timeout: Self::HANDLER_TIMEOUT,
+            json_prefixes,
+        }
+    }
+}
+
 /// Adds the layers every server shares to a complete (stateless) router: request id, tracing,
 /// in-flight cap, metrics, timeout and body limit, plus JSON-or-HTML 404 and 405 fallbacks.
 pub fn finish_router(
