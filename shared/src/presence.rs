@@ -43,7 +43,7 @@ pub enum Class {
 #[error("{field}: {message}")]
 pub struct InvalidField {
     /// `invalid_json`, `invalid_field` or `unsupported_peer_id` (hub.md §0.1).
-    pub code: &'static str,
+    pub code: crate::error_code::ErrorCode,
     /// The camelCase key at fault, or `body` when the input is not a JSON object.
     pub field: &'static str,
     /// What is wrong, for humans: short, and quoting at most 64 bytes of the input.

@@ -67,7 +67,7 @@ pub(crate) enum ApiError {
 impl From<InvalidField> for ApiError {
     fn from(error: InvalidField) -> Self {
         Self::BadRequest {
-            code: ErrorCode::parse(error.code).unwrap_or(ErrorCode::InvalidField),
+            code: error.code,
             field: Some(error.field),
             message: error.to_string(),
         }

@@ -5,11 +5,8 @@ use libp2p::Multiaddr;
 use serde_json::{Map, Value};
 
 use super::{InvalidField, MsgType, PresenceMsg};
+use crate::error_code::ErrorCode;
 use crate::ids::{Ed25519PeerId, ParsePeerIdError};
-
-pub(super) const INVALID_JSON: &str = "invalid_json";
-pub(super) const INVALID_FIELD: &str = "invalid_field";
-pub(super) const UNSUPPORTED_PEER_ID: &str = "unsupported_peer_id";
 
 const MAX_CONTENT_BYTES: usize = 4096;
 const MAX_EMAIL_BYTES: usize = 320;
@@ -27,7 +24,7 @@ const MAX_PEER_ID_BYTES: usize = 128;
 pub(super) const MAX_QUOTE_BYTES: usize = 64;
 
 impl InvalidField {
-    fn new(code: &'static str, field: &'static str, message: impl Into<String>) -> Self {
+    fn new(code: ErrorCode, field: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             field,
@@ -36,7 +33,7 @@ impl InvalidField {
     }
 
     fn field(field: &'static str, message: impl Into<String>) -> Self {
-        Self::new(INVALID_FIELD, field, message)
+        Self::new(ErrorCode::InvalidField, field, message)
     }
 }
 
@@ -53,10 +50,10 @@ impl PresenceMsg {
         session_peer: Option<&Ed25519PeerId>,
     ) -> Result<Self, InvalidField> {
         let value: Value = serde_json::from_slice(bytes)
-            .map_err(|_| InvalidField::new(INVALID_JSON, "body", "not valid JSON"))?;
+            .map_err(|_| InvalidField::new(ErrorCode::InvalidJson, "body", "not valid JSON"))?;
         let Value::Object(map) = &value else {
             return Err(InvalidField::new(
-                INVALID_JSON,
+                ErrorCode::InvalidJson,
                 "body",
                 "expected a JSON object",
             ));
@@ -224,7 +221,7 @@ fn parse_peer_id(
     };
     parsed.map_err(|error| match error {
         ParsePeerIdError::NotEd25519 => InvalidField::new(
-            UNSUPPORTED_PEER_ID,
+            ErrorCode::UnsupportedPeerId,
             "peerId",
             format!("{} is not an Ed25519 PeerId", quote(text)),
         ),

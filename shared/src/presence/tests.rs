@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use libp2p::identity::Keypair;
 use serde_json::{Value, json};
 
-use super::parse::{INVALID_FIELD, INVALID_JSON, MAX_QUOTE_BYTES, UNSUPPORTED_PEER_ID};
+use super::parse::MAX_QUOTE_BYTES;
 use super::*;
+use crate::error_code::ErrorCode;
 
 const NOW: i64 = 1_700_000_000_000;
 const RSA_PEER: &str = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N";
@@ -55,13 +56,13 @@ fn without(mut value: Value, key: &str) -> Value {
 }
 
 /// `(code, field)` of the refusal of `value`.
-fn refusal(value: &Value) -> (&'static str, &'static str) {
+fn refusal(value: &Value) -> (ErrorCode, &'static str) {
     let error = parse(value).expect_err("accepted");
     (error.code, error.field)
 }
 
 /// `(code, field)` of the refusal of a full message whose `key` is set to `field`.
-fn refusal_of(key: &str, field: Value) -> (&'static str, &'static str) {
+fn refusal_of(key: &str, field: Value) -> (ErrorCode, &'static str) {
     refusal(&with(full(&new_peer()), key, field))
 }
 
@@ -220,7 +221,7 @@ fn parse_accepts_limit_and_refuses_one_over_when_field_has_length_limit() {
         let refused = refusal_of(key, over);
 
         assert!(accepted.is_ok(), "{key} at limit: {accepted:?}");
-        assert_eq!(refused, (INVALID_FIELD, key));
+        assert_eq!(refused, (ErrorCode::InvalidField, key));
     }
 }
 
@@ -229,7 +230,7 @@ fn parse_refuses_avatar_hash_when_not_lower_case_hex() {
     for bad in ["ABCDEF", "0123xyz", "ab cd"] {
         assert_eq!(
             refusal_of("avatarHash", json!(bad)),
-            (INVALID_FIELD, "avatarHash"),
+            (ErrorCode::InvalidField, "avatarHash"),
             "{bad}"
         );
     }
@@ -246,14 +247,14 @@ fn parse_refuses_body_when_not_json() {
     ] {
         let error = PresenceMsg::parse(bad, NOW, None).unwrap_err();
 
-        assert_eq!((error.code, error.field), (INVALID_JSON, "body"));
+        assert_eq!((error.code, error.field), (ErrorCode::InvalidJson, "body"));
     }
 }
 
 #[test]
 fn parse_refuses_body_when_not_an_object() {
     for bad in [json!([]), json!("online"), json!(5), json!(null)] {
-        assert_eq!(refusal(&bad), (INVALID_JSON, "body"), "{bad}");
+        assert_eq!(refusal(&bad), (ErrorCode::InvalidJson, "body"), "{bad}");
     }
 }
 
@@ -280,7 +281,7 @@ fn parse_refuses_key_when_json_type_is_wrong() {
     ];
 
     for (key, value) in cases {
-        assert_eq!(refusal_of(key, value), (INVALID_FIELD, key));
+        assert_eq!(refusal_of(key, value), (ErrorCode::InvalidField, key));
     }
 }
 
@@ -296,10 +297,16 @@ fn parse_refuses_string_when_it_contains_nul() {
     ];
 
     for key in keys {
-        assert_eq!(refusal_of(key, json!("a\u{0}b")), (INVALID_FIELD, key));
+        assert_eq!(
+            refusal_of(key, json!("a\u{0}b")),
+            (ErrorCode::InvalidField, key)
+        );
     }
     let addrs = json!(["/ip4/10.0.0.1/tcp/1\u{0}"]);
-    assert_eq!(refusal_of("addrs", addrs), (INVALID_FIELD, "addrs"));
+    assert_eq!(
+        refusal_of("addrs", addrs),
+        (ErrorCode::InvalidField, "addrs")
+    );
 }
 
 #[test]
@@ -307,7 +314,7 @@ fn parse_refuses_addrs_when_entry_is_not_a_multiaddr() {
     for bad in ["", "not an addr", "/ip4/999.0.0.1/tcp/1", "ip4/10.0.0.1"] {
         assert_eq!(
             refusal_of("addrs", json!([bad])),
-            (INVALID_FIELD, "addrs"),
+            (ErrorCode::InvalidField, "addrs"),
             "{bad}"
         );
     }
@@ -318,13 +325,13 @@ fn parse_refuses_type_when_not_sendable_by_clients() {
     for bad in ["punch", "ONLINE", "challenge", ""] {
         assert_eq!(
             refusal_of("type", json!(bad)),
-            (INVALID_FIELD, "type"),
+            (ErrorCode::InvalidField, "type"),
             "{bad}"
         );
     }
     assert_eq!(
         refusal(&without(full(&new_peer()), "type")),
-        (INVALID_FIELD, "type")
+        (ErrorCode::InvalidField, "type")
     );
 }
 
@@ -332,14 +339,17 @@ fn parse_refuses_type_when_not_sendable_by_clients() {
 fn parse_refuses_target_when_client_sends_one() {
     let target = json!(new_peer().to_string());
 
-    assert_eq!(refusal_of("target", target), (INVALID_FIELD, "target"));
+    assert_eq!(
+        refusal_of("target", target),
+        (ErrorCode::InvalidField, "target")
+    );
 }
 
 #[test]
 fn parse_reports_unsupported_peer_id_when_key_is_rsa() {
     assert_eq!(
         refusal_of("peerId", json!(RSA_PEER)),
-        (UNSUPPORTED_PEER_ID, "peerId")
+        (ErrorCode::UnsupportedPeerId, "peerId")
     );
 }
 
@@ -348,7 +358,7 @@ fn parse_reports_invalid_field_when_peer_id_is_garbage() {
     for bad in ["12D3KooW!!!", "hello", &"1".repeat(10_000)] {
         assert_eq!(
             refusal_of("peerId", json!(bad)),
-            (INVALID_FIELD, "peerId"),
+            (ErrorCode::InvalidField, "peerId"),
             "{bad:.20}"
         );
     }
@@ -360,7 +370,7 @@ fn parse_refuses_peer_id_when_missing_without_session() {
     let empty = with(full(&new_peer()), "peerId", json!(""));
 
     for value in [absent, empty] {
-        assert_eq!(refusal(&value), (INVALID_FIELD, "peerId"));
+        assert_eq!(refusal(&value), (ErrorCode::InvalidField, "peerId"));
     }
 }
 
@@ -408,7 +418,7 @@ fn parse_uses_now_when_ts_is_zero_absent_or_null() {
 
 #[test]
 fn parse_refuses_ts_when_negative() {
-    assert_eq!(refusal_of("ts", json!(-1)), (INVALID_FIELD, "ts"));
+    assert_eq!(refusal_of("ts", json!(-1)), (ErrorCode::InvalidField, "ts"));
 }
 
 #[test]
