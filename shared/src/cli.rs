@@ -32,6 +32,8 @@ use crate::telemetry::{InitTelemetryError, LogConfig};
 pub trait Service: Sized {
     /// The server's configuration.
     type Config;
+    /// The prefix of its environment variables (`HUB_`).
+    const ENV_PREFIX: &'static str;
     /// Why it could not start.
     type StartError: Error + Send + Sync + 'static;
 
@@ -124,6 +126,14 @@ pub enum RunError<E: Error + 'static> {
 pub async fn run<S: Service>(args: &CommonArgs) -> Result<(), RunError<S::StartError>> {
     let config = args.load::<S>()?;
     crate::telemetry::init(S::log_config(&config))?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    for variable in crate::config::foreign_env_vars(S::ENV_PREFIX, &env) {
+        tracing::debug!(
+            %variable,
+            "ignoring environment variable: not of the form {}<SECTION>__<KEY>",
+            S::ENV_PREFIX
+        );
+    }
     let mut server = S::start(config).await.map_err(RunError::Start)?;
     let outcome = tokio::select! {
         () = crate::shutdown::shutdown_signal() => Ok(()),

@@ -350,17 +350,7 @@ impl EnvVars {
             .iter()
             .filter_map(|(name, value)| {
                 let rest = name.strip_prefix(prefix)?;
-                if RESERVED_NAMES.contains(&rest) {
-                    return None;
-                }
-                if !rest.contains("__") {
-                    tracing::debug!(
-                        variable = %name,
-                        "ignoring environment variable: not of the form {prefix}<SECTION>__<KEY>"
-                    );
-                    return None;
-                }
-                Some((rest.to_ascii_lowercase(), value.clone()))
+                is_config_name(rest).then(|| (rest.to_ascii_lowercase(), value.clone()))
             })
             .collect();
         Self {
@@ -368,6 +358,23 @@ impl EnvVars {
             vars,
         }
     }
+}
+
+/// Whether `rest`, a variable name after its prefix, names configuration (`<SECTION>__<KEY>`).
+fn is_config_name(rest: &str) -> bool {
+    !RESERVED_NAMES.contains(&rest) && rest.contains("__")
+}
+
+/// The variables of `env` that start with `prefix` but are neither configuration nor reserved
+/// (`CONFIG`, `DATA_DIR`): what [`layered`] ignores, for a start-up log line once logging runs.
+pub fn foreign_env_vars<'a>(prefix: &str, env: &'a [(String, String)]) -> Vec<&'a str> {
+    env.iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| {
+            name.strip_prefix(prefix)
+                .is_some_and(|rest| !RESERVED_NAMES.contains(&rest) && !is_config_name(rest))
+        })
+        .collect()
 }
 
 impl Provider for EnvVars {
@@ -620,6 +627,23 @@ mod tests {
         .unwrap();
 
         assert_eq!(config, Sample::default());
+    }
+
+    #[test]
+    fn foreign_variables_are_listed_when_neither_config_nor_reserved() {
+        let env: Vec<(String, String)> = [
+            ("T_SERVICE_HOST", "10.0.0.1"),
+            ("T_PORT", "tcp://10.0.0.1:8787"),
+            ("T_CONFIG", "/etc/t.toml"),
+            ("T_DATA_DIR", "/var/lib/t"),
+            ("T_HTTP__BIND", "127.0.0.1:1"),
+            ("OTHER_PORT", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+
+        assert_eq!(foreign_env_vars("T_", &env), ["T_SERVICE_HOST", "T_PORT"]);
     }
 
     #[test]

@@ -152,6 +152,7 @@ impl Server {
 
 impl shared::cli::Service for Server {
     type Config = Config;
+    const ENV_PREFIX: &'static str = crate::config::ENV_PREFIX;
     type StartError = StartError;
 
     fn load_config(sources: &Sources, overrides: &Overrides) -> Result<Config, LoadConfigError> {

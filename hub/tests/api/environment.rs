@@ -99,3 +99,34 @@ async fn hub_exits_naming_the_key_when_env_key_is_misspelt() {
     assert!(!output.status.success(), "exit status {}", output.status);
     assert!(stderr.contains("typo"), "stderr: {stderr}");
 }
+
+#[tokio::test]
+async fn hub_logs_each_ignored_variable_when_debug_logging_is_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut vars = KUBERNETES_VARS.to_vec();
+    vars.push(("RUST_LOG", "shared=debug"));
+    let mut child = hub_run(dir.path(), http, &vars)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the hub binary");
+    let client = reqwest::Client::new();
+    let url = format!("http://{http}/healthz");
+
+    eventually(START_DEADLINE, "the hub binary to answer /healthz", || {
+        let exited = child.try_wait().expect("poll the hub process");
+        healthz(&client, &url, exited)
+    })
+    .await;
+    child.start_kill().expect("stop the hub");
+    let output = child.wait_with_output().await.expect("the hub's output");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for (name, _) in KUBERNETES_VARS {
+        let line = stderr
+            .lines()
+            .filter(|line| line.contains("ignoring environment variable"))
+            .find(|line| line.split_whitespace().any(|word| word.ends_with(name)));
+        assert!(line.is_some(), "no debug line for {name} in: {stderr}");
+    }
+}
