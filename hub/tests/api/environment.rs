@@ -58,22 +58,27 @@ async fn healthz(client: &reqwest::Client, url: &str, exited: Option<ExitStatus>
     (response.status() == 200).then_some(())
 }
 
-#[tokio::test]
-async fn hub_starts_when_kubernetes_service_variables_are_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut child = hub_run(dir.path(), http, &KUBERNETES_VARS)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the hub binary");
+/// Spawns `command` and waits until its `/healthz` on `http` answers 200.
+async fn until_healthy(mut command: Command, http: SocketAddr) -> tokio::process::Child {
+    let mut child = command.spawn().expect("spawn the hub binary");
     let client = reqwest::Client::new();
     let url = format!("http://{http}/healthz");
-
     eventually(START_DEADLINE, "the hub binary to answer /healthz", || {
         let exited = child.try_wait().expect("poll the hub process");
         healthz(&client, &url, exited)
     })
     .await;
+    child
+}
+
+#[tokio::test]
+async fn hub_starts_when_kubernetes_service_variables_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut command = hub_run(dir.path(), http, &KUBERNETES_VARS);
+    command.stderr(Stdio::null());
+
+    let mut child = until_healthy(command, http).await;
 
     child.kill().await.expect("stop the hub");
 }
@@ -106,18 +111,10 @@ async fn hub_logs_each_ignored_variable_when_debug_logging_is_on() {
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut vars = KUBERNETES_VARS.to_vec();
     vars.push(("RUST_LOG", "shared=debug"));
-    let mut child = hub_run(dir.path(), http, &vars)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the hub binary");
-    let client = reqwest::Client::new();
-    let url = format!("http://{http}/healthz");
+    let mut command = hub_run(dir.path(), http, &vars);
+    command.stderr(Stdio::piped());
 
-    eventually(START_DEADLINE, "the hub binary to answer /healthz", || {
-        let exited = child.try_wait().expect("poll the hub process");
-        healthz(&client, &url, exited)
-    })
-    .await;
+    let mut child = until_healthy(command, http).await;
     child.start_kill().expect("stop the hub");
     let output = child.wait_with_output().await.expect("the hub's output");
 
