@@ -20,8 +20,6 @@ mod verify;
 mod vouchers;
 mod ws;
 
-use std::time::Instant;
-
 use axum::Router;
 
 pub(crate) use error::{ApiError, ApiResult};
@@ -44,14 +42,4 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(bindings::router())
         .merge(vouchers::router())
-}
-
-/// A rate-limit verdict for `key`: 429 with `Retry-After` when the bucket is empty.
-fn check_limit<K: std::hash::Hash + Eq + Clone>(
-    limiter: &shared::rate_limit::RateLimiter<K>,
-    key: K,
-) -> ApiResult<()> {
-    limiter
-        .check(key, Instant::now())
-        .map_err(ApiError::TooManyRequests)
 }

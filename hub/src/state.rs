@@ -8,7 +8,7 @@ use libp2p::PeerId;
 use shared::api::HubInfo;
 use shared::ids::Ed25519PeerId;
 use shared::peer_sig::PeerSigVerifier;
-use shared::rate_limit::RateLimiter;
+use shared::rate_limit::{RateLimited, RateLimiter};
 
 use crate::config::Config;
 use crate::entitlements::Entitlements;
@@ -49,7 +49,7 @@ pub(crate) struct Limiters {
 impl Limiters {
     /// The email buckets of hub.md §13.2 (join, login, resend, email change): per client IP,
     /// then per normalized address. `Err` holds the wait.
-    pub(crate) fn check_email(&self, ip: IpAddr, email: &str) -> Result<(), std::time::Duration> {
+    pub(crate) fn check_email(&self, ip: IpAddr, email: &str) -> Result<(), RateLimited> {
         let now = std::time::Instant::now();
         self.email_ip.check(ip, now)?;
         self.email_addr.check(email.to_owned(), now)

@@ -46,6 +46,15 @@ impl RateLimit {
     }
 }
 
+/// A refusal: the bucket is empty until `retry_after` has passed (answered as 429 with
+/// `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("rate limited; a token is back in {retry_after:?}")]
+pub struct RateLimited {
+    /// How long until a token is there.
+    pub retry_after: Duration,
+}
+
 /// One bucket.
 #[derive(Debug, Clone, Copy)]
 pub struct Bucket {
@@ -69,15 +78,15 @@ impl Bucket {
     }
 
     /// Takes one token, or tells how long until one is there.
-    pub fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
+    pub fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), RateLimited> {
         self.refill(limit, now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - self.tokens) * limit.refill_secs,
-            ))
+            Err(RateLimited {
+                retry_after: Duration::from_secs_f64((1.0 - self.tokens) * limit.refill_secs),
+            })
         }
     }
 
@@ -112,8 +121,8 @@ impl<K: Hash + Eq> RateLimiter<K> {
         }
     }
 
-    /// Takes a token for `key`; `Err(retry_after)` when its bucket is empty.
-    pub fn check(&self, key: K, now: Instant) -> Result<(), Duration> {
+    /// Takes a token for `key`; [`RateLimited`] when its bucket is empty.
+    pub fn check(&self, key: K, now: Instant) -> Result<(), RateLimited> {
         let mut buckets = self
             .buckets
             .lock()
@@ -158,7 +167,12 @@ mod tests {
         let results: Vec<_> = (0..4).map(|_| limiter.check("ip", now)).collect();
 
         assert!(results[..3].iter().all(Result::is_ok));
-        assert_eq!(results[3], Err(Duration::from_secs(2)));
+        assert_eq!(
+            results[3],
+            Err(RateLimited {
+                retry_after: Duration::from_secs(2)
+            })
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Bindings (hub.md §6.9): bind codes (`POST /api/v1/me/bind-codes`) and the account's bound
 //! peers (`/api/v1/peers`: list, bind with a code, unbind).
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -14,7 +16,7 @@ use shared::error_code::ErrorCode;
 
 use super::body::{body_bytes, json_body};
 use super::extract::Caller;
-use super::{ApiError, ApiResult, check_limit};
+use super::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -30,7 +32,7 @@ async fn create_bind_code(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    check_limit(&state.limits.bind_ip, caller.ip)?;
+    state.limits.bind_ip.check(caller.ip, Instant::now())?;
     let body = body_bytes(body)?;
     let account = caller.account(&state, &body).await?;
     let (code, expires_at) = state.membership.create_bind_code(&account).await?;
@@ -53,7 +55,7 @@ async fn bind_peer(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    check_limit(&state.limits.bind_ip, caller.ip)?;
+    state.limits.bind_ip.check(caller.ip, Instant::now())?;
     let body = body_bytes(body)?;
     let request: BindBody = json_body(&caller.headers, &body)?;
     let proof = caller

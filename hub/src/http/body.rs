@@ -56,10 +56,7 @@ struct EmailBody {
 pub(super) fn email_request(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult<String> {
     let EmailBody { email } = json_body(&caller.headers, body)?;
     let email = email_field(&email)?;
-    state
-        .limits
-        .check_email(caller.ip, &email)
-        .map_err(ApiError::TooManyRequests)?;
+    state.limits.check_email(caller.ip, &email)?;
     Ok(email)
 }
 

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::error_code::ErrorCode;
 use shared::peer_sig::PeerSigError;
+use shared::rate_limit::RateLimited;
 use shared::server::json_error;
 
 use crate::membership;
@@ -71,6 +72,12 @@ impl From<InvalidField> for ApiError {
             field: Some(error.field),
             message: error.to_string(),
         }
+    }
+}
+
+impl From<RateLimited> for ApiError {
+    fn from(limited: RateLimited) -> Self {
+        Self::TooManyRequests(limited.retry_after)
     }
 }
 

@@ -245,7 +245,7 @@ impl FromRequestParts<AppState> for AdminCaller {
             return Err(ApiError::TooManyRequests(retry));
         }
         if bearer(&state.config, &parts.headers) != Bearer::Admin {
-            failures.check(ip, now).map_err(ApiError::TooManyRequests)?;
+            failures.check(ip, now)?;
             return Err(ApiError::Unauthorized(ErrorCode::Unauthorized));
         }
         Ok(Self(Actor {

@@ -1,5 +1,7 @@
 //! `POST /api/v1/join` (hub.md §6.2): rate limits per address or IP, then the join flow.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -9,9 +11,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 
+use super::ApiResult;
 use super::body::{body_bytes, json_body};
 use super::extract::Caller;
-use super::{ApiError, ApiResult, check_limit};
 use crate::membership::{JoinOutcome, JoinRequest, email_field};
 use crate::state::AppState;
 
@@ -33,13 +35,10 @@ async fn join(
         Some(email) => Some(email_field(email)?),
     };
     match &email {
-        Some(email) => state
-            .limits
-            .check_email(caller.ip, email)
-            .map_err(ApiError::TooManyRequests)?,
+        Some(email) => state.limits.check_email(caller.ip, email)?,
         // A signed join without email creates an account at once (open mode): the per-IP join
         // bucket keeps fresh keys from filling the database.
-        None => check_limit(&state.limits.email_ip, caller.ip)?,
+        None => state.limits.email_ip.check(caller.ip, Instant::now())?,
     }
     let outcome = state
         .membership

@@ -48,11 +48,7 @@ async fn publish(
 ) -> ApiResult<StatusCode> {
     let body = body_bytes(body)?;
     let now = Instant::now();
-    state
-        .limits
-        .publish_ip
-        .check(ip, now)
-        .map_err(ApiError::TooManyRequests)?;
+    state.limits.publish_ip.check(ip, now)?;
     let target = uri.path_and_query().map_or("/publish", |p| p.as_str());
     let proof = state
         .peer_sig
@@ -67,8 +63,7 @@ async fn publish(
     state
         .limits
         .publish_peer
-        .check(msg.peer_id.peer_id(), now)
-        .map_err(ApiError::TooManyRequests)?;
+        .check(msg.peer_id.peer_id(), now)?;
     state
         .presence
         .publish(msg, signed, now)

@@ -109,11 +109,7 @@ async fn pulse(
     if !state.config.relay.enabled {
         return Err(ApiError::NotFound(ErrorCode::RelayDisabled));
     }
-    state
-        .limits
-        .publish_ip
-        .check(ip, Instant::now())
-        .map_err(ApiError::TooManyRequests)?;
+    state.limits.publish_ip.check(ip, Instant::now())?;
     let target = uri.path_and_query().map_or("/api/pulse", |p| p.as_str());
     match state
         .peer_sig

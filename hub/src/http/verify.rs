@@ -1,6 +1,8 @@
 //! Email links (hub.md §6.8): `GET`/`POST /api/v1/verify` inspect and consume one (setting the
 //! session cookie), `POST /api/v1/verify/resend` sends a join link again.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -11,10 +13,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::ApiResult;
 use super::body::{body_bytes, email_request, json_body};
 use super::cookie::session_set_cookie;
 use super::extract::Caller;
-use super::{ApiResult, check_limit};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -34,7 +36,7 @@ async fn inspect(
     caller: Caller,
     Query(query): Query<TokenQuery>,
 ) -> ApiResult<Response> {
-    check_limit(&state.limits.verify_ip, caller.ip)?;
+    state.limits.verify_ip.check(caller.ip, Instant::now())?;
     let token = query.token.unwrap_or_default();
     let info = state.membership.inspect_token(&token).await?;
     Ok(Json(info).into_response())
@@ -53,7 +55,7 @@ async fn verify(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    check_limit(&state.limits.verify_ip, caller.ip)?;
+    state.limits.verify_ip.check(caller.ip, Instant::now())?;
     let body = body_bytes(body)?;
     let TokenBody { token, bind } = json_body(&caller.headers, &body)?;
     let verified = state

@@ -1,6 +1,8 @@
 //! Vouchers (hub.md §7): `POST /api/v1/vouchers` issues one to a bound peer, `GET
 //! /api/v1/vouchers/revocations` lists revocations since a time.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -14,7 +16,7 @@ use shared::error_code::ErrorCode;
 
 use super::body::body_bytes;
 use super::extract::Caller;
-use super::{ApiError, ApiResult, check_limit};
+use super::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -37,7 +39,7 @@ async fn issue_voucher(
         .proof(&state, &body)?
         .ok_or(ApiError::Unauthorized(ErrorCode::SignatureRequired))?;
     let peer = proof.peer.peer_id();
-    check_limit(&state.limits.voucher_peer, peer)?;
+    state.limits.voucher_peer.check(peer, Instant::now())?;
     let issued = state.membership.issue_voucher(&peer).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }

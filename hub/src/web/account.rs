@@ -15,7 +15,7 @@ use libp2p::PeerId;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::forms::{WebResult, limited};
+use super::forms::WebResult;
 use super::html::{Page, esc};
 use super::words;
 use crate::http::body::form_body;
@@ -187,7 +187,7 @@ async fn create_bind_code(State(state): State<AppState>, caller: Caller) -> WebR
         Ok(id) => id,
         Err(redirect) => return Ok(redirect),
     };
-    limited(state.limits.bind_ip.check(caller.ip, Instant::now()))?;
+    state.limits.bind_ip.check(caller.ip, Instant::now())?;
     let (code, expires_at) = state.membership.create_bind_code(&account_id).await?;
     let main = format!(
         "<section class=\"card\" aria-labelledby=\"page-title\">\

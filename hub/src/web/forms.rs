@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use shared::error_code::ErrorCode;
+use shared::rate_limit::RateLimited;
 
 use super::html::{Page, esc};
 use crate::http::ApiError;
@@ -169,7 +170,9 @@ impl IntoResponse for WebError {
     }
 }
 
-/// A rate-limit verdict as a result: `Err` is 429 with `Retry-After`.
-pub(crate) fn limited(verdict: Result<(), Duration>) -> WebResult<()> {
-    verdict.map_err(|retry| ApiError::TooManyRequests(retry).into())
+/// An empty bucket shows the 429 page with `Retry-After` (hub.md §13.2).
+impl From<RateLimited> for WebError {
+    fn from(limited: RateLimited) -> Self {
+        ApiError::from(limited).into()
+    }
 }

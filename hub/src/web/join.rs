@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::forms::{WebError, WebResult, limited};
+use super::forms::{WebError, WebResult};
 use super::html::{Page, esc};
 use super::words;
 use crate::config::JoinMode;
@@ -71,7 +71,7 @@ async fn join(
     let Some(email) = codes::normalize_email(&form.email) else {
         return Ok(refuse(INVALID_EMAIL));
     };
-    limited(state.limits.check_email(caller.ip, &email))?;
+    state.limits.check_email(caller.ip, &email)?;
     let request = JoinRequest {
         email: Some(email.clone()),
         invite_code: Some(form.invite_code.clone()).filter(|c| !c.trim().is_empty()),
@@ -172,7 +172,7 @@ async fn login(
                 .status(StatusCode::BAD_REQUEST),
         );
     };
-    limited(state.limits.check_email(caller.ip, &email))?;
+    state.limits.check_email(caller.ip, &email)?;
     state
         .membership
         .login(&email, &caller.ip.to_string())

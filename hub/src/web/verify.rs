@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::forms::{WebError, WebResult, limited};
+use super::forms::{WebError, WebResult};
 use super::html::{Page, esc};
 use super::words;
 use crate::http::body::form_body;
@@ -49,7 +49,7 @@ async fn show_token(
     caller: Caller,
     query: Result<Query<TokenFields>, QueryRejection>,
 ) -> WebResult {
-    limited(state.limits.verify_ip.check(caller.ip, Instant::now()))?;
+    state.limits.verify_ip.check(caller.ip, Instant::now())?;
     let token = query.map(|q| q.0.token).unwrap_or_default();
     if token.is_empty() {
         return Err(incomplete());
@@ -130,7 +130,7 @@ async fn verify(
 ) -> WebResult {
     caller.check_form_origin(&state)?;
     let form = form_body(form)?;
-    limited(state.limits.verify_ip.check(caller.ip, Instant::now()))?;
+    state.limits.verify_ip.check(caller.ip, Instant::now())?;
     if form.token.is_empty() {
         return Err(incomplete());
     }
