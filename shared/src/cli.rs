@@ -85,12 +85,21 @@ impl CommonArgs {
     /// # Errors
     /// [`LoadConfigError`] naming the key or file at fault.
     pub fn load<S: Service>(&self) -> Result<S::Config, LoadConfigError> {
+        self.load_from::<S>(&self.sources())
+    }
+
+    /// The process environment and the `--config` file.
+    fn sources(&self) -> Sources {
+        Sources::from_process(self.config.clone())
+    }
+
+    fn load_from<S: Service>(&self, sources: &Sources) -> Result<S::Config, LoadConfigError> {
         let overrides = Overrides {
             data_dir: self.data_dir.clone(),
             http_bind: self.http_bind,
             log_level: self.log_level.clone(),
         };
-        S::load_config(&Sources::from_process(self.config.clone()), &overrides)
+        S::load_config(sources, &overrides)
     }
 }
 
@@ -124,10 +133,10 @@ pub enum RunError<E: Error + 'static> {
 /// # Errors
 /// [`RunError`]: a config, tracing or start-up failure, or the task that stopped.
 pub async fn run<S: Service>(args: &CommonArgs) -> Result<(), RunError<S::StartError>> {
-    let config = args.load::<S>()?;
+    let sources = args.sources();
+    let config = args.load_from::<S>(&sources)?;
     crate::telemetry::init(S::log_config(&config))?;
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    for variable in crate::config::foreign_env_vars(S::ENV_PREFIX, &env) {
+    for variable in crate::config::foreign_env_vars(S::ENV_PREFIX, &sources.env) {
         tracing::debug!(
             %variable,
             "ignoring environment variable: not of the form {}<SECTION>__<KEY>",

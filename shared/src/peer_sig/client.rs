@@ -60,14 +60,38 @@ mod tests {
 
     const TS: i64 = 1_767_225_600_000;
 
+    /// A peer's key and the id of the hub it signs for.
+    fn signer_and_audience() -> (Keypair, Ed25519PeerId) {
+        let hub = Keypair::generate();
+        (Keypair::generate(), Ed25519PeerId::from(hub.public()))
+    }
+
     fn header(request: &reqwest::Request, name: &str) -> String {
         request.headers()[name].to_str().unwrap().to_owned()
     }
 
+    /// Whether the request's signature verifies, for its signer header, over this input.
+    fn signature_covers(
+        signed: &reqwest::Request,
+        audience: &Ed25519PeerId,
+        method: &str,
+        target: &str,
+        body: &[u8],
+    ) -> bool {
+        let input = signing::request_signing_input(
+            audience,
+            &header(signed, TIMESTAMP_HEADER),
+            method,
+            target,
+            body,
+        );
+        let signer: Ed25519PeerId = header(signed, PEER_ID_HEADER).parse().unwrap();
+        signing::verify_b64u(&signer, &input, &header(signed, SIGNATURE_HEADER)).is_ok()
+    }
+
     #[test]
     fn signed_request_verifies_over_its_method_target_and_body() {
-        let (key, hub) = (Keypair::generate(), Keypair::generate());
-        let audience = Ed25519PeerId::from(hub.public());
+        let (key, audience) = signer_and_audience();
         let request = reqwest::Client::new()
             .post("http://127.0.0.1:8787/api/v1/join?x=1")
             .body(r#"{"email":"ann@example.org"}"#);
@@ -77,23 +101,21 @@ mod tests {
             .build()
             .unwrap();
 
-        let input = signing::request_signing_input(
-            &audience,
-            &TS.to_string(),
-            "POST",
-            "/api/v1/join?x=1",
-            br#"{"email":"ann@example.org"}"#,
-        );
         let signer: Ed25519PeerId = header(&signed, PEER_ID_HEADER).parse().unwrap();
         assert_eq!(signer, Ed25519PeerId::from(key.public()));
         assert_eq!(header(&signed, TIMESTAMP_HEADER), TS.to_string());
-        assert!(signing::verify_b64u(&signer, &input, &header(&signed, SIGNATURE_HEADER)).is_ok());
+        assert!(signature_covers(
+            &signed,
+            &audience,
+            "POST",
+            "/api/v1/join?x=1",
+            br#"{"email":"ann@example.org"}"#
+        ));
     }
 
     #[test]
     fn request_without_body_is_signed_over_the_empty_body() {
-        let key = Keypair::generate();
-        let audience = Ed25519PeerId::from(Keypair::generate().public());
+        let (key, audience) = signer_and_audience();
         let request = reqwest::Client::new().get("http://127.0.0.1:8787/api/v1/membership");
 
         let signed = sign_request(request, &key, &audience, TS)
@@ -101,21 +123,18 @@ mod tests {
             .build()
             .unwrap();
 
-        let input = signing::request_signing_input(
+        assert!(signature_covers(
+            &signed,
             &audience,
-            &TS.to_string(),
             "GET",
             "/api/v1/membership",
-            b"",
-        );
-        let signer = Ed25519PeerId::from(key.public());
-        assert!(signing::verify_b64u(&signer, &input, &header(&signed, SIGNATURE_HEADER)).is_ok());
+            b""
+        ));
     }
 
     #[test]
     fn streaming_body_is_refused() {
-        let key = Keypair::generate();
-        let audience = Ed25519PeerId::from(Keypair::generate().public());
+        let (key, audience) = signer_and_audience();
         let stream = futures::stream::iter([Ok::<_, std::io::Error>(b"{}".to_vec())]);
         let request = reqwest::Client::new()
             .post("http://127.0.0.1:8787/publish")
@@ -128,8 +147,7 @@ mod tests {
 
     #[test]
     fn invalid_url_is_a_build_error() {
-        let key = Keypair::generate();
-        let audience = Ed25519PeerId::from(Keypair::generate().public());
+        let (key, audience) = signer_and_audience();
         let request = reqwest::Client::new().get("not a url");
 
         let outcome = sign_request(request, &key, &audience, TS);
