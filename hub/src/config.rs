@@ -4,7 +4,6 @@
 mod membership;
 mod network;
 mod presence;
-mod secs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -119,7 +118,7 @@ pub struct P2pConfig {
     /// Pending inbound connections.
     pub max_pending_incoming: u32,
     /// Idle connection timeout.
-    #[serde(rename = "idle_timeout_secs", with = "secs")]
+    #[serde(rename = "idle_timeout_secs", with = "shared::config::secs")]
     pub idle_timeout: Duration,
 }
 
@@ -203,7 +202,7 @@ impl Config {
         config.p2p.listen_addrs = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("invariant: valid")];
         config.metrics.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database = DatabaseConfig::with_url(database_url);
-        config.database.connect_timeout_secs = 5;
+        config.database.connect_timeout = Duration::from_secs(5);
         config
     }
 

@@ -2,6 +2,8 @@
 //! CLI flags (applied by each binary). Unknown keys are refused by the servers' `deny_unknown_fields`
 //! structs; secrets may come only from the environment or a `*_file` key.
 
+pub mod secs;
+
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

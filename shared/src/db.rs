@@ -61,8 +61,10 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Run embedded migrations at start.
     pub run_migrations: bool,
-    /// How long start-up keeps retrying an unreachable database before giving up.
-    pub connect_timeout_secs: u64,
+    /// How long start-up keeps retrying an unreachable database before giving up
+    /// (`connect_timeout_secs`).
+    #[serde(rename = "connect_timeout_secs", with = "crate::config::secs")]
+    pub connect_timeout: Duration,
 }
 
 impl DatabaseConfig {
@@ -72,7 +74,7 @@ impl DatabaseConfig {
             url: url.to_owned(),
             max_connections: 8,
             run_migrations: true,
-            connect_timeout_secs: 30,
+            connect_timeout: Duration::from_secs(30),
         }
     }
 
@@ -199,7 +201,7 @@ impl Database {
             DbKind::Postgres => config.url.clone(),
         };
         let shown = redact(&url);
-        let deadline = Instant::now() + Duration::from_secs(config.connect_timeout_secs);
+        let deadline = Instant::now() + config.connect_timeout;
         let mut pause = RETRY_FIRST;
         let mut attempts = 0;
         loop {
@@ -477,7 +479,7 @@ mod tests {
             .unwrap()
             .port();
         let mut config = DatabaseConfig::with_url(&format!("postgres://u:pw@127.0.0.1:{port}/x"));
-        config.connect_timeout_secs = 1;
+        config.connect_timeout = Duration::from_secs(1);
 
         let err = Database::connect(&config, Path::new("."))
             .await

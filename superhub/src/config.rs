@@ -92,7 +92,7 @@ impl Config {
         config.http.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.metrics.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database = DatabaseConfig::with_url(database_url);
-        config.database.connect_timeout_secs = 5;
+        config.database.connect_timeout = std::time::Duration::from_secs(5);
         config
     }
 

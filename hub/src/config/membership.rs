@@ -28,12 +28,12 @@ pub struct MembershipConfig {
     /// Unverified accounts are deleted after this many days.
     pub pending_expiry_days: u64,
     /// Period of the membership sweep (§6.7).
-    #[serde(rename = "sweep_interval_secs", with = "super::secs")]
+    #[serde(rename = "sweep_interval_secs", with = "shared::config::secs")]
     pub sweep_interval: Duration,
     /// Browser session lifetime.
     pub session_ttl_days: u64,
     /// Bind code lifetime.
-    #[serde(rename = "bind_code_ttl_secs", with = "super::secs")]
+    #[serde(rename = "bind_code_ttl_secs", with = "shared::config::secs")]
     pub bind_code_ttl: Duration,
 }
 
@@ -92,7 +92,7 @@ impl MembershipConfig {
 #[serde(deny_unknown_fields)]
 pub struct VouchersConfig {
     /// Voucher lifetime (capped by comp and grace ends).
-    #[serde(rename = "ttl_secs", with = "super::secs")]
+    #[serde(rename = "ttl_secs", with = "shared::config::secs")]
     pub ttl: Duration,
 }
 

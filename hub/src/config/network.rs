@@ -48,14 +48,14 @@ pub struct RelayConfig {
     /// Reservations per peer.
     pub max_reservations_per_peer: usize,
     /// Reservation lifetime.
-    #[serde(rename = "reservation_ttl_secs", with = "super::secs")]
+    #[serde(rename = "reservation_ttl_secs", with = "shared::config::secs")]
     pub reservation_ttl: Duration,
     /// Open circuits in total.
     pub max_circuits: usize,
     /// Open circuits per peer.
     pub max_circuits_per_peer: usize,
     /// A circuit is reset after this long.
-    #[serde(rename = "circuit_max_duration_secs", with = "super::secs")]
+    #[serde(rename = "circuit_max_duration_secs", with = "shared::config::secs")]
     pub circuit_max_duration: Duration,
     /// Bytes per direction (goop2 semantics); the library limit is twice this (hub.md §4.2 rule 1).
     pub circuit_max_bytes: u64,

@@ -16,27 +16,27 @@ pub struct PresenceConfig {
     /// Serve `/events` without credentials, in the public class.
     pub public_read: bool,
     /// PeerSig timestamps may differ from the hub clock by at most this.
-    #[serde(rename = "signature_window_secs", with = "super::secs")]
+    #[serde(rename = "signature_window_secs", with = "shared::config::secs")]
     pub signature_window: Duration,
     /// A peer without an open session stays live this long after its last message.
-    #[serde(rename = "peer_ttl_secs", with = "super::secs")]
+    #[serde(rename = "peer_ttl_secs", with = "shared::config::secs")]
     pub peer_ttl: Duration,
     /// Live peers at most.
     pub max_peers: usize,
     /// Re-send every live peer to legacy subscribers this often (0 disables).
-    #[serde(rename = "legacy_refresh_secs", with = "super::secs")]
+    #[serde(rename = "legacy_refresh_secs", with = "shared::config::secs")]
     pub legacy_refresh: Duration,
     /// How often expired peers are swept.
-    #[serde(rename = "sweep_interval_secs", with = "super::secs")]
+    #[serde(rename = "sweep_interval_secs", with = "shared::config::secs")]
     pub sweep_interval: Duration,
     /// WebSocket ping interval.
-    #[serde(rename = "ws_ping_secs", with = "super::secs")]
+    #[serde(rename = "ws_ping_secs", with = "shared::config::secs")]
     pub ws_ping: Duration,
     /// No frame or pong for this long closes a WebSocket.
-    #[serde(rename = "ws_read_timeout_secs", with = "super::secs")]
+    #[serde(rename = "ws_read_timeout_secs", with = "shared::config::secs")]
     pub ws_read_timeout: Duration,
     /// A v2 WebSocket must authenticate within this.
-    #[serde(rename = "ws_auth_timeout_secs", with = "super::secs")]
+    #[serde(rename = "ws_auth_timeout_secs", with = "shared::config::secs")]
     pub ws_auth_timeout: Duration,
     /// Frames queued per WebSocket before it is closed as a slow consumer.
     pub ws_queue: usize,
@@ -45,7 +45,7 @@ pub struct PresenceConfig {
     /// WebSockets in total.
     pub ws_max_total: usize,
     /// SSE keep-alive comment interval.
-    #[serde(rename = "sse_keepalive_secs", with = "super::secs")]
+    #[serde(rename = "sse_keepalive_secs", with = "shared::config::secs")]
     pub sse_keepalive: Duration,
     /// Events queued per SSE stream before it is ended.
     pub sse_queue: usize,
@@ -56,7 +56,7 @@ pub struct PresenceConfig {
     /// Send punch hints when a peer's addresses change.
     pub punch_hints: bool,
     /// A pair of peers is hinted at most once per this.
-    #[serde(rename = "punch_cooldown_secs", with = "super::secs")]
+    #[serde(rename = "punch_cooldown_secs", with = "shared::config::secs")]
     pub punch_cooldown: Duration,
     /// Hints per address change at most.
     pub punch_max_per_change: usize,
@@ -172,10 +172,10 @@ pub struct EmailConfig {
     /// Directory of the `file` transport, relative to the data dir.
     pub outbox_dir: PathBuf,
     /// Lifetime of email tokens; unsent mail is given up after it.
-    #[serde(rename = "token_ttl_secs", with = "super::secs")]
+    #[serde(rename = "token_ttl_secs", with = "shared::config::secs")]
     pub token_ttl: Duration,
     /// First retry delay of the outbox; doubles per attempt up to an hour.
-    #[serde(rename = "retry_base_secs", with = "super::secs")]
+    #[serde(rename = "retry_base_secs", with = "shared::config::secs")]
     pub retry_base: Duration,
 }
 

@@ -62,7 +62,7 @@ async fn start_gives_up_naming_the_database_when_postgres_is_unreachable() {
         dir.path(),
         &format!("postgres://hub:secret@127.0.0.1:{closed_port}/hub"),
     );
-    config.database.connect_timeout_secs = 1;
+    config.database.connect_timeout = std::time::Duration::from_secs(1);
 
     let err = Server::start(config).await.unwrap_err();
 
