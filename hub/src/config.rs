@@ -1,6 +1,7 @@
 //! The hub's configuration (hub.md §16): typed sections, layered by [`shared::config`], checked
 //! once at load so the rest of the hub works with valid values only.
 
+mod billing;
 mod membership;
 mod network;
 mod presence;
@@ -20,7 +21,8 @@ use shared::db::DatabaseConfig;
 use shared::ids::Slug;
 use shared::telemetry::LogConfig;
 
-pub use membership::{BillingConfig, MembershipConfig, VouchersConfig};
+pub use billing::{BillingConfig, Plan, PlanInterval, PlanKind};
+pub use membership::{MembershipConfig, VouchersConfig};
 pub use network::{
     AutonatConfig, JoinMode, Policy, RateLimit, RateLimits, RelayConfig, RendezvousConfig,
 };
@@ -55,6 +57,8 @@ pub struct Config {
     pub vouchers: VouchersConfig,
     /// `[billing]`.
     pub billing: BillingConfig,
+    /// `[[plans]]` (file only).
+    pub plans: Vec<Plan>,
     /// `[email]`.
     pub email: EmailConfig,
     /// `[admin]`.
@@ -67,6 +71,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// The wall clock of membership and billing: the system clock, which tests move forward to
+    /// reach grace and comp ends without waiting. Not a config key.
+    #[serde(skip)]
+    pub clock: shared::clock::Clock,
 }
 
 /// `[hub]`.
@@ -155,12 +163,14 @@ impl Default for Config {
             membership: MembershipConfig::default(),
             vouchers: VouchersConfig::default(),
             billing: BillingConfig::default(),
+            plans: Plan::defaults(),
             email: EmailConfig::default(),
             admin: AdminConfig::default(),
             rate_limits: RateLimits::default(),
             database: DatabaseConfig::with_url("sqlite://hub.db?mode=rwc"),
             metrics: MetricsConfig::on_loopback(9187),
             log: LogConfig::default(),
+            clock: shared::clock::Clock::system(),
         }
     }
 }
@@ -174,7 +184,15 @@ impl Config {
     /// [`LoadConfigError`] naming the offending key or file.
     pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Self, LoadConfigError> {
         let figment = shared::config::layered::<Self>(ENV_PREFIX, sources)?;
-        shared::config::reject_secrets_in_file(&figment, &["admin.token", "email.smtp_url"])?;
+        shared::config::reject_secrets_in_file(
+            &figment,
+            &[
+                "admin.token",
+                "email.smtp_url",
+                "billing.secret_key",
+                "billing.webhook_secret",
+            ],
+        )?;
         let mut config: Self = shared::config::extract(&figment)?;
         overrides.apply(
             sources,
@@ -190,6 +208,7 @@ impl Config {
             let path = shared::config::resolve(&config.hub.data_dir, &config.email.smtp_url_file);
             config.email.smtp_url = Some(shared::config::read_secret_file(&path)?.into());
         }
+        config.billing.read_secret_files(&config.hub.data_dir)?;
         config.validate()?;
         Ok(config)
     }
@@ -264,6 +283,8 @@ impl Config {
         self.email.validate()?;
         self.membership.validate()?;
         self.vouchers.validate()?;
+        self.billing
+            .validate(&self.plans, &self.http.external_url)?;
         if let Some(token) = &self.admin.token {
             use secrecy::ExposeSecret as _;
             if token.expose_secret().chars().count() < 32 {

@@ -12,6 +12,7 @@
 //! - `membership`: join, verification, sessions, bindings, vouchers, administration, and the one
 //!   path that turns a committed account change into entitlements and revocations;
 //!   [`members`] (`membership/rules.rs`): states, tiers, the pure recompute, what a standing entitles.
+//! - [`billing`]: Stripe checkout, portal, the webhook and reconciliation (§8).
 //! - `presence`: the live map of online peers and the fan-out to WebSocket and SSE subscribers.
 //! - PeerSig verification, token buckets, the presence message and the server frame come from
 //!   [`shared`] (`peer_sig`, `rate_limit`, `presence`, `cli`, `server`).
@@ -33,6 +34,7 @@
 //! ```
 
 pub mod admin_cli;
+pub mod billing;
 pub mod config;
 mod email;
 pub mod entitlements;

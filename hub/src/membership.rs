@@ -91,6 +91,11 @@ impl Membership {
         &self.inner.config
     }
 
+    /// Now in unix ms, on the configured clock (tests move it forward).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.config.clock.now_ms()
+    }
+
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }

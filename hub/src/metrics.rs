@@ -5,6 +5,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use shared::server::HttpMetrics;
 
@@ -87,6 +88,18 @@ pub(crate) struct Metrics {
     pub(crate) vouchers_issued: Family<TierLabel, Counter>,
     /// `hub_members{state,tier}`: accounts.
     pub(crate) members: Family<MemberLabels, Gauge>,
+    /// `hub_billing_events_total{type,outcome}` (hub.md §8.5).
+    pub(crate) billing_events: Family<BillingEventLabels, Counter>,
+    /// `hub_webhook_seconds`: webhook handling time.
+    pub(crate) webhook_seconds: Histogram,
+}
+
+/// Labels of `hub_billing_events_total`: `type` is one of the handled event types or `other`,
+/// so a stream of invented types cannot grow the family.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct BillingEventLabels {
+    pub(crate) r#type: &'static str,
+    pub(crate) outcome: &'static str,
 }
 
 /// Labels of `hub_members`.
@@ -116,7 +129,19 @@ impl Metrics {
             presence_slow_consumers: Family::default(),
             vouchers_issued: Family::default(),
             members: Family::default(),
+            billing_events: Family::default(),
+            webhook_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
         };
+        registry.register(
+            "hub_billing_events",
+            "Stripe events by type and outcome (webhook and reconciliation)",
+            metrics.billing_events.clone(),
+        );
+        registry.register(
+            "hub_webhook_seconds",
+            "Stripe webhook handling time",
+            metrics.webhook_seconds.clone(),
+        );
         registry.register(
             "hub_vouchers_issued",
             "Membership vouchers issued by tier",

@@ -131,7 +131,9 @@ impl Server {
         );
         let bound = membership.load().await.map_err(StartError::Load)?;
         tracing::info!(bound_peers = bound, "entitlement table loaded");
+        let billing = crate::billing::Billing::new(&membership, &metrics);
         let state = AppState {
+            billing,
             membership: membership.clone(),
             hub_id: id,
             store: store.clone(),

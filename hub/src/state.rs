@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) peer_sig: Arc<PeerSigVerifier>,
     pub(crate) limits: Arc<Limiters>,
     pub(crate) membership: Membership,
+    /// Present when `billing.enabled`.
+    pub(crate) billing: Option<crate::billing::Billing>,
 }
 
 /// The HTTP rate limiters (hub.md §13.2).

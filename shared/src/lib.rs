@@ -10,6 +10,7 @@
 //! - [`init`]: `init --dir`: a commented config plus a key.
 //! - [`keyfile`]: load or create the libp2p protobuf key file (mode 0600).
 //! - [`config`]: defaults → TOML → environment layering with unknown keys refused.
+//! - [`clock`]: the wall clock in unix milliseconds, which tests can move forward.
 //! - [`cursor`]: keyset-pagination cursors and their opaque text form.
 //! - [`voucher`]: membership vouchers (EdDSA JWTs): sign, verify offline, JWK.
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
@@ -35,6 +36,7 @@
 pub mod api;
 #[cfg(feature = "server")]
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod cursor;
 #[cfg(feature = "db")]

@@ -1,5 +1,4 @@
-//! `[membership]`, `[vouchers]` and `[billing]` (the keys the membership rules read; hub.md §6, §7,
-//! §16). Billing's Stripe keys arrive with billing itself.
+//! `[membership]` and `[vouchers]` (the keys the membership rules read; hub.md §6, §7, §16).
 
 use std::time::Duration;
 
@@ -113,19 +112,5 @@ impl VouchersConfig {
             ));
         }
         Ok(())
-    }
-}
-
-/// `[billing]`: only what the recompute reads so far.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BillingConfig {
-    /// Days a `past_due`/`unpaid` subscription keeps paid access.
-    pub grace_days: u64,
-}
-
-impl Default for BillingConfig {
-    fn default() -> Self {
-        Self { grace_days: 7 }
     }
 }

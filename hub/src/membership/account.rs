@@ -10,7 +10,6 @@ use super::verify::TokenPurpose;
 use super::{Error, Membership, Result, enum_text};
 use crate::members::{self, State};
 use crate::store::{self, EmailToken, StoreError};
-use crate::utc::now_ms;
 
 /// `GET /api/v1/membership`.
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +38,7 @@ impl Membership {
             drop(conn);
             let pending = self
                 .store()
-                .has_pending_join(&peer.to_string(), now_ms())
+                .has_pending_join(&peer.to_string(), self.now_ms())
                 .await?;
             let rights = self.entitlements().rights(peer);
             return Ok(MembershipView {
@@ -142,7 +141,7 @@ impl Membership {
         email: &str,
         ip: &str,
     ) -> Result<()> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         if store::get_account(&mut tx, account_id).await?.state == State::Banned {
             return Err(Error::Banned {

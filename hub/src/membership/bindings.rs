@@ -7,7 +7,7 @@ use shared::ids::Ed25519PeerId;
 use super::{Error, Membership, Result, codes};
 use crate::members::{self, State};
 use crate::store::{self, BindCode, Binding, StoreError};
-use crate::utc::{millis, now_ms};
+use crate::utc::millis;
 
 /// Labels are shown to the account holder; keep them short.
 const MAX_LABEL_CHARS: usize = 64;
@@ -78,7 +78,7 @@ impl Membership {
             });
         }
         let code = codes::new_code(BIND_CODE_LEN);
-        let now = now_ms();
+        let now = self.now_ms();
         let expires_at = now + millis(self.config().membership.bind_code_ttl);
         self.store()
             .insert_bind_code(&BindCode {
@@ -100,7 +100,7 @@ impl Membership {
     ) -> Result<(String, members::Standing)> {
         let label = label(peer_label)?;
         let code = codes::normalize_code(bind_code, BIND_CODE_LEN).ok_or(Error::InvalidBindCode)?;
-        let now = now_ms();
+        let now = self.now_ms();
         let peer = proof.peer.to_string();
         let mut tx = self.store().begin_write().await?;
         if store::find_binding(&mut tx, &peer).await?.is_some() {

@@ -17,7 +17,6 @@ use crate::members::{self, Facts, Rights, Standing};
 use crate::p2p::NetworkHandle;
 use crate::presence::Presence;
 use crate::store::{self, StoreError};
-use crate::utc::now_ms;
 
 /// The default rights of peers without an account (hub.md §6.2 open autojoin).
 pub(crate) fn default_rights(config: &Config) -> Rights {
@@ -70,7 +69,7 @@ impl Membership {
         for (peer, entry) in &entries {
             self.inner.enforcer.entitlements.set(*peer, Some(*entry));
         }
-        let since = now_ms() - self.revocation_horizon_ms();
+        let since = self.now_ms() - self.revocation_horizon_ms();
         for revocation in self.inner.store.list_revocations(since, i64::MAX).await? {
             if let Ok(peer) = revocation.peer_id.parse::<PeerId>() {
                 self.inner
@@ -237,7 +236,7 @@ impl Membership {
     pub(crate) async fn revoke_vouchers(&self, peers: &[PeerId], reason: &str) -> Result<()> {
         let mut tx = self.inner.store.begin_write().await?;
         // Stamped once the write lock is held, so readers polling `since` never miss it.
-        let now = now_ms();
+        let now = self.now_ms();
         for peer in peers {
             store::insert_revocation(&mut tx, &peer.to_string(), reason, now).await?;
         }
@@ -253,7 +252,7 @@ impl Membership {
         self.inner
             .enforcer
             .entitlements
-            .prune_revocations(now_ms() - self.revocation_horizon_ms());
+            .prune_revocations(self.now_ms() - self.revocation_horizon_ms());
     }
 }
 

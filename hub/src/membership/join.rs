@@ -10,7 +10,7 @@ use super::{Error, Membership, Result, codes};
 use crate::config::JoinMode;
 use crate::members::{Standing, State, Tier};
 use crate::store::{self, Account, EmailToken, StoreError};
-use crate::utc::{millis, now_ms};
+use crate::utc::millis;
 
 /// Invite codes: 12 Crockford base32 characters (hub.md §9).
 pub(crate) const INVITE_CODE_LEN: usize = 12;
@@ -88,7 +88,7 @@ impl Membership {
                 let mut conn = self.store().acquire().await?;
                 let usable = store::find_invite(&mut conn, &code)
                     .await?
-                    .is_some_and(|invite| invite.is_usable(now_ms()));
+                    .is_some_and(|invite| invite.is_usable(self.now_ms()));
                 if !usable {
                     return Err(Error::InvalidInvite);
                 }
@@ -109,7 +109,7 @@ impl Membership {
             }
             _ => None,
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let expires_at = now + millis(config.email.token_ttl);
         let mut tx = self.store().begin_write().await?;
         let account = match store::find_account_by_email(&mut tx, email).await? {
@@ -163,7 +163,7 @@ impl Membership {
         label: Option<String>,
         via: &str,
     ) -> Result<(String, Standing)> {
-        let now = now_ms();
+        let now = self.now_ms();
         let id = uuid::Uuid::now_v7().to_string();
         let mut tx = self.store().begin_write().await?;
         let account = Account {
@@ -215,7 +215,7 @@ impl Membership {
         // now would make the link fail with `peer_already_bound`).
         match self
             .store()
-            .has_pending_join(&peer.to_string(), now_ms())
+            .has_pending_join(&peer.to_string(), self.now_ms())
             .await
         {
             Ok(false) if admit() => {}

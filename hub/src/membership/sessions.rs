@@ -5,7 +5,6 @@ use super::verify::TokenPurpose;
 use super::{Membership, Result, codes};
 use crate::members::State;
 use crate::store::{self, Session};
-use crate::utc::now_ms;
 
 impl Membership {
     /// Creates a session for `account_id` in the caller's transaction; the cookie value.
@@ -37,7 +36,7 @@ impl Membership {
 
     /// `POST /api/v1/login`: a sign-in link for a verified, unbanned account; nothing otherwise.
     pub(crate) async fn login(&self, email: &str, ip: &str) -> Result<()> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         let Some(account) = store::find_account_by_email(&mut tx, email).await? else {
             return Ok(());
@@ -64,7 +63,7 @@ impl Membership {
         if !codes::is_secret_shaped(cookie) {
             return Ok(None);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let ttl =
             i64::try_from(self.config().membership.session_ttl_days).unwrap_or(3650) * 86_400_000;
         let renew_before = now + ttl / 2;

@@ -8,7 +8,6 @@ use super::{Membership, Result};
 use crate::members;
 use crate::metrics::MemberLabels;
 use crate::store::StoreError;
-use crate::utc::now_ms;
 
 /// How long sent or abandoned outbox rows are kept (for the admin's mail statistics).
 const HISTORY_MS: i64 = 7 * 86_400_000;
@@ -35,7 +34,7 @@ impl Membership {
 
     /// One sweep.
     pub(crate) async fn sweep_once(&self) -> Result<()> {
-        let now = now_ms();
+        let now = self.now_ms();
         for account_id in self
             .store()
             .list_accounts_due_recompute(now, RECOMPUTE_BATCH)

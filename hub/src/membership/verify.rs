@@ -5,7 +5,7 @@ use super::{Error, Membership, Result, codes};
 use crate::email::messages::{self, Device};
 use crate::members::{State, Tier};
 use crate::store::{self, EmailToken, NewEmail, StoreError};
-use crate::utc::{millis, now_ms};
+use crate::utc::millis;
 
 /// What an email link does when it is opened (the `purpose` of its stored row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -137,7 +137,7 @@ impl Membership {
 
     /// `GET /api/v1/verify`: what a token is for, without consuming it (§6.8 rule 2).
     pub(crate) async fn inspect_token(&self, secret: &str) -> Result<TokenInfo> {
-        let token = self.usable_token(secret, now_ms()).await?;
+        let token = self.usable_token(secret, self.now_ms()).await?;
         Ok(TokenInfo {
             purpose: TokenPurpose::parse(&token.purpose)?,
             email_hint: codes::email_hint(&token.email),
@@ -172,7 +172,7 @@ impl Membership {
         if !codes::is_secret_shaped(secret) {
             return Err(Error::InvalidToken);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let hash = codes::hash(secret);
         let mut tx = self.store().begin_write().await?;
         let token = store::find_email_token(&mut tx, &hash)
@@ -219,7 +219,7 @@ impl Membership {
     /// `POST /api/v1/verify/resend` (§6.8 rule 7): a new token with the context of the newest
     /// unconsumed join token; older ones are deleted. Unknown addresses change nothing.
     pub(crate) async fn resend(&self, email: &str) -> Result<()> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         let Some(newest) = store::find_newest_join_token(&mut tx, email, now).await? else {
             return Ok(());

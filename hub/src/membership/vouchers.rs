@@ -11,7 +11,6 @@ use super::{Error, Membership, Result, enum_text};
 use crate::members::{self, Standing};
 use crate::metrics::TierLabel;
 use crate::store;
-use crate::utc::now_ms;
 
 /// The answer of `POST /api/v1/vouchers`.
 #[derive(Debug, Clone, Serialize)]
@@ -27,7 +26,7 @@ impl Membership {
     pub(crate) async fn issue_voucher(&self, peer: &PeerId) -> Result<IssuedVoucher> {
         // The issue time is taken before the standing is read, so a revocation committed in
         // between (revoked_before ≥ its time) still covers this voucher.
-        let now = now_ms();
+        let now = self.now_ms();
         let mut conn = self.store().acquire().await?;
         let binding = store::find_binding(&mut conn, &peer.to_string())
             .await?

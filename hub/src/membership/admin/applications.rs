@@ -8,7 +8,6 @@ use super::page::{Page, page};
 use super::{Actor, Membership, Result, account, audit, wrong_state};
 use crate::members::State;
 use crate::store::{self, Application, Cursor, StoreError};
-use crate::utc::now_ms;
 
 /// An application as the admin sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -49,7 +48,7 @@ impl Membership {
         id: &str,
         note: Option<&str>,
     ) -> Result<MemberView> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         account(&mut tx, id).await?;
         // The recompute keeps pending states, so the account leaves them first.
@@ -76,7 +75,7 @@ impl Membership {
     /// `POST …/members/{id}/reject`: only from `pending_approval`; the application becomes
     /// `rejected` and the account is deleted with its bindings, sessions and tokens.
     pub(crate) async fn reject(&self, actor: &Actor, id: &str, reason: &str) -> Result<()> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
         if before.state != State::PendingApproval {

@@ -8,7 +8,6 @@ use super::members::MemberView;
 use super::{Actor, Membership, Result, account, audit, wrong_state};
 use crate::members::State;
 use crate::store::{self, StoreError};
-use crate::utc::now_ms;
 
 impl Membership {
     /// `POST …/members/{id}/ban`: state `banned`; every bound peer's vouchers are revoked and its
@@ -20,7 +19,7 @@ impl Membership {
         reason: &str,
         cancel_subscription: bool,
     ) -> Result<MemberView> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
         if !store::mark_banned(&mut tx, id, reason, now).await? {
@@ -57,7 +56,7 @@ impl Membership {
     /// give: `pending_email` while its address is unverified, `pending_approval` while an
     /// application is pending, else the recompute from `active`.
     pub(crate) async fn unban(&self, actor: &Actor, id: &str) -> Result<MemberView> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
         if before.state != State::Banned {

@@ -6,13 +6,12 @@ use serde_json::json;
 
 use super::{Actor, Error, Membership, Result, account, audit};
 use crate::store::{self, StoreError};
-use crate::utc::now_ms;
 
 impl Membership {
     /// `DELETE …/members/{id}/peers/{peer_id}`: unbinds the peer; its rights end and its vouchers
     /// are revoked.
     pub(crate) async fn admin_unbind(&self, actor: &Actor, id: &str, peer: &str) -> Result<()> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         account(&mut tx, id).await?;
         if !store::delete_binding(&mut tx, id, peer).await? {
@@ -37,7 +36,7 @@ impl Membership {
     /// `POST …/vouchers/revoke`: every voucher of `peer` issued until now is void (hub.md §7.4);
     /// its rights stay as they are.
     pub(crate) async fn admin_revoke_vouchers(&self, actor: &Actor, peer: PeerId) -> Result<()> {
-        let now = now_ms();
+        let now = self.now_ms();
         let peer_id = peer.to_string();
         let mut tx = self.store().begin_write().await?;
         store::insert_revocation(&mut tx, &peer_id, "admin", now).await?;

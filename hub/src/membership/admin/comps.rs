@@ -5,7 +5,6 @@ use serde_json::json;
 use super::members::MemberView;
 use super::{Actor, Error, Membership, Result, account, audit, wrong_state};
 use crate::store::{self, StoreError};
-use crate::utc::now_ms;
 
 impl Membership {
     /// `POST …/members/{id}/comp`: access without payment until `until` (`None` = open-ended).
@@ -16,7 +15,7 @@ impl Membership {
         until: Option<i64>,
         note: Option<&str>,
     ) -> Result<MemberView> {
-        let now = now_ms();
+        let now = self.now_ms();
         if until.is_some_and(|until| until <= now) {
             return Err(Error::CompEndsInPast);
         }
@@ -39,7 +38,7 @@ impl Membership {
 
     /// `DELETE …/members/{id}/comp`: ends a comp; 409 when there is none.
     pub(crate) async fn uncomp(&self, actor: &Actor, id: &str) -> Result<MemberView> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
         if !store::mark_comp_ended(&mut tx, id, now).await? {

@@ -7,7 +7,6 @@ use super::super::codes;
 use super::super::join::INVITE_CODE_LEN;
 use super::{Actor, Error, Membership, Result, audit};
 use crate::store::{self, Invite, StoreError};
-use crate::utc::now_ms;
 
 /// The longest invite lifetime an admin may set: one year (hub.md §9).
 pub(crate) const MAX_INVITE_SECS: u64 = 31_536_000;
@@ -60,7 +59,7 @@ impl Membership {
         expires_in_secs: Option<u64>,
         note: Option<&str>,
     ) -> Result<Invite> {
-        let now = now_ms();
+        let now = self.now_ms();
         let expires_at = expires_in_secs.map(|secs| now + i64::try_from(secs).unwrap_or(0) * 1000);
         for _ in 0..INVITE_CODE_ATTEMPTS {
             let invite = Invite {
@@ -102,7 +101,7 @@ impl Membership {
             id: input.to_owned(),
         };
         let code = codes::normalize_code(input, INVITE_CODE_LEN).ok_or_else(not_found)?;
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         let invite = store::find_invite(&mut tx, &code)
             .await?

@@ -6,7 +6,6 @@ use super::{Membership, Result};
 use crate::members::{State, Tier};
 use crate::metrics::TierLabel;
 use crate::store;
-use crate::utc::now_ms;
 
 /// Every state, in the order of hub.md §6.3 (stats list them all, zeros included).
 const STATES: [State; 6] = [
@@ -32,7 +31,8 @@ impl Membership {
         let counts = self.store().count_members().await?;
         let mut conn = self.store().acquire().await?;
         let subscriptions = store::count_subscriptions(&mut conn).await?;
-        let (sent, failed) = store::count_emails_since(&mut conn, now_ms() - 86_400_000).await?;
+        let (sent, failed) =
+            store::count_emails_since(&mut conn, self.now_ms() - 86_400_000).await?;
         drop(conn);
         let members: serde_json::Map<String, serde_json::Value> = STATES
             .iter()
