@@ -10,6 +10,7 @@
 //! - `checkout`: checkout, donations and the portal for an account (§8.2).
 
 mod checkout;
+mod error;
 pub mod client;
 mod events;
 pub mod objects;
@@ -22,6 +23,7 @@ use crate::membership::Membership;
 use crate::metrics::Metrics;
 
 pub use client::{StripeClient, StripeError};
+pub(crate) use error::{Error, Result};
 
 /// What became of one Stripe event (the `outcome` label of `hub_billing_events_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 
 mod account;
 mod admin;
+mod billing;
 mod bindings;
 pub(crate) mod body;
 pub(crate) mod cookie;
@@ -42,4 +43,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(bindings::router())
         .merge(vouchers::router())
+        .merge(billing::router())
 }

@@ -21,6 +21,7 @@ mod email_tokens;
 mod hub_state;
 mod invites;
 mod page;
+mod payments;
 mod retention;
 mod revocations;
 mod sessions;
@@ -54,6 +55,7 @@ pub use email_tokens::{
 pub use invites::{
     Invite, find_invite, insert_invite, list_invites, mark_invite_revoked, mark_invite_used,
 };
+pub use payments::{Payment, insert_payment, list_payments, sum_donations_since};
 pub use revocations::{Revocation, insert_revocation};
 pub use sessions::{Session, insert_session};
 pub use shared::cursor::Cursor;

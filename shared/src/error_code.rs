@@ -106,6 +106,18 @@ error_codes! {
     RateLimited => "rate_limited",
     /// 500: an internal error, described only in the server's log.
     Internal => "internal",
+    /// 404: billing is not enabled on this hub.
+    BillingDisabled => "billing_disabled",
+    /// 400: no plan with that id (or not a plan that can be bought).
+    UnknownPlan => "unknown_plan",
+    /// 400: a custom donation outside the plan's range, or an amount where none is allowed.
+    InvalidAmount => "invalid_amount",
+    /// 409: the account already has a live subscription.
+    AlreadySubscribed => "already_subscribed",
+    /// 404: the account has no Stripe customer yet (nothing to manage in the portal).
+    NoCustomer => "no_customer",
+    /// 400: a webhook signature whose timestamp is more than 300 s away.
+    StaleSignature => "stale_signature",
     /// 502: a peer stream or an upstream service failed.
     UpstreamError => "upstream_error",
     /// 503: not ready, database down, or at capacity.

@@ -10,9 +10,9 @@ use shared::peer_sig::PeerSigError;
 use shared::rate_limit::RateLimited;
 use shared::server::json_error;
 
-use crate::membership;
 use crate::presence::InvalidField;
 use crate::store::StoreError;
+use crate::{billing, membership};
 
 /// Result of a handler.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
@@ -112,6 +112,36 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => Self::Conflict(ErrorCode::Conflict),
             StoreError::Unavailable(_) => Self::Unavailable("database unavailable"),
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The one mapping of billing's refusals and failures (hub.md §8.2, §8.4).
+impl From<billing::Error> for ApiError {
+    fn from(error: billing::Error) -> Self {
+        use crate::billing::signature::SignatureError;
+        use billing::Error as E;
+        let message = error.to_string();
+        let bad_request = |code, field| Self::BadRequest {
+            code,
+            field,
+            message: message.clone(),
+        };
+        match error {
+            E::Disabled => Self::NotFound(ErrorCode::BillingDisabled),
+            E::UnknownPlan(_) => bad_request(ErrorCode::UnknownPlan, Some("plan")),
+            E::InvalidAmount(_) => bad_request(ErrorCode::InvalidAmount, Some("amount")),
+            E::AlreadySubscribed => Self::Conflict(ErrorCode::AlreadySubscribed),
+            E::NoCustomer => Self::NotFound(ErrorCode::NoCustomer),
+            E::Membership(inner) => inner.into(),
+            E::Signature(SignatureError::Stale) => bad_request(ErrorCode::StaleSignature, None),
+            E::Signature(_) => bad_request(ErrorCode::BadSignature, None),
+            E::InvalidEvent(_) => bad_request(ErrorCode::InvalidJson, None),
+            E::Stripe(inner) => {
+                tracing::warn!(error = %inner, "Stripe call failed");
+                Self::Upstream("Stripe")
+            }
+            E::Store(inner) => inner.into(),
         }
     }
 }
