@@ -553,4 +553,123 @@ mod tests {
         assert_eq!(mine[0].to_string(), "/dns4/hub.example.org/tcp/4001");
         assert!(theirs.is_err());
     }
+
+    const PAID: &str = r#"
+[http]
+external_url = "https://hub.example.org"
+[billing]
+enabled = true
+[[plans]]
+id = "yearly"
+kind = "subscription"
+name = "Member"
+amount = 999
+currency = "usd"
+interval = "year"
+stripe_price_id = "price_123"
+[[plans]]
+id = "tip"
+kind = "donation"
+name = "Tip jar"
+currency = "usd"
+"#;
+    const SECRETS: [(&str, &str); 2] = [
+        ("HUB_BILLING__SECRET_KEY", "sk_test_1"),
+        ("HUB_BILLING__WEBHOOK_SECRET", " whsec_new , whsec_old ,"),
+    ];
+
+    #[test]
+    fn plans_default_to_one_free_plan() {
+        let config = load(None, &[]).unwrap();
+
+        assert_eq!(config.plans.len(), 1);
+        assert_eq!(config.plans[0].kind, PlanKind::Free);
+        assert!(!config.billing.enabled);
+    }
+
+    #[test]
+    fn paid_plans_load_when_billing_has_its_url_and_secrets() {
+        let config = load(Some(PAID), &SECRETS).unwrap();
+
+        let ids: Vec<&str> = config.plans.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["yearly", "tip"]);
+        assert_eq!(
+            config.plans[0].stripe_price_id.as_deref(),
+            Some("price_123")
+        );
+        assert!(config.plans[1].is_custom_donation());
+        assert_eq!(config.plans[1].amount_range(), 100..=100_000);
+        assert_eq!(config.billing.webhook_secrets(), ["whsec_new", "whsec_old"]);
+        assert_eq!(config.billing.grace(), Duration::from_secs(7 * 86_400));
+    }
+
+    #[test]
+    fn billing_secrets_are_read_from_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sk"), "sk_test_file\n").unwrap();
+        std::fs::write(dir.path().join("wh"), "whsec_file\n").unwrap();
+        let env = [
+            ("HUB_HUB__DATA_DIR", dir.path().to_str().unwrap()),
+            ("HUB_BILLING__SECRET_KEY_FILE", "sk"),
+            ("HUB_BILLING__WEBHOOK_SECRET_FILE", "wh"),
+        ];
+
+        let config = load(Some(PAID), &env).unwrap();
+
+        use secrecy::ExposeSecret as _;
+        let key = config.billing.secret_key.as_ref().unwrap();
+        assert_eq!(key.expose_secret(), "sk_test_file");
+        assert_eq!(config.billing.webhook_secrets(), ["whsec_file"]);
+    }
+
+    #[test]
+    fn billing_refuses_to_load_when_incomplete_naming_the_key() {
+        let without_url = PAID.replace("external_url = \"https://hub.example.org\"", "");
+        let off = PAID.replace("enabled = true", "enabled = false");
+        let secret_in_file = format!("{PAID}\n[billing]\nsecret_key = \"sk_live_x\"\n")
+            .replace("[billing]\nenabled = true\n", "");
+        let cases = [
+            (without_url.as_str(), &SECRETS[..], "http.external_url"),
+            (PAID, &SECRETS[1..], "billing.secret_key"),
+            (PAID, &SECRETS[..1], "billing.webhook_secret"),
+            (off.as_str(), &SECRETS[..], "plans"),
+            (secret_in_file.as_str(), &SECRETS[1..], "billing.secret_key"),
+        ];
+        for (toml, env, key) in cases {
+            let error = load(Some(toml), env).unwrap_err();
+            assert!(error.to_string().contains(key), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn bad_plans_are_refused_naming_the_plan() {
+        let plan = |body: &str| format!("[[plans]]\n{body}\n");
+        let cases = [
+            plan("id = \"Bad Id\"\nkind = \"free\"\nname = \"x\""),
+            plan("id = \"a\"\nkind = \"free\"\nname = \"\""),
+            format!(
+                "{}{}",
+                plan("id = \"a\"\nkind = \"free\"\nname = \"x\""),
+                plan("id = \"a\"\nkind = \"free\"\nname = \"y\"")
+            ),
+            plan("id = \"a\"\nkind = \"free\"\nname = \"x\"\namount = 5"),
+            plan("id = \"a\"\nkind = \"donation\"\nname = \"x\""),
+            plan("id = \"a\"\nkind = \"donation\"\nname = \"x\"\ncurrency = \"USD\""),
+            plan(
+                "id = \"a\"\nkind = \"donation\"\nname = \"x\"\ncurrency = \"usd\"\nmin_amount = 500\nmax_amount = 100",
+            ),
+            plan("id = \"a\"\nkind = \"donation\"\nname = \"x\"\ncurrency = \"usd\"\namount = 0"),
+            plan(
+                "id = \"a\"\nkind = \"donation\"\nname = \"x\"\ncurrency = \"usd\"\ninterval = \"month\"",
+            ),
+            plan("id = \"a\"\nkind = \"gift\"\nname = \"x\""),
+        ];
+        for toml in cases {
+            let error = load(Some(&toml), &[]).unwrap_err();
+            assert!(error.to_string().contains("plans"), "{toml}: {error}");
+        }
+        let no_price = PAID.replace("stripe_price_id = \"price_123\"", "");
+        let error = load(Some(&no_price), &SECRETS).unwrap_err();
+        assert!(error.to_string().contains("yearly"), "{error}");
+    }
 }
