@@ -9,6 +9,8 @@
 //! - `reservations`: concurrent relay reservations held by one hub; hub RSS per reservation.
 //! - `join`: email join → verify flows per second through a hub's HTTP API on Postgres, and
 //!   offline voucher verifications per second.
+//! - `webhooks`: signed Stripe events through the hub's webhook on Postgres: events per second
+//!   and p99 latency, with duplicates and out-of-order events in the mix.
 //! - `hub_process`: starts the `hub` binary as a separate process and reads its RSS.
 
 mod hub_process;
@@ -18,6 +20,7 @@ mod presence;
 mod relay;
 mod reservations;
 mod store;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -38,8 +41,9 @@ async fn main() -> ExitCode {
         "presence" => presence::run().await,
         "reservations" => reservations::run().await,
         "join" => join::run().await,
+        "webhooks" => webhooks::run().await,
         other => Err(format!(
-            "unknown scenario {other:?}; known: store, relay, presence, reservations, join"
+            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks"
         )),
     };
     match outcome {
