@@ -133,9 +133,9 @@ fn build_stream(accounts: &[String]) -> Vec<Delivery> {
         for (i, account) in accounts.iter().enumerate() {
             let status = if step % 2 == 0 { "active" } else { "past_due" };
             let created = base + 2 * step as i64;
-            let event = event(&format!("evt_{i}_{step}"), account, i, status, created);
+            let new = event(&format!("evt_{i}_{step}"), account, i, status, created);
             stream.push(Delivery {
-                body: Arc::new(event.to_string().into_bytes()),
+                body: Arc::new(new.to_string().into_bytes()),
                 kind: Kind::New,
             });
             let n = step * accounts.len() + i;
