@@ -12,6 +12,9 @@ use serde_json::Value;
 use shared::clock::Clock;
 use testkit::StripeMock;
 
+mod calls;
+mod delivery;
+
 const SECRET_KEY: &str = "sk_test_double";
 const WEBHOOK_SECRET: &str = "whsec_double";
 const PRICE: &str = "price_monthly";
@@ -31,6 +34,12 @@ impl Drop for Receiver {
 
 impl Receiver {
     async fn start(clock: Clock) -> Self {
+        Self::start_gated(clock, None).await
+    }
+
+    /// A receiver whose answers each wait until `gate` (a barrier) is full: only deliveries
+    /// that are in flight together get through.
+    async fn start_gated(clock: Clock, gate: Option<Arc<tokio::sync::Barrier>>) -> Self {
         let got = Arc::new(Mutex::new(Vec::new()));
         let keep = got.clone();
         let app = axum::Router::new().route(
@@ -38,7 +47,11 @@ impl Receiver {
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                 let keep = keep.clone();
                 let clock = clock.clone();
+                let gate = gate.clone();
                 async move {
+                    if let Some(gate) = gate {
+                        gate.wait().await;
+                    }
                     let header = headers
                         .get("stripe-signature")
                         .and_then(|v| v.to_str().ok())
