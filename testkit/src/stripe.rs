@@ -17,7 +17,8 @@
 //!
 //! # Layout
 //! - `api`: the HTTP routes; `checkout`: validating a session's form; `list`: `GET /v1/events`.
-//! - `state`: what the double remembers; `objects`: Stripe's JSON shapes; `error`: Stripe's errors.
+//! - `state`: what the double remembers, `subscriptions`: their changes; `objects`: Stripe's JSON
+//!   shapes; `error`: Stripe's errors.
 //! - `delivery`: the webhook outbox and its worker.
 
 mod api;
@@ -27,6 +28,7 @@ mod error;
 mod list;
 mod objects;
 mod state;
+mod subscriptions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -176,6 +178,37 @@ impl StripeMock {
         let known = self.shared.lock().set_status(sub_id, status);
         assert!(known, "no subscription {sub_id}");
         self.settle().await;
+    }
+
+    /// Sets a subscription's `cancel_at_period_end` and emits `customer.subscription.updated`;
+    /// returns once delivered (or withheld).
+    ///
+    /// # Panics
+    /// When the subscription does not exist.
+    pub async fn set_cancel_at_period_end(&self, sub_id: &str, on: bool) {
+        let known = self.shared.lock().set_cancel_at_period_end(sub_id, on);
+        assert!(known, "no subscription {sub_id}");
+        self.settle().await;
+    }
+
+    /// Renews a subscription for one more period (it becomes `active`, the new period starts at
+    /// the old end) and emits `customer.subscription.updated` and `invoice.paid`; returns once
+    /// delivered (or withheld).
+    ///
+    /// # Panics
+    /// When the subscription does not exist.
+    pub async fn renew_subscription(&self, sub_id: &str) {
+        let known = self.shared.lock().renew(sub_id);
+        assert!(known, "no subscription {sub_id}");
+        self.settle().await;
+    }
+
+    /// Emits an event of any `kind` about `object` (e.g. a type the hub ignores) and returns its
+    /// id once delivered (or withheld).
+    pub async fn emit(&self, kind: &str, object: Value) -> String {
+        let id = self.shared.lock().emit(kind, object);
+        self.settle().await;
+        id
     }
 
     /// Waits until every event emitted so far was delivered, unless withheld.

@@ -14,6 +14,7 @@ use testkit::StripeMock;
 
 mod calls;
 mod delivery;
+mod refusals;
 
 const SECRET_KEY: &str = "sk_test_double";
 const WEBHOOK_SECRET: &str = "whsec_double";
@@ -137,6 +138,22 @@ fn subscription_form() -> Vec<(String, String)> {
         ("subscription_data[metadata][plan]", "monthly"),
         ("customer_email", "member@example.org"),
     ])
+}
+
+/// A raw call with the right key: status and JSON body.
+async fn raw(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let answer = request.bearer_auth(SECRET_KEY).send().await.unwrap();
+    (
+        answer.status().as_u16(),
+        answer.json().await.unwrap_or(Value::Null),
+    )
+}
+
+fn code(body: &Value) -> (&str, &str) {
+    (
+        body["error"]["type"].as_str().unwrap_or_default(),
+        body["error"]["code"].as_str().unwrap_or_default(),
+    )
 }
 
 fn browser() -> reqwest::Client {

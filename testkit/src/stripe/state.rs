@@ -89,7 +89,7 @@ pub(super) struct State {
     pub(super) customers: Vec<Value>,
     sessions: HashMap<String, Session>,
     portal_sessions: HashMap<String, Value>,
-    subscriptions: HashMap<String, Subscription>,
+    pub(super) subscriptions: HashMap<String, Subscription>,
     /// Every event, oldest first.
     pub(super) events: Vec<Value>,
     pub(super) requests: Vec<RecordedRequest>,
@@ -129,7 +129,7 @@ impl State {
         }
     }
 
-    fn now(&self) -> i64 {
+    pub(super) fn now(&self) -> i64 {
         self.clock.now_secs()
     }
 
@@ -152,13 +152,15 @@ impl State {
     }
 
     /// Appends an event about `object` to the log and the outbox.
-    fn emit(&mut self, kind: &str, object: Value) {
+    pub(super) fn emit(&mut self, kind: &str, object: Value) -> String {
         let event = objects::event(kind, object, self.now(), self.legacy);
         if self.events.len() == MAX_OBJECTS {
             self.events.remove(0);
         }
+        let id = event["id"].as_str().unwrap_or_default().to_owned();
         self.events.push(event.clone());
         self.outbox.push(event);
+        id
     }
 
     fn full(len: usize, what: &str) -> Result<(), StripeFailure> {
@@ -316,51 +318,6 @@ impl State {
         self.portal_sessions
             .get(id)
             .map(|s| s["return_url"].as_str().map(str::to_owned))
-    }
-
-    /// A subscription object.
-    pub(super) fn subscription(&self, id: &str) -> Option<Value> {
-        self.subscriptions.get(id).map(|s| s.to_json(self.legacy))
-    }
-
-    /// `DELETE /v1/subscriptions/{id}`: cancels at once.
-    pub(super) fn cancel_subscription(&mut self, id: &str) -> Result<Value, StripeFailure> {
-        let sub = self
-            .subscriptions
-            .get(id)
-            .ok_or_else(|| StripeFailure::no_such(404, "subscription", id, "id"))?;
-        if sub.status == "canceled" {
-            return Err(StripeFailure::invalid(
-                "id",
-                format!("The subscription {id} has already been canceled."),
-            ));
-        }
-        self.set_status(id, "canceled");
-        Ok(self.subscription(id).unwrap_or_default())
-    }
-
-    /// Moves a subscription to `status` and emits what Stripe emits for it; `false` when unknown.
-    pub(super) fn set_status(&mut self, id: &str, status: &str) -> bool {
-        let now = self.now();
-        let legacy = self.legacy;
-        let Some(sub) = self.subscriptions.get_mut(id) else {
-            return false;
-        };
-        sub.status = status.to_owned();
-        if status == "canceled" {
-            sub.canceled_at = Some(now);
-        }
-        let object = sub.to_json(legacy);
-        let failed = (status == "past_due").then(|| sub.invoice(false, now, legacy));
-        if status == "canceled" {
-            self.emit("customer.subscription.deleted", object);
-        } else {
-            self.emit("customer.subscription.updated", object);
-        }
-        if let Some(invoice) = failed {
-            self.emit("invoice.payment_failed", invoice);
-        }
-        true
     }
 
     /// An event by id.

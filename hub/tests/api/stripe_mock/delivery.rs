@@ -207,3 +207,43 @@ async fn stripe_mock_events_and_signatures_follow_a_shared_clock() {
     );
     assert!(signature::verify(&delivery.signature, &body, &secrets, clock.now_secs()).is_ok());
 }
+
+#[tokio::test]
+async fn stripe_mock_renews_flags_and_emits_as_a_test_asks() {
+    let (stripe, client, receiver) = arrange(Clock::system()).await;
+    let (_, sub_id) = subscribe(&stripe, &client).await;
+    let first_end = client
+        .get_subscription(&sub_id)
+        .await
+        .unwrap()
+        .current_period_end
+        .unwrap();
+
+    stripe.set_cancel_at_period_end(&sub_id, true).await;
+    let flagged = client.get_subscription(&sub_id).await.unwrap();
+    stripe.renew_subscription(&sub_id).await;
+    let renewed = client.get_subscription(&sub_id).await.unwrap();
+    let other = stripe
+        .emit(
+            "customer.created",
+            serde_json::json!({"id": "cus_x", "object": "customer"}),
+        )
+        .await;
+
+    assert!(flagged.cancel_at_period_end);
+    assert_eq!(
+        renewed.current_period_end,
+        Some(first_end + 30 * 86_400_000)
+    );
+    assert_eq!(
+        receiver.types()[3..],
+        [
+            "customer.subscription.updated",
+            "customer.subscription.updated",
+            "invoice.paid",
+            "customer.created"
+        ]
+    );
+    assert_eq!(receiver.ids()[6], other);
+    assert!(receiver.all_valid());
+}
