@@ -19,6 +19,12 @@ mod refusals;
 const SECRET_KEY: &str = "sk_test_double";
 const WEBHOOK_SECRET: &str = "whsec_double";
 const PRICE: &str = "price_monthly";
+/// The events of a completed subscription checkout, in order.
+const COMPLETED: [&str; 3] = [
+    "checkout.session.completed",
+    "customer.subscription.created",
+    "invoice.paid",
+];
 
 /// A webhook endpoint that keeps each event it got and whether its signature verified.
 struct Receiver {
@@ -189,14 +195,7 @@ async fn stripe_mock_checkout_completion_delivers_three_signed_events_in_order()
 
     let (session_id, sub_id) = subscribe(&stripe, &client).await;
 
-    assert_eq!(
-        receiver.types(),
-        [
-            "checkout.session.completed",
-            "customer.subscription.created",
-            "invoice.paid"
-        ]
-    );
+    assert_eq!(receiver.types(), COMPLETED);
     assert!(receiver.all_valid());
     assert!(stripe.deliveries().iter().all(|d| d.status == Some(200)));
     let got = receiver.got.lock().unwrap().clone();
@@ -298,13 +297,6 @@ async fn stripe_mock_withheld_events_are_listed_but_not_delivered_until_flush() 
     stripe.flush().await;
 
     assert_eq!((listed.data.len(), before.len()), (3, 0));
-    assert_eq!(
-        receiver.types(),
-        [
-            "checkout.session.completed",
-            "customer.subscription.created",
-            "invoice.paid"
-        ]
-    );
+    assert_eq!(receiver.types(), COMPLETED);
     assert!(receiver.all_valid());
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get};
 use serde_json::Value;
@@ -31,7 +32,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/{*path}", any(call))
         .route("/checkout/{id}", get(complete_checkout))
         .route("/portal/{id}", get(portal))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared)
 }
 
@@ -40,14 +41,14 @@ fn pairs(text: &[u8]) -> Result<Vec<(String, String)>, StripeFailure> {
         .map_err(|e| StripeFailure::invalid("body", format!("Invalid form encoding: {e}")))
 }
 
-fn record(
-    shared: &Shared,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    form: Vec<(String, String)>,
-) {
-    let headers: Vec<(String, String)> = headers
+/// Records every request (its body read here, bounded: 413 beyond [`MAX_BODY`]) and passes it on.
+async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let headers: Vec<(String, String)> = parts
+        .headers
         .iter()
         .map(|(k, v)| {
             (
@@ -56,22 +57,22 @@ fn record(
             )
         })
         .collect();
-    let query = pairs(uri.query().unwrap_or_default().as_bytes()).unwrap_or_default();
     let idempotency_key = headers
         .iter()
         .find(|(k, _)| k == "idempotency-key")
         .map(|(_, v)| v.clone());
     shared.lock().record(RecordedRequest {
-        method: method.as_str().to_owned(),
-        path: uri.path().to_owned(),
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
         headers,
         idempotency_key,
-        form,
-        query,
+        form: pairs(&body).unwrap_or_default(),
+        query: pairs(parts.uri.query().unwrap_or_default().as_bytes()).unwrap_or_default(),
     });
+    next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
-/// Every `/v1/` call: record, injected latency and failure, auth, idempotency, then the call.
+/// Every `/v1/` call (recorded already): injected latency and failure, auth, idempotency, then the call.
 async fn call(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -80,13 +81,6 @@ async fn call(
     body: Bytes,
 ) -> Response {
     let form = pairs(&body);
-    record(
-        &shared,
-        &method,
-        &uri,
-        &headers,
-        form.clone().unwrap_or_default(),
-    );
     let (latency, failure, secret) = {
         let state = shared.lock();
         (
@@ -212,14 +206,7 @@ fn route(
 
 /// `GET /checkout/{id}`: the member pays. Emits the events, waits (bounded) until the worker
 /// delivered them, then 303 to the success URL; 404 unknown, 409 completed before.
-async fn complete_checkout(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    record(&shared, &method, &uri, &headers, Vec::new());
+async fn complete_checkout(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let result = shared.lock().complete_session(&id);
     shared.wake.notify_one();
     match result {
@@ -237,14 +224,7 @@ async fn complete_checkout(
 }
 
 /// `GET /portal/{id}`: 303 to the session's return URL (200 without one), 404 unknown.
-async fn portal(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    record(&shared, &method, &uri, &headers, Vec::new());
+async fn portal(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let found = shared.lock().portal_return_url(&id);
     match found {
         Some(Some(url)) => Redirect::to(&url).into_response(),

@@ -9,13 +9,7 @@ use hub::billing::signature::{self, SignatureError};
 use shared::clock::Clock;
 use testkit::StripeMock;
 
-use super::{PRICE, Receiver, WEBHOOK_SECRET, arrange, subscribe};
-
-const COMPLETED: [&str; 3] = [
-    "checkout.session.completed",
-    "customer.subscription.created",
-    "invoice.paid",
-];
+use super::{COMPLETED, PRICE, Receiver, WEBHOOK_SECRET, arrange, subscribe};
 
 #[tokio::test]
 async fn stripe_mock_status_changes_emit_the_events_stripe_emits() {
