@@ -327,3 +327,22 @@ async fn stripe_mock_resume_delivers_the_withheld_events_then_each_new_one_at_on
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn stripe_mock_complete_checkout_pays_without_a_browser() {
+    let (stripe, client, receiver) = arrange(Clock::system()).await;
+    let link = client
+        .create_checkout_session(&subscription_form())
+        .await
+        .unwrap();
+
+    stripe.complete_checkout(&link.id).await;
+
+    assert_eq!(receiver.types(), COMPLETED);
+    assert_eq!(
+        stripe.checkout_session(&link.id).unwrap()["status"],
+        "complete"
+    );
+    let again = browser().get(&link.url).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+}
