@@ -14,4 +14,5 @@ mod presence;
 mod relay;
 mod rendezvous;
 mod store;
+mod stripe_mock;
 mod web;
