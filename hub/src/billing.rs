@@ -10,8 +10,8 @@
 //! - `checkout`: checkout, donations and the portal for an account (§8.2).
 
 mod checkout;
-mod error;
 pub mod client;
+mod error;
 mod events;
 pub mod objects;
 mod reconcile;
