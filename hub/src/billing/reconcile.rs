@@ -105,9 +105,13 @@ impl Billing {
                     done.processed += usize::from(outcome == Outcome::Processed);
                     newest = Some(newest.map_or(event.created, |n| n.max(event.created)));
                 }
-                // A signed event whose object cannot be read will never become readable.
+                // Neither an unreadable object nor a subscription Stripe no longer knows will
+                // change on a later run; stopping at them would hold the cursor forever.
                 Err(Error::InvalidEvent(why)) => {
                     tracing::warn!(event = %event.id, %why, "skipping an unreadable Stripe event");
+                }
+                Err(Error::Stripe(error)) if error.is_not_found() => {
+                    tracing::warn!(event = %event.id, %error, "skipping an event about an object Stripe no longer has");
                 }
                 Err(error) => {
                     failure = Some(error);

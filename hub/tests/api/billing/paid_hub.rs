@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use hub::billing::signature;
+use hub::billing::{StripeClient, signature};
 use hub::config::{JoinMode, Plan, PlanInterval, PlanKind};
 use hub::members::Access;
 use reqwest::Response;
 use serde_json::{Value, json};
-use testkit::{TestDb, TestHub, TestPeer, json_of};
+use shared::clock::Clock;
+use testkit::{StripeMock, TestDb, TestHub, TestPeer, json_of};
 
 /// How long a test waits for an effect.
 pub(super) const DEADLINE: Duration = Duration::from_secs(15);
@@ -124,4 +125,93 @@ pub(super) async fn counted(hub: &TestHub, kind: &str, outcome: &str) -> u64 {
         .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
         .and_then(|n| n.trim().parse::<f64>().ok())
         .map_or(0, |n| n as u64)
+}
+
+/// A paid community whose Stripe is the test double: both on one clock, the double delivering
+/// to the hub's webhook.
+pub(super) struct Community {
+    pub(super) hub: TestHub,
+    pub(super) stripe: StripeMock,
+    pub(super) clock: Clock,
+}
+
+/// A [`Community`] on `db` with `adjust` applied after [`enable_billing`].
+pub(super) async fn community(db: &TestDb, adjust: impl FnOnce(&mut hub::Config)) -> Community {
+    let clock = Clock::system();
+    let stripe = StripeMock::start_with_clock(SECRET_KEY, clock.clone()).await;
+    stripe.add_price(PRICE, 999, "usd", Some("year"));
+    let hub_clock = clock.clone();
+    let hub = paid_hub(db, &stripe.url(), move |c| {
+        c.clock = hub_clock;
+        adjust(c);
+    })
+    .await;
+    stripe.set_webhook(&hub.url(WEBHOOK), WEBHOOK_SECRET);
+    Community { hub, stripe, clock }
+}
+
+impl Community {
+    /// `account` buys the yearly plan: a subscription Checkout Session with the parameters of
+    /// hub.md §8.3, completed at the double (its events delivered or withheld). The subscription id.
+    pub(super) async fn subscribe(&self, account: &str) -> String {
+        let session = self
+            .checkout(
+                account,
+                &[
+                    ("mode", "subscription"),
+                    ("line_items[0][price]", PRICE),
+                    ("subscription_data[metadata][account_id]", account),
+                    ("subscription_data[metadata][plan]", "yearly"),
+                ],
+            )
+            .await;
+        self.stripe.complete_checkout(&session).await;
+        self.stripe.checkout_session(&session).expect("the session")["subscription"]
+            .as_str()
+            .expect("a subscription")
+            .to_owned()
+    }
+
+    /// `account` donates `amount` cents: a payment Checkout Session, completed. The session id.
+    pub(super) async fn donate(&self, account: &str, amount: i64) -> String {
+        let amount = amount.to_string();
+        let session = self
+            .checkout(
+                account,
+                &[
+                    ("mode", "payment"),
+                    ("submit_type", "donate"),
+                    ("line_items[0][price_data][currency]", "usd"),
+                    ("line_items[0][price_data][unit_amount]", &amount),
+                    ("line_items[0][price_data][product_data][name]", "Donation"),
+                    ("payment_intent_data[metadata][account_id]", account),
+                ],
+            )
+            .await;
+        self.stripe.complete_checkout(&session).await;
+        session
+    }
+
+    async fn checkout(&self, account: &str, mode: &[(&str, &str)]) -> String {
+        let client = StripeClient::new(&self.stripe.url(), SECRET_KEY.to_owned().into());
+        let mut form: Vec<(String, String)> = [
+            ("line_items[0][quantity]", "1"),
+            ("success_url", "http://hub.test/account?checkout=success"),
+            ("cancel_url", "http://hub.test/account?checkout=cancel"),
+            ("client_reference_id", account),
+            ("metadata[account_id]", account),
+        ]
+        .iter()
+        .chain(mode)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        if mode.contains(&("mode", "subscription")) {
+            form.push(("metadata[plan]".to_owned(), "yearly".to_owned()));
+        }
+        client
+            .create_checkout_session(&form)
+            .await
+            .expect("the double creates the session")
+            .id
+    }
 }
