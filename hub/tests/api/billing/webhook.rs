@@ -42,16 +42,27 @@ fn now_secs() -> i64 {
     testkit::now_ms() / 1000
 }
 
-async fn webhook_applies_a_subscription_after_a_valid_signature(db: TestDb) {
-    let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let (peer, account) = member(&hub).await;
-    let before = standing(&hub, &peer).await;
-    let created = event(
-        "evt_created",
+/// `customer.subscription.created` now, of an active `sub_1` for `account`.
+fn paying(event_id: &str, account: &str) -> serde_json::Value {
+    event(
+        event_id,
         "customer.subscription.created",
         now_secs(),
-        subscription("sub_1", &account, "active"),
-    );
+        subscription("sub_1", account, "active"),
+    )
+}
+
+/// A paid-community hub needing no Stripe, and a member of it.
+async fn hub_and_member(db: &TestDb) -> (TestHub, testkit::TestPeer, String) {
+    let hub = paid_hub(db, NO_STRIPE, |_| {}).await;
+    let (peer, account) = member(&hub).await;
+    (hub, peer, account)
+}
+
+async fn webhook_applies_a_subscription_after_a_valid_signature(db: TestDb) {
+    let (hub, peer, account) = hub_and_member(&db).await;
+    let before = standing(&hub, &peer).await;
+    let created = paying("evt_created", &account);
 
     let (status, body) = json_of(deliver(&hub, &created).await).await;
 
@@ -79,15 +90,8 @@ async fn webhook_applies_a_subscription_after_a_valid_signature(db: TestDb) {
 }
 
 async fn webhook_rejects_forged_signatures_and_changes_nothing(db: TestDb) {
-    let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let (peer, account) = member(&hub).await;
-    let body = event(
-        "evt_forged",
-        "customer.subscription.created",
-        now_secs(),
-        subscription("sub_1", &account, "active"),
-    )
-    .to_string();
+    let (hub, peer, account) = hub_and_member(&db).await;
+    let body = paying("evt_forged", &account).to_string();
     let signed = signature::sign(WEBHOOK_SECRET, now_secs(), body.as_bytes());
     let tampered = body.replace("\"active\"", "\"trialing\"").into_bytes();
     let wrong_secret = signature::sign("whsec_someone_else", now_secs(), body.as_bytes());
@@ -154,16 +158,8 @@ async fn webhook_accepts_either_secret_during_a_rotation(db: TestDb) {
 }
 
 async fn webhook_rejects_a_stale_signature(db: TestDb) {
-    let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let (_, account) = member(&hub).await;
-    let body = event(
-        "evt_stale",
-        "customer.subscription.created",
-        now_secs(),
-        subscription("sub_1", &account, "active"),
-    )
-    .to_string()
-    .into_bytes();
+    let (hub, _, account) = hub_and_member(&db).await;
+    let body = paying("evt_stale", &account).to_string().into_bytes();
     let old = signature::sign(WEBHOOK_SECRET, now_secs() - 301, &body);
 
     let answer = code_of(post_webhook(&hub, body, &old).await).await;
@@ -176,14 +172,8 @@ async fn webhook_rejects_a_stale_signature(db: TestDb) {
 }
 
 async fn webhook_applies_an_event_once_when_delivered_twice(db: TestDb) {
-    let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let (peer, account) = member(&hub).await;
-    let created = event(
-        "evt_twice",
-        "customer.subscription.created",
-        now_secs(),
-        subscription("sub_1", &account, "active"),
-    );
+    let (hub, peer, account) = hub_and_member(&db).await;
+    let created = paying("evt_twice", &account);
 
     let first = deliver(&hub, &created).await.status();
     let second = deliver(&hub, &created).await.status();
@@ -200,14 +190,8 @@ async fn webhook_applies_an_event_once_when_delivered_twice(db: TestDb) {
 }
 
 async fn webhook_applies_an_event_once_when_delivered_concurrently(db: TestDb) {
-    let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let (_, account) = member(&hub).await;
-    let created = event(
-        "evt_racing",
-        "customer.subscription.created",
-        now_secs(),
-        subscription("sub_1", &account, "active"),
-    );
+    let (hub, _, account) = hub_and_member(&db).await;
+    let created = paying("evt_racing", &account);
 
     let answers = futures::future::join_all((0..8).map(|_| deliver(&hub, &created))).await;
 
@@ -222,8 +206,7 @@ async fn webhook_applies_an_event_once_when_delivered_concurrently(db: TestDb) {
 /// §18 check 14, last part: `.updated` delivered before `.created` ends in the newer state, and an
 /// older event after a newer one is `stale`.
 async fn webhook_keeps_the_newer_state_when_updated_arrives_before_created(db: TestDb) {
-    let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let (peer, account) = member(&hub).await;
+    let (hub, peer, account) = hub_and_member(&db).await;
     let t = now_secs();
     let updated = event(
         "evt_updated",
@@ -324,8 +307,7 @@ async fn webhook_records_an_unknown_customer_as_unmatched(db: TestDb) {
 }
 
 async fn webhook_takes_bodies_up_to_one_mebibyte(db: TestDb) {
-    let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let (_, account) = member(&hub).await;
+    let (hub, _, account) = hub_and_member(&db).await;
     let mut large = subscription("sub_large", &account, "active");
     large["description"] = json!("x".repeat(512 * 1024));
     let large = event(
@@ -353,8 +335,7 @@ async fn webhook_takes_bodies_up_to_one_mebibyte(db: TestDb) {
 /// After the commit the membership change path runs: a canceled subscription closes the
 /// member's presence session with 4003 within 5 s (hub.md §6.6).
 async fn webhook_lapse_closes_presence_within_5_s(db: TestDb) {
-    let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let (peer, account) = member(&hub).await;
+    let (hub, peer, account) = hub_and_member(&db).await;
     let t = now_secs();
     let created = event(
         "evt_paid",
