@@ -6,6 +6,7 @@ use sqlx::AnyConnection;
 
 use crate::billing::objects::{CheckoutSession, Subscription};
 use crate::billing::{Billing, Outcome, Result};
+use crate::config::Plan;
 use crate::store::{self, Payment, SubscriptionRecord, SubscriptionUpsert};
 
 /// What an event did inside its transaction.
@@ -143,29 +144,8 @@ impl Billing {
         last_event_created: i64,
         now: i64,
     ) -> Result<()> {
-        let past_due_since = if object.is_past_due() {
-            stored.and_then(|s| s.past_due_since).or(Some(now))
-        } else if object.is_paying() {
-            None
-        } else {
-            stored.and_then(|s| s.past_due_since)
-        };
-        let cancel_scheduled_at = object
-            .cancel_at_period_end
-            .then(|| stored.and_then(|s| s.cancel_scheduled_at).unwrap_or(now));
-        let row = SubscriptionUpsert {
-            id: object.id.clone(),
-            account_id: account.to_owned(),
-            customer_id: object.customer.clone(),
-            plan_id: self.plan_of(object),
-            price_id: object.price_id.clone(),
-            status: object.status.clone(),
-            cancel_scheduled_at,
-            current_period_end: object.current_period_end,
-            past_due_since,
-            last_event_created,
-            created_at: stored.map_or(now, |s| s.created_at),
-        };
+        let plan = plan_of(object, &self.membership().config().plans);
+        let row = subscription_row(object, account, plan, stored, last_event_created, now);
         store::upsert_subscription(conn, &row, now).await?;
         store::update_stripe_customer(conn, account, &object.customer, now).await?;
         if object.is_paying() {
@@ -173,23 +153,57 @@ impl Billing {
         }
         Ok(())
     }
+}
 
-    /// A subscription's plan: its `plan` metadata, else the plan selling its price.
-    fn plan_of(&self, object: &Subscription) -> Option<String> {
-        object
-            .metadata
-            .get("plan")
-            .filter(|plan| !plan.is_empty())
-            .cloned()
-            .or_else(|| {
-                let price = object.price_id.as_deref()?;
-                self.membership()
-                    .config()
-                    .plans
-                    .iter()
-                    .find(|plan| plan.stripe_price_id.as_deref() == Some(price))
-                    .map(|plan| plan.id.clone())
-            })
+/// A subscription's plan: its `plan` metadata, else the plan selling its price.
+fn plan_of(object: &Subscription, plans: &[Plan]) -> Option<String> {
+    object
+        .metadata
+        .get("plan")
+        .filter(|plan| !plan.is_empty())
+        .cloned()
+        .or_else(|| {
+            let price = object.price_id.as_deref()?;
+            plans
+                .iter()
+                .find(|plan| plan.stripe_price_id.as_deref() == Some(price))
+                .map(|plan| plan.id.clone())
+        })
+}
+
+/// The row of `object` (rules 4–5): `past_due_since` set the first time the status is
+/// `past_due`/`unpaid` and cleared by `active`/`trialing`; `cancel_scheduled_at` kept from the
+/// first time `cancel_at_period_end` was seen.
+fn subscription_row(
+    object: &Subscription,
+    account: &str,
+    plan_id: Option<String>,
+    stored: Option<&SubscriptionRecord>,
+    last_event_created: i64,
+    now: i64,
+) -> SubscriptionUpsert {
+    let past_due_since = if object.is_past_due() {
+        stored.and_then(|s| s.past_due_since).or(Some(now))
+    } else if object.is_paying() {
+        None
+    } else {
+        stored.and_then(|s| s.past_due_since)
+    };
+    let cancel_scheduled_at = object
+        .cancel_at_period_end
+        .then(|| stored.and_then(|s| s.cancel_scheduled_at).unwrap_or(now));
+    SubscriptionUpsert {
+        id: object.id.clone(),
+        account_id: account.to_owned(),
+        customer_id: object.customer.clone(),
+        plan_id,
+        price_id: object.price_id.clone(),
+        status: object.status.clone(),
+        cancel_scheduled_at,
+        current_period_end: object.current_period_end,
+        past_due_since,
+        last_event_created,
+        created_at: stored.map_or(now, |s| s.created_at),
     }
 }
 
@@ -238,4 +252,80 @@ async fn locate(
     // Read again: another event of this account may have written the row before the lock.
     let stored = store::find_subscription(conn, &object.id).await?;
     Ok(Some((account, stored)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PlanKind;
+
+    fn object(status: &str, cancel_at_period_end: bool) -> Subscription {
+        Subscription {
+            id: "sub_1".to_owned(),
+            customer: "cus_1".to_owned(),
+            status: status.to_owned(),
+            cancel_at_period_end,
+            current_period_end: Some(9_000),
+            price_id: Some("price_y".to_owned()),
+            metadata: Default::default(),
+        }
+    }
+
+    fn stored(past_due_since: Option<i64>, cancel_scheduled_at: Option<i64>) -> SubscriptionRecord {
+        SubscriptionRecord {
+            account_id: "a".to_owned(),
+            past_due_since,
+            cancel_scheduled_at,
+            last_event_created: 10,
+            created_at: 5,
+        }
+    }
+
+    #[test]
+    fn past_due_since_is_set_once_kept_and_cleared_by_payment() {
+        let first = subscription_row(&object("past_due", false), "a", None, None, 1, 100);
+        let again = stored(Some(100), None);
+        let still = subscription_row(&object("unpaid", false), "a", None, Some(&again), 2, 200);
+        let paid = subscription_row(&object("active", false), "a", None, Some(&again), 3, 300);
+        let ended = subscription_row(&object("canceled", false), "a", None, Some(&again), 4, 400);
+
+        assert_eq!(first.past_due_since, Some(100));
+        assert_eq!((still.past_due_since, still.created_at), (Some(100), 5));
+        assert_eq!(paid.past_due_since, None);
+        assert_eq!(ended.past_due_since, Some(100));
+    }
+
+    #[test]
+    fn cancel_scheduled_at_follows_cancel_at_period_end() {
+        let scheduled = subscription_row(&object("active", true), "a", None, None, 1, 100);
+        let kept = stored(None, Some(100));
+        let later = subscription_row(&object("active", true), "a", None, Some(&kept), 2, 200);
+        let undone = subscription_row(&object("active", false), "a", None, Some(&kept), 3, 300);
+
+        assert_eq!(scheduled.cancel_scheduled_at, Some(100));
+        assert_eq!(later.cancel_scheduled_at, Some(100));
+        assert_eq!(undone.cancel_scheduled_at, None);
+    }
+
+    #[test]
+    fn plan_comes_from_metadata_else_from_the_price() {
+        let mut plan = Plan::defaults().remove(0);
+        plan.id = "yearly".to_owned();
+        plan.kind = PlanKind::Subscription;
+        plan.stripe_price_id = Some("price_y".to_owned());
+        let plans = [plan];
+        let mut tagged = object("active", false);
+        tagged
+            .metadata
+            .insert("plan".to_owned(), "monthly".to_owned());
+        let mut unknown = object("active", false);
+        unknown.price_id = Some("price_other".to_owned());
+
+        assert_eq!(plan_of(&tagged, &plans).as_deref(), Some("monthly"));
+        assert_eq!(
+            plan_of(&object("active", false), &plans).as_deref(),
+            Some("yearly")
+        );
+        assert_eq!(plan_of(&unknown, &plans), None);
+    }
 }

@@ -13,6 +13,7 @@ each_backend!(
     checkout_completed_on_the_double_makes_the_member_paid,
     deliveries_reversed_end_in_the_state_of_an_in_order_delivery,
     deliveries_shuffled_and_duplicated_end_in_the_state_of_an_in_order_delivery,
+    deliveries_all_at_once_with_duplicates_are_each_answered_200_and_applied_once,
     donation_is_recorded_once_when_its_event_is_delivered_twice,
     webhook_applies_nothing_when_the_re_fetch_fails_and_the_retry_applies_it,
 );
@@ -130,6 +131,33 @@ async fn deliveries_shuffled_and_duplicated_end_in_the_state_of_an_in_order_deli
         stripe.deliveries().iter().all(|d| d.status == Some(200)),
         "duplicates are answered 200"
     );
+}
+
+/// Every event of a checkout and a failed payment, each twice, delivered at the same moment:
+/// concurrent transactions on one account and one dedupe row end in 200s, never a 500.
+async fn deliveries_all_at_once_with_duplicates_are_each_answered_200_and_applied_once(db: TestDb) {
+    let paid_community = community(&db, |_| {}).await;
+    let (peer, account) = member(&paid_community.hub).await;
+    let stripe = &paid_community.stripe;
+    stripe.withhold();
+    stripe.duplicate(true);
+    let subscription = paid_community.subscribe(&account).await;
+    stripe
+        .set_subscription_status(&subscription, "past_due")
+        .await;
+
+    stripe.flush_concurrently().await;
+
+    let deliveries = stripe.deliveries();
+    let events = stripe.events();
+    assert_eq!(deliveries.len(), 2 * events.len(), "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|d| d.status == Some(200)),
+        "{deliveries:?}"
+    );
+    assert_eq!(standing(&paid_community.hub, &peer).await, grace());
+    let recorded = outcomes(&db, &events).await;
+    assert!(!recorded.contains(&"missing".to_owned()), "{recorded:?}");
 }
 
 async fn donation_is_recorded_once_when_its_event_is_delivered_twice(db: TestDb) {
