@@ -1,7 +1,9 @@
 //! Webhooks from the Stripe double (hub.md §8.5, §18 check 14): a completed checkout makes the
 //! member paid, deliveries reordered or duplicated end in the state of an in-order delivery,
-//! a donation is recorded once, and a re-fetch that fails at Stripe applies nothing until
-//! Stripe's retry.
+//! a donation is recorded once, a re-fetch that fails at Stripe applies nothing until Stripe's
+//! retry, and a cancellation drops presence at once.
+
+use std::time::{Duration, Instant};
 
 use hub::store;
 use reqwest::StatusCode;
@@ -16,6 +18,7 @@ each_backend!(
     deliveries_all_at_once_with_duplicates_are_each_answered_200_and_applied_once,
     donation_is_recorded_once_when_its_event_is_delivered_twice,
     webhook_applies_nothing_when_the_re_fetch_fails_and_the_retry_applies_it,
+    cancellation_closes_presence_within_5_s,
 );
 
 fn paid() -> (String, String) {
@@ -212,4 +215,29 @@ async fn webhook_applies_nothing_when_the_re_fetch_fails_and_the_retry_applies_i
         (standing(&paid_community.hub, &peer).await == paid()).then_some(())
     })
     .await;
+}
+
+/// After the commit the membership change path runs: a canceled subscription closes the
+/// member's presence session with 4003 within 5 s (hub.md §6.6).
+async fn cancellation_closes_presence_within_5_s(db: TestDb) {
+    let paid_community = community(&db, |_| {}).await;
+    let (peer, account) = member(&paid_community.hub).await;
+    let subscription = paid_community.subscribe(&account).await;
+    let (mut socket, _) = peer.open_v2(&paid_community.hub).await;
+
+    let started = Instant::now();
+    paid_community
+        .stripe
+        .set_subscription_status(&subscription, "canceled")
+        .await;
+    let close = tokio::time::timeout(Duration::from_secs(5), testkit::ws::close_of(&mut socket))
+        .await
+        .expect("presence closed within 5 s");
+
+    assert_eq!(close.0, 4003, "{close:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        standing(&paid_community.hub, &peer).await,
+        ("lapsed".to_owned(), "guest".to_owned())
+    );
 }

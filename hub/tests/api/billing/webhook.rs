@@ -1,9 +1,7 @@
 //! The Stripe webhook (hub.md §8.4–§8.5, §18 check 14) against signed deliveries: forged, rotated
 //! and stale signatures, bodies that are too large or not events, duplicates sequential and
-//! concurrent, events out of order, unknown types and customers, a lapse that drops presence at
-//! once, and the metrics.
-
-use std::time::{Duration, Instant};
+//! concurrent, events out of order, unknown types and customers, the customer's one account, and
+//! the metrics.
 
 use hub::billing::signature;
 use reqwest::StatusCode;
@@ -27,7 +25,7 @@ each_backend!(
     webhook_rejects_malformed_json_with_a_valid_signature,
     webhook_records_an_unknown_customer_as_unmatched,
     webhook_takes_bodies_up_to_one_mebibyte,
-    webhook_lapse_closes_presence_within_5_s,
+    webhook_stores_a_customer_on_one_account_only,
 );
 
 /// The `stripe_events` row of `event_id`: (source, outcome).
@@ -332,39 +330,37 @@ async fn webhook_takes_bodies_up_to_one_mebibyte(db: TestDb) {
     );
 }
 
-/// After the commit the membership change path runs: a canceled subscription closes the
-/// member's presence session with 4003 within 5 s (hub.md §6.6).
-async fn webhook_lapse_closes_presence_within_5_s(db: TestDb) {
-    let (hub, peer, account) = hub_and_member(&db).await;
-    let t = now_secs();
-    let created = event(
-        "evt_paid",
-        "customer.subscription.created",
-        t - 60,
-        subscription("sub_1", &account, "active"),
-    );
-    assert_eq!(deliver(&hub, &created).await.status(), StatusCode::OK);
-    let (mut socket, _) = peer.open_v2(&hub).await;
-    let deleted = event(
-        "evt_canceled",
-        "customer.subscription.deleted",
-        t,
-        subscription("sub_1", &account, "canceled"),
-    );
+/// The customer goes on the account once known, and never onto a second account: the column is
+/// unique, so a second account's subscription with the same customer is applied without it.
+async fn webhook_stores_a_customer_on_one_account_only(db: TestDb) {
+    let (hub, _, first) = hub_and_member(&db).await;
+    let (second_peer, second) = member(&hub).await;
+    let mut shared_customer = subscription("sub_2", &second, "active");
+    shared_customer["customer"] = json!("cus_sub_1");
 
-    let started = Instant::now();
-    let status = deliver(&hub, &deleted).await.status();
-    let close = tokio::time::timeout(Duration::from_secs(5), testkit::ws::close_of(&mut socket))
+    let answers = [
+        deliver(&hub, &paying("evt_first", &first)).await.status(),
+        deliver(
+            &hub,
+            &event(
+                "evt_second",
+                "customer.subscription.created",
+                now_secs(),
+                shared_customer,
+            ),
+        )
         .await
-        .expect("presence closed within 5 s");
+        .status(),
+    ];
 
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(close.0, 4003, "{close:?}");
-    assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(
-        standing(&hub, &peer).await,
-        ("lapsed".to_owned(), "guest".to_owned())
-    );
+    assert_eq!(answers, [StatusCode::OK; 2]);
+    let store = db.hub_store().await;
+    let mut conn = store.acquire().await.unwrap();
+    let holder = hub::store::find_account_id_by_customer(&mut conn, "cus_sub_1")
+        .await
+        .unwrap();
+    assert_eq!(holder, Some(first));
+    assert_eq!(standing(&hub, &second_peer).await.1, "paid");
 }
 
 #[tokio::test]
