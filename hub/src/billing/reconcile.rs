@@ -181,7 +181,8 @@ impl Billing {
     /// Returns how many changed an account.
     ///
     /// # Errors
-    /// The first failure; the rest wait for the next run.
+    /// The first failure other than a subscription Stripe does not know; the rest wait for the
+    /// next run.
     pub(crate) async fn refetch_stale(&self) -> Result<usize> {
         let cutoff = self.now_ms() - OVERDUE_MS;
         let ids = self
@@ -191,7 +192,15 @@ impl Billing {
             .await?;
         let mut changed = 0;
         for id in ids {
-            let current = self.client().get_subscription(&id).await?;
+            // One subscription Stripe cannot answer for must not hold back the rest.
+            let current = match self.client().get_subscription(&id).await {
+                Ok(current) => current,
+                Err(error) if error.is_not_found() => {
+                    tracing::warn!(subscription = %id, %error, "overdue subscription unknown to Stripe");
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             if self.apply_refetched(&current).await? == Outcome::Processed {
                 changed += 1;
             }
