@@ -23,6 +23,8 @@ use super::state::{CompleteError, Shared, State as Stripe, StoredAnswer};
 
 /// Largest request body (Stripe's own limit is far larger, the hub's forms are tiny).
 const MAX_BODY: usize = 64 * 1024;
+/// Stripe's limit on an `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Longest a completed checkout waits for its webhooks before redirecting anyway.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -116,6 +118,13 @@ async fn call(
                 .map(str::to_owned)
         })
         .flatten();
+    if key.as_ref().is_some_and(|k| k.len() > MAX_IDEMPOTENCY_KEY) {
+        return StripeFailure::invalid(
+            "Idempotency-Key",
+            "Idempotency keys can be at most 255 characters long.",
+        )
+        .into_response();
+    }
     let fingerprint = format!("{method} {} {}", uri.path(), String::from_utf8_lossy(&body));
     // One lock from the key's lookup to its stored answer: a key runs its call once.
     let (status, body) = {

@@ -118,6 +118,7 @@ async fn stripe_mock_replays_the_first_answer_to_a_repeated_idempotency_key() {
     let (other_status, other) = raw(post("key-1", &form(&[("mode", "payment")]))).await;
     let (bad_status, bad) = raw(post("key-2", &form(&[("mode", "payment")]))).await;
     let (bad_again_status, bad_again) = raw(post("key-2", &form(&[("mode", "payment")]))).await;
+    let (long_status, _) = raw(post(&"k".repeat(256), &subscription_form())).await;
     client
         .create_checkout_session(&subscription_form())
         .await
@@ -133,6 +134,7 @@ async fn stripe_mock_replays_the_first_answer_to_a_repeated_idempotency_key() {
         (bad_status, bad_again_status, bad == bad_again),
         (400, 400, true)
     );
+    assert_eq!(long_status, 400);
     let requests = stripe.requests();
     let keys: Vec<_> = requests.iter().map(|r| r.idempotency_key.clone()).collect();
     assert_eq!(
@@ -145,11 +147,11 @@ async fn stripe_mock_replays_the_first_answer_to_a_repeated_idempotency_key() {
             Some("key-2".to_owned())
         ]
     );
-    let client_key = keys[5].clone().expect("the client sends a key");
+    let client_key = keys[6].clone().expect("the client sends a key");
     assert!(uuid::Uuid::parse_str(&client_key).is_ok());
-    assert_eq!(requests[5].param("metadata[plan]"), Some("monthly"));
+    assert_eq!(requests[6].param("metadata[plan]"), Some("monthly"));
     assert_eq!(
-        (requests[5].method.as_str(), requests[5].path.as_str()),
+        (requests[6].method.as_str(), requests[6].path.as_str()),
         ("POST", "/v1/checkout/sessions")
     );
 }
