@@ -260,17 +260,21 @@ async fn webhook_records_unknown_types_as_ignored(db: TestDb) {
 
 async fn webhook_rejects_malformed_json_with_a_valid_signature(db: TestDb) {
     let hub = paid_hub(&db, NO_STRIPE, |_| {}).await;
-    let bodies: [&[u8]; 4] = [
-        b"{\"id\":",
-        b"[1,2,3]",
-        br#"{"id":"evt_no_object","type":"invoice.paid","created":1,"data":{}}"#,
-        br#"{"id":"evt_bad_sub","type":"customer.subscription.updated","created":1,"data":{"object":{"id":"sub_1"}}}"#,
+    let bodies: Vec<Vec<u8>> = vec![
+        b"{\"id\":".to_vec(),
+        b"[1,2,3]".to_vec(),
+        b"\xff\xfe{}".to_vec(),
+        "[".repeat(100_000).into_bytes(),
+        br#"{"id":"evt_huge","type":"x","created":1e400,"data":{"object":{}}}"#.to_vec(),
+        br#"{"id":"evt_no_object","type":"invoice.paid","created":1,"data":{}}"#.to_vec(),
+        br#"{"id":"evt_bad_sub","type":"customer.subscription.updated","created":1,"data":{"object":{"id":"sub_1"}}}"#.to_vec(),
+        br#"{"id":"evt_bad_session","type":"checkout.session.completed","created":1,"data":{"object":{"id":7}}}"#.to_vec(),
     ];
 
     let mut answers = Vec::new();
     for body in bodies {
-        let header = signature::sign(WEBHOOK_SECRET, now_secs(), body);
-        answers.push(code_of(post_webhook(&hub, body.to_vec(), &header).await).await);
+        let header = signature::sign(WEBHOOK_SECRET, now_secs(), &body);
+        answers.push(code_of(post_webhook(&hub, body, &header).await).await);
     }
 
     for answer in answers {
@@ -278,6 +282,7 @@ async fn webhook_rejects_malformed_json_with_a_valid_signature(db: TestDb) {
     }
     assert_eq!(recorded(&db, "evt_no_object").await, None);
     assert_eq!(recorded(&db, "evt_bad_sub").await, None);
+    assert_eq!(recorded(&db, "evt_bad_session").await, None);
 }
 
 async fn webhook_records_an_unknown_customer_as_unmatched(db: TestDb) {
