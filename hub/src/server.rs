@@ -154,6 +154,12 @@ impl Server {
             "membership-sweep",
             membership.clone().run_sweep(token.child_token()),
         );
+        if let Some(billing) = state.billing.clone() {
+            tasks.spawn_infallible(
+                "stripe-reconcile",
+                billing.run_reconciliation(token.child_token()),
+            );
+        }
         tasks.spawn_infallible(
             "email-outbox",
             crate::email::outbox::run(

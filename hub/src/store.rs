@@ -25,6 +25,7 @@ mod payments;
 mod retention;
 mod revocations;
 mod sessions;
+mod stripe_events;
 mod subscriptions;
 
 use std::path::Path;
@@ -37,6 +38,7 @@ pub use accounts::{
     mark_comp_ended, mark_email_verified, mark_unbanned, update_comp, update_email,
     update_standing, update_state,
 };
+pub use accounts::{find_account_id_by_customer, mark_ever_paid, update_stripe_customer};
 pub use applications::{
     Application, find_latest_application, insert_application, list_applications,
     mark_applications_decided,
@@ -60,9 +62,11 @@ pub use revocations::{Revocation, insert_revocation};
 pub use sessions::{Session, insert_session};
 pub use shared::cursor::Cursor;
 pub use shared::db::StoreError;
+pub use stripe_events::{StripeEvent, insert_stripe_event, update_stripe_event_outcome};
 pub use subscriptions::{
-    SubscriptionRow, SubscriptionSummary, count_subscriptions, find_latest_subscription,
-    list_subscription_facts, list_subscriptions,
+    SubscriptionRecord, SubscriptionRow, SubscriptionSummary, SubscriptionUpsert,
+    count_subscriptions, find_latest_subscription, find_subscription, list_subscription_facts,
+    list_subscriptions, upsert_subscription,
 };
 
 static MIGRATIONS: Migrations = Migrations {

@@ -10,6 +10,7 @@
 mod clock;
 mod db;
 mod peer;
+mod proxy;
 mod response;
 mod servers;
 mod smtp;
@@ -21,6 +22,7 @@ pub mod ws;
 pub use clock::now_ms;
 pub use db::{Backend, TestDb};
 pub use peer::TestPeer;
+pub use proxy::TcpProxy;
 pub use response::{code_of, json_of};
 pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};
 pub use smtp::{ReceivedMail, SmtpSink, verify_token};

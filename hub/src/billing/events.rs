@@ -1,1 +1,221 @@
-//! See [`super`].
+//! One Stripe event in one transaction (hub.md §8.5). Whatever the event needs from Stripe is
+//! fetched first; then one write transaction inserts the `stripe_events` dedupe row, decides
+//! (rule 2 order independence, rule 3 account lookup) and writes every effect, and only after
+//! its commit does the membership change path run. No transaction stays open across a Stripe
+//! call: SQLite's write lock would stall the hub.
+
+mod apply;
+
+use serde::Deserialize as _;
+
+use super::objects::{CheckoutSession, Event, Invoice, Subscription};
+use super::{Billing, Error, Outcome, Result, Source, type_label};
+use crate::metrics::BillingEventLabels;
+use crate::store::{self, StoreError, StripeEvent};
+
+/// The longest event type stored in `stripe_events.type`.
+const MAX_TYPE_CHARS: usize = 100;
+
+/// What an event is about, read from `data.object` before any transaction.
+#[derive(Debug)]
+enum Subject {
+    /// `checkout.session.completed`.
+    Checkout(CheckoutSession),
+    /// `customer.subscription.created` / `.updated` / `.deleted`: the embedded object.
+    Subscription(Subscription),
+    /// `invoice.paid` / `invoice.payment_failed`.
+    Invoice(Invoice),
+    /// Any other type: recorded as `ignored`.
+    Other,
+}
+
+impl Subject {
+    fn read(event: &Event) -> Result<Self> {
+        let object = &event.data.object;
+        let invalid = |e: serde_json::Error| Error::InvalidEvent(format!("{}: {e}", event.kind));
+        Ok(match event.kind.as_str() {
+            "checkout.session.completed" => {
+                Self::Checkout(CheckoutSession::deserialize(object).map_err(invalid)?)
+            }
+            "customer.subscription.created"
+            | "customer.subscription.updated"
+            | "customer.subscription.deleted" => {
+                Self::Subscription(Subscription::from_value(object).map_err(invalid)?)
+            }
+            "invoice.paid" | "invoice.payment_failed" => Self::Invoice(Invoice::from_value(object)),
+            _ => Self::Other,
+        })
+    }
+
+    /// The subscription that the event's type always re-fetches (rule 2, other types).
+    fn always_refetched(&self) -> Option<&str> {
+        match self {
+            Self::Checkout(session) if session.mode == "subscription" => {
+                session.subscription.as_deref()
+            }
+            Self::Invoice(invoice) => invoice.subscription.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Where one transaction left the event.
+#[derive(Debug)]
+enum Step {
+    /// Committed (or a duplicate); the account to enforce, if one changed.
+    Done(Outcome, Option<String>),
+    /// Rule 2 needs the current subscription (its event is as old as the row): rolled back.
+    Refetch(String),
+}
+
+impl Billing {
+    /// Processes one event (hub.md §8.5) and counts its outcome in
+    /// `hub_billing_events_total{type,outcome}`; a failure is counted as `error` and nothing of
+    /// the event is stored, so a redelivery processes it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] for an object of a handled type that cannot be read,
+    /// [`Error::Stripe`] when a re-fetch failed, [`Error::Store`] when the database failed.
+    pub(crate) async fn process(&self, event: &Event, source: Source) -> Result<Outcome> {
+        let result = self.process_event(event, source).await;
+        let outcome = result.as_ref().map_or(Outcome::Error, |o| *o);
+        self.count(&event.kind, outcome);
+        result
+    }
+
+    /// Counts one event in `hub_billing_events_total`.
+    pub(crate) fn count(&self, kind: &str, outcome: Outcome) {
+        self.metrics()
+            .billing_events
+            .get_or_create(&BillingEventLabels {
+                r#type: type_label(kind),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    #[tracing::instrument(skip_all, fields(event = %event.id, kind = %event.kind, source = source.as_str()))]
+    async fn process_event(&self, event: &Event, source: Source) -> Result<Outcome> {
+        // A redelivery is answered without asking Stripe again; the dedupe row inside the
+        // transaction still decides between concurrent deliveries.
+        if self
+            .membership()
+            .store()
+            .find_stripe_event(&event.id)
+            .await?
+            .is_some()
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        let subject = Subject::read(event)?;
+        let mut fetched = match subject.always_refetched() {
+            Some(id) => Some(self.client().get_subscription(id).await?),
+            None => None,
+        };
+        loop {
+            match self
+                .apply_event(event, source, &subject, fetched.as_ref())
+                .await?
+            {
+                Step::Done(outcome, account) => {
+                    if let Some(account) = account {
+                        self.enforce(&account).await;
+                    }
+                    tracing::debug!(outcome = outcome.as_str(), "stripe event");
+                    return Ok(outcome);
+                }
+                // Asked only while `fetched` is None, so this loops at most twice.
+                Step::Refetch(id) => fetched = Some(self.client().get_subscription(&id).await?),
+            }
+        }
+    }
+
+    /// The event's transaction: dedupe row, decision and effects, then commit.
+    async fn apply_event(
+        &self,
+        event: &Event,
+        source: Source,
+        subject: &Subject,
+        fetched: Option<&Subscription>,
+    ) -> Result<Step> {
+        let now = self.now_ms();
+        let mut tx = self.membership().store().begin_write().await?;
+        let row = StripeEvent {
+            event_id: event.id.clone(),
+            kind: event.kind.chars().take(MAX_TYPE_CHARS).collect(),
+            created: event.created_ms(),
+            source: source.as_str().to_owned(),
+            outcome: Outcome::Processed.as_str().to_owned(),
+            received_at: now,
+        };
+        if !store::insert_stripe_event(&mut tx, &row).await? {
+            return Ok(Step::Done(Outcome::Duplicate, None));
+        }
+        let created = event.created_ms();
+        let applied = match subject {
+            Subject::Other => apply::Applied::ignored(),
+            Subject::Checkout(session) => {
+                self.apply_checkout(&mut tx, session, fetched, created, now)
+                    .await?
+            }
+            Subject::Subscription(embedded) => {
+                match self
+                    .apply_subscription_event(&mut tx, embedded, fetched, created, now)
+                    .await?
+                {
+                    Some(applied) => applied,
+                    None => return Ok(Step::Refetch(embedded.id.clone())),
+                }
+            }
+            // An invoice of no subscription (a one-off payment) changes nothing here.
+            Subject::Invoice(_) => match fetched {
+                Some(current) => self.apply_current(&mut tx, current, created, now).await?,
+                None => apply::Applied::ignored(),
+            },
+        };
+        if applied.outcome != Outcome::Processed {
+            store::update_stripe_event_outcome(&mut tx, &event.id, applied.outcome.as_str())
+                .await?;
+        }
+        if let Some(account) = &applied.changed {
+            self.membership()
+                .recompute_in(&mut tx, account, now)
+                .await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(Step::Done(applied.outcome, applied.changed))
+    }
+
+    /// Writes a subscription fetched outside any event (the sweep's re-fetch, §6.7) in its own
+    /// transaction, keeping `last_event_created`, then enforces its account.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub(crate) async fn apply_refetched(&self, current: &Subscription) -> Result<Outcome> {
+        let now = self.now_ms();
+        let mut tx = self.membership().store().begin_write().await?;
+        let applied = self.apply_current(&mut tx, current, 0, now).await?;
+        if let Some(account) = &applied.changed {
+            self.membership()
+                .recompute_in(&mut tx, account, now)
+                .await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        if let Some(account) = &applied.changed {
+            self.enforce(account).await;
+        }
+        Ok(applied.outcome)
+    }
+
+    /// The membership change path after a commit (§6.6); a failure here is repaired by the
+    /// sweep's reconciliation of the entitlement table, so it is logged, not returned.
+    pub(crate) async fn enforce(&self, account_id: &str) {
+        if let Err(error) = self
+            .membership()
+            .apply_account(account_id, &[], "billing")
+            .await
+        {
+            tracing::warn!(account_id, %error, "billing change committed but not enforced yet");
+        }
+    }
+}

@@ -1,9 +1,10 @@
 //! `accounts` (hub.md §6.1, §6.3): insert, read, the derived standing, address changes, the sweep's
 //! queries and the counts per state and tier. Admin changes are in [`moderation`], the member
-//! search in [`search`].
+//! search in [`search`], billing's customer lookups in [`stripe`].
 
 mod moderation;
 mod search;
+mod stripe;
 
 use sqlx::AnyConnection;
 
@@ -14,6 +15,7 @@ pub use moderation::{
     delete_pending_account, mark_banned, mark_comp_ended, mark_unbanned, update_comp, update_state,
 };
 pub use search::{MemberQuery, MemberRow, list_members};
+pub use stripe::{find_account_id_by_customer, mark_ever_paid, update_stripe_customer};
 
 /// An account as inserted.
 #[derive(Debug, Clone, PartialEq, Eq)]
