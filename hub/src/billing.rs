@@ -8,10 +8,12 @@
 //! - `events`: one event in one transaction, with its outcome (§8.5).
 //! - `reconcile`: the periodic walk of `GET /v1/events` and the sweep's re-fetch (§8.6, §6.7).
 //! - `checkout`: checkout, donations and the portal for an account (§8.2).
+//! - `cancel`: a ban's cancellation of the account's subscriptions (§9).
 
+mod cancel;
 mod checkout;
-mod error;
 pub mod client;
+mod error;
 mod events;
 pub mod objects;
 mod reconcile;
