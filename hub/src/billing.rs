@@ -24,6 +24,7 @@ use std::sync::Arc;
 use crate::membership::Membership;
 use crate::metrics::Metrics;
 
+pub(crate) use checkout::{LIVE_STATUSES, Ledger};
 pub use client::{StripeClient, StripeError};
 pub(crate) use error::{Error, Result};
 

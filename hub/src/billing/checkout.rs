@@ -13,6 +13,18 @@ use crate::store::{self, StoreError};
 /// ban cancels them (hub.md §9).
 pub(crate) const LIVE_STATUSES: [&str; 4] = ["active", "trialing", "past_due", "unpaid"];
 
+/// Payments shown on the account page.
+const LEDGER_PAYMENTS: i64 = 20;
+
+/// What the account page shows of an account's billing besides its subscription.
+#[derive(Debug, Clone)]
+pub(crate) struct Ledger {
+    /// A Stripe customer exists (the portal can open).
+    pub(crate) customer: bool,
+    /// Donations, newest first.
+    pub(crate) payments: Vec<store::Payment>,
+}
+
 /// The account facts a checkout needs.
 #[derive(Debug)]
 struct Buyer {
@@ -75,6 +87,22 @@ impl Billing {
             .client()
             .create_portal_session(&customer, &return_url)
             .await?)
+    }
+
+    /// The account's customer and newest payments, for its account page.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub(crate) async fn ledger(&self, account_id: &str) -> Result<Ledger> {
+        let mut conn = self.membership().store().acquire().await?;
+        let customer = store::find_stripe_customer(&mut conn, account_id)
+            .await
+            .map_err(|e| gone_as_not_bound(e, account_id))?;
+        let payments = store::list_payments(&mut conn, account_id, LEDGER_PAYMENTS).await?;
+        Ok(Ledger {
+            customer: customer.is_some(),
+            payments,
+        })
     }
 
     /// The account's address, customer and whether a subscription runs; refuses accounts that
