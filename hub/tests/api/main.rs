@@ -2,6 +2,7 @@
 //! Postgres (`testkit::each_backend!`).
 
 mod admin;
+mod billing;
 mod email;
 mod environment;
 mod health;
