@@ -1,7 +1,7 @@
 //! The test harness shared by every test binary: throwaway databases on both backends
 //! ([`TestDb`]), a real SMTP listener that captures mail ([`SmtpSink`]), hubs and super hubs on
 //! port 0 ([`TestHub`], [`TestSuperhub`]), a peer that signs its requests ([`TestPeer`]) with
-//! its WebSocket sessions ([`ws`]), a libp2p test client ([`swarm`]) and waiting under deadlines
+//! its WebSocket sessions ([`ws`]), a Stripe double ([`StripeMock`]), a libp2p test client ([`swarm`]) and waiting under deadlines
 //! ([`eventually`]), and readers of JSON answers ([`json_of`], [`code_of`]).
 //!
 //! Postgres tests never skip: without `TEST_DATABASE_URL` (exported by `scripts/test`) they fail
@@ -13,6 +13,7 @@ mod peer;
 mod response;
 mod servers;
 mod smtp;
+mod stripe;
 pub mod swarm;
 mod wait;
 pub mod ws;
@@ -23,6 +24,7 @@ pub use peer::TestPeer;
 pub use response::{code_of, json_of};
 pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};
 pub use smtp::{ReceivedMail, SmtpSink, verify_token};
+pub use stripe::{Delivery, RecordedRequest, StripeMock};
 pub use wait::eventually;
 
 /// PeerSig headers (hub.md §3) for a request by `key` to the server `audience`, signed now.

@@ -15,4 +15,5 @@ mod presence;
 mod relay;
 mod rendezvous;
 mod store;
+mod stripe_mock;
 mod web;
