@@ -1,9 +1,11 @@
 //! Checkout, donations and the portal (hub.md §8.1–§8.3, §11.1, §13.2): billing off answers 404
 //! `billing_disabled`; plan and amount rules; the membership codes; the `billing_account` bucket;
 //! the CSRF rule for the cookie; Stripe unreachable → 502 with nothing stored; plans in the info
-//! document without their Stripe prices. The pages and the ban are in [`pages`].
+//! document without their Stripe prices. The pages are in [`pages`]; what needs the Stripe double
+//! (the exact forms, Stripe failing, the page forms' redirects, the ban) in [`stripe`].
 
 mod pages;
+mod stripe;
 
 use std::time::Instant;
 
