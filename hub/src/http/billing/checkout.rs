@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use crate::billing::objects::SessionLink;
 use crate::billing::{self, Billing};
+use crate::http::ApiResult;
 use crate::http::body::{body_bytes, json_body};
 use crate::http::extract::Caller;
-use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -34,18 +34,21 @@ struct CheckoutBody {
     amount: Option<i64>,
 }
 
-/// Billing, or 404 `billing_disabled`.
-fn enabled(state: &AppState) -> Result<&Billing, billing::Error> {
-    state.billing.as_ref().ok_or(billing::Error::Disabled)
-}
-
-/// The `billing_account` bucket of the caller's account (hub.md §13.2).
-fn check_billing_limit(state: &AppState, account_id: &str) -> ApiResult<()> {
+/// Billing (else 404 `billing_disabled`), the caller's account (session with the CSRF rule, or
+/// PeerSig of a bound peer) and the body, once the account's `billing_account` bucket allows.
+async fn billing_caller<'s>(
+    state: &'s AppState,
+    caller: &Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(&'s Billing, String, Bytes)> {
+    let billing = state.billing.as_ref().ok_or(billing::Error::Disabled)?;
+    let body = body_bytes(body)?;
+    let account = caller.account(state, &body).await?;
     state
         .limits
         .billing_account
-        .check(account_id.to_owned(), Instant::now())
-        .map_err(ApiError::from)
+        .check(account.clone(), Instant::now())?;
+    Ok((billing, account, body))
 }
 
 /// The answer of both routes.
@@ -59,13 +62,9 @@ async fn create_checkout(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let billing = enabled(&state)?;
-    let body = body_bytes(body)?;
-    let account = caller.account(&state, &body).await?;
+    let (billing, account, body) = billing_caller(&state, &caller, body).await?;
     let CheckoutBody { plan, amount } = json_body(&caller.headers, &body)?;
-    check_billing_limit(&state, &account)?;
-    let link = billing.checkout(&account, &plan, amount).await?;
-    Ok(link_json(&link))
+    Ok(link_json(&billing.checkout(&account, &plan, amount).await?))
 }
 
 /// `POST /api/v1/billing/portal` (body `{}` or empty).
@@ -74,10 +73,6 @@ async fn create_portal(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let billing = enabled(&state)?;
-    let body = body_bytes(body)?;
-    let account = caller.account(&state, &body).await?;
-    check_billing_limit(&state, &account)?;
-    let link = billing.portal(&account).await?;
-    Ok(link_json(&link))
+    let (billing, account, _) = billing_caller(&state, &caller, body).await?;
+    Ok(link_json(&billing.portal(&account).await?))
 }

@@ -205,17 +205,12 @@ async fn start_checkout(
 ) -> WebResult<Response> {
     caller.check_form_origin(&state)?;
     let form = form_body(form)?;
-    let account_id = match signed_in(&state, &caller).await? {
-        Ok(id) => id,
+    let (billing, account_id) = match billing_account(&state, &caller).await? {
+        Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    let billing = enabled(&state)?;
     let plan = form.plan.trim();
     let amount = amount_of(&state.config.plans, plan, &form.amount)?;
-    state
-        .limits
-        .billing_account
-        .check(account_id.clone(), Instant::now())?;
     let link = billing.checkout(&account_id, plan, amount).await?;
     to_stripe(&link.url)
 }
@@ -223,21 +218,30 @@ async fn start_checkout(
 /// `POST /account/billing-portal`: 303 to Stripe's customer portal.
 async fn open_portal(State(state): State<AppState>, caller: Caller) -> WebResult<Response> {
     caller.check_form_origin(&state)?;
-    let account_id = match signed_in(&state, &caller).await? {
-        Ok(id) => id,
+    let (billing, account_id) = match billing_account(&state, &caller).await? {
+        Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    let billing = enabled(&state)?;
-    state
-        .limits
-        .billing_account
-        .check(account_id.clone(), Instant::now())?;
     let link = billing.portal(&account_id).await?;
     to_stripe(&link.url)
 }
 
-fn enabled(state: &AppState) -> Result<&Billing, WebError> {
-    Ok(state.billing.as_ref().ok_or(billing::Error::Disabled)?)
+/// Billing (else 404 `billing_disabled`) and the signed-in account once its `billing_account`
+/// bucket allows, or the redirect to `/login`.
+async fn billing_account<'s>(
+    state: &'s AppState,
+    caller: &Caller,
+) -> WebResult<Result<(&'s Billing, String), Response>> {
+    let account_id = match signed_in(state, caller).await? {
+        Ok(id) => id,
+        Err(redirect) => return Ok(Err(redirect)),
+    };
+    let billing = state.billing.as_ref().ok_or(billing::Error::Disabled)?;
+    state
+        .limits
+        .billing_account
+        .check(account_id.clone(), Instant::now())?;
+    Ok(Ok((billing, account_id)))
 }
 
 /// The typed amount in minor units of the plan's currency; `None` when the field is empty (billing

@@ -12,7 +12,7 @@ use std::time::Instant;
 use hub::config::{Plan, PlanInterval, PlanKind};
 use hub::members::{Access, State, Tier};
 use hub::store::{self, Account, Binding, Session, Store};
-use reqwest::header;
+use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use testkit::{TestDb, TestHub, TestPeer, code_of, each_backend, json_of};
@@ -209,6 +209,30 @@ pub(super) async fn post_with_cookie(
         .unwrap()
 }
 
+/// `POST /api/v1/billing/checkout` with `body`, signed by `who`'s peer.
+pub(super) async fn checkout(hub: &TestHub, who: &Member, body: Value) -> reqwest::Response {
+    hub.post_signed("/api/v1/billing/checkout", &body, &who.peer)
+        .await
+}
+
+/// The account page as `member` sees it at `path`.
+pub(super) async fn account_page(hub: &TestHub, member: &Member, path: &str) -> String {
+    let response = hub
+        .client
+        .get(hub.url(path))
+        .header(header::COOKIE, &member.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+/// Asserts an error answer's status and code.
+pub(super) async fn assert_refused(response: reqwest::Response, status: StatusCode, code: &str) {
+    assert_eq!(code_of(response).await, (status, code.to_owned()));
+}
+
 /// Counts rows of `table` (payments, subscriptions) and the accounts with a Stripe customer.
 pub(super) async fn stored_billing(store: &Store) -> (i64, i64, i64) {
     let mut conn = store.acquire().await.unwrap();
@@ -228,13 +252,7 @@ async fn billing_routes_return_404_billing_disabled_when_billing_is_off(db: Test
     let store = db.hub_store().await;
     let ann = member(&store, "ann@example.org", State::Active, Tier::Member, None).await;
 
-    let checkout = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": "free"}),
-            &ann.peer,
-        )
-        .await;
+    let checkout = checkout(&hub, &ann, json!({"plan": "free"})).await;
     let portal = post_with_cookie(&hub, "/api/v1/billing/portal", &json!({}), &ann).await;
     let page = hub
         .client
@@ -247,21 +265,9 @@ async fn billing_routes_return_404_billing_disabled_when_billing_is_off(db: Test
         .unwrap();
     let (_, capabilities) = json_of(hub.get("/api/capabilities").await).await;
 
-    assert_eq!(
-        code_of(checkout).await,
-        (
-            reqwest::StatusCode::NOT_FOUND,
-            "billing_disabled".to_owned()
-        )
-    );
-    assert_eq!(
-        code_of(portal).await,
-        (
-            reqwest::StatusCode::NOT_FOUND,
-            "billing_disabled".to_owned()
-        )
-    );
-    assert_eq!(page.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_refused(checkout, StatusCode::NOT_FOUND, "billing_disabled").await;
+    assert_refused(portal, StatusCode::NOT_FOUND, "billing_disabled").await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
     assert!(
         page.text()
             .await
@@ -269,16 +275,7 @@ async fn billing_routes_return_404_billing_disabled_when_billing_is_off(db: Test
             .contains("does not take payments")
     );
     assert_eq!(capabilities["billing"], false);
-    let account = hub
-        .client
-        .get(hub.url("/account"))
-        .header(header::COOKIE, &ann.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let account = account_page(&hub, &ann, "/account").await;
     assert!(
         !account.contains("id=\"billing\""),
         "no billing section when billing is off"
@@ -335,13 +332,7 @@ async fn checkout_returns_409_when_a_subscription_is_live(db: TestDb) {
     subscription(&store, &ann.id, "sub_ann", "active", far).await;
     subscription(&store, &bob.id, "sub_bob", "past_due", far).await;
 
-    let active = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": "yearly"}),
-            &ann.peer,
-        )
-        .await;
+    let active = checkout(&hub, &ann, json!({"plan": "yearly"})).await;
     let past_due = post_with_cookie(
         &hub,
         "/api/v1/billing/checkout",
@@ -350,20 +341,8 @@ async fn checkout_returns_409_when_a_subscription_is_live(db: TestDb) {
     )
     .await;
 
-    assert_eq!(
-        code_of(active).await,
-        (
-            reqwest::StatusCode::CONFLICT,
-            "already_subscribed".to_owned()
-        )
-    );
-    assert_eq!(
-        code_of(past_due).await,
-        (
-            reqwest::StatusCode::CONFLICT,
-            "already_subscribed".to_owned()
-        )
-    );
+    assert_refused(active, StatusCode::CONFLICT, "already_subscribed").await;
+    assert_refused(past_due, StatusCode::CONFLICT, "already_subscribed").await;
 }
 
 async fn checkout_returns_403_with_the_membership_code_when_pending_or_banned(db: TestDb) {
@@ -392,22 +371,10 @@ async fn checkout_returns_403_with_the_membership_code_when_pending_or_banned(db
         .await;
     let anonymous = hub.post("/api/v1/billing/checkout", &body).await;
 
-    assert_eq!(
-        code_of(refused_pending).await,
-        (
-            reqwest::StatusCode::FORBIDDEN,
-            "membership_pending".to_owned()
-        )
-    );
-    assert_eq!(
-        code_of(refused_banned).await,
-        (reqwest::StatusCode::FORBIDDEN, "banned".to_owned())
-    );
-    assert_eq!(
-        code_of(unbound).await,
-        (reqwest::StatusCode::NOT_FOUND, "not_bound".to_owned())
-    );
-    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_refused(refused_pending, StatusCode::FORBIDDEN, "membership_pending").await;
+    assert_refused(refused_banned, StatusCode::FORBIDDEN, "banned").await;
+    assert_refused(unbound, StatusCode::NOT_FOUND, "not_bound").await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn checkout_returns_429_when_the_account_bucket_is_empty(db: TestDb) {
@@ -428,7 +395,7 @@ async fn checkout_returns_429_when_the_account_bucket_is_empty(db: TestDb) {
         .post_signed("/api/v1/billing/checkout", &body, &bob.peer)
         .await;
 
-    assert_eq!(portal.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(portal.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = portal.headers()[header::RETRY_AFTER]
         .to_str()
         .unwrap()
@@ -458,14 +425,8 @@ async fn checkout_returns_403_csrf_when_the_cookie_comes_without_origin(db: Test
     let foreign = send(Some("https://evil.example")).await.unwrap();
     let own = send(Some(&hub.base_url)).await.unwrap();
 
-    assert_eq!(
-        code_of(missing).await,
-        (reqwest::StatusCode::FORBIDDEN, "csrf".to_owned())
-    );
-    assert_eq!(
-        code_of(foreign).await,
-        (reqwest::StatusCode::FORBIDDEN, "csrf".to_owned())
-    );
+    assert_refused(missing, StatusCode::FORBIDDEN, "csrf").await;
+    assert_refused(foreign, StatusCode::FORBIDDEN, "csrf").await;
     assert_eq!(
         code_of(own).await.1,
         "unknown_plan",
@@ -490,33 +451,15 @@ async fn checkout_returns_502_and_stores_nothing_when_stripe_is_unreachable(db: 
     let before = stored_billing(&store).await;
     let started = Instant::now();
 
-    let subscribe = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": "yearly"}),
-            &ann.peer,
-        )
-        .await;
-    let donate = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": "tip", "amount": 700}),
-            &ann.peer,
-        )
-        .await;
+    let subscribe = checkout(&hub, &ann, json!({"plan": "yearly"})).await;
+    let donate = checkout(&hub, &ann, json!({"plan": "tip", "amount": 700})).await;
     let portal = hub
         .post_signed("/api/v1/billing/portal", &json!({}), &bob.peer)
         .await;
 
     assert!(started.elapsed() < hub::billing::client::TIMEOUT);
     for response in [subscribe, donate, portal] {
-        assert_eq!(
-            code_of(response).await,
-            (
-                reqwest::StatusCode::BAD_GATEWAY,
-                "upstream_error".to_owned()
-            )
-        );
+        assert_refused(response, StatusCode::BAD_GATEWAY, "upstream_error").await;
     }
     assert_eq!(stored_billing(&store).await, before);
 }
@@ -531,14 +474,8 @@ async fn portal_returns_404_no_customer_when_the_account_never_paid(db: TestDb) 
         .await;
     let cookie = post_with_cookie(&hub, "/api/v1/billing/portal", &json!({}), &ann).await;
 
-    assert_eq!(
-        code_of(signed).await,
-        (reqwest::StatusCode::NOT_FOUND, "no_customer".to_owned())
-    );
-    assert_eq!(
-        code_of(cookie).await,
-        (reqwest::StatusCode::NOT_FOUND, "no_customer".to_owned())
-    );
+    assert_refused(signed, StatusCode::NOT_FOUND, "no_customer").await;
+    assert_refused(cookie, StatusCode::NOT_FOUND, "no_customer").await;
 }
 
 #[tokio::test]

@@ -3,11 +3,10 @@
 
 use hub::members::{State, Tier};
 use hub::store::{self, Payment, Store};
-use reqwest::header;
 use serde_json::Value;
-use testkit::{TestDb, TestHub, each_backend};
+use testkit::{TestDb, each_backend};
 
-use super::{Member, billing_hub, member, subscription};
+use super::{account_page, billing_hub, member, subscription};
 
 each_backend!(
     billing_section_shows_subscription_payments_and_forms_when_signed_in,
@@ -49,19 +48,6 @@ async fn execute(store: &Store, sql: &str, value: i64, id: &str) {
         .execute(&mut *conn)
         .await
         .unwrap();
-}
-
-/// The account page as `member` sees it at `path`.
-async fn account_page(hub: &TestHub, member: &Member, path: &str) -> String {
-    let response = hub
-        .client
-        .get(hub.url(path))
-        .header(header::COOKIE, &member.cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
 }
 
 /// The HTML of the billing section.

@@ -10,10 +10,11 @@ use hub::members::{State, Tier};
 use hub::store::Store;
 use reqwest::{StatusCode, header, redirect};
 use serde_json::{Value, json};
-use testkit::{RecordedRequest, StripeMock, TestDb, TestHub, code_of, each_backend, json_of};
+use testkit::{RecordedRequest, StripeMock, TestDb, TestHub, each_backend, json_of};
 
 use super::{
-    Member, SECRET_KEY, billing_hub, member, post_with_cookie, stored_billing, subscription,
+    Member, SECRET_KEY, account_page, assert_refused, billing_hub, checkout, member,
+    post_with_cookie, stored_billing, subscription,
 };
 
 each_backend!(
@@ -61,13 +62,7 @@ async fn session_of(response: reqwest::Response, stripe: &StripeMock) -> (String
 /// Completes a checkout of `plan` for `who` at the double; the Stripe customer it created and
 /// the session object.
 async fn pay(hub: &TestHub, stripe: &StripeMock, who: &Member, plan: &str) -> (String, Value) {
-    let response = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": plan}),
-            &who.peer,
-        )
-        .await;
+    let response = checkout(hub, who, json!({"plan": plan})).await;
     let (id, _) = session_of(response, stripe).await;
     stripe.complete_checkout(&id).await;
     let session = stripe.checkout_session(&id).unwrap();
@@ -92,13 +87,7 @@ async fn checkout_sends_the_spec_parameters_when_subscribing_or_donating(db: Tes
     let base = hub.base_url.clone();
     let hub_id = hub.hub_id().to_string();
 
-    let yearly = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": "yearly"}),
-            &ann.peer,
-        )
-        .await;
+    let yearly = checkout(&hub, &ann, json!({"plan": "yearly"})).await;
     let coffee = post_with_cookie(
         &hub,
         "/api/v1/billing/checkout",
@@ -106,20 +95,8 @@ async fn checkout_sends_the_spec_parameters_when_subscribing_or_donating(db: Tes
         &ann,
     )
     .await;
-    let tip = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": "tip", "amount": 700}),
-            &ann.peer,
-        )
-        .await;
-    let cake = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": "cake"}),
-            &ann.peer,
-        )
-        .await;
+    let tip = checkout(&hub, &ann, json!({"plan": "tip", "amount": 700})).await;
+    let cake = checkout(&hub, &ann, json!({"plan": "cake"})).await;
 
     for response in [yearly, coffee, tip, cake] {
         let (id, _) = session_of(response, &stripe).await;
@@ -209,13 +186,7 @@ async fn checkout_and_portal_name_the_customer_once_stripe_knows_it(db: TestDb) 
     let (customer, _) = pay(&hub, &stripe, &ann, "coffee").await;
     set_customer(&store, &ann.id, &customer).await;
 
-    let again = hub
-        .post_signed(
-            "/api/v1/billing/checkout",
-            &json!({"plan": "yearly"}),
-            &ann.peer,
-        )
-        .await;
+    let again = checkout(&hub, &ann, json!({"plan": "yearly"})).await;
     let portal = post_with_cookie(&hub, "/api/v1/billing/portal", &json!({}), &ann).await;
 
     session_of(again, &stripe).await;
@@ -268,18 +239,9 @@ async fn checkout_returns_502_and_stores_nothing_when_stripe_fails_or_is_slow(db
     let slow = subscribe().await;
     let waited = started.elapsed();
 
-    assert_eq!(
-        code_of(failing).await,
-        (StatusCode::BAD_GATEWAY, "upstream_error".to_owned())
-    );
-    assert_eq!(
-        code_of(failing_portal).await,
-        (StatusCode::BAD_GATEWAY, "upstream_error".to_owned())
-    );
-    assert_eq!(
-        code_of(slow).await,
-        (StatusCode::BAD_GATEWAY, "upstream_error".to_owned())
-    );
+    assert_refused(failing, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    assert_refused(failing_portal, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    assert_refused(slow, StatusCode::BAD_GATEWAY, "upstream_error").await;
     assert!(
         waited >= TIMEOUT && waited < TIMEOUT + Duration::from_secs(1),
         "gave up after the client timeout: {waited:?}"
@@ -367,15 +329,7 @@ async fn billing_page_forms_redirect_to_stripe_when_they_pass_the_csrf_rule(db: 
 
     let (customer, _) = pay(&hub, &stripe, &ann, "coffee").await;
     set_customer(&store, &ann.id, &customer).await;
-    let page = client
-        .get(hub.url("/account"))
-        .header(header::COOKIE, &ann.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = account_page(&hub, &ann, "/account").await;
     let portal = post("/account/billing-portal", &[], own).await.unwrap();
     assert!(page.contains("Manage billing"));
     assert_eq!(portal.status(), StatusCode::SEE_OTHER);
