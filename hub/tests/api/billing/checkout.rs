@@ -21,6 +21,7 @@ each_backend!(
     billing_routes_return_404_billing_disabled_when_billing_is_off,
     checkout_returns_400_when_plan_is_unknown_or_amount_is_invalid,
     checkout_returns_409_when_a_subscription_is_live,
+    checkout_refuses_malformed_oversized_and_hostile_bodies,
     checkout_returns_403_with_the_membership_code_when_pending_or_banned,
     checkout_returns_429_when_the_account_bucket_is_empty,
     checkout_returns_403_csrf_when_the_cookie_comes_without_origin,
@@ -321,6 +322,59 @@ async fn checkout_returns_400_when_plan_is_unknown_or_amount_is_invalid(db: Test
         assert_eq!(answer["error"]["code"], code, "{body}");
         assert_eq!(answer["error"]["field"], field, "{body}");
     }
+}
+
+async fn checkout_refuses_malformed_oversized_and_hostile_bodies(db: TestDb) {
+    let hub = billing_hub(&db, NOWHERE).await;
+    let store = db.hub_store().await;
+    let ann = member(&store, "ann@example.org", State::Active, Tier::Guest, None).await;
+    let bob = member(&store, "bob@example.org", State::Active, Tier::Guest, None).await;
+    let raw = |who: &Member, body: &str, content_type: &str| {
+        hub.client
+            .post(hub.url("/api/v1/billing/checkout"))
+            .header(header::COOKIE, &who.cookie)
+            .header(header::ORIGIN, &hub.base_url)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.to_owned())
+            .send()
+    };
+    let json = "application/json";
+    let long_plan = "x".repeat(10_000);
+
+    let not_json = raw(&ann, "{\"plan\":", json).await.unwrap();
+    let no_type = raw(&ann, "{\"plan\":\"tip\",\"amount\":500}", "text/plain")
+        .await
+        .unwrap();
+    let unknown_field = raw(&ann, "{\"plan\":\"tip\",\"price\":\"price_x\"}", json)
+        .await
+        .unwrap();
+    let text_amount = raw(&ann, "{\"plan\":\"tip\",\"amount\":\"500\"}", json)
+        .await
+        .unwrap();
+    let huge_amount = raw(&bob, "{\"plan\":\"tip\",\"amount\":1e30}", json)
+        .await
+        .unwrap();
+    let oversized = raw(
+        &bob,
+        &format!("{{\"plan\":\"{}\"}}", "y".repeat(17 * 1024)),
+        json,
+    )
+    .await
+    .unwrap();
+    let hostile = checkout(&hub, &bob, json!({"plan": long_plan})).await;
+
+    for response in [not_json, unknown_field, text_amount, huge_amount] {
+        assert_refused(response, StatusCode::BAD_REQUEST, "invalid_json").await;
+    }
+    assert_eq!(no_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, answer) = json_of(hostile).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["error"]["code"], "unknown_plan");
+    assert!(
+        answer.to_string().len() < 400,
+        "the plan is not echoed whole: {answer}"
+    );
 }
 
 async fn checkout_returns_409_when_a_subscription_is_live(db: TestDb) {
