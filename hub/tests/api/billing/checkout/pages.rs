@@ -102,6 +102,12 @@ async fn billing_section_shows_subscription_payments_and_forms_when_signed_in(db
     let bob_page = account_page(&hub, &bob, "/account?checkout=cancel").await;
     let carol_page = account_page(&hub, &carol, "/account?checkout=<script>").await;
 
+    let (_, me) = testkit::json_of(hub.get_signed("/api/v1/me", &ann.peer).await).await;
+    assert_eq!(
+        me["subscription"],
+        serde_json::json!({"plan": "yearly", "status": "active",
+                           "current_period_end": period_end, "cancel_at_period_end": true})
+    );
     let ann_billing = section(&ann_page);
     assert!(
         ann_billing.contains("data-checkout=\"success\""),
