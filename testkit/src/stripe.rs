@@ -125,7 +125,8 @@ impl StripeMock {
         format!("http://{}", self.addr)
     }
 
-    /// Delivers every later event to `url`, signed with `secret`.
+    /// Delivers every later event to `url`, signed with `secret`. Events emitted before any
+    /// webhook was set are listed but never delivered (unless [`Self::redeliver`]ed).
     pub fn set_webhook(&self, url: &str, secret: &str) {
         self.shared.lock().outbox.webhook = Some(Webhook {
             url: url.to_owned(),
@@ -224,8 +225,8 @@ impl StripeMock {
 
     /// Flushes the withheld events in order and delivers later events at once again.
     pub async fn resume(&self) {
-        self.flush().await;
-        self.shared.lock().outbox.withhold = false;
+        self.shared.lock().outbox.resume();
+        self.settle().await;
     }
 
     /// Delivers the withheld events in emission order, one after the other.

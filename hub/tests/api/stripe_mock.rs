@@ -218,6 +218,10 @@ async fn stripe_mock_checkout_completion_delivers_three_signed_events_in_order()
     let created = Subscription::from_value(&got[1].0["data"]["object"]).unwrap();
     let invoice = Invoice::from_value(&got[2].0["data"]["object"]);
     assert_eq!(
+        got[2].0["data"]["object"]["billing_reason"],
+        "subscription_create"
+    );
+    assert_eq!(
         (created.id.as_str(), created.customer.as_str()),
         (sub_id.as_str(), customer.as_str())
     );
@@ -299,4 +303,46 @@ async fn stripe_mock_withheld_events_are_listed_but_not_delivered_until_flush() 
     assert_eq!((listed.data.len(), before.len()), (3, 0));
     assert_eq!(receiver.types(), COMPLETED);
     assert!(receiver.all_valid());
+}
+
+#[tokio::test]
+async fn stripe_mock_resume_delivers_the_withheld_events_then_each_new_one_at_once() {
+    let (stripe, client, receiver) = arrange(Clock::system()).await;
+    let (_, sub_id) = subscribe(&stripe, &client).await;
+    stripe.withhold();
+
+    stripe.set_subscription_status(&sub_id, "unpaid").await;
+    let held = receiver.types().len();
+    stripe.resume().await;
+    let resumed = receiver.types().len();
+    stripe.set_subscription_status(&sub_id, "active").await;
+
+    assert_eq!((held, resumed, receiver.types().len()), (3, 4, 5));
+    assert_eq!(
+        receiver.ids(),
+        stripe
+            .events()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn stripe_mock_complete_checkout_pays_without_a_browser() {
+    let (stripe, client, receiver) = arrange(Clock::system()).await;
+    let link = client
+        .create_checkout_session(&subscription_form())
+        .await
+        .unwrap();
+
+    stripe.complete_checkout(&link.id).await;
+
+    assert_eq!(receiver.types(), COMPLETED);
+    assert_eq!(
+        stripe.checkout_session(&link.id).unwrap()["status"],
+        "complete"
+    );
+    let again = browser().get(&link.url).send().await.unwrap();
+    assert_eq!(again.status(), 409);
 }

@@ -92,6 +92,14 @@ impl Outbox {
         self.queued += 1;
     }
 
+    /// Stops withholding: the withheld events go to the worker first, in emission order.
+    pub(super) fn resume(&mut self) {
+        self.withhold = false;
+        while let Some(event) = self.held.pop_front() {
+            self.enqueue(event);
+        }
+    }
+
     /// Takes the withheld events in `order`.
     pub(super) fn take_held(&mut self, order: Order) -> Vec<Value> {
         let mut held: Vec<Value> = self.held.drain(..).collect();

@@ -109,8 +109,9 @@ impl Subscription {
         sub
     }
 
-    /// An invoice of this subscription for one period, `paid` or `open` (a failed payment).
-    pub(super) fn invoice(&self, paid: bool, created: i64, legacy: bool) -> Value {
+    /// An invoice of this subscription for one period, `paid` or `open` (a failed payment);
+    /// `first` for the invoice of its creation (`billing_reason` `subscription_create`).
+    pub(super) fn invoice(&self, paid: bool, first: bool, created: i64, legacy: bool) -> Value {
         let amount = self.price.unit_amount.saturating_mul(self.quantity);
         let mut invoice = json!({
             "id": new_id("in"),
@@ -124,7 +125,7 @@ impl Subscription {
             "amount_paid": if paid { amount } else { 0 },
             "amount_remaining": if paid { 0 } else { amount },
             "currency": self.price.currency,
-            "billing_reason": "subscription_cycle",
+            "billing_reason": if first { "subscription_create" } else { "subscription_cycle" },
             "period_start": self.current_period_start,
             "period_end": self.current_period_end,
         });

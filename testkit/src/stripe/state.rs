@@ -262,7 +262,7 @@ impl State {
         if let Some(sub) = subscription {
             let legacy = self.legacy;
             self.emit("customer.subscription.created", sub.to_json(legacy));
-            self.emit("invoice.paid", sub.invoice(true, now, legacy));
+            self.emit("invoice.paid", sub.invoice(true, true, now, legacy));
             self.subscriptions.insert(sub.id.clone(), sub);
         }
         Ok(request.success_url.replace("{CHECKOUT_SESSION_ID}", id))

@@ -41,7 +41,7 @@ impl State {
             sub.canceled_at = Some(now);
         }
         let object = sub.to_json(legacy);
-        let failed = (status == "past_due").then(|| sub.invoice(false, now, legacy));
+        let failed = (status == "past_due").then(|| sub.invoice(false, false, now, legacy));
         if status == "canceled" {
             self.emit("customer.subscription.deleted", object);
         } else {
@@ -77,7 +77,7 @@ impl State {
         sub.current_period_end = sub
             .current_period_end
             .saturating_add(sub.price.period_secs());
-        let (object, invoice) = (sub.to_json(legacy), sub.invoice(true, now, legacy));
+        let (object, invoice) = (sub.to_json(legacy), sub.invoice(true, false, now, legacy));
         self.emit("customer.subscription.updated", object);
         self.emit("invoice.paid", invoice);
         true
