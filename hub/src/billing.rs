@@ -8,7 +8,9 @@
 //! - `events`: one event in one transaction, with its outcome (§8.5).
 //! - `reconcile`: the periodic walk of `GET /v1/events` and the sweep's re-fetch (§8.6, §6.7).
 //! - `checkout`: checkout, donations and the portal for an account (§8.2).
+//! - `cancel`: a ban's cancellation of the account's subscriptions (§9).
 
+mod cancel;
 mod checkout;
 pub mod client;
 mod error;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use crate::membership::Membership;
 use crate::metrics::Metrics;
 
+pub(crate) use checkout::{LIVE_STATUSES, Ledger};
 pub use client::{StripeClient, StripeError};
 pub(crate) use error::{Error, Result};
 

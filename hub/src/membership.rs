@@ -105,6 +105,11 @@ impl Membership {
         self.inner.external_url.trim_end_matches('/')
     }
 
+    /// This hub's id (the PeerId of its key).
+    pub(crate) fn hub_id(&self) -> &Ed25519PeerId {
+        &self.inner.hub_id
+    }
+
     /// The published member count (refreshed with the `hub_members` gauge).
     pub(crate) fn member_count(&self) -> u64 {
         self.inner

@@ -46,6 +46,7 @@ pub(crate) struct Limiters {
     pub(crate) bind_ip: RateLimiter<IpAddr>,
     pub(crate) voucher_peer: RateLimiter<PeerId>,
     pub(crate) admin_fail_ip: RateLimiter<IpAddr>,
+    pub(crate) billing_account: RateLimiter<String>,
 }
 
 impl Limiters {
@@ -67,6 +68,7 @@ impl Limiters {
             bind_ip: RateLimiter::new(config.rate_limits.bind_ip),
             voucher_peer: RateLimiter::new(config.rate_limits.voucher_peer),
             admin_fail_ip: RateLimiter::new(config.rate_limits.admin_fail_ip),
+            billing_account: RateLimiter::new(config.rate_limits.billing_account),
         }
     }
 }

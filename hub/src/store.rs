@@ -34,16 +34,16 @@ use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use accounts::{
     Account, AccountDetails, MemberQuery, MemberRow, delete_account, delete_pending_account,
-    find_account_by_email, get_account, insert_account, list_members, lock_account, mark_banned,
-    mark_comp_ended, mark_email_verified, mark_unbanned, update_comp, update_email,
-    update_standing, update_state,
+    find_account_by_email, find_stripe_customer, get_account, insert_account, list_members,
+    lock_account, mark_banned, mark_comp_ended, mark_email_verified, mark_unbanned, update_comp,
+    update_email, update_standing, update_state,
 };
 pub use accounts::{find_account_id_by_customer, mark_ever_paid, update_stripe_customer};
 pub use applications::{
     Application, find_latest_application, insert_application, list_applications,
     mark_applications_decided,
 };
-pub use audit::{AuditEntry, insert_audit, list_audit, list_audit_of_target};
+pub use audit::{AuditEntry, insert_audit, list_audit, list_audit_of_target, update_audit_details};
 pub use bind_codes::{BindCode, mark_bind_code_consumed};
 pub use bindings::{
     Binding, BoundPeer, PeerOwner, count_bindings, delete_binding, find_binding, insert_binding,

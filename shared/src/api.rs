@@ -52,6 +52,9 @@ pub struct HubInfo {
     /// `free` or `paid`.
     #[serde(default)]
     pub access: String,
+    /// The plans offered (hub.md §8.1), without their Stripe price ids.
+    #[serde(default)]
+    pub plans: Vec<PlanSummary>,
     /// The relay's admission and limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<RelaySummary>,
@@ -69,6 +72,36 @@ pub struct HubInfo {
     /// Accounts in `active`/`grace` with a tier other than `guest`; absent when not published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_count: Option<u64>,
+}
+
+/// One entry of `plans` in a hub's info document (hub.md §8.1, §11.1). Amounts are in the
+/// currency's minor unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    /// Plan id, sent as `plan` to checkout.
+    pub id: String,
+    /// `free`, `subscription` or `donation`.
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+    /// Display description; absent when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Price of a subscription or fixed donation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    /// ISO 4217, lower-case; absent for free plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// `month` or `year` (subscriptions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// Smallest amount of a custom donation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_amount: Option<i64>,
+    /// Largest amount of a custom donation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_amount: Option<i64>,
 }
 
 /// `relay` of a hub's info document.

@@ -162,6 +162,8 @@ pub struct RateLimits {
     pub voucher_peer: RateLimit,
     /// Failed admin authentication per client IP.
     pub admin_fail_ip: RateLimit,
+    /// Checkout and portal sessions per account.
+    pub billing_account: RateLimit,
 }
 
 impl Default for RateLimits {
@@ -180,6 +182,7 @@ impl Default for RateLimits {
             bind_ip: RateLimit::new(10, 60.0),
             voucher_peer: RateLimit::new(10, 360.0),
             admin_fail_ip: RateLimit::new(10, 60.0),
+            billing_account: RateLimit::new(5, 60.0),
         }
     }
 }
@@ -199,7 +202,8 @@ impl RateLimits {
         self.verify_ip.validate("rate_limits.verify_ip")?;
         self.bind_ip.validate("rate_limits.bind_ip")?;
         self.voucher_peer.validate("rate_limits.voucher_peer")?;
-        self.admin_fail_ip.validate("rate_limits.admin_fail_ip")
+        self.admin_fail_ip.validate("rate_limits.admin_fail_ip")?;
+        self.billing_account.validate("rate_limits.billing_account")
     }
 }
 

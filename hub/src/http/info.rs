@@ -8,11 +8,12 @@ use axum::routing::get;
 
 use libp2p::Multiaddr;
 use shared::api::{
-    HubInfo, PresenceSummary, RelaySummary, RendezvousSummary, Software, VoucherSummary,
+    HubInfo, PlanSummary, PresenceSummary, RelaySummary, RendezvousSummary, Software,
+    VoucherSummary,
 };
 use shared::ids::Ed25519PeerId;
 
-use crate::config::Config;
+use crate::config::{Config, Plan};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -44,6 +45,7 @@ pub(crate) fn info_document(
         http_url: http_url.to_owned(),
         join_mode: crate::membership::enum_text(&config.membership.join_mode),
         access: crate::membership::enum_text(&config.membership.access),
+        plans: config.plans.iter().map(plan_summary).collect(),
         relay: Some(RelaySummary {
             enabled: relay.enabled,
             reservations: crate::membership::enum_text(&relay.reservations),
@@ -75,6 +77,22 @@ pub(crate) fn info_document(
         }),
         software: Software::this(shared::protocol::HUB_SOFTWARE),
         member_count: None,
+    }
+}
+
+/// A plan as published: everything but its Stripe price; the range only for custom donations.
+fn plan_summary(plan: &Plan) -> PlanSummary {
+    let range = plan.is_custom_donation().then(|| plan.amount_range());
+    PlanSummary {
+        id: plan.id.clone(),
+        kind: crate::membership::enum_text(&plan.kind),
+        name: plan.name.clone(),
+        description: plan.description.clone(),
+        amount: plan.amount,
+        currency: plan.currency.clone(),
+        interval: plan.interval.map(|i| crate::membership::enum_text(&i)),
+        min_amount: range.as_ref().map(|r| *r.start()),
+        max_amount: range.map(|r| *r.end()),
     }
 }
 

@@ -83,7 +83,7 @@ async fn get_capabilities(State(state): State<AppState>) -> Json<Capabilities> {
         signed_presence: true,
         vouchers: true,
         rendezvous: config.rendezvous.enabled,
-        billing: false,
+        billing: state.billing.is_some(),
     })
 }
 

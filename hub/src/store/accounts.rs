@@ -170,6 +170,22 @@ pub async fn get_account(conn: &mut AnyConnection, id: &str) -> Result<AccountDe
     AccountDetails::try_from(row)
 }
 
+/// The Stripe customer of the account `id` (set by its first completed checkout), if any.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such account.
+pub async fn find_stripe_customer(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    let (customer,): (Option<String>,) =
+        sqlx::query_as("select stripe_customer_id from accounts where id = $1")
+            .bind(id)
+            .fetch_one(conn)
+            .await?;
+    Ok(customer)
+}
+
 /// The account holding `email` (normalized), if any.
 ///
 /// # Errors

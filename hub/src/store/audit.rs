@@ -50,6 +50,27 @@ pub async fn insert_audit(conn: &mut AnyConnection, entry: &AuditEntry) -> Resul
     Ok(())
 }
 
+/// Replaces the details of the audit row `id` (a change that finishes after its commit, such as
+/// a ban's cancellation at Stripe, adds its outcome).
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such row.
+pub async fn update_audit_details(
+    conn: &mut AnyConnection,
+    id: &str,
+    details: &str,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("update admin_audit set details = $1 where id = $2")
+        .bind(details)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 const AUDIT_COLUMNS: &str = "id, at, actor, action, target_type, target_id, details, ip";
 
 /// Audit rows, newest first, after `after`.

@@ -1,13 +1,15 @@
 //! `GET /account` and its forms (hub.md §10): the signed-in member's state, tier, address and
-//! bound peers, with unbind, bind codes and sign-out. Every post carries the session cookie, so
-//! each passes the CSRF rule of §6.9 first.
+//! bound peers, with unbind, bind codes and sign-out, and the billing section ([`billing`]).
+//! Every post carries the session cookie, so each passes the CSRF rule of §6.9 first.
+
+mod billing;
 
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse as _, Redirect, Response};
 use axum::routing::{get, post};
@@ -30,6 +32,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/bind-codes", post(create_bind_code))
         .route("/account/peers/unbind", post(unbind_peer))
         .route("/logout", post(logout))
+        .merge(billing::router())
+}
+
+/// `?checkout=success|cancel`, where Stripe Checkout returns the member.
+#[derive(Debug, Default, Deserialize)]
+struct AccountQuery {
+    checkout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -55,7 +64,11 @@ async fn signed_in(state: &AppState, caller: &Caller) -> WebResult<Result<String
     }))
 }
 
-async fn show_account(State(state): State<AppState>, caller: Caller) -> WebResult<Response> {
+async fn show_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<AccountQuery>, QueryRejection>,
+) -> WebResult<Response> {
     let account_id = match signed_in(&state, &caller).await? {
         Ok(id) => id,
         Err(redirect) => return Ok(redirect),
@@ -68,14 +81,17 @@ async fn show_account(State(state): State<AppState>, caller: Caller) -> WebResul
                 .is_ok_and(|peer| presence.is_live(&peer))
         })
         .await?;
-    Ok(Page::new("Your account", render(&document)).into_response())
+    let checkout = query.ok().and_then(|q| q.0.checkout);
+    let billing = billing::section(&state, &account_id, &document, checkout.as_deref()).await?;
+    Ok(Page::new("Your account", render(&document, &billing)).into_response())
 }
 
 fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
-fn render(document: &Value) -> String {
+/// The page; `billing` is the billing section's HTML (empty when billing is off).
+fn render(document: &Value, billing: &str) -> String {
     let now = now_ms();
     let state = text(document, "/account/state");
     let email = text(document, "/account/email");
@@ -104,6 +120,7 @@ fn render(document: &Value) -> String {
         main.push_str("<p class=\"notice\">Your application waits for an admin.</p>");
     }
     main.push_str("</section>");
+    main.push_str(billing);
     main.push_str(&peers(document, now));
     main.push_str(
         "<section class=\"card\" aria-labelledby=\"bind\"><h2 id=\"bind\">Add a device</h2>\

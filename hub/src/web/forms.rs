@@ -13,7 +13,7 @@ use shared::rate_limit::RateLimited;
 
 use super::html::{Page, esc};
 use crate::http::ApiError;
-use crate::membership;
+use crate::{billing, membership};
 
 /// The result of a page handler.
 pub(crate) type WebResult<T = Page> = Result<T, WebError>;
@@ -123,6 +123,7 @@ fn refusal(code: ErrorCode) -> String {
             "This form did not come from this hub's pages. Go back, reload the page and try again."
         }
         ErrorCode::Banned => "This account is banned from the community.",
+        ErrorCode::MembershipPending => "Your membership is not active yet.",
         _ => "You are not allowed to do this.",
     }
     .to_owned()
@@ -134,6 +135,10 @@ fn missing(code: ErrorCode) -> String {
             "This link is not valid. Copy the whole link from the email, or ask for a new one."
         }
         ErrorCode::NotBound => "There is no account here for you.",
+        ErrorCode::BillingDisabled => "This community does not take payments on these pages.",
+        ErrorCode::NoCustomer => {
+            "There is no billing to manage yet: you have not paid from this account."
+        }
         _ => "There is nothing here.",
     }
     .to_owned()
@@ -147,6 +152,9 @@ fn conflict(code: ErrorCode) -> String {
             "Your account has as many devices as it may have. Unbind one first."
         }
         ErrorCode::EmailTaken => "Another account uses this address.",
+        ErrorCode::AlreadySubscribed => {
+            "You have a subscription already. Use Manage billing on your account page to change it."
+        }
         _ => "The request conflicts with the current state. Reload and try again.",
     }
     .to_owned()
@@ -167,6 +175,13 @@ impl IntoResponse for WebError {
             page = page.header(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         page.into_response()
+    }
+}
+
+/// A billing refusal or failure shows the page its API answer would (hub.md §8.2).
+impl From<billing::Error> for WebError {
+    fn from(error: billing::Error) -> Self {
+        ApiError::from(error).into()
     }
 }
 

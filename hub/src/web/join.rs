@@ -13,9 +13,10 @@ use serde::Deserialize;
 use super::forms::{WebError, WebResult};
 use super::html::{Page, esc};
 use super::words;
-use crate::config::JoinMode;
+use crate::config::{JoinMode, Plan, PlanKind};
 use crate::http::body::form_body;
 use crate::http::extract::Caller;
+use crate::members::Access;
 use crate::membership::{self, JoinRequest, codes};
 use crate::state::AppState;
 
@@ -34,6 +35,9 @@ struct JoinForm {
     invite_code: String,
     #[serde(default)]
     message: String,
+    /// The plan chosen in a paid community; offered on the account page once confirmed.
+    #[serde(default)]
+    plan: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,9 +91,10 @@ async fn join(
             "/join",
             &format!(
                 "We have sent a link to <strong>{}</strong>. Open it to confirm your address and \
-                 finish joining; it is valid for {}.",
+                 finish joining; it is valid for {}.{}",
                 esc(&email),
-                words::duration(state.config.email.token_ttl)
+                words::duration(state.config.email.token_ttl),
+                next_payment(&state, &form.plan),
             ),
         )),
         Err(error) => match join_problem(&error) {
@@ -148,11 +153,64 @@ fn join_form(state: &AppState, values: &JoinForm, problem: Option<&str>) -> Stri
             membership.application_max_chars
         );
     }
+    if membership.access == Access::Paid {
+        main.push_str(&plan_choice(&state.config.plans, &values.plan));
+    }
     main.push_str(
         "<button type=\"submit\">Send me a link</button></form>\
          <p>Already a member? <a href=\"/login\">Sign in</a>.</p></section>",
     );
     main
+}
+
+/// After a paid community's join: where the chosen plan is paid for (already escaped).
+fn next_payment(state: &AppState, chosen: &str) -> String {
+    if state.config.membership.access != Access::Paid {
+        return String::new();
+    }
+    state
+        .config
+        .plans
+        .iter()
+        .find(|p| p.id == chosen && p.kind != PlanKind::Free)
+        .map_or_else(String::new, |plan| {
+            format!(
+                " Then choose <strong>{}</strong> ({}) on your account page.",
+                esc(&plan.name),
+                esc(&words::price(plan))
+            )
+        })
+}
+
+/// The plans for sale as a choice (hub.md §10): joining comes first; once the address is
+/// confirmed, the account page offers the checkout of the chosen plan.
+fn plan_choice(plans: &[Plan], chosen: &str) -> String {
+    let mut for_sale = plans.iter().filter(|p| p.kind != PlanKind::Free).peekable();
+    let Some(first) = for_sale.peek().map(|p| p.id.clone()) else {
+        return String::new();
+    };
+    let chosen = if plans.iter().any(|p| p.id == chosen) {
+        chosen
+    } else {
+        &first
+    };
+    let mut html = String::from(
+        "<fieldset id=\"plan-choice\"><legend>Plan</legend>\
+         <p class=\"hint\">After you confirm your email address, your account page takes you to \
+         the payment.</p>",
+    );
+    for plan in for_sale {
+        let _ = write!(
+            html,
+            "<label><input type=\"radio\" name=\"plan\" value=\"{id}\"{checked}> {name}: {price}</label>",
+            id = esc(&plan.id),
+            checked = if plan.id == chosen { " checked" } else { "" },
+            name = esc(&plan.name),
+            price = esc(&words::price(plan)),
+        );
+    }
+    html.push_str("</fieldset>");
+    html
 }
 
 async fn show_login() -> Page {

@@ -1,5 +1,6 @@
-//! `GET /`: what this community is and how to join it; the member count counts accounts as
-//! `/api/v1/info` does (hub.md §11.1): `active` or `grace`, tier other than `guest`.
+//! `GET /`: what this community is, how to join it and its plans with their prices; the member
+//! count counts accounts as `/api/v1/info` does (hub.md §11.1): `active` or `grace`, tier other
+//! than `guest`.
 
 use std::fmt::Write as _;
 
@@ -10,6 +11,7 @@ use axum::routing::get;
 use super::forms::WebResult;
 use super::html::{Page, esc};
 use super::words;
+use crate::config::{Plan, PlanKind};
 use crate::members;
 use crate::state::AppState;
 
@@ -43,6 +45,7 @@ async fn show_landing(State(state): State<AppState>) -> WebResult {
         words::join_mode(membership.join_mode),
         words::access(membership.access)
     );
+    main.push_str(&plans(&state.config.plans));
     if hub.publish_member_count {
         let counts = state
             .store
@@ -62,4 +65,31 @@ async fn show_landing(State(state): State<AppState>) -> WebResult {
          <a class=\"button secondary\" href=\"/account\">Account</a></p></section>",
     );
     Ok(Page::new("Welcome", main))
+}
+
+/// The plans with their prices, when there is more than the built-in free plan.
+fn plans(plans: &[Plan]) -> String {
+    if plans.iter().all(|p| p.kind == PlanKind::Free) {
+        return String::new();
+    }
+    let mut html = String::from("<ul class=\"plans\" id=\"plans\">");
+    for plan in plans {
+        let _ = write!(
+            html,
+            "<li data-plan=\"{}\"><strong>{}</strong>: {}",
+            esc(&plan.id),
+            esc(&plan.name),
+            esc(&words::price(plan)),
+        );
+        if !plan.description.is_empty() {
+            let _ = write!(
+                html,
+                "<br><span class=\"muted\">{}</span>",
+                esc(&plan.description)
+            );
+        }
+        html.push_str("</li>");
+    }
+    html.push_str("</ul>");
+    html
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use testkit::{TestDb, TestHub};
 
 /// The admin token of [`admin_hub`].
-const TOKEN: &str = "test-admin-token-0123456789abcdefghij";
+pub(crate) const TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 
 /// The actor every admin call names in `x-goop-admin-actor`.
 const ACTOR: &str = "test:alice";

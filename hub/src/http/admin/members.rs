@@ -105,8 +105,10 @@ pub(super) async fn reject_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/admin/members/{id}/ban`; `cancel_subscription` defaults to true
-/// (`billing.cancel_on_ban`, hub.md §16).
+/// `POST /api/v1/admin/members/{id}/ban`; `cancel_subscription` defaults to
+/// `billing.cancel_on_ban` (hub.md §16). After the ban commits, the account's live subscriptions
+/// are cancelled at Stripe and the outcome is added to the ban's audit row; a Stripe failure is
+/// logged there and the ban stands.
 pub(super) async fn ban_member(
     AdminCaller(actor): AdminCaller,
     State(state): State<AppState>,
@@ -116,10 +118,20 @@ pub(super) async fn ban_member(
 ) -> ApiResult<Json<MemberView>> {
     let body: ReasonBody = body_of(&headers, body)?;
     let reason = required_text(body.reason, "reason")?;
-    let cancel = body.cancel_subscription.unwrap_or(true);
-    Ok(Json(
-        state.membership.ban(&actor, &id, &reason, cancel).await?,
-    ))
+    let cancel = body
+        .cancel_subscription
+        .unwrap_or(state.config.billing.cancel_on_ban);
+    let ban = state.membership.ban(&actor, &id, &reason, cancel).await?;
+    if cancel && let Some(billing) = &state.billing {
+        let outcomes = billing.cancel_subscriptions(&id).await?;
+        if !outcomes.is_empty() {
+            state
+                .membership
+                .record_ban_cancellation(&ban, outcomes)
+                .await?;
+        }
+    }
+    Ok(Json(ban.member))
 }
 
 /// `POST /api/v1/admin/members/{id}/unban`.

@@ -38,7 +38,7 @@ impl From<AuditEntry> for AuditView {
     }
 }
 
-/// Writes a change's audit row inside the change's transaction.
+/// Writes a change's audit row inside the change's transaction; the row's id.
 pub(super) async fn record(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -46,7 +46,7 @@ pub(super) async fn record(
     target: (&str, &str),
     details: serde_json::Value,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<String, StoreError> {
     let entry = AuditEntry {
         id: uuid::Uuid::now_v7().to_string(),
         at: now,
@@ -57,7 +57,8 @@ pub(super) async fn record(
         details: details.to_string(),
         ip: Some(actor.ip.clone()),
     };
-    store::insert_audit(conn, &entry).await
+    store::insert_audit(conn, &entry).await?;
+    Ok(entry.id)
 }
 
 impl Membership {

@@ -9,16 +9,27 @@ use super::{Actor, Membership, Result, account, audit, wrong_state};
 use crate::members::State;
 use crate::store::{self, StoreError};
 
+/// A committed ban: the member as it is now, and its audit row, which the cancellation of the
+/// account's Stripe subscriptions (after the commit) completes with its outcome.
+#[derive(Debug)]
+pub(crate) struct Ban {
+    /// The banned member.
+    pub(crate) member: MemberView,
+    audit_id: String,
+    details: serde_json::Value,
+}
+
 impl Membership {
     /// `POST …/members/{id}/ban`: state `banned`; every bound peer's vouchers are revoked and its
-    /// rights end within this call (hub.md §6.6, §7.4).
+    /// rights end within this call (hub.md §6.6, §7.4). `cancel_subscription` is recorded; the
+    /// caller cancels at Stripe after this commit and reports with [`Self::record_ban_cancellation`].
     pub(crate) async fn ban(
         &self,
         actor: &Actor,
         id: &str,
         reason: &str,
         cancel_subscription: bool,
-    ) -> Result<MemberView> {
+    ) -> Result<Ban> {
         let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
         let before = account(&mut tx, id).await?;
@@ -35,21 +46,46 @@ impl Membership {
         for peer in &peers {
             store::insert_revocation(&mut tx, peer, "banned", now).await?;
         }
-        // Billing (hub.md §8) does not exist yet: the request to cancel the Stripe subscription is
-        // accepted and recorded here, and is to be carried out once billing lands.
         let details = json!({
             "reason": reason,
             "cancel_subscription": cancel_subscription,
             "previous_state": before.state,
             "peers": peers,
         });
-        audit::record(&mut tx, actor, "member.ban", ("account", id), details, now).await?;
+        let audit_id = audit::record(
+            &mut tx,
+            actor,
+            "member.ban",
+            ("account", id),
+            details.clone(),
+            now,
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         for peer in peers.iter().filter_map(|p| p.parse::<PeerId>().ok()) {
             self.inner.enforcer.entitlements.revoke_vouchers(peer, now);
         }
         self.after_change(id, &[], "banned").await?;
-        self.member_view(id).await
+        Ok(Ban {
+            member: self.member_view(id).await?,
+            audit_id,
+            details,
+        })
+    }
+
+    /// Adds what became of the ban's Stripe cancellations (`stripe_cancel`: one entry per
+    /// subscription) to its audit row. The ban stands whatever Stripe answered.
+    pub(crate) async fn record_ban_cancellation(
+        &self,
+        ban: &Ban,
+        outcomes: Vec<serde_json::Value>,
+    ) -> Result<()> {
+        let mut details = ban.details.clone();
+        details["stripe_cancel"] = outcomes.into();
+        let mut tx = self.store().begin_write().await?;
+        store::update_audit_details(&mut tx, &ban.audit_id, &details.to_string()).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
     }
 
     /// `POST …/members/{id}/unban`: only from `banned`. The account returns to the state its facts

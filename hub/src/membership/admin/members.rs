@@ -16,6 +16,8 @@ use crate::store::{self, AccountDetails, Cursor, MemberQuery, StoreError, Subscr
 
 /// Audit rows shown with one member.
 const MEMBER_AUDIT_ROWS: i64 = 20;
+/// Payments shown with one member.
+pub(crate) const MEMBER_PAYMENTS: i64 = 50;
 
 /// One member as lists and admin actions show it.
 #[derive(Debug, Clone, Serialize)]
@@ -95,8 +97,8 @@ pub(crate) struct MemberDetail {
     member: MemberView,
     peers: Vec<PeerView>,
     subscriptions: Vec<SubscriptionRow>,
-    /// Donations and other payments: the `payments` table arrives with billing (hub.md §8).
-    payments: Vec<serde_json::Value>,
+    /// Donations, newest first (at most [`MEMBER_PAYMENTS`]).
+    payments: Vec<store::Payment>,
     application: Option<ApplicationView>,
     audit: Vec<AuditView>,
 }
@@ -154,6 +156,7 @@ impl Membership {
         let id = account.id.clone();
         let bindings = store::list_bindings(&mut conn, &id).await?;
         let subscriptions = store::list_subscriptions(&mut conn, &id).await?;
+        let payments = store::list_payments(&mut conn, &id, MEMBER_PAYMENTS).await?;
         let application = store::find_latest_application(&mut conn, &id).await?;
         let audit = store::list_audit_of_target(&mut conn, &id, MEMBER_AUDIT_ROWS).await?;
         let presence = &self.inner.enforcer.presence;
@@ -178,7 +181,7 @@ impl Membership {
             ),
             peers,
             subscriptions,
-            payments: Vec::new(),
+            payments,
             application: application.map(ApplicationView::from),
             audit: audit.into_iter().map(AuditView::from).collect(),
         })

@@ -21,16 +21,23 @@ const TIERS: [Tier; 4] = [Tier::Guest, Tier::Member, Tier::Paid, Tier::Comped];
 /// Tier labels of `hub_relay_reservations`.
 const RESERVATION_TIERS: [&str; 5] = ["none", "guest", "member", "paid", "comped"];
 
+/// The window of `billing.donations_30d`.
+const DONATION_WINDOW_MS: i64 = 30 * 86_400_000;
+
 /// The stats document of hub.md §9.
 pub(crate) type Stats = serde_json::Value;
 
 impl Membership {
-    /// `GET …/stats` (hub.md §9). Billing does not exist yet: subscriptions are counted from
-    /// their table (empty until billing writes it) and donations are zero.
+    /// `GET …/stats` (hub.md §9). `donations_30d` counts the paid donations of the last 30 days
+    /// in the currency with the most of them (zeros and a null currency when there are none).
     pub(crate) async fn stats(&self) -> Result<Stats> {
         let counts = self.store().count_members().await?;
         let mut conn = self.store().acquire().await?;
         let subscriptions = store::count_subscriptions(&mut conn).await?;
+        let donations = store::sum_donations_since(&mut conn, self.now_ms() - DONATION_WINDOW_MS)
+            .await?
+            .into_iter()
+            .next();
         let (sent, failed) =
             store::count_emails_since(&mut conn, self.now_ms() - 86_400_000).await?;
         drop(conn);
@@ -71,7 +78,12 @@ impl Membership {
             "relay": {"reservations": reservations, "circuits": metrics.relay_circuits.get()},
             "billing": {
                 "subscriptions": by_status,
-                "donations_30d": {"count": 0, "amount": 0, "currency": null},
+                "donations_30d": donations.map_or_else(
+                    || json!({"count": 0, "amount": 0, "currency": null}),
+                    |(currency, count, amount)| {
+                        json!({"count": count, "amount": amount, "currency": currency})
+                    },
+                ),
             },
             "email": {"sent_24h": sent, "failed_24h": failed},
         }))
