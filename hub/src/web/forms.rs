@@ -25,6 +25,9 @@ pub(crate) struct WebError {
     title: &'static str,
     message: String,
     retry_after: Option<Duration>,
+    /// Offer a fresh sign-in link and joining (a link used or expired); not for billing's
+    /// conflicts, which the account page resolves.
+    sign_in_links: bool,
 }
 
 impl WebError {
@@ -35,6 +38,7 @@ impl WebError {
             title,
             message: message.into(),
             retry_after: None,
+            sign_in_links: false,
         }
     }
 }
@@ -52,6 +56,13 @@ impl From<ApiError> for WebError {
             ),
             ApiError::Forbidden(code) => (StatusCode::FORBIDDEN, "Not allowed", refusal(code)),
             ApiError::NotFound(code) => (StatusCode::NOT_FOUND, "Not found", missing(code)),
+            ApiError::Conflict(ErrorCode::AlreadySubscribed) => {
+                return Self::new(
+                    StatusCode::CONFLICT,
+                    "Already subscribed",
+                    conflict(ErrorCode::AlreadySubscribed),
+                );
+            }
             ApiError::Conflict(code) => (StatusCode::CONFLICT, "That did not work", conflict(code)),
             ApiError::Gone(_) => (
                 StatusCode::GONE,
@@ -106,7 +117,10 @@ impl From<ApiError> for WebError {
                 "Publish presence first.".into(),
             ),
         };
-        Self::new(status, title, message)
+        Self {
+            sign_in_links: matches!(status, StatusCode::CONFLICT | StatusCode::GONE),
+            ..Self::new(status, title, message)
+        }
     }
 }
 
@@ -163,7 +177,7 @@ fn conflict(code: ErrorCode) -> String {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let mut message = esc(&self.message).to_string();
-        if matches!(self.status, StatusCode::CONFLICT | StatusCode::GONE) {
+        if self.sign_in_links {
             message.push_str(
                 "</p><p><a class=\"button\" href=\"/login\">Get a sign-in link</a> \
                  <a class=\"button secondary\" href=\"/join\">Join</a>",

@@ -163,6 +163,20 @@ async fn billing_section_shows_subscription_payments_and_forms_when_signed_in(db
         "no portal without a customer"
     );
 
+    let second = hub
+        .client
+        .post(hub.url("/account/checkout"))
+        .header(reqwest::header::COOKIE, &ann.cookie)
+        .header(reqwest::header::ORIGIN, &hub.base_url)
+        .form(&[("plan", "yearly")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), reqwest::StatusCode::CONFLICT);
+    let refusal = second.text().await.unwrap();
+    assert!(refusal.contains("Manage billing"), "{refusal}");
+    assert!(!refusal.contains("Get a sign-in link"), "{refusal}");
+
     let carol_billing = section(&carol_page);
     assert!(
         !carol_billing.contains("data-checkout"),
