@@ -95,3 +95,64 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, mut cut: watch::Rece
         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// An echo server on loopback.
+    async fn echo() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut read, mut write) = socket.split();
+                    let _ = tokio::io::copy(&mut read, &mut write).await;
+                });
+            }
+        });
+        addr
+    }
+
+    /// Whether one byte goes through `addr` and back.
+    async fn round_trip(socket: &mut TcpStream) -> bool {
+        let mut byte = [0u8; 1];
+        socket.write_all(b"x").await.is_ok() && matches!(socket.read(&mut byte).await, Ok(1))
+    }
+
+    #[tokio::test]
+    async fn proxy_relays_until_cut_and_again_after_restore() {
+        let proxy = TcpProxy::start(echo().await).await;
+        let mut before = TcpStream::connect(proxy.addr()).await.unwrap();
+        assert!(round_trip(&mut before).await);
+
+        proxy.cut();
+        let mut rest = [0u8; 1];
+        let live_closed = tokio::time::timeout(Duration::from_secs(5), before.read(&mut rest))
+            .await
+            .is_ok_and(|read| !matches!(read, Ok(n) if n > 0));
+        let mut during = TcpStream::connect(proxy.addr()).await.unwrap();
+        let new_refused = !round_trip(&mut during).await;
+        proxy.restore();
+        let mut after = TcpStream::connect(proxy.addr()).await.unwrap();
+
+        assert!(live_closed, "a cut closes relayed connections");
+        assert!(new_refused, "a cut proxy relays nothing new");
+        assert!(round_trip(&mut after).await, "restored, it relays again");
+    }
+
+    #[tokio::test]
+    async fn in_front_of_points_the_url_at_the_proxy() {
+        let (proxy, url) = TcpProxy::in_front_of("postgres://u@127.0.0.1:5432/db").await;
+
+        assert_eq!(
+            url,
+            format!("postgres://u@127.0.0.1:{}/db", proxy.addr().port())
+        );
+    }
+}
