@@ -134,20 +134,22 @@ impl StripeClient {
         Subscription::from_value(&value).map_err(|e| StripeError::Decode(e.to_string()))
     }
 
-    /// `GET /v1/events` of the handled types created at or after `created_gte` (unix seconds),
-    /// 100 per page, after the event `starting_after`.
+    /// `GET /v1/events` of the handled types created at or after `created_gte` (and, when given,
+    /// at or before `created_lte`; unix seconds), 100 per page, after the event `starting_after`.
     ///
     /// # Errors
     /// [`StripeError`].
     pub async fn list_events(
         &self,
         created_gte: i64,
+        created_lte: Option<i64>,
         starting_after: Option<&str>,
     ) -> Result<EventPage, StripeError> {
-        let mut query: Vec<(&str, String)> = vec![
-            ("created[gte]", created_gte.to_string()),
-            ("limit", "100".to_owned()),
-        ];
+        let mut query: Vec<(&str, String)> = vec![("created[gte]", created_gte.to_string())];
+        if let Some(lte) = created_lte {
+            query.push(("created[lte]", lte.to_string()));
+        }
+        query.push(("limit", "100".to_owned()));
         if let Some(after) = starting_after {
             query.push(("starting_after", after.to_owned()));
         }

@@ -11,7 +11,7 @@ use serde::Deserialize as _;
 use super::objects::{CheckoutSession, Event, Invoice, Subscription};
 use super::{Billing, Error, Outcome, Result, Source, type_label};
 use crate::metrics::BillingEventLabels;
-use crate::store::{self, StoreError, StripeEvent};
+use crate::store::{self, StoreError, StripeEvent, SubscriptionRecord};
 
 /// The longest event type stored in `stripe_events.type`.
 const MAX_TYPE_CHARS: usize = 100;
@@ -64,8 +64,21 @@ impl Subject {
 enum Step {
     /// Committed (or a duplicate); the account to enforce, if one changed.
     Done(Outcome, Option<String>),
-    /// Rule 2 needs the current subscription (its event is as old as the row): rolled back.
+    /// Rolled back: the current subscription is needed (rule 2, an event as old as the row), or
+    /// the row moved since it was fetched, so the fetched object may be older than the row.
     Refetch(String),
+}
+
+/// Fetches of one subscription per event at most: each repeat means another event of the
+/// same subscription committed in between; past this the event fails and Stripe retries it.
+const MAX_FETCHES: usize = 4;
+
+/// A subscription read from Stripe with its stored row as it stood just before the read: the
+/// object may be written only while the row is still that (else a newer event committed).
+#[derive(Debug)]
+pub(super) struct Fetched {
+    pub(super) current: Subscription,
+    pub(super) seen: Option<SubscriptionRecord>,
 }
 
 impl Billing {
@@ -109,10 +122,10 @@ impl Billing {
         }
         let subject = Subject::read(event)?;
         let mut fetched = match subject.always_refetched() {
-            Some(id) => Some(self.client().get_subscription(id).await?),
+            Some(id) => Some(self.fetch(id).await?),
             None => None,
         };
-        loop {
+        for _ in 0..MAX_FETCHES {
             match self
                 .apply_event(event, source, &subject, fetched.as_ref())
                 .await?
@@ -124,10 +137,24 @@ impl Billing {
                     tracing::debug!(outcome = outcome.as_str(), "stripe event");
                     return Ok(outcome);
                 }
-                // Asked only while `fetched` is None, so this loops at most twice.
-                Step::Refetch(id) => fetched = Some(self.client().get_subscription(&id).await?),
+                Step::Refetch(id) => fetched = Some(self.fetch(&id).await?),
             }
         }
+        tracing::warn!(
+            "the subscription kept changing while this event re-read it; Stripe retries it"
+        );
+        Err(StoreError::Conflict.into())
+    }
+
+    /// Reads the stored row, then the subscription from Stripe (outside any transaction).
+    pub(super) async fn fetch(&self, id: &str) -> Result<Fetched> {
+        let seen = self
+            .membership()
+            .store()
+            .find_subscription_record(id)
+            .await?;
+        let current = self.client().get_subscription(id).await?;
+        Ok(Fetched { current, seen })
     }
 
     /// The event's transaction: dedupe row, decision and effects, then commit.
@@ -136,7 +163,7 @@ impl Billing {
         event: &Event,
         source: Source,
         subject: &Subject,
-        fetched: Option<&Subscription>,
+        fetched: Option<&Fetched>,
     ) -> Result<Step> {
         let now = self.now_ms();
         let mut tx = self.membership().store().begin_write().await?;
@@ -155,8 +182,13 @@ impl Billing {
         let applied = match subject {
             Subject::Other => apply::Applied::ignored(),
             Subject::Checkout(session) => {
-                self.apply_checkout(&mut tx, session, fetched, created, now)
+                match self
+                    .apply_checkout(&mut tx, session, fetched, created, now)
                     .await?
+                {
+                    Some(applied) => applied,
+                    None => return Ok(Step::Refetch(refetched_id(fetched))),
+                }
             }
             Subject::Subscription(embedded) => {
                 match self
@@ -169,7 +201,10 @@ impl Billing {
             }
             // An invoice of no subscription (a one-off payment) changes nothing here.
             Subject::Invoice(_) => match fetched {
-                Some(current) => self.apply_current(&mut tx, current, created, now).await?,
+                Some(current) => match self.apply_current(&mut tx, current, created, now).await? {
+                    Some(applied) => applied,
+                    None => return Ok(Step::Refetch(refetched_id(fetched))),
+                },
                 None => apply::Applied::ignored(),
             },
         };
@@ -187,14 +222,17 @@ impl Billing {
     }
 
     /// Writes a subscription fetched outside any event (the sweep's re-fetch, §6.7) in its own
-    /// transaction, keeping `last_event_created`, then enforces its account.
+    /// transaction, keeping `last_event_created`, then enforces its account. `Stale` when an
+    /// event changed the row since the fetch (the next run looks again).
     ///
     /// # Errors
     /// [`Error::Store`].
-    pub(crate) async fn apply_refetched(&self, current: &Subscription) -> Result<Outcome> {
+    pub(super) async fn apply_refetched(&self, fetched: &Fetched) -> Result<Outcome> {
         let now = self.now_ms();
         let mut tx = self.membership().store().begin_write().await?;
-        let applied = self.apply_current(&mut tx, current, 0, now).await?;
+        let Some(applied) = self.apply_current(&mut tx, fetched, 0, now).await? else {
+            return Ok(Outcome::Stale);
+        };
         if let Some(account) = &applied.changed {
             self.membership()
                 .recompute_in(&mut tx, account, now)
@@ -218,4 +256,9 @@ impl Billing {
             tracing::warn!(account_id, %error, "billing change committed but not enforced yet");
         }
     }
+}
+
+/// The subscription id of an event's fetched object (present whenever a fetch was compared).
+fn refetched_id(fetched: Option<&Fetched>) -> String {
+    fetched.map(|f| f.current.id.clone()).unwrap_or_default()
 }

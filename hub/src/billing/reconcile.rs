@@ -14,8 +14,10 @@ pub(crate) const CURSOR_KEY: &str = "reconcile_cursor";
 /// Each run re-reads this much before the cursor (Stripe's `created` is not strictly ordered
 /// with delivery).
 const OVERLAP_SECS: i64 = 300;
-/// Pages of 100 events read per run at most; the rest waits for the next run.
+/// Pages of 100 events held in memory at once (one chunk of the window).
 const MAX_PAGES: usize = 100;
+/// Chunks read per run at most; a longer window keeps the cursor and continues next run.
+const MAX_CHUNKS: usize = 10;
 /// Overdue subscriptions re-fetched per run at most.
 const REFETCH_BATCH: i64 = 50;
 /// A subscription still `active` this long after its period end is re-fetched (§6.7).
@@ -72,6 +74,10 @@ impl Billing {
     /// `reconcile`, and stores the newest `created` processed as the cursor. Stops at the first
     /// failure, keeping the cursor before it, so the next run tries that event again.
     ///
+    /// A window longer than one read ([`MAX_PAGES`] pages) is taken in chunks, newest chunk
+    /// first, each bounded above by the oldest `created` of the chunk before (`created[lte]`);
+    /// the cursor moves only once every chunk was processed, so nothing older is skipped.
+    ///
     /// # Errors
     /// [`Error::Stripe`] when listing failed, else the error of the event that failed.
     pub(crate) async fn reconcile_once(&self) -> Result<Reconciled> {
@@ -92,14 +98,46 @@ impl Billing {
             Some(cursor) => cursor - OVERLAP_SECS,
             None => self.now_ms() / 1000 - lookback,
         };
-        let events = self.list_events_since(since).await?;
-        let mut done = Reconciled {
-            listed: events.len(),
-            processed: 0,
-        };
-        let mut newest = cursor;
-        let mut failure = None;
-        for event in &events {
+        let mut done = Reconciled::default();
+        let mut upper = None;
+        let mut newest = None;
+        for chunk in 0..MAX_CHUNKS {
+            let (events, truncated) = self.list_events_window(since, upper).await?;
+            done.listed += events.len();
+            let (progress, failure) = self.process_oldest_first(&events, &mut done).await;
+            if chunk == 0 {
+                newest = progress;
+            }
+            // One whole window: the cursor may move up to the last event processed.
+            let whole = chunk == 0 && !truncated;
+            if let Some(error) = failure {
+                if whole {
+                    self.store_cursor(cursor, progress).await?;
+                }
+                return Err(error);
+            }
+            if !truncated {
+                self.store_cursor(cursor, newest).await?;
+                return Ok(done);
+            }
+            upper = events.first().map(|oldest| oldest.created);
+        }
+        tracing::warn!(
+            chunks = MAX_CHUNKS,
+            "Stripe event window longer than one run reads; the cursor stays for the next run"
+        );
+        Ok(done)
+    }
+
+    /// Processes `events` (oldest first) until one fails with an error a later run could fix;
+    /// answers the newest `created` processed and that error.
+    async fn process_oldest_first(
+        &self,
+        events: &[Event],
+        done: &mut Reconciled,
+    ) -> (Option<i64>, Option<Error>) {
+        let mut newest: Option<i64> = None;
+        for event in events {
             match self.process(event, Source::Reconcile).await {
                 Ok(outcome) => {
                     done.processed += usize::from(outcome == Outcome::Processed);
@@ -113,37 +151,43 @@ impl Billing {
                 Err(Error::Stripe(error)) if error.is_not_found() => {
                     tracing::warn!(event = %event.id, %error, "skipping an event about an object Stripe no longer has");
                 }
-                Err(error) => {
-                    failure = Some(error);
-                    break;
-                }
+                Err(error) => return (newest, Some(error)),
             }
         }
-        if let Some(newest) = newest.filter(|n| Some(*n) != cursor) {
-            store
+        (newest, None)
+    }
+
+    /// Stores `newest` as the cursor when it moves past `cursor`.
+    async fn store_cursor(&self, cursor: Option<i64>, newest: Option<i64>) -> Result<()> {
+        if let Some(newest) = newest.filter(|n| cursor.is_none_or(|c| *n > c)) {
+            self.membership()
+                .store()
                 .upsert_state(CURSOR_KEY, &newest.to_string(), self.now_ms())
                 .await?;
         }
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(done),
-        }
+        Ok(())
     }
 
-    /// Every event created at or after `since` (unix seconds), oldest first: Stripe lists newest
-    /// first, so the pages are read to the end (at most [`MAX_PAGES`]) and reversed.
-    async fn list_events_since(&self, since: i64) -> Result<Vec<Event>> {
+    /// The events created in `since..=upper` (unix seconds), oldest first, and whether more
+    /// remained after [`MAX_PAGES`] pages: Stripe lists newest first, so the pages are read to
+    /// the end and reversed.
+    async fn list_events_window(
+        &self,
+        since: i64,
+        upper: Option<i64>,
+    ) -> Result<(Vec<Event>, bool)> {
         let mut raw: Vec<Value> = Vec::new();
         let mut after: Option<String> = None;
+        let mut truncated = false;
         for page_no in 0.. {
             if page_no == MAX_PAGES {
-                tracing::warn!(
-                    pages = MAX_PAGES,
-                    "Stripe event list longer than one run reads; the oldest events wait"
-                );
+                truncated = true;
                 break;
             }
-            let page = self.client().list_events(since, after.as_deref()).await?;
+            let page = self
+                .client()
+                .list_events(since, upper, after.as_deref())
+                .await?;
             after = page
                 .data
                 .last()
@@ -173,7 +217,7 @@ impl Billing {
             .collect();
         // Stable: events of the same second keep Stripe's order (reversed to oldest first).
         events.sort_by_key(|event| event.created);
-        Ok(events)
+        Ok((events, truncated))
     }
 
     /// The §6.7 re-fetch: subscriptions still `active`/`trialing` a day after their period end
@@ -193,13 +237,13 @@ impl Billing {
         let mut changed = 0;
         for id in ids {
             // One subscription Stripe cannot answer for must not hold back the rest.
-            let current = match self.client().get_subscription(&id).await {
+            let current = match self.fetch(&id).await {
                 Ok(current) => current,
-                Err(error) if error.is_not_found() => {
-                    tracing::warn!(subscription = %id, %error, "overdue subscription unknown to Stripe");
+                Err(Error::Stripe(error)) if error.is_not_found() => {
+                    tracing::error!(subscription = %id, %error, "an overdue subscription is unknown to Stripe (wrong API key or account?); its member keeps access until this is resolved");
                     continue;
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(error),
             };
             if self.apply_refetched(&current).await? == Outcome::Processed {
                 changed += 1;

@@ -121,6 +121,10 @@ pub struct SubscriptionRecord {
     pub last_event_created: i64,
     /// Created (ms).
     pub created_at: i64,
+    /// Stripe status.
+    pub status: String,
+    /// Last written (ms): with the other fields, tells whether the row moved since it was read.
+    pub updated_at: i64,
 }
 
 /// A subscription as billing writes it.
@@ -159,15 +163,16 @@ pub async fn find_subscription(
     id: &str,
 ) -> Result<Option<SubscriptionRecord>, StoreError> {
     Ok(sqlx::query_as::<_, SubscriptionRecord>(
-        "select account_id, past_due_since, cancel_scheduled_at, last_event_created, created_at \
-         from subscriptions where id = $1",
+        "select account_id, past_due_since, cancel_scheduled_at, last_event_created, created_at, \
+         status, updated_at from subscriptions where id = $1",
     )
     .bind(id)
     .fetch_optional(conn)
     .await?)
 }
 
-/// Inserts or replaces a subscription inside the caller's transaction.
+/// Inserts or replaces a subscription inside the caller's transaction. An existing row keeps
+/// its account: a subscription never moves between accounts.
 ///
 /// # Errors
 /// [`StoreError`].
@@ -180,7 +185,7 @@ pub async fn upsert_subscription(
         "insert into subscriptions (id, account_id, customer_id, plan_id, price_id, status, \
          cancel_scheduled_at, current_period_end, past_due_since, last_event_created, created_at, updated_at) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         on conflict (id) do update set account_id = excluded.account_id, \
+         on conflict (id) do update set \
          customer_id = excluded.customer_id, plan_id = coalesce(excluded.plan_id, subscriptions.plan_id), \
          price_id = excluded.price_id, status = excluded.status, \
          cancel_scheduled_at = excluded.cancel_scheduled_at, \
@@ -205,6 +210,18 @@ pub async fn upsert_subscription(
 }
 
 impl Store {
+    /// The subscription `id` as it stands now (outside any transaction).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn find_subscription_record(
+        &self,
+        id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StoreError> {
+        let mut conn = self.acquire().await?;
+        find_subscription(&mut conn, id).await
+    }
+
     /// Subscriptions still `active` or `trialing` whose period ended before `cutoff_ms` (hub.md
     /// §6.7), the longest overdue first, at most `limit`.
     ///

@@ -5,6 +5,7 @@
 mod checkout;
 mod lifecycle;
 mod outage;
+mod ownership;
 mod paid_hub;
 mod paid_membership;
 mod reconcile;

@@ -243,7 +243,7 @@ async fn stripe_mock_lists_events_newest_first_with_paging() {
     subscribe(&stripe, &client).await;
     let delivered = receiver.ids();
 
-    let all = client.list_events(0, None).await.unwrap();
+    let all = client.list_events(0, None, None).await.unwrap();
     let page = reqwest::Client::new()
         .get(format!("{}/v1/events?limit=2", stripe.url()))
         .bearer_auth(SECRET_KEY)
@@ -254,7 +254,7 @@ async fn stripe_mock_lists_events_newest_first_with_paging() {
         .await
         .unwrap();
     let rest = client
-        .list_events(0, Some(page["data"][1]["id"].as_str().unwrap()))
+        .list_events(0, None, Some(page["data"][1]["id"].as_str().unwrap()))
         .await
         .unwrap();
 
@@ -284,7 +284,7 @@ async fn stripe_mock_lists_events_newest_first_with_paging() {
         (newest_first[2..].to_vec(), false)
     );
     let later = client
-        .list_events(testkit::now_ms() / 1000 + 60, None)
+        .list_events(testkit::now_ms() / 1000 + 60, None, None)
         .await
         .unwrap();
     assert!(later.data.is_empty());
@@ -296,7 +296,7 @@ async fn stripe_mock_withheld_events_are_listed_but_not_delivered_until_flush() 
     stripe.withhold();
 
     subscribe(&stripe, &client).await;
-    let listed = client.list_events(0, None).await.unwrap();
+    let listed = client.list_events(0, None, None).await.unwrap();
     let before = receiver.types();
     stripe.flush().await;
 

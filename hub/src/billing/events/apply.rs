@@ -4,6 +4,7 @@
 
 use sqlx::AnyConnection;
 
+use super::Fetched;
 use crate::billing::objects::{CheckoutSession, Subscription};
 use crate::billing::{Billing, Outcome, Result};
 use crate::config::Plan;
@@ -39,15 +40,16 @@ impl Applied {
 
 impl Billing {
     /// `checkout.session.completed`: the customer goes on the account; a subscription session
-    /// upserts the re-fetched subscription, a paid payment session records a donation.
+    /// upserts the re-fetched subscription, a paid payment session records a donation. `None`:
+    /// the subscription row moved since the re-fetch, which must be repeated.
     pub(super) async fn apply_checkout(
         &self,
         conn: &mut AnyConnection,
         session: &CheckoutSession,
-        current: Option<&Subscription>,
+        current: Option<&Fetched>,
         created: i64,
         now: i64,
-    ) -> Result<Applied> {
+    ) -> Result<Option<Applied>> {
         let metadata_account = session
             .metadata
             .as_ref()
@@ -56,19 +58,30 @@ impl Billing {
         let candidates = [metadata_account, session.client_reference_id.as_deref()];
         let customer = session.customer.as_deref();
         let Some(account) = find_account(conn, candidates, customer, now).await? else {
-            return Ok(Applied::without(Outcome::Unmatched));
+            return Ok(Some(Applied::without(Outcome::Unmatched)));
         };
         if let Some(customer) = customer {
             store::update_stripe_customer(conn, &account, customer, now).await?;
         }
         match (session.mode.as_str(), current) {
-            ("subscription", Some(current)) => {
-                let stored = store::find_subscription(conn, &current.id).await?;
+            ("subscription", Some(fetched)) => {
+                let stored = store::find_subscription(conn, &fetched.current.id).await?;
+                if stored != fetched.seen {
+                    return Ok(None);
+                }
                 let last = stored
                     .as_ref()
                     .map_or(created, |s| s.last_event_created.max(created));
-                self.write_subscription(conn, current, &account, stored.as_ref(), last, now)
-                    .await?;
+                let object = &fetched.current;
+                self.write_subscription(
+                    conn,
+                    object,
+                    &account,
+                    stored.as_ref(),
+                    (last, created),
+                    now,
+                )
+                .await?;
             }
             ("payment", _) if session.payment_status.as_deref() == Some("paid") => {
                 let payment = Payment {
@@ -84,16 +97,17 @@ impl Billing {
             }
             _ => {}
         }
-        Ok(Applied::processed(account))
+        Ok(Some(Applied::processed(account)))
     }
 
     /// `customer.subscription.*` (rule 2): newer than the row → the embedded object; as old →
-    /// the current object (`None` asks the caller to fetch it first); older → `stale`.
+    /// the current object (`None` asks the caller to fetch it, again when the row moved since
+    /// the fetch); older → `stale`.
     pub(super) async fn apply_subscription_event(
         &self,
         conn: &mut AnyConnection,
         embedded: &Subscription,
-        current: Option<&Subscription>,
+        current: Option<&Fetched>,
         created: i64,
         now: i64,
     ) -> Result<Option<Applied>> {
@@ -103,34 +117,54 @@ impl Billing {
         let object = match stored.as_ref().map(|s| s.last_event_created) {
             Some(last) if created < last => return Ok(Some(Applied::without(Outcome::Stale))),
             Some(last) if created == last => match current {
-                Some(current) => current,
-                None => return Ok(None),
+                Some(fetched) if fetched.seen == stored => &fetched.current,
+                _ => return Ok(None),
             },
             _ => embedded,
         };
-        self.write_subscription(conn, object, &account, stored.as_ref(), created, now)
-            .await?;
+        self.write_subscription(
+            conn,
+            object,
+            &account,
+            stored.as_ref(),
+            (created, created),
+            now,
+        )
+        .await?;
         Ok(Some(Applied::processed(account)))
     }
 
     /// Invoice events and the sweep's re-fetch: the current object is authoritative whatever
-    /// the arrival order; `last_event_created` becomes the max.
+    /// the arrival order; `last_event_created` becomes the max. `None`: the row moved since the
+    /// fetch (another event committed meanwhile), so this snapshot may be older than what is
+    /// stored and the fetch must be repeated.
     pub(super) async fn apply_current(
         &self,
         conn: &mut AnyConnection,
-        current: &Subscription,
+        fetched: &Fetched,
         created: i64,
         now: i64,
-    ) -> Result<Applied> {
+    ) -> Result<Option<Applied>> {
+        let current = &fetched.current;
         let Some((account, stored)) = locate(conn, current, now).await? else {
-            return Ok(Applied::without(Outcome::Unmatched));
+            return Ok(Some(Applied::without(Outcome::Unmatched)));
         };
+        if stored != fetched.seen {
+            return Ok(None);
+        }
         let last = stored
             .as_ref()
             .map_or(created, |s| s.last_event_created.max(created));
-        self.write_subscription(conn, current, &account, stored.as_ref(), last, now)
-            .await?;
-        Ok(Applied::processed(account))
+        self.write_subscription(
+            conn,
+            current,
+            &account,
+            stored.as_ref(),
+            (last, created),
+            now,
+        )
+        .await?;
+        Ok(Some(Applied::processed(account)))
     }
 
     /// Writes `object` as the account's subscription (rules 4–5) and stores its customer on
@@ -141,11 +175,14 @@ impl Billing {
         object: &Subscription,
         account: &str,
         stored: Option<&SubscriptionRecord>,
-        last_event_created: i64,
+        (last_event_created, created): (i64, i64),
         now: i64,
     ) -> Result<()> {
         let plan = plan_of(object, &self.membership().config().plans);
-        let row = subscription_row(object, account, plan, stored, last_event_created, now);
+        // Events report when a status arose; the sweep's re-fetch (created 0) only knows now.
+        let observed_at = if created > 0 { created.min(now) } else { now };
+        let times = (last_event_created, observed_at);
+        let row = subscription_row(object, account, plan, stored, times, now);
         store::upsert_subscription(conn, &row, now).await?;
         store::update_stripe_customer(conn, account, &object.customer, now).await?;
         if object.is_paying() {
@@ -172,18 +209,19 @@ fn plan_of(object: &Subscription, plans: &[Plan]) -> Option<String> {
 }
 
 /// The row of `object` (rules 4–5): `past_due_since` set the first time the status is
-/// `past_due`/`unpaid` and cleared by `active`/`trialing`; `cancel_scheduled_at` kept from the
-/// first time `cancel_at_period_end` was seen.
+/// `past_due`/`unpaid` (to when that was observed: the event's time, not when a late delivery
+/// or reconciliation got to it) and cleared by `active`/`trialing`; `cancel_scheduled_at` kept
+/// from the first time `cancel_at_period_end` was seen.
 fn subscription_row(
     object: &Subscription,
     account: &str,
     plan_id: Option<String>,
     stored: Option<&SubscriptionRecord>,
-    last_event_created: i64,
+    (last_event_created, observed_at): (i64, i64),
     now: i64,
 ) -> SubscriptionUpsert {
     let past_due_since = if object.is_past_due() {
-        stored.and_then(|s| s.past_due_since).or(Some(now))
+        stored.and_then(|s| s.past_due_since).or(Some(observed_at))
     } else if object.is_paying() {
         None
     } else {
@@ -231,8 +269,8 @@ async fn find_account(
     Ok(Some(id))
 }
 
-/// The account of a subscription object (its `account_id` metadata, the account of its stored
-/// row, then its customer), locked, with the stored row as read under
+/// The account of a subscription object (the account of its stored row, its `account_id`
+/// metadata, then its customer), locked, with the stored row as read under
 /// that lock.
 async fn locate(
     conn: &mut AnyConnection,
@@ -242,10 +280,14 @@ async fn locate(
     let owner = store::find_subscription(conn, &object.id)
         .await?
         .map(|s| s.account_id);
-    let candidates = [
-        object.metadata.get("account_id").map(String::as_str),
-        owner.as_deref(),
-    ];
+    let named = object.metadata.get("account_id").map(String::as_str);
+    if let (Some(owner), Some(named)) = (owner.as_deref(), named)
+        && owner != named
+    {
+        tracing::warn!(subscription = %object.id, owner, named, "subscription metadata names another account than its owner; keeping the owner");
+    }
+    // A stored subscription keeps its account: metadata edited at Stripe cannot move it.
+    let candidates = [owner.as_deref(), named];
     let Some(account) = find_account(conn, candidates, Some(&object.customer), now).await? else {
         return Ok(None);
     };
@@ -278,16 +320,47 @@ mod tests {
             cancel_scheduled_at,
             last_event_created: 10,
             created_at: 5,
+            status: "active".to_owned(),
+            updated_at: 5,
         }
     }
 
     #[test]
+    fn past_due_since_is_when_the_failure_was_observed_not_when_it_was_processed() {
+        let late = subscription_row(&object("past_due", false), "a", None, None, (40, 40), 100);
+
+        assert_eq!(late.past_due_since, Some(40));
+        assert_eq!(late.last_event_created, 40);
+    }
+
+    #[test]
     fn past_due_since_is_set_once_kept_and_cleared_by_payment() {
-        let first = subscription_row(&object("past_due", false), "a", None, None, 1, 100);
+        let first = subscription_row(&object("past_due", false), "a", None, None, (1, 100), 100);
         let again = stored(Some(100), None);
-        let still = subscription_row(&object("unpaid", false), "a", None, Some(&again), 2, 200);
-        let paid = subscription_row(&object("active", false), "a", None, Some(&again), 3, 300);
-        let ended = subscription_row(&object("canceled", false), "a", None, Some(&again), 4, 400);
+        let still = subscription_row(
+            &object("unpaid", false),
+            "a",
+            None,
+            Some(&again),
+            (2, 200),
+            200,
+        );
+        let paid = subscription_row(
+            &object("active", false),
+            "a",
+            None,
+            Some(&again),
+            (3, 300),
+            300,
+        );
+        let ended = subscription_row(
+            &object("canceled", false),
+            "a",
+            None,
+            Some(&again),
+            (4, 400),
+            400,
+        );
 
         assert_eq!(first.past_due_since, Some(100));
         assert_eq!((still.past_due_since, still.created_at), (Some(100), 5));
@@ -297,10 +370,24 @@ mod tests {
 
     #[test]
     fn cancel_scheduled_at_follows_cancel_at_period_end() {
-        let scheduled = subscription_row(&object("active", true), "a", None, None, 1, 100);
+        let scheduled = subscription_row(&object("active", true), "a", None, None, (1, 100), 100);
         let kept = stored(None, Some(100));
-        let later = subscription_row(&object("active", true), "a", None, Some(&kept), 2, 200);
-        let undone = subscription_row(&object("active", false), "a", None, Some(&kept), 3, 300);
+        let later = subscription_row(
+            &object("active", true),
+            "a",
+            None,
+            Some(&kept),
+            (2, 200),
+            200,
+        );
+        let undone = subscription_row(
+            &object("active", false),
+            "a",
+            None,
+            Some(&kept),
+            (3, 300),
+            300,
+        );
 
         assert_eq!(scheduled.cancel_scheduled_at, Some(100));
         assert_eq!(later.cancel_scheduled_at, Some(100));
