@@ -56,6 +56,17 @@ async fn reconciliation_repairs_webhooks_that_were_never_delivered(db: TestDb) {
         (store.find_state("reconcile_cursor").await.unwrap() == Some(newest.clone())).then_some(())
     })
     .await;
+    let lookback = testkit::now_ms() / 1000 - 259_200;
+    let first = listed_since(stripe)[0];
+    assert!(
+        (lookback - 60..=lookback).contains(&first),
+        "the first run reads the lookback: {first}"
+    );
+    let overlap = newest.parse::<i64>().unwrap() - 300;
+    eventually(DEADLINE, "a later run from the cursor − 300 s", || async {
+        listed_since(stripe).contains(&overlap).then_some(())
+    })
+    .await;
     stripe.flush().await;
     assert!(
         stripe.deliveries().iter().all(|d| d.status == Some(200)),
@@ -63,6 +74,17 @@ async fn reconciliation_repairs_webhooks_that_were_never_delivered(db: TestDb) {
         stripe.deliveries()
     );
     store.close().await;
+}
+
+/// The `created[gte]` of every `GET /v1/events` the double received, in order.
+fn listed_since(stripe: &testkit::StripeMock) -> Vec<i64> {
+    stripe
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/v1/events")
+        .filter_map(|r| r.query.iter().find(|(k, _)| k == "created[gte]"))
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect()
 }
 
 async fn reconciliation_reads_every_page_of_events(db: TestDb) {
