@@ -105,12 +105,21 @@ async fn deliveries_shuffled_and_duplicated_end_in_the_state_of_an_in_order_deli
     let stripe = &paid_community.stripe;
     let (in_order, in_order_account) = member(&paid_community.hub).await;
     let (shuffled, shuffled_account) = member(&paid_community.hub).await;
-    let first = paid_community.subscribe(&in_order_account).await;
-    stripe.set_subscription_status(&first, "past_due").await;
+    // A lifecycle: paid, a failed renewal, paid again for another period, failed again.
+    let lifecycle = |subscription: String| async move {
+        stripe
+            .set_subscription_status(&subscription, "past_due")
+            .await;
+        stripe.renew_subscription(&subscription).await;
+        stripe.set_cancel_at_period_end(&subscription, true).await;
+        stripe
+            .set_subscription_status(&subscription, "past_due")
+            .await;
+    };
+    lifecycle(paid_community.subscribe(&in_order_account).await).await;
     stripe.withhold();
     stripe.duplicate(true);
-    let second = paid_community.subscribe(&shuffled_account).await;
-    stripe.set_subscription_status(&second, "past_due").await;
+    lifecycle(paid_community.subscribe(&shuffled_account).await).await;
 
     stripe.flush_shuffled(7).await;
 
@@ -125,11 +134,27 @@ async fn deliveries_shuffled_and_duplicated_end_in_the_state_of_an_in_order_deli
     let b = store::list_subscriptions(&mut conn, &shuffled_account)
         .await
         .unwrap();
+    let shape = |row: &store::SubscriptionRow| {
+        (
+            row.status.clone(),
+            row.plan_id.clone(),
+            row.cancel_scheduled_at.is_some(),
+            row.current_period_end.is_some(),
+            row.past_due_since.is_some(),
+        )
+    };
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_eq!(shape(&b[0]), shape(&a[0]));
     assert_eq!(
-        (a[0].status.as_str(), a[0].plan_id.as_deref()),
-        (b[0].status.as_str(), b[0].plan_id.as_deref())
+        shape(&a[0]),
+        (
+            "past_due".to_owned(),
+            Some("yearly".to_owned()),
+            true,
+            true,
+            true
+        )
     );
-    assert!(b[0].past_due_since.is_some());
     assert!(
         stripe.deliveries().iter().all(|d| d.status == Some(200)),
         "duplicates are answered 200"
