@@ -17,6 +17,7 @@ mod error;
 mod events;
 pub mod objects;
 mod reconcile;
+mod serial;
 pub mod signature;
 
 use std::sync::Arc;
@@ -93,6 +94,8 @@ struct Inner {
     membership: Membership,
     metrics: Metrics,
     webhook_secrets: Vec<String>,
+    /// Serializes fetch-and-write per subscription (`serial`).
+    locks: serial::SubscriptionLocks,
 }
 
 impl Billing {
@@ -109,6 +112,7 @@ impl Billing {
                 membership: membership.clone(),
                 metrics: metrics.clone(),
                 webhook_secrets: config.webhook_secrets(),
+                locks: serial::SubscriptionLocks::default(),
             }),
         })
     }
@@ -127,6 +131,11 @@ impl Billing {
 
     pub(crate) fn webhook_secrets(&self) -> &[String] {
         &self.inner.webhook_secrets
+    }
+
+    /// Holds off every other event of subscription `id` until the guard drops.
+    pub(crate) async fn lock_subscription(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.inner.locks.lock(id).await
     }
 
     /// Now, on the hub's clock (tests move it).

@@ -47,6 +47,16 @@ impl Subject {
         })
     }
 
+    /// The subscription the event is about, if any.
+    fn subscription_id(&self) -> Option<&str> {
+        match self {
+            Self::Checkout(session) => session.subscription.as_deref(),
+            Self::Subscription(object) => Some(&object.id),
+            Self::Invoice(invoice) => invoice.subscription.as_deref(),
+            Self::Other => None,
+        }
+    }
+
     /// The subscription that the event's type always re-fetches (rule 2, other types).
     fn always_refetched(&self) -> Option<&str> {
         match self {
@@ -121,6 +131,12 @@ impl Billing {
             return Ok(Outcome::Duplicate);
         }
         let subject = Subject::read(event)?;
+        // No other event of this subscription commits between a fetch and the write of its
+        // result; the row check in the transaction stays as the backstop.
+        let _serial = match subject.subscription_id() {
+            Some(id) => Some(self.lock_subscription(id).await),
+            None => None,
+        };
         let mut fetched = match subject.always_refetched() {
             Some(id) => Some(self.fetch(id).await?),
             None => None,

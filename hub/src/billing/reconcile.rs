@@ -236,6 +236,7 @@ impl Billing {
             .await?;
         let mut changed = 0;
         for id in ids {
+            let _serial = self.lock_subscription(&id).await;
             // One subscription Stripe cannot answer for must not hold back the rest.
             let current = match self.fetch(&id).await {
                 Ok(current) => current,

@@ -3,16 +3,17 @@
 //! protocol is simply unsupported there. rust-libp2p's rendezvous server has no authorization hook;
 //! this is it (hub.md §4.4 rule 2).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use either::Either;
 use libp2p::core::Endpoint;
 use libp2p::core::transport::PortUse;
+use libp2p::swarm::behaviour::ConnectionEstablished;
 use libp2p::swarm::{
-    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
-    THandlerOutEvent, ToSwarm, dummy,
+    ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
+    THandlerInEvent, THandlerOutEvent, ToSwarm, dummy,
 };
 use libp2p::{Multiaddr, PeerId};
 
@@ -23,7 +24,8 @@ pub(crate) type Admit = Arc<dyn Fn(&PeerId) -> bool + Send + Sync>;
 pub(crate) struct Gated<B> {
     inner: B,
     admit: Admit,
-    admitted: HashSet<ConnectionId>,
+    /// The connections the inner behaviour has a handler on, with their peer.
+    admitted: HashMap<ConnectionId, PeerId>,
 }
 
 impl<B> Gated<B> {
@@ -31,12 +33,17 @@ impl<B> Gated<B> {
         Self {
             inner,
             admit,
-            admitted: HashSet::new(),
+            admitted: HashMap::new(),
         }
     }
 }
 
 impl<B: NetworkBehaviour> Gated<B> {
+    /// Admitted connections of `peer`.
+    fn admitted_of(&self, peer: &PeerId) -> usize {
+        self.admitted.values().filter(|p| *p == peer).count()
+    }
+
     fn handler(
         &mut self,
         id: ConnectionId,
@@ -45,7 +52,7 @@ impl<B: NetworkBehaviour> Gated<B> {
     ) -> Result<Either<THandler<B>, dummy::ConnectionHandler>, ConnectionDenied> {
         if (self.admit)(peer) {
             let handler = make(&mut self.inner)?;
-            self.admitted.insert(id);
+            self.admitted.insert(id, *peer);
             Ok(Either::Left(handler))
         } else {
             Ok(Either::Right(dummy::ConnectionHandler))
@@ -104,16 +111,39 @@ impl<B: NetworkBehaviour> NetworkBehaviour for Gated<B> {
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
-        // The inner behaviour must only hear about connections it made a handler for: e.g.
-        // request-response panics on a close of a connection it never saw established.
-        let known = match &event {
-            FromSwarm::ConnectionEstablished(e) => self.admitted.contains(&e.connection_id),
-            FromSwarm::AddressChange(e) => self.admitted.contains(&e.connection_id),
-            FromSwarm::ConnectionClosed(e) => self.admitted.remove(&e.connection_id),
-            _ => true,
-        };
-        if known {
-            self.inner.on_swarm_event(event);
+        // The inner behaviour must only hear about connections it made a handler for, and its
+        // counts of a peer's other connections must be of those alone: request-response panics
+        // on the close of a connection it never saw established, or when the swarm's count of a
+        // peer's remaining connections includes ones it never saw (a peer may hold an admitted
+        // and an unadmitted connection at once).
+        match event {
+            FromSwarm::ConnectionEstablished(e) => {
+                if self.admitted.contains_key(&e.connection_id) {
+                    let other_established = self.admitted_of(&e.peer_id) - 1;
+                    self.inner.on_swarm_event(FromSwarm::ConnectionEstablished(
+                        ConnectionEstablished {
+                            other_established,
+                            ..e
+                        },
+                    ));
+                }
+            }
+            FromSwarm::ConnectionClosed(e) => {
+                if self.admitted.remove(&e.connection_id).is_some() {
+                    let remaining_established = self.admitted_of(&e.peer_id);
+                    self.inner
+                        .on_swarm_event(FromSwarm::ConnectionClosed(ConnectionClosed {
+                            remaining_established,
+                            ..e
+                        }));
+                }
+            }
+            FromSwarm::AddressChange(e) => {
+                if self.admitted.contains_key(&e.connection_id) {
+                    self.inner.on_swarm_event(event);
+                }
+            }
+            other => self.inner.on_swarm_event(other),
         }
     }
 
@@ -144,11 +174,117 @@ impl<B: NetworkBehaviour> NetworkBehaviour for Gated<B> {
                 handler: libp2p::swarm::NotifyHandler::One(id),
                 ..
             } = &event
-                && !self.admitted.contains(id)
+                && !self.admitted.contains_key(id)
             {
                 continue;
             }
             return Poll::Ready(event.map_in(Either::Left));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+
+    use libp2p::core::ConnectedPoint;
+
+    use super::*;
+
+    /// An inner behaviour that records the peer counts it is told.
+    #[derive(Default)]
+    struct Recorder {
+        told: Arc<Mutex<Vec<(&'static str, usize)>>>,
+    }
+
+    impl NetworkBehaviour for Recorder {
+        type ConnectionHandler = dummy::ConnectionHandler;
+        type ToSwarm = Infallible;
+
+        fn handle_established_inbound_connection(
+            &mut self,
+            _: ConnectionId,
+            _: PeerId,
+            _: &Multiaddr,
+            _: &Multiaddr,
+        ) -> Result<THandler<Self>, ConnectionDenied> {
+            Ok(dummy::ConnectionHandler)
+        }
+
+        fn handle_established_outbound_connection(
+            &mut self,
+            _: ConnectionId,
+            _: PeerId,
+            _: &Multiaddr,
+            _: Endpoint,
+            _: PortUse,
+        ) -> Result<THandler<Self>, ConnectionDenied> {
+            Ok(dummy::ConnectionHandler)
+        }
+
+        fn on_swarm_event(&mut self, event: FromSwarm) {
+            let mut told = self.told.lock().unwrap();
+            match event {
+                FromSwarm::ConnectionEstablished(e) => {
+                    told.push(("established", e.other_established))
+                }
+                FromSwarm::ConnectionClosed(e) => told.push(("closed", e.remaining_established)),
+                _ => {}
+            }
+        }
+
+        fn on_connection_handler_event(&mut self, _: PeerId, _: ConnectionId, never: Infallible) {
+            match never {}
+        }
+
+        fn poll(&mut self, _: &mut Context<'_>) -> Poll<ToSwarm<Infallible, Infallible>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn inner_counts_only_admitted_connections_of_a_peer() {
+        let recorder = Recorder::default();
+        let told = recorder.told.clone();
+        let admit = Arc::new(Mutex::new(false));
+        let gate = admit.clone();
+        let mut gated = Gated::new(recorder, Arc::new(move |_: &PeerId| *gate.lock().unwrap()));
+        let peer = PeerId::random();
+        let addr: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
+        let endpoint = ConnectedPoint::Listener {
+            local_addr: addr.clone(),
+            send_back_addr: addr.clone(),
+        };
+        let (unadmitted, admitted) = (
+            ConnectionId::new_unchecked(1),
+            ConnectionId::new_unchecked(2),
+        );
+        let open = |gated: &mut Gated<Recorder>, id: ConnectionId, others: usize| {
+            let _ = gated.handle_established_inbound_connection(id, peer, &addr, &addr);
+            gated.on_swarm_event(FromSwarm::ConnectionEstablished(ConnectionEstablished {
+                peer_id: peer,
+                connection_id: id,
+                endpoint: &endpoint,
+                failed_addresses: &[],
+                other_established: others,
+            }));
+        };
+
+        open(&mut gated, unadmitted, 0);
+        *admit.lock().unwrap() = true;
+        open(&mut gated, admitted, 1);
+        for (id, remaining) in [(admitted, 1), (unadmitted, 0)] {
+            gated.on_swarm_event(FromSwarm::ConnectionClosed(ConnectionClosed {
+                peer_id: peer,
+                connection_id: id,
+                endpoint: &endpoint,
+                cause: None,
+                remaining_established: remaining,
+            }));
+        }
+
+        // The swarm counted the unadmitted connection; the inner behaviour never saw it.
+        assert_eq!(*told.lock().unwrap(), [("established", 0), ("closed", 0)]);
     }
 }

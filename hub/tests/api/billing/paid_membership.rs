@@ -123,6 +123,8 @@ async fn paid_member_keeps_access_through_grace_and_lapses_at_its_end() {
     };
     let claims = shared::voucher::verify(voucher["voucher"].as_str().unwrap(), &expected);
     assert_eq!(claims.map(|c| c.tier), Ok("paid".to_owned()));
+    // One live connection per peer at a time: the refused swarm goes before the next one dials.
+    drop(swarm);
     let mut swarm = client_with(peer.key.clone());
     reserve(&mut swarm, &hub)
         .await
@@ -147,6 +149,8 @@ async fn paid_member_keeps_access_through_grace_and_lapses_at_its_end() {
     .await;
     let lapsed = standing(&hub, &peer, "lapsed", "guest").await;
     assert_eq!(lapsed["entitlements"]["relay"], false, "{lapsed}");
+    drop(swarm);
+    let mut swarm = client_with(peer.key.clone());
     assert!(
         reserve(&mut swarm, &hub).await.is_err(),
         "a lapsed member may not reserve"
