@@ -13,10 +13,7 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use serde::{Deserialize, Serialize};
-use shared::config::{
-    HttpConfig, LoadConfigError, MetricsConfig, Overrides, Sources, comma_list, is_http_url,
-    looks_like_email,
-};
+use shared::config::{HttpConfig, LoadConfigError, MetricsConfig, Overrides, Sources, comma_list};
 use shared::db::DatabaseConfig;
 use shared::ids::Slug;
 use shared::telemetry::LogConfig;
@@ -232,48 +229,18 @@ impl Config {
 
     fn validate(&self) -> Result<(), LoadConfigError> {
         let hub = &self.hub;
-        let chars = hub.name.chars().count();
-        if !(1..=64).contains(&chars) {
-            return Err(LoadConfigError::rule("hub.name", "must be 1–64 characters"));
-        }
-        if hub.description.chars().count() > 1000 {
-            return Err(LoadConfigError::rule(
-                "hub.description",
-                "at most 1000 characters",
-            ));
-        }
-        if !hub.icon_url.is_empty() && !is_http_url(&hub.icon_url, 512) {
-            return Err(LoadConfigError::rule(
-                "hub.icon_url",
-                "\"\" or an http(s) URL of at most 512 bytes",
-            ));
-        }
-        if hub.tags.len() > 10 || !hub.tags.iter().all(|t| is_tag(t)) {
-            return Err(LoadConfigError::rule(
-                "hub.tags",
-                "at most 10 tags of a-z, 0-9 and '-', 1–32 characters",
-            ));
-        }
-        if hub.languages.len() > 5 || !hub.languages.iter().all(|l| is_language(l)) {
-            return Err(LoadConfigError::rule(
-                "hub.languages",
-                "at most 5 BCP 47 tags of at most 16 characters",
-            ));
-        }
-        let region_ok = hub.region.is_empty()
-            || (hub.region.len() == 2 && hub.region.bytes().all(|b| b.is_ascii_lowercase()));
-        if !region_ok {
-            return Err(LoadConfigError::rule(
-                "hub.region",
-                "\"\" or a lower-case ISO 3166-1 alpha-2 code",
-            ));
-        }
-        if !hub.contact_email.is_empty() && !looks_like_email(&hub.contact_email) {
-            return Err(LoadConfigError::rule(
-                "hub.contact_email",
-                "\"\" or an email address",
-            ));
-        }
+        // The rules a super hub applies to the hub record (hub.md §11.3), checked here so the
+        // hub never signs a record that would be refused.
+        shared::record::check_profile(&shared::record::Profile {
+            name: &hub.name,
+            description: &hub.description,
+            icon_url: &hub.icon_url,
+            tags: &hub.tags,
+            languages: &hub.languages,
+            region: &hub.region,
+            contact_email: &hub.contact_email,
+        })
+        .map_err(|e| LoadConfigError::rule(&format!("hub.{}", e.field), e.rule))?;
         self.http.validate()?;
         self.database.validate()?;
         self.relay.validate()?;
@@ -348,19 +315,6 @@ impl Config {
             })
             .collect()
     }
-}
-
-fn is_tag(tag: &str) -> bool {
-    let bytes = tag.as_bytes();
-    (1..=32).contains(&bytes.len())
-        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-}
-
-fn is_language(tag: &str) -> bool {
-    (1..=16).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! - [`config`]: defaults → TOML → environment layering with unknown keys refused.
 //! - [`clock`]: the wall clock in unix milliseconds, which tests can move forward.
 //! - [`cursor`]: keyset-pagination cursors and their opaque text form.
+//! - [`envelope`]: signed envelopes (hub records, tombstones, notes): sign, parse, verify.
+//! - [`record`]: the hub record and tombstone payloads and their rules (hub.md §11.3).
 //! - [`voucher`]: membership vouchers (EdDSA JWTs): sign, verify offline, JWK.
 //! - [`telemetry`]: `tracing` subscriber set-up (text or JSON).
 //! - [`server`] (feature `server`): task ownership, `/healthz` and `/readyz`, `/metrics`, HTTP
@@ -41,6 +43,7 @@ pub mod config;
 pub mod cursor;
 #[cfg(feature = "db")]
 pub mod db;
+pub mod envelope;
 pub mod error_code;
 pub mod ids;
 pub mod init;
@@ -50,6 +53,7 @@ pub mod presence;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod rate_limit;
+pub mod record;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod shutdown;
