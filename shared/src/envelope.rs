@@ -9,7 +9,8 @@
 //! let key = libp2p::identity::ed25519::Keypair::generate();
 //! let envelope = Envelope::sign(&key, EnvelopeType::HubRecord, r#"{"v":1}"#.to_owned());
 //! let text = serde_json::to_vec(&envelope).unwrap();
-//! let verified = Envelope::parse(&text).unwrap().verify().unwrap();
+//! let received = Envelope::parse(&text).unwrap();
+//! let verified = received.verify().unwrap();
 //! assert_eq!(verified.payload, r#"{"v":1}"#);
 //! ```
 
