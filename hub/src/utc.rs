@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-/// The hub's clock in unix milliseconds.
+/// The hub's clock in unix milliseconds, outside membership and billing (which read
+/// `config.clock`, so tests can move them).
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    shared::clock::unix_ms()
 }
 
 /// A configured duration in milliseconds, for arithmetic with unix-ms times; saturates at

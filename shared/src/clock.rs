@@ -30,7 +30,7 @@ impl Clock {
 
     /// Now, in unix milliseconds (0 before 1970, saturating far in the future).
     pub fn now_ms(&self) -> i64 {
-        system_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
+        unix_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
     /// Now, in whole unix seconds.
@@ -45,7 +45,9 @@ impl Clock {
     }
 }
 
-fn system_ms() -> i64 {
+/// The system clock in unix milliseconds, without any test offset (0 before 1970, saturating far
+/// in the future): for what tests never move, such as timestamps in logs and presence.
+pub fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2))
