@@ -122,6 +122,30 @@ error_codes! {
     UpstreamError => "upstream_error",
     /// 503: not ready, database down, or at capacity.
     Unavailable => "unavailable",
+    /// 400: not a signed envelope of exactly `type`, `signer`, `payload`, `sig` (superhub.md §3.1).
+    InvalidEnvelope => "invalid_envelope",
+    /// 400: an envelope type the route does not take.
+    UnsupportedType => "unsupported_type",
+    /// 400: the envelope's payload is not a JSON object with `"v":1`.
+    InvalidPayload => "invalid_payload",
+    /// 400: the payload names another id than the envelope's signer.
+    IdMismatch => "id_mismatch",
+    /// 400: issued further in the future than the allowed clock skew.
+    FutureIssuedAt => "future_issued_at",
+    /// 400: the record has expired.
+    Expired => "expired",
+    /// 400: the directory lists only `https` hubs.
+    HttpsRequired => "https_required",
+    /// 400: a paging cursor that does not decode or belongs to another query.
+    BadCursor => "bad_cursor",
+    /// 400: the record carries no contact email to attest.
+    NoContactEmail => "no_contact_email",
+    /// 409: a record or tombstone older than (or as old as, but different from) the stored one.
+    StaleSeq => "stale_seq",
+    /// 409: the hub's tombstone is newer than this record.
+    Tombstoned => "tombstoned",
+    /// 410: the hub was decommissioned by its operator.
+    Gone => "gone",
 }
 
 impl std::fmt::Display for ErrorCode {

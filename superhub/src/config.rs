@@ -1,6 +1,14 @@
 //! The super hub's configuration (superhub.md §13): typed sections layered by
 //! [`shared::config`], checked once at load.
 
+mod directory;
+mod federation;
+mod rate_limits;
+
+pub use directory::{DirectoryConfig, ProbeConfig};
+pub use federation::{FederationConfig, FederationPeer};
+pub use rate_limits::RateLimits;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +38,18 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[directory]`: registration policy and retention.
+    pub directory: DirectoryConfig,
+    /// `[probe]`.
+    pub probe: ProbeConfig,
+    /// `[federation]`.
+    pub federation: FederationConfig,
+    /// `[rate_limits]`.
+    pub rate_limits: RateLimits,
+    /// The directory's wall clock: the system clock, which tests move forward to reach expiry
+    /// and backoff deadlines without waiting.
+    #[serde(skip)]
+    pub clock: shared::clock::Clock,
 }
 
 /// `[superhub]`.
@@ -62,6 +82,11 @@ impl Default for Config {
             database: DatabaseConfig::with_url("sqlite://superhub.db?mode=rwc"),
             metrics: MetricsConfig::on_loopback(9188),
             log: LogConfig::default(),
+            directory: DirectoryConfig::default(),
+            probe: ProbeConfig::default(),
+            federation: FederationConfig::default(),
+            rate_limits: RateLimits::default(),
+            clock: shared::clock::Clock::system(),
         }
     }
 }
@@ -122,7 +147,11 @@ impl Config {
             ));
         }
         self.http.validate()?;
-        self.database.validate()
+        self.database.validate()?;
+        self.directory.validate()?;
+        self.probe.validate()?;
+        self.federation.validate()?;
+        self.rate_limits.validate()
     }
 }
 

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod config;
+pub mod directory;
 mod http;
 pub mod init;
 mod metrics;

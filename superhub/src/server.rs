@@ -16,6 +16,7 @@ use shared::server::{BindError, Listeners, OpenIdentityError, Readiness, TaskErr
 use shared::telemetry::LogConfig;
 
 use crate::config::Config;
+use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
@@ -78,8 +79,11 @@ impl Server {
             software: Software::this(shared::protocol::SUPERHUB_SOFTWARE),
         };
         let ready = Readiness::default();
+        let config = Arc::new(config);
+        let directory = Directory::new(store.clone(), config.clone(), &id.to_string());
         let state = AppState {
-            config: Arc::new(config),
+            directory,
+            config,
             store: store.clone(),
             info: Arc::new(info),
             ready: ready.clone(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use shared::api::SuperhubInfo;
 
 use crate::config::Config;
+use crate::directory::Directory;
 use crate::store::Store;
 
 /// Everything a handler may need.
@@ -14,4 +15,5 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) info: Arc<SuperhubInfo>,
     pub(crate) ready: shared::server::Readiness,
+    pub(crate) directory: Directory,
 }

@@ -1,13 +1,19 @@
 //! The super hub's storage: one [`Store`] over SQLite or Postgres with the portable SQL of
 //! `migrations/README.md`. All of the super hub's SQL lives in this module and its children.
 
+mod changes;
+mod hubs;
+mod slug_claims;
 mod superhub_state;
 
 use std::path::Path;
 
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
+pub use changes::{ChangeKind, append_change, lock_directory, next_change_seq};
+pub use hubs::{HubState, Provenance, PutRecord, PutTombstone};
 pub use shared::db::StoreError;
+pub use slug_claims::{Claim, claim_key, release_claims, witness_claim};
 
 static MIGRATIONS: Migrations = Migrations {
     sqlite: &sqlx::migrate!("../migrations/superhub/sqlite"),
@@ -29,6 +35,20 @@ impl Store {
         Ok(Self {
             db: Database::open(config, data_dir, &MIGRATIONS).await?,
         })
+    }
+
+    /// Begins a write transaction (`begin immediate` on SQLite) for the multi-statement functions
+    /// of this module.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(self.db.begin_write().await?)
+    }
+
+    /// The connection pool, for reads by the free functions of this module.
+    pub(crate) fn pool(&self) -> &sqlx::AnyPool {
+        self.db.pool()
     }
 
     /// Whether `select 1` answers within a second.
