@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
-pub(crate) use shared::presence::{Class, InvalidField, MsgType, PresenceMsg};
+pub(crate) use shared::presence::{Class, MsgType, PresenceMsg};
 use state::State;
 
 use crate::config::PresenceConfig;

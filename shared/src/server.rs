@@ -7,6 +7,7 @@
 //! - `http`: [`serve_http`], [`serve_metrics`], [`HttpMetrics`], [`finish_router`], error bodies.
 //! - `health`: [`Readiness`], [`healthz`], [`readyz_response`].
 
+mod api_error;
 mod health;
 mod http;
 mod tasks;
@@ -15,10 +16,11 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
+pub use api_error::{ApiError, ApiResult};
 pub use health::{Readiness, healthz, readyz_response};
 pub use http::{
-    Escaped, HttpLimits, HttpMetrics, esc, finish_router, html_error, html_escape, json_error,
-    public_document, register_build_info, serve_http, serve_metrics,
+    Escaped, HttpLimits, HttpMetrics, client_ip, esc, finish_router, html_error, html_escape,
+    json_error, public_document, register_build_info, serve_http, serve_metrics,
 };
 pub use tasks::{BoxError, TaskError, Tasks};
 

@@ -1,6 +1,7 @@
 //! The super hub's HTTP surface: [`router`] merges the feature routers;
 //! [`shared::server::finish_router`] adds the cross-cutting layers.
 
+pub(crate) mod extract;
 mod health;
 mod info;
 

@@ -82,6 +82,7 @@ impl Server {
         let config = Arc::new(config);
         let directory = Directory::new(store.clone(), config.clone(), &id.to_string());
         let state = AppState {
+            limits: Arc::new(crate::http::extract::IpLimiters::new(&config.rate_limits)),
             directory,
             config,
             store: store.clone(),

@@ -6,6 +6,7 @@ use shared::api::SuperhubInfo;
 
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::http::extract::IpLimiters;
 use crate::store::Store;
 
 /// Everything a handler may need.
@@ -16,4 +17,5 @@ pub(crate) struct AppState {
     pub(crate) info: Arc<SuperhubInfo>,
     pub(crate) ready: shared::server::Readiness,
     pub(crate) directory: Directory,
+    pub(crate) limits: Arc<IpLimiters>,
 }

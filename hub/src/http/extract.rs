@@ -49,11 +49,7 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(
-            &state.config,
-            socket_of(parts),
-            &parts.headers,
-        )))
+        Ok(Self(shared::server::client_ip(&state.config.http, parts)))
     }
 }
 

@@ -300,6 +300,23 @@ async fn limit_in_flight(
     }
 }
 
+/// The client address of a request (hub.md §13.2): the connection's peer, or the address a
+/// trusted proxy forwarded.
+pub fn client_ip(
+    http: &crate::config::HttpConfig,
+    parts: &axum::http::request::Parts,
+) -> std::net::IpAddr {
+    let socket = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    http.client_ip(socket.ip(), forwarded)
+}
+
 /// A public JSON document (info documents): `Access-Control-Allow-Origin: *` and
 /// `Cache-Control: public, max-age=60` (hub.md §11.1, superhub.md §2).
 pub fn public_document<T: serde::Serialize>(document: &T) -> Response {
