@@ -11,9 +11,9 @@ use std::path::Path;
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use changes::{ChangeKind, append_change, lock_directory, next_change_seq};
-pub use hubs::{HubState, Provenance, PutRecord, PutTombstone};
+pub use hubs::{HubListing, HubState, LISTING_COLUMNS, Provenance, PutRecord, PutTombstone};
 pub use shared::db::StoreError;
-pub use slug_claims::{Claim, claim_key, release_claims, witness_claim};
+pub use slug_claims::{Claim, HeldClaim, claim_key, release_claims, winner, witness_claim};
 
 static MIGRATIONS: Migrations = Migrations {
     sqlite: &sqlx::migrate!("../migrations/superhub/sqlite"),

@@ -389,3 +389,60 @@ async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(),
     .await?;
     Ok(())
 }
+
+/// The columns of a [`HubListing`], for the search and detail queries (prefix `h.`).
+pub const LISTING_COLUMNS: &str = "h.id, h.seq, h.slug, h.name, h.description, h.icon_url, h.tags, \
+     h.languages, h.region, h.join_mode, h.access, h.plans, h.member_count, h.http_url, h.state, \
+     h.received_from, h.first_listed_at, h.uptime_30d, h.rtt_ms, h.p2p_ok_at, h.p2p_rtt_ms, \
+     h.last_probe_at, h.hidden_at";
+
+/// What search results and the detail show of a hub (§5.1 summary); JSON columns as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct HubListing {
+    /// Hub id.
+    pub id: String,
+    /// The stored record's `seq`.
+    pub seq: i64,
+    /// Its slug.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+    /// Its full description.
+    pub description: String,
+    /// `""` or its icon URL.
+    pub icon_url: String,
+    /// Tags (JSON array).
+    pub tags: String,
+    /// Languages (JSON array).
+    pub languages: String,
+    /// `""` or its region.
+    pub region: String,
+    /// Join mode.
+    pub join_mode: String,
+    /// `free` or `paid`.
+    pub access: String,
+    /// Plans (JSON array, as signed).
+    pub plans: String,
+    /// Reported member count.
+    pub member_count: Option<i64>,
+    /// Its HTTP URL.
+    pub http_url: String,
+    /// Its listing state.
+    pub state: String,
+    /// `direct` or a peer super hub id.
+    pub received_from: String,
+    /// First passed a probe (ms).
+    pub first_listed_at: Option<i64>,
+    /// Measured uptime, 30 days.
+    pub uptime_30d: Option<f64>,
+    /// Median RTT of the last day's ok probes.
+    pub rtt_ms: Option<i64>,
+    /// Last libp2p probe that passed (ms); null when the last one failed.
+    pub p2p_ok_at: Option<i64>,
+    /// RTT of that libp2p probe.
+    pub p2p_rtt_ms: Option<i64>,
+    /// Last probe (ms).
+    pub last_probe_at: Option<i64>,
+    /// Hidden by moderation (ms).
+    pub hidden_at: Option<i64>,
+}
