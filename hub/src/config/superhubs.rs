@@ -115,3 +115,94 @@ impl SuperhubsConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use shared::config::{Overrides, Sources};
+
+    use crate::config::Config;
+
+    const EXTERNAL: (&str, &str) = ("HUB_HTTP__EXTERNAL_URL", "https://hub.example.org");
+
+    fn load(env: &[(&str, &str)]) -> Result<Config, shared::config::LoadConfigError> {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(&Sources { file: None, env }, &Overrides::default())
+    }
+
+    #[test]
+    fn urls_load_comma_separated_and_normalized_from_env() {
+        let config = load(&[
+            EXTERNAL,
+            (
+                "HUB_SUPERHUBS__URLS",
+                "https://dir.example.net/, http://127.0.0.1:9",
+            ),
+        ])
+        .unwrap();
+
+        assert_eq!(
+            config.superhubs.urls,
+            ["https://dir.example.net", "http://127.0.0.1:9"]
+        );
+        assert_eq!(config.superhubs.record_ttl.as_secs(), 3600);
+        assert_eq!(config.superhubs.announce_interval.as_secs(), 900);
+    }
+
+    #[test]
+    fn bad_superhub_settings_are_refused_naming_the_key() {
+        let url = ("HUB_SUPERHUBS__URLS", "https://dir.example.net");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[EXTERNAL, ("HUB_SUPERHUBS__URLS", "ftp://dir")],
+                "superhubs.urls",
+            ),
+            (
+                &[EXTERNAL, ("HUB_SUPERHUBS__URLS", "dir.example.net")],
+                "superhubs.urls",
+            ),
+            (
+                &[EXTERNAL, ("HUB_SUPERHUBS__URLS", "https://d/?q=1")],
+                "superhubs.urls",
+            ),
+            (
+                &[EXTERNAL, ("HUB_SUPERHUBS__URLS", "https://d,https://d/")],
+                "superhubs.urls",
+            ),
+            (&[url], "http.external_url"),
+            (
+                &[("HUB_SUPERHUBS__RECORD_TTL_SECS", "7201")],
+                "superhubs.record_ttl_secs",
+            ),
+            (
+                &[("HUB_SUPERHUBS__RECORD_TTL_SECS", "59")],
+                "superhubs.record_ttl_secs",
+            ),
+            (
+                &[("HUB_SUPERHUBS__ANNOUNCE_INTERVAL_SECS", "3600")],
+                "superhubs.announce_interval_secs",
+            ),
+            (
+                &[("HUB_SUPERHUBS__ANNOUNCE_INTERVAL_SECS", "0")],
+                "superhubs.announce_interval_secs",
+            ),
+            (
+                &[("HUB_SUPERHUBS__RETRY_BASE_SECS", "0")],
+                "superhubs.retry_base_secs",
+            ),
+            (
+                &[("HUB_SUPERHUBS__RETRY_BASE_SECS", "901")],
+                "superhubs.retry_base_secs",
+            ),
+        ];
+        for (env, key) in cases {
+            let error = load(env).unwrap_err().to_string();
+            assert!(
+                error.contains(key),
+                "{env:?} gave {error:?}, expected {key}"
+            );
+        }
+    }
+}
