@@ -278,7 +278,7 @@ async fn decommission_posts_a_tombstone_stops_the_announcer_and_revert_restores_
     assert_eq!(tombstone.reason, "moving on");
     assert!(tombstone.seq > record_seq);
     assert_eq!(withdrawal.seq, tombstone.seq);
-    assert_eq!(withdrawal.accepted, [superhub.url.clone()]);
+    assert_eq!(withdrawal.accepted, std::slice::from_ref(&superhub.url));
     assert!(withdrawal.refused.is_empty());
     let store = db.hub_store().await;
     assert!(
