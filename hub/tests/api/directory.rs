@@ -251,6 +251,30 @@ async fn store_allocates_increasing_seqs_and_keeps_the_last_success_on_failure(d
     assert_eq!(rows[0].next_attempt_at, Some(80));
 }
 
+/// A super hub answering `script`, and the data dir (with a key) and config of a hub announcing
+/// to it, not started.
+async fn offline_hub(
+    db: &TestDb,
+    script: Vec<superhub_fake::Answer>,
+) -> (FakeSuperhub, tempfile::TempDir, Config) {
+    let superhub = FakeSuperhub::start(script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path(), &db.url);
+    announcing(&mut config, &superhub.url, 600);
+    shared::server::open_identity(dir.path(), &config.key_path()).unwrap();
+    (superhub, dir, config)
+}
+
+/// Whether `hub_state.decommissioned_at` is set.
+async fn is_decommissioned(db: &TestDb) -> bool {
+    let store = db.hub_store().await;
+    store
+        .find_state("decommissioned_at")
+        .await
+        .unwrap()
+        .is_some()
+}
+
 /// The tombstone in a POST, verified with only the hub id.
 fn tombstone_of(post: &superhub_fake::Post) -> Tombstone {
     Tombstone::from_verified(&post.envelope.verify().unwrap()).unwrap()
@@ -259,10 +283,7 @@ fn tombstone_of(post: &superhub_fake::Post) -> Tombstone {
 each_backend!(decommission_posts_a_tombstone_stops_the_announcer_and_revert_restores_it);
 
 async fn decommission_posts_a_tombstone_stops_the_announcer_and_revert_restores_it(db: TestDb) {
-    let superhub = FakeSuperhub::start(vec![]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path(), &db.url);
-    announcing(&mut config, &superhub.url, 600);
+    let (superhub, _dir, config) = offline_hub(&db, vec![]).await;
     let hub = Server::start(config.clone()).await.unwrap();
     let record_seq = superhub.wait_for_posts(1, DEADLINE).await[0].seq();
     hub.shutdown().await;
@@ -280,14 +301,7 @@ async fn decommission_posts_a_tombstone_stops_the_announcer_and_revert_restores_
     assert_eq!(withdrawal.seq, tombstone.seq);
     assert_eq!(withdrawal.accepted, std::slice::from_ref(&superhub.url));
     assert!(withdrawal.refused.is_empty());
-    let store = db.hub_store().await;
-    assert!(
-        store
-            .find_state("decommissioned_at")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(is_decommissioned(&db).await);
 
     let restarted = Server::start(config.clone()).await.unwrap();
     let quiet = tokio::time::timeout(Duration::from_secs(1), superhub.wait_for_posts(3, DEADLINE));
@@ -298,13 +312,7 @@ async fn decommission_posts_a_tombstone_stops_the_announcer_and_revert_restores_
     restarted.shutdown().await;
 
     assert!(hub::directory_cli::revert(&config).await.unwrap());
-    assert!(
-        store
-            .find_state("decommissioned_at")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!is_decommissioned(&db).await);
     let revived = Server::start(config).await.unwrap();
     let posts = superhub.wait_for_posts(3, DEADLINE).await;
     assert_eq!(posts[2].envelope.kind, "hub-record");
@@ -323,11 +331,7 @@ async fn decommission_keeps_the_mark_and_reports_a_super_hub_that_refuses_every_
         json!({"error": {"code": "internal", "message": "down"}}),
         None,
     );
-    let superhub = FakeSuperhub::start(vec![failure; 4]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path(), &db.url);
-    announcing(&mut config, &superhub.url, 600);
-    shared::server::open_identity(dir.path(), &config.key_path()).unwrap();
+    let (superhub, _dir, config) = offline_hub(&db, vec![failure; 4]).await;
 
     let withdrawal = hub::directory_cli::decommission(&config, "", Duration::from_millis(10))
         .await
@@ -341,24 +345,13 @@ async fn decommission_keeps_the_mark_and_reports_a_super_hub_that_refuses_every_
         "{:?}",
         withdrawal.refused
     );
-    let store = db.hub_store().await;
-    assert!(
-        store
-            .find_state("decommissioned_at")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(is_decommissioned(&db).await);
 }
 
 each_backend!(decommission_refuses_a_long_reason_and_changes_nothing);
 
 async fn decommission_refuses_a_long_reason_and_changes_nothing(db: TestDb) {
-    let superhub = FakeSuperhub::start(vec![]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path(), &db.url);
-    announcing(&mut config, &superhub.url, 600);
-    shared::server::open_identity(dir.path(), &config.key_path()).unwrap();
+    let (superhub, _dir, config) = offline_hub(&db, vec![]).await;
 
     let error = hub::directory_cli::decommission(&config, &"r".repeat(201), Duration::ZERO)
         .await
@@ -369,12 +362,5 @@ async fn decommission_refuses_a_long_reason_and_changes_nothing(db: TestDb) {
         "{error}"
     );
     assert!(superhub.posts().is_empty());
-    let store = db.hub_store().await;
-    assert!(
-        store
-            .find_state("decommissioned_at")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!is_decommissioned(&db).await);
 }
