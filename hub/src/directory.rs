@@ -181,10 +181,12 @@ impl Directory {
         self.inner.store.find_state(DECOMMISSIONED_AT).await
     }
 
+    /// The hub's configuration.
     pub(crate) fn config(&self) -> &Config {
         &self.inner.config
     }
 
+    /// Now on the config's clock (ms).
     pub(crate) fn now_ms(&self) -> i64 {
         self.inner.config.clock.now_ms()
     }

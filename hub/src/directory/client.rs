@@ -81,8 +81,8 @@ impl Client {
         };
         match status {
             200 | 202 => match serde_json::from_slice::<Answer>(&body) {
-                Ok(answer) => Reply::Accepted(answer.state),
-                Err(_) => Reply::Failed(format!("{status} without a state")),
+                Ok(answer) if is_state(&answer.state) => Reply::Accepted(answer.state),
+                _ => Reply::Failed(format!("{status} without a valid state")),
             },
             429 | 503 => Reply::Busy(retry_after),
             _ => {
@@ -97,6 +97,12 @@ impl Client {
             }
         }
     }
+}
+
+/// A state word as superhub.md §3.4 spells them: 1–32 of `a-z` and `_`. Anything else from a
+/// super hub is not stored or shown.
+fn is_state(state: &str) -> bool {
+    (1..=32).contains(&state.len()) && state.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// The error and its causes, on one line.

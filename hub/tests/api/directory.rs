@@ -193,6 +193,39 @@ async fn announcer_follows_the_answers_of_the_super_hub_and_info_shows_the_state
     assert!(rows[0].next_attempt_at > rows[0].last_attempt_at);
 }
 
+each_backend!(announcer_backs_off_when_the_answer_is_malformed_oversized_or_hostile);
+
+async fn announcer_backs_off_when_the_answer_is_malformed_oversized_or_hostile(db: TestDb) {
+    let superhub = FakeSuperhub::start(vec![
+        (200, json!({"listed": true}), None),
+        (202, json!({"state": "x".repeat(70 * 1024)}), None),
+        (200, json!({"state": "<script>"}), None),
+    ])
+    .await;
+    let hub = TestHub::spawn_with(&db, |config| announcing(config, &superhub.url, 60)).await;
+
+    let posts = superhub.wait_for_posts(4, DEADLINE).await;
+    let info: Value = eventually(DEADLINE, "info showing the hub listed", || async {
+        let info: Value = hub.get("/api/v1/info").await.json().await.ok()?;
+        (info["superhubs"][0]["state"] == "listed").then_some(info)
+    })
+    .await;
+
+    let gap = |i: usize| posts[i].at - posts[i - 1].at;
+    assert!(gap(1) >= Duration::from_millis(900), "{:?}", gap(1));
+    assert!(
+        gap(2) >= Duration::from_millis(1900),
+        "backoff doubles: {:?}",
+        gap(2)
+    );
+    assert!(
+        gap(3) >= Duration::from_millis(3900),
+        "backoff doubles: {:?}",
+        gap(3)
+    );
+    assert_eq!(info["superhubs"][0]["url"], superhub.url.as_str());
+}
+
 each_backend!(info_shows_the_last_answer_of_each_super_hub_and_no_list_without_any);
 
 async fn info_shows_the_last_answer_of_each_super_hub_and_no_list_without_any(db: TestDb) {
