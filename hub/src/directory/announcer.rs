@@ -51,7 +51,11 @@ async fn announce_loop(
             () = tokio::time::sleep(wait) => {}
         }
         let attempt_at = directory.now_ms();
-        let outcome = announce_once(directory, client, url).await;
+        // An announcement in flight is abandoned at shutdown rather than awaited (10 s timeout).
+        let outcome = tokio::select! {
+            () = token.cancelled() => return,
+            outcome = announce_once(directory, client, url) => outcome,
+        };
         let (state, error) = match outcome {
             Outcome::Decommissioned => {
                 tracing::error!(superhub = %url, "the hub is decommissioned: announcements stop");
