@@ -5,6 +5,7 @@ mod billing;
 mod membership;
 mod network;
 mod presence;
+mod superhubs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub use network::{
     AutonatConfig, JoinMode, Policy, RateLimit, RateLimits, RelayConfig, RendezvousConfig,
 };
 pub use presence::{AdminConfig, EmailConfig, MailTransportKind, PresenceConfig};
+pub use superhubs::SuperhubsConfig;
 
 /// Environment prefix of every key.
 pub const ENV_PREFIX: &str = "HUB_";
@@ -60,6 +62,8 @@ pub struct Config {
     pub email: EmailConfig,
     /// `[admin]`.
     pub admin: AdminConfig,
+    /// `[superhubs]`.
+    pub superhubs: SuperhubsConfig,
     /// `[rate_limits]`.
     pub rate_limits: RateLimits,
     /// `[database]`.
@@ -163,6 +167,7 @@ impl Default for Config {
             plans: Plan::defaults(),
             email: EmailConfig::default(),
             admin: AdminConfig::default(),
+            superhubs: SuperhubsConfig::default(),
             rate_limits: RateLimits::default(),
             database: DatabaseConfig::with_url("sqlite://hub.db?mode=rwc"),
             metrics: MetricsConfig::on_loopback(9187),
@@ -206,6 +211,7 @@ impl Config {
             config.email.smtp_url = Some(shared::config::read_secret_file(&path)?.into());
         }
         config.billing.read_secret_files(&config.hub.data_dir)?;
+        config.superhubs.normalize();
         config.validate()?;
         Ok(config)
     }
@@ -252,6 +258,8 @@ impl Config {
         self.vouchers.validate()?;
         self.billing
             .validate(&self.plans, &self.http.external_url)?;
+        self.superhubs
+            .validate(&self.http.external_url, self.plans.len())?;
         if let Some(token) = &self.admin.token {
             use secrecy::ExposeSecret as _;
             if token.expose_secret().chars().count() < 32 {

@@ -15,6 +15,7 @@ mod health;
 mod info;
 mod join;
 mod presence;
+mod record;
 mod relay_info;
 mod sessions;
 mod verify;
@@ -33,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .merge(info::router())
+        .merge(record::router())
         .merge(presence::router())
         .merge(ws::router())
         .merge(relay_info::router())

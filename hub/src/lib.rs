@@ -20,6 +20,8 @@
 //! - `email`: the mailer (SMTP, log, file), the durable outbox worker and the mail texts.
 //! - `web`: the server-rendered pages of §10 (landing, join, verify, sign-in, account, admin).
 //! - [`store`]: all SQL, one implementation for both databases.
+//! - [`directory`]: signed hub records and tombstones, announced to super hubs (§11.3–11.4);
+//!   [`directory_cli`]: `hub record` and `hub decommission`.
 //! - [`init`]: `hub init`, writing a commented config and a key.
 //! - [`admin_cli`]: `hub admin …`, a client of the admin API (`http/admin.rs`, `membership/admin.rs`).
 //!
@@ -36,6 +38,8 @@
 pub mod admin_cli;
 pub mod billing;
 pub mod config;
+pub mod directory;
+pub mod directory_cli;
 mod email;
 pub mod entitlements;
 mod http;

@@ -22,6 +22,10 @@ enum Command {
     Init(hub::init::InitArgs),
     /// Print the hub id.
     Id,
+    /// Print a freshly signed hub record envelope (hub.md §11.3).
+    Record,
+    /// Withdraw this community from every configured super hub (hub.md §11.4).
+    Decommission(hub::directory_cli::DecommissionArgs),
     /// Manage the running hub through its admin API (hub.md §9).
     Admin(hub::admin_cli::AdminArgs),
 }
@@ -38,6 +42,12 @@ async fn main() -> ExitCode {
             .map(|done| shared::cli::print_initialized("hub", &done))
             .map_err(Into::into),
         Command::Id => shared::cli::print_id::<hub::Server>(&cli.common).map_err(Into::into),
+        Command::Record => hub::directory_cli::print_record(cli.common.load::<hub::Server>())
+            .await
+            .map_err(Into::into),
+        Command::Decommission(args) => {
+            return hub::directory_cli::run(args, cli.common.load::<hub::Server>()).await;
+        }
         Command::Admin(args) => {
             return hub::admin_cli::run(args, cli.common.load::<hub::Server>()).await;
         }

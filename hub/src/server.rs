@@ -53,6 +53,9 @@ pub enum StartError {
     /// The entitlement table could not be loaded.
     #[error("loading memberships: {0}")]
     Load(shared::db::StoreError),
+    /// The state of the super hub announcements could not be read.
+    #[error("reading the super hub announcements: {0}")]
+    Directory(shared::db::StoreError),
 }
 
 /// A running hub. Dropping it without [`Server::shutdown`] cancels every task.
@@ -132,13 +135,29 @@ impl Server {
         let bound = membership.load().await.map_err(StartError::Load)?;
         tracing::info!(bound_peers = bound, "entitlement table loaded");
         let billing = crate::billing::Billing::new(&membership, &metrics);
+        let info = Arc::new(info);
+        let directory = crate::directory::Directory::new(
+            config.clone(),
+            store.clone(),
+            key.clone(),
+            info.clone(),
+        );
+        directory
+            .load_statuses()
+            .await
+            .map_err(StartError::Directory)?;
+        let decommissioned = directory
+            .decommissioned_at()
+            .await
+            .map_err(StartError::Directory)?;
         let state = AppState {
             billing,
             membership: membership.clone(),
             hub_id: id,
             store: store.clone(),
             network: network.handle.clone(),
-            info: Arc::new(info),
+            info,
+            directory: directory.clone(),
             ready: ready.clone(),
             presence: presence.clone(),
             entitlements: entitlements.clone(),
@@ -183,6 +202,7 @@ impl Server {
             );
         }
         ready.set();
+        announce(&tasks, &directory, decommissioned.as_deref());
 
         tracing::info!(hub_id = %id, "hub started");
         tracing::info!(%http_url, "HTTP: /healthz, /readyz, /api/v1/info");
@@ -285,6 +305,29 @@ impl shared::cli::Service for Server {
     async fn shutdown(self) {
         Self::shutdown(self).await;
     }
+}
+
+/// Starts the announcer (hub.md §11.4) unless no super hub is configured or the hub is
+/// decommissioned, and says which communities become public where.
+fn announce(tasks: &Tasks, directory: &crate::directory::Directory, decommissioned: Option<&str>) {
+    let urls = &directory.config().superhubs.urls;
+    if let Some(at) = decommissioned {
+        tracing::error!(
+            decommissioned_at = %at,
+            "this hub is decommissioned: it announces itself to no super hub (`hub decommission --revert` undoes this)"
+        );
+        return;
+    }
+    if urls.is_empty() {
+        return;
+    }
+    for url in urls {
+        tracing::warn!(superhub = %url, "this community will be publicly listed at {url}");
+    }
+    tasks.spawn_infallible(
+        "superhub-announcer",
+        crate::directory::run_announcer(directory.clone(), tasks.token().child_token()),
+    );
 }
 
 /// The presence sweep (expired peers go offline) and the legacy refresh, both until cancelled.

@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) peer_sig: Arc<PeerSigVerifier>,
     pub(crate) limits: Arc<Limiters>,
     pub(crate) membership: Membership,
+    /// Signs hub records and tracks the announcements to super hubs.
+    pub(crate) directory: crate::directory::Directory,
     /// Present when `billing.enabled`.
     pub(crate) billing: Option<crate::billing::Billing>,
 }

@@ -12,6 +12,7 @@
 //! paging of the admin lists, `retention` the sweep's deletes across tables.
 
 mod accounts;
+mod announcements;
 mod applications;
 mod audit;
 mod bind_codes;
@@ -39,6 +40,7 @@ pub use accounts::{
     update_email, update_standing, update_state,
 };
 pub use accounts::{find_account_id_by_customer, mark_ever_paid, update_stripe_customer};
+pub use announcements::Announcement;
 pub use applications::{
     Application, find_latest_application, insert_application, list_applications,
     mark_applications_decided,

@@ -67,11 +67,25 @@ pub struct HubInfo {
     /// How vouchers of this hub are verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voucher: Option<VoucherSummary>,
+    /// The super hubs this hub announces itself to, and how they answered (hub.md §11.4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superhubs: Vec<SuperhubStatus>,
     /// Implementation.
     pub software: Software,
     /// Accounts in `active`/`grace` with a tier other than `guest`; absent when not published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_count: Option<u64>,
+}
+
+/// One entry of `superhubs` in a hub's info document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuperhubStatus {
+    /// The super hub's base URL.
+    pub url: String,
+    /// The `state` it answered last (`pending_probe`, `listed`, …); `null` before any success.
+    pub state: Option<String>,
+    /// The last accepted announcement (ms); `null` before any.
+    pub last_success_at: Option<i64>,
 }
 
 /// One entry of `plans` in a hub's info document (hub.md §8.1, §11.1). Amounts are in the

@@ -7,6 +7,18 @@ use crate::{billing, membership};
 
 pub(crate) use shared::server::{ApiError, ApiResult};
 
+/// A record that cannot be issued: the database, or a bug (a record breaking §11.3).
+impl From<crate::directory::IssueError> for ApiError {
+    fn from(error: crate::directory::IssueError) -> Self {
+        match error {
+            crate::directory::IssueError::Store(error) => error.into(),
+            invalid @ crate::directory::IssueError::Invalid(_) => {
+                Self::Internal(invalid.to_string())
+            }
+        }
+    }
+}
+
 /// The one mapping of billing's refusals and failures (hub.md §8.2, §8.4).
 impl From<billing::Error> for ApiError {
     fn from(error: billing::Error) -> Self {

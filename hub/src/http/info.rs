@@ -75,6 +75,7 @@ pub(crate) fn info_document(
             jwks_url: format!("{base}/.well-known/jwks.json"),
             keys: vec![shared::voucher::jwk(&id.public_key())],
         }),
+        superhubs: Vec::new(),
         software: Software::this(shared::protocol::HUB_SOFTWARE),
         member_count: None,
     }
@@ -97,9 +98,13 @@ fn plan_summary(plan: &Plan) -> PlanSummary {
 }
 
 async fn get_info(State(state): State<AppState>) -> Response {
-    if state.config.hub.publish_member_count {
+    let superhubs = state.directory.statuses();
+    if state.config.hub.publish_member_count || !superhubs.is_empty() {
         let mut info = state.info.as_ref().clone();
-        info.member_count = Some(state.membership.member_count());
+        if state.config.hub.publish_member_count {
+            info.member_count = Some(state.membership.member_count());
+        }
+        info.superhubs = superhubs;
         shared::server::public_document(&info)
     } else {
         shared::server::public_document(state.info.as_ref())

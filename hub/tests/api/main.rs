@@ -3,6 +3,7 @@
 
 mod admin;
 mod billing;
+mod directory;
 mod email;
 mod environment;
 mod health;
