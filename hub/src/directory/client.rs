@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use shared::api::ErrorBody;
 use shared::envelope::Envelope;
+use shared::error_code::ErrorCode;
 
 /// Whole-request timeout (hub.md §11.4 rule 1).
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of an answer read; registration answers are a few hundred bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
-/// The error code of an envelope whose `seq` is not newer than the stored one.
-const STALE_SEQ: &str = "stale_seq";
 
 /// What a super hub answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +88,7 @@ impl Client {
                 let code = serde_json::from_slice::<ErrorBody>(&body)
                     .map(|e| e.error.code)
                     .unwrap_or_default();
-                if status == 409 && code == STALE_SEQ {
+                if status == 409 && code == ErrorCode::StaleSeq.as_str() {
                     Reply::StaleSeq
                 } else {
                     Reply::Failed(format!("{status} {code:.64}").trim_end().to_owned())
