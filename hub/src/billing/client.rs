@@ -67,13 +67,8 @@ impl StripeClient {
     /// # Panics
     /// When the TLS backend cannot initialise (a broken build).
     pub fn new(base: &str, secret_key: SecretString) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("goop-hub/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("invariant: the rustls client builds");
+        let http =
+            shared::http_client::outbound(concat!("goop-hub/", env!("CARGO_PKG_VERSION")), TIMEOUT);
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -213,15 +208,14 @@ fn transport(error: reqwest::Error) -> StripeError {
     }
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, StripeError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(StripeError::Decode("response larger than 4 MiB".to_owned()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, StripeError> {
+    use shared::http_client::ReadError;
+    shared::http_client::read_limited(response, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| match e {
+            ReadError::TooLarge(_) => StripeError::Decode("response larger than 4 MiB".to_owned()),
+            ReadError::Transport(e) => transport(e),
+        })
 }
 
 /// Stripe ids are `[A-Za-z0-9_]`; anything else is percent-encoded so an id cannot change the path.

@@ -42,13 +42,8 @@ impl Client {
     /// # Panics
     /// When the TLS backend cannot initialise (a broken build).
     pub(crate) fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("goop-hub/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("invariant: the rustls client builds");
+        let http =
+            shared::http_client::outbound(concat!("goop-hub/", env!("CARGO_PKG_VERSION")), TIMEOUT);
         Self { http }
     }
 
@@ -65,7 +60,7 @@ impl Client {
         let response = match sent {
             Ok(response) => response,
             Err(error) if error.is_timeout() => return Reply::Failed("timed out".to_owned()),
-            Err(error) => return Reply::Failed(describe(&error)),
+            Err(error) => return Reply::Failed(shared::http_client::describe(&error)),
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -104,24 +99,8 @@ fn is_state(state: &str) -> bool {
     (1..=32).contains(&state.len()) && state.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
-/// The error and its causes, on one line.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(source) = cause {
-        text.push_str(&format!(": {source}"));
-        cause = source.source();
-    }
-    text
-}
-
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err("answer larger than 64 KiB".to_owned());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    shared::http_client::read_limited(response, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| e.to_string())
 }
