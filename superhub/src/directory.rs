@@ -3,7 +3,10 @@
 //! pulled items through [`Directory::store_checked`], the same path.
 
 pub mod check;
+pub mod detail;
+pub mod resolve;
 pub mod summary;
+pub mod sweep;
 
 use std::sync::Arc;
 use std::time::Instant;
