@@ -6,8 +6,8 @@ use super::HubState;
 use crate::store::{Store, StoreError};
 
 impl Store {
-    /// Sets hub `id` to `state` (`listed` also sets `first_listed_at` once). Test hook: the probe
-    /// scheduler makes these transitions in production.
+    /// Sets hub `id` to `state` (`listed` also sets `first_listed_at` once) and takes it off the
+    /// probe queue. Test hook: the probe scheduler makes these transitions in production.
     ///
     /// # Errors
     /// [`StoreError`].
@@ -21,7 +21,7 @@ impl Store {
         let first_listed = (state == HubState::Listed).then_some(now_ms);
         sqlx::query(
             "update hubs set state = $2, first_listed_at = coalesce(first_listed_at, $3), \
-             updated_at = $4 where id = $1",
+             next_probe_at = null, updated_at = $4 where id = $1",
         )
         .bind(id)
         .bind(state.as_str())

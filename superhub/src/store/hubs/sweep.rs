@@ -58,7 +58,7 @@ impl Store {
         Ok(ids.len() as u64)
     }
 
-    /// Deletes up to 500 tombstones issued at or before `cutoff_ms` with their change rows, and the
+    /// Deletes up to 500 tombstones received at or before `cutoff_ms` with their change rows, and the
     /// hub rows they left `tombstoned` (with those hubs' probe rows and index rows). Returns how
     /// many tombstones went.
     ///
@@ -72,7 +72,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         lock_directory(&mut tx, now_ms).await?;
         let ids: Vec<String> = sqlx::query_scalar(
-            "select hub_id from tombstones where issued_at <= $1 order by hub_id limit $2",
+            "select hub_id from tombstones where received_at <= $1 order by hub_id limit $2",
         )
         .bind(cutoff_ms)
         .bind(DELETE_BATCH)
