@@ -123,7 +123,7 @@ impl Server {
         ready.set();
 
         tracing::info!(superhub_id = %id, "super hub started");
-        tracing::info!(%http_url, "HTTP: /healthz, /readyz, /api/v1/info");
+        tracing::info!(%http_url, "HTTP: /healthz, /readyz, /api/v1/info, /api/v1/hubs, /api/v1/resolve/{{slug}}");
         if let Some(addr) = metrics_addr {
             tracing::info!(url = %format!("http://{addr}/metrics"), "metrics");
         }

@@ -39,6 +39,8 @@ impl Refusal {
 }
 
 /// A checked envelope and what it carries.
+// One lives per request or feed item and moves once: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Checked {
     /// A hub record.

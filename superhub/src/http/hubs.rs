@@ -3,8 +3,9 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -118,21 +119,26 @@ async fn register(
     Ok((status, axum::Json(registered)).into_response())
 }
 
-/// The `{id}` of a path: an Ed25519 PeerId, else 400 `invalid_field`.
-fn hub_id(path: Result<Path<String>, PathRejection>) -> ApiResult<String> {
-    let Path(text) = path.map_err(|_| invalid_path("id", "the hub id is not valid"))?;
-    text.parse::<Ed25519PeerId>()
-        .map(|id| id.to_string())
-        .map_err(|e| invalid_path("id", format!("the hub id is not valid: {e}")))
+/// The `{id}` of the detail routes, after charging the `search_ip` bucket: an Ed25519 PeerId,
+/// else 400 `invalid_field`.
+struct HubPath(String);
+
+impl FromRequestParts<AppState> for HubPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+        charge(&state.limits.search, ip)?;
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid_path("id", "the hub id is not valid"))?;
+        text.parse::<Ed25519PeerId>()
+            .map(|id| Self(id.to_string()))
+            .map_err(|e| invalid_path("id", format!("the hub id is not valid: {e}")))
+    }
 }
 
-async fn detail(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Response> {
-    charge(&state.limits.search, ip)?;
-    let id = hub_id(path)?;
+async fn detail(State(state): State<AppState>, HubPath(id): HubPath) -> ApiResult<Response> {
     match state.directory.detail(&id).await? {
         Detail::Found(detail) => Ok(axum::Json(detail).into_response()),
         Detail::Gone(tombstone) => Ok(gone(&tombstone)),
@@ -153,13 +159,7 @@ fn gone(tombstone: &crate::store::TombstoneRow) -> Response {
     (StatusCode::GONE, axum::Json(body)).into_response()
 }
 
-async fn record(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Response> {
-    charge(&state.limits.search, ip)?;
-    let id = hub_id(path)?;
+async fn record(State(state): State<AppState>, HubPath(id): HubPath) -> ApiResult<Response> {
     let envelope = state
         .directory
         .latest_envelope(&id)

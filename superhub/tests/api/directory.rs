@@ -97,6 +97,17 @@ impl Fixture {
             .unwrap();
     }
 
+    /// The metrics page.
+    pub(crate) async fn metrics(&self) -> String {
+        let addr = self.superhub.server().metrics_addr().unwrap();
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` as `(status, JSON body)`.
     pub(crate) async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self.superhub.get(path).await;

@@ -42,15 +42,13 @@ impl Store {
         cutoff_ms: i64,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.begin_write().await?;
-        lock_directory(&mut tx, now_ms).await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "select id from hubs where state = 'expired' and expires_at <= $1 order by id limit $2",
-        )
-        .bind(cutoff_ms)
-        .bind(DELETE_BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
+        let (mut tx, ids) = self
+            .begin_deleting(
+                "select id from hubs where state = 'expired' and expires_at <= $1 order by id limit $2",
+                cutoff_ms,
+                now_ms,
+            )
+            .await?;
         for id in &ids {
             delete_hub(&mut tx, self.kind(), id).await?;
         }
@@ -69,15 +67,13 @@ impl Store {
         cutoff_ms: i64,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.begin_write().await?;
-        lock_directory(&mut tx, now_ms).await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "select hub_id from tombstones where received_at <= $1 order by hub_id limit $2",
-        )
-        .bind(cutoff_ms)
-        .bind(DELETE_BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
+        let (mut tx, ids) = self
+            .begin_deleting(
+                "select hub_id from tombstones where received_at <= $1 order by hub_id limit $2",
+                cutoff_ms,
+                now_ms,
+            )
+            .await?;
         for id in &ids {
             let tombstoned: Option<String> =
                 sqlx::query_scalar("select id from hubs where id = $1 and state = 'tombstoned'")
@@ -98,6 +94,24 @@ impl Store {
         }
         tx.commit().await?;
         Ok(ids.len() as u64)
+    }
+
+    /// Begins a locked write transaction and selects the first [`DELETE_BATCH`] ids of `select`
+    /// (parameters: the cut-off, the batch size).
+    async fn begin_deleting(
+        &self,
+        select: &'static str,
+        cutoff_ms: i64,
+        now_ms: i64,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Vec<String>), StoreError> {
+        let mut tx = self.begin_write().await?;
+        lock_directory(&mut tx, now_ms).await?;
+        let ids = sqlx::query_scalar(select)
+            .bind(cutoff_ms)
+            .bind(DELETE_BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+        Ok((tx, ids))
     }
 
     /// Deletes probe rows older than `cutoff_ms` (§4.4: kept `probe.history_days`). Returns how

@@ -199,7 +199,7 @@ async fn registration_refuses_oversized_bodies_wrong_types_and_floods() {
     assert_eq!(plain_code, "unsupported_media_type");
     assert_eq!(flooded.status(), 429, "the 11th POST from one IP");
     assert!(flooded.headers().contains_key("retry-after"));
-    let metrics = metrics_text(&fixture).await;
+    let metrics = fixture.metrics().await;
     for line in [
         r#"superhub_registrations_total{type="hub-record",outcome="accepted"} 1"#,
         r#"superhub_registrations_total{type="hub-record",outcome="invalid"} 1"#,
@@ -208,16 +208,6 @@ async fn registration_refuses_oversized_bodies_wrong_types_and_floods() {
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
-}
-
-async fn metrics_text(fixture: &Fixture) -> String {
-    let addr = fixture.superhub.server().metrics_addr().unwrap();
-    reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -153,13 +153,7 @@ async fn resolve_refuses_malformed_slugs_and_counts_outcomes() {
     }
     let (status, _) = fixture.get_json("/api/v1/resolve/nobody-here").await;
     assert_eq!(status, 404);
-    let addr = fixture.superhub.server().metrics_addr().unwrap();
-    let metrics = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = fixture.metrics().await;
     assert!(
         metrics.contains(r#"superhub_resolve_total{outcome="not_found"} 1"#),
         "{metrics}"

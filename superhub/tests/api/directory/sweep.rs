@@ -49,13 +49,7 @@ async fn sweep_task_expires_a_record_an_hour_after_its_last_refresh(db: TestDb) 
         .get_json(&format!("/api/v1/hubs/{}", hub_id(&gone_key)))
         .await;
     assert_eq!(status, 410, "a tombstoned hub stays tombstoned");
-    let addr = fixture.superhub.server().metrics_addr().unwrap();
-    let metrics = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = fixture.metrics().await;
     assert!(
         metrics.contains(r#"superhub_hubs{state="expired"} 1"#),
         "{metrics}"
