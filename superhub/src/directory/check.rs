@@ -266,6 +266,8 @@ mod tests {
             missing.to_string().into_bytes(),
             number.to_string().into_bytes(),
             vec![0xff, 0xfe, b'{'],
+            "[".repeat(10_000).into_bytes(),
+            format!("{{\"type\":{}", "[".repeat(10_000)).into_bytes(),
         ] {
             assert_eq!(code(&bytes), ErrorCode::InvalidEnvelope, "{bytes:?}");
         }
@@ -355,6 +357,13 @@ mod tests {
             p["id"] = json!(testkit::record::hub_id(&Keypair::generate()));
         });
 
+        let nested = envelope_bytes(&Envelope::sign(
+            &key,
+            EnvelopeType::HubRecord,
+            "[".repeat(10_000),
+        ));
+
+        assert_eq!(code(&nested), ErrorCode::InvalidPayload);
         assert_eq!(code(&not_object), ErrorCode::InvalidPayload);
         assert_eq!(code(&not_json), ErrorCode::InvalidPayload);
         assert_eq!(code(&v2), ErrorCode::InvalidPayload);

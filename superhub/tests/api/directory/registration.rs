@@ -55,6 +55,12 @@ async fn registration_refuses_rows_1_to_10_each_with_its_code() {
     let cases: Vec<(&str, Vec<u8>, &str, Option<&str>)> = vec![
         ("not JSON", b"{nope".to_vec(), "invalid_envelope", None),
         (
+            "deeply nested",
+            "[".repeat(10_000).into_bytes(),
+            "invalid_envelope",
+            None,
+        ),
+        (
             "extra field",
             extra.to_string().into_bytes(),
             "invalid_envelope",
