@@ -2,6 +2,7 @@
 //! expiry sweep, on both databases. [`Fixture`] is a running super hub with a handle on its clock
 //! and a second store on its database to arrange what probes and moderation would do.
 
+mod detail;
 mod registration;
 mod resolve;
 mod sweep;
