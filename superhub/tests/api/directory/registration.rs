@@ -261,6 +261,12 @@ async fn registration_orders_by_seq_and_tombstones_end_and_revive_a_hub(db: Test
         (2870..=2880).contains(&refresh),
         "80 % of an hour: {refresh}"
     );
+    let repeated = fixture.register(&envelope).await;
+    assert_eq!(repeated.status(), 200, "a repeat starts nothing");
+    assert_eq!(
+        repeated.json::<Value>().await.unwrap()["state"],
+        "pending_probe"
+    );
     fixture.list(&id).await;
     let again = fixture.register(&envelope).await;
     assert_eq!(again.status(), 200);
