@@ -195,6 +195,34 @@ pub struct SuperhubInfo {
     pub contact_email: String,
     /// Implementation.
     pub software: Software,
+    /// What this directory requires of a listing (absent from documents that predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<DirectoryPolicy>,
+    /// Hubs listed and known, counted when the document is served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<DirectoryCounts>,
+}
+
+/// `policy` of [`SuperhubInfo`] (superhub.md §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryPolicy {
+    /// Only `https` hubs are accepted.
+    pub require_https: bool,
+    /// Longest record lifetime accepted.
+    pub record_max_lifetime_secs: u64,
+    /// Period of the re-probes of listed hubs.
+    pub probe_interval_secs: u64,
+    /// How a hub gets listed: `probe_required`.
+    pub listing: String,
+}
+
+/// `counts` of [`SuperhubInfo`] (superhub.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryCounts {
+    /// Hubs in search: `listed` and not hidden.
+    pub listed: i64,
+    /// Hubs the public detail shows: not tombstoned and not hidden.
+    pub known: i64,
 }
 
 /// The error body of every JSON route (hub.md §0.1).

@@ -3,7 +3,10 @@
 //! pulled items through [`Directory::store_checked`], the same path.
 
 pub mod check;
+pub mod detail;
+pub mod resolve;
 pub mod summary;
+pub mod sweep;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,7 +52,7 @@ pub struct Registered {
     /// Records only: re-announce after this (80 % of the remaining lifetime).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_after_secs: Option<i64>,
-    /// A probe is pending (answered 202).
+    /// This request made a probe due (answered 202); an idempotent repeat answers 200.
     #[serde(skip)]
     pub probe_pending: bool,
     /// Something was stored (false for an idempotent repeat).
@@ -121,9 +124,8 @@ impl Directory {
                     .await?;
                 let (state, probe_pending, stored) = match put {
                     PutRecord::Stored { state, probe_due } => (state, probe_due, true),
-                    PutRecord::Unchanged { state } => {
-                        (state, state == HubState::PendingProbe, false)
-                    }
+                    // A repeat starts nothing: 200 with the current state (§3.2).
+                    PutRecord::Unchanged { state } => (state, false, false),
                     PutRecord::Stale => return Err(RegisterError::Conflict(ErrorCode::StaleSeq)),
                     PutRecord::Tombstoned => {
                         return Err(RegisterError::Conflict(ErrorCode::Tombstoned));

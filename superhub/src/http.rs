@@ -1,9 +1,12 @@
 //! The super hub's HTTP surface: [`router`] merges the feature routers;
 //! [`shared::server::finish_router`] adds the cross-cutting layers.
 
+mod error;
 pub(crate) mod extract;
 mod health;
+mod hubs;
 mod info;
+mod resolve;
 
 use axum::Router;
 use shared::server::{HttpLimits, HttpMetrics};
@@ -19,6 +22,8 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
     let app = Router::new()
         .merge(health::router())
         .merge(info::router())
+        .merge(hubs::router())
+        .merge(resolve::router())
         .with_state(state);
     shared::server::finish_router(app, &limits, metrics)
 }

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`config`]: typed configuration, layered defaults → TOML → `SUPERHUB_*` env → CLI.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
-//! - `http`: the axum router (`/healthz`, `/readyz`, `/api/v1/info`).
+//! - `http`: the axum router (`/healthz`, `/readyz`, `/api/v1/info`, registration, detail, resolve).
+//! - [`directory`]: the directory's rules: registration checks and ordering, detail, resolve, the sweep.
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `superhub init`, writing a commented config and a key.
 //!

@@ -1,13 +1,21 @@
 //! The super hub's Prometheus metrics (superhub.md §12), served on `metrics.bind`.
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use shared::server::HttpMetrics;
+
+use crate::store::{HubCounts, HubState};
 
 /// Every metric the super hub exports.
 #[derive(Debug, Clone)]
 pub(crate) struct Metrics {
     /// `superhub_http_requests_total` and `superhub_http_request_duration_seconds`.
     pub(crate) http: HttpMetrics,
+    /// Registration, stored hubs and resolve.
+    pub(crate) directory: DirectoryMetrics,
 }
 
 impl Metrics {
@@ -16,6 +24,86 @@ impl Metrics {
         shared::server::register_build_info(registry, "superhub");
         Self {
             http: HttpMetrics::register(registry, "superhub"),
+            directory: DirectoryMetrics::register(registry),
         }
+    }
+}
+
+/// Labels of `superhub_registrations_total`: `type` is `hub-record`, `hub-tombstone` or `other`,
+/// so invented envelope types cannot grow the family.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RegistrationLabels {
+    pub(crate) r#type: &'static str,
+    pub(crate) outcome: &'static str,
+}
+
+/// `state` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct StateLabel {
+    pub(crate) state: &'static str,
+}
+
+/// `outcome` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct OutcomeLabel {
+    pub(crate) outcome: &'static str,
+}
+
+/// The directory's metrics: registrations, stored hubs per state and resolves.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DirectoryMetrics {
+    /// `superhub_registrations_total{type,outcome}`.
+    pub(crate) registrations: Family<RegistrationLabels, Counter>,
+    /// `superhub_hubs{state}`: stored hubs per state, refreshed by the sweep.
+    pub(crate) hubs: Family<StateLabel, Gauge>,
+    /// `superhub_hubs_hidden`: hidden hubs, refreshed by the sweep.
+    pub(crate) hubs_hidden: Gauge,
+    /// `superhub_resolve_total{outcome}`: `found` or `not_found`.
+    pub(crate) resolve: Family<OutcomeLabel, Counter>,
+}
+
+impl DirectoryMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "superhub_registrations",
+            "POST /api/v1/hubs by envelope type and outcome",
+            metrics.registrations.clone(),
+        );
+        registry.register(
+            "superhub_hubs",
+            "Stored hubs per state",
+            metrics.hubs.clone(),
+        );
+        registry.register(
+            "superhub_hubs_hidden",
+            "Hidden hubs",
+            metrics.hubs_hidden.clone(),
+        );
+        registry.register(
+            "superhub_resolve",
+            "Slug resolves by outcome",
+            metrics.resolve.clone(),
+        );
+        metrics
+    }
+
+    /// Counts one registration.
+    pub(crate) fn registration(&self, r#type: &'static str, outcome: &'static str) {
+        self.registrations
+            .get_or_create(&RegistrationLabels { r#type, outcome })
+            .inc();
+    }
+
+    /// Sets the hub gauges from `counts`, every state included (0 when none).
+    pub(crate) fn set_hubs(&self, counts: &HubCounts) {
+        for state in HubState::ALL {
+            self.hubs
+                .get_or_create(&StateLabel {
+                    state: state.as_str(),
+                })
+                .set(counts.in_state(state));
+        }
+        self.hubs_hidden.set(counts.hidden());
     }
 }

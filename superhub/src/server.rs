@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use libp2p::PeerId;
 use prometheus_client::registry::Registry;
-use shared::api::{Software, SuperhubInfo};
+use shared::api::{DirectoryPolicy, Software, SuperhubInfo};
 use shared::config::{LoadConfigError, Overrides, Sources};
 use shared::db::ConnectError;
 use shared::server::{BindError, Listeners, OpenIdentityError, Readiness, TaskError, Tasks};
@@ -77,11 +77,19 @@ impl Server {
             http_url: http_url.clone(),
             contact_email: config.superhub.contact_email.clone(),
             software: Software::this(shared::protocol::SUPERHUB_SOFTWARE),
+            policy: Some(DirectoryPolicy {
+                require_https: config.directory.require_https,
+                record_max_lifetime_secs: config.directory.record_max_lifetime.as_secs(),
+                probe_interval_secs: config.probe.interval.as_secs(),
+                listing: "probe_required".to_owned(),
+            }),
+            counts: None,
         };
         let ready = Readiness::default();
         let config = Arc::new(config);
         let directory = Directory::new(store.clone(), config.clone(), &id.to_string());
         let state = AppState {
+            metrics: metrics.clone(),
             limits: Arc::new(crate::http::extract::IpLimiters::new(&config.rate_limits)),
             directory,
             config,
@@ -92,6 +100,15 @@ impl Server {
 
         let tasks = Tasks::default();
         let token = tasks.token().clone();
+        tasks.spawn_infallible(
+            "directory sweep",
+            crate::directory::sweep::run_sweep(
+                store.clone(),
+                state.config.clone(),
+                metrics.directory.clone(),
+                token.child_token(),
+            ),
+        );
         let app = crate::http::router(state, metrics.http.clone());
         tasks.spawn(
             "http",
@@ -106,7 +123,7 @@ impl Server {
         ready.set();
 
         tracing::info!(superhub_id = %id, "super hub started");
-        tracing::info!(%http_url, "HTTP: /healthz, /readyz, /api/v1/info");
+        tracing::info!(%http_url, "HTTP: /healthz, /readyz, /api/v1/info, /api/v1/hubs, /api/v1/resolve/{{slug}}");
         if let Some(addr) = metrics_addr {
             tracing::info!(url = %format!("http://{addr}/metrics"), "metrics");
         }

@@ -11,7 +11,10 @@ use std::path::Path;
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use changes::{ChangeKind, append_change, lock_directory, next_change_seq};
-pub use hubs::{HubListing, HubState, LISTING_COLUMNS, Provenance, PutRecord, PutTombstone};
+pub use hubs::{
+    DETAIL_PROBES, HubCounts, HubDetailRow, HubListing, HubState, LISTING_COLUMNS, ProbeRow,
+    Provenance, PutRecord, PutTombstone, TombstoneRow,
+};
 pub use shared::db::StoreError;
 pub use slug_claims::{Claim, HeldClaim, claim_key, release_claims, winner, witness_claim};
 

@@ -39,6 +39,8 @@ impl Refusal {
 }
 
 /// A checked envelope and what it carries.
+// One lives per request or feed item and moves once: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Checked {
     /// A hub record.
@@ -191,3 +193,6 @@ fn check_times(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

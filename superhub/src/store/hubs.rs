@@ -3,6 +3,12 @@
 //! one write path of registration and federation: each orders by `seq` (§3.2), stores, updates
 //! the slug evidence (§5.4) and appends the change (§7.1) in one transaction.
 
+mod overrides;
+mod read;
+mod sweep;
+
+pub use read::{DETAIL_PROBES, HubCounts, HubDetailRow, ProbeRow, TombstoneRow};
+
 use shared::envelope::Envelope;
 use shared::record::{HubRecord, Tombstone};
 use sqlx::AnyConnection;
