@@ -5,6 +5,7 @@
 //! - [`config`]: typed configuration, layered defaults → TOML → `SUPERHUB_*` env → CLI.
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
 //! - `http`: the axum router (`/healthz`, `/readyz`, `/api/v1/info`).
+//! - [`probe`]: the probe scheduler and the HTTP and libp2p probes (§4).
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `superhub init`, writing a commented config and a key.
 //!
@@ -23,6 +24,7 @@ pub mod directory;
 mod http;
 pub mod init;
 mod metrics;
+pub mod probe;
 pub mod server;
 mod state;
 pub mod store;

@@ -98,6 +98,8 @@ pub struct ProbeConfig {
     /// Whole timeout of the libp2p probe.
     #[serde(rename = "p2p_timeout_secs", with = "shared::config::secs")]
     pub p2p_timeout: Duration,
+    /// How often the scheduler looks for due probes, in milliseconds (§4.1; tests shorten it).
+    pub tick_millis: u64,
 }
 
 impl Default for ProbeConfig {
@@ -115,11 +117,17 @@ impl Default for ProbeConfig {
             allow_private_addresses: false,
             p2p: true,
             p2p_timeout: Duration::from_secs(10),
+            tick_millis: 5000,
         }
     }
 }
 
 impl ProbeConfig {
+    /// The scheduler's tick.
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_millis)
+    }
+
     pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
         let positive = [
             ("probe.interval_secs", self.interval.as_secs()),
@@ -138,6 +146,12 @@ impl ProbeConfig {
             if value == 0 {
                 return Err(LoadConfigError::rule(key, "at least 1"));
             }
+        }
+        if !(10..=60_000).contains(&self.tick_millis) {
+            return Err(LoadConfigError::rule(
+                "probe.tick_millis",
+                "between 10 and 60000",
+            ));
         }
         if self.jitter >= self.interval {
             return Err(LoadConfigError::rule(
