@@ -13,7 +13,9 @@ use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use changes::{ChangeKind, append_change, lock_directory, next_change_seq};
 pub use hubs::{HubState, Provenance, PutRecord, PutTombstone};
-pub use probes::{DueProbe, ProbeReport, ProbeRow, Recorded, Transition};
+pub use probes::{
+    DueProbe, ProbeHistoryRow, ProbeReport, ProbeRow, ProbeStatus, Recorded, Transition,
+};
 pub use shared::db::StoreError;
 pub use slug_claims::{Claim, claim_key, release_claims, witness_claim};
 

@@ -105,20 +105,25 @@ fn info_url(http_url: &str) -> Option<Url> {
     matches!(url.scheme(), "http" | "https").then_some(url)
 }
 
-/// A transport failure's outcome. TLS failures surface as an `InvalidData` I/O error inside a
-/// connect error (tokio-rustls reports handshake errors that way).
+/// A transport failure's outcome. TLS failures surface as an `InvalidData` I/O error (tokio-rustls
+/// reports handshake errors that way), wrapped in further I/O errors whose `source` skips it, so
+/// every I/O error's inner error is searched too.
 fn classify(error: &reqwest::Error) -> HttpOutcome {
     if error.is_timeout() {
         return HttpOutcome::Timeout;
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            match io.kind() {
+        let mut io = cause.downcast_ref::<std::io::Error>();
+        while let Some(e) = io {
+            match e.kind() {
                 std::io::ErrorKind::InvalidData => return HttpOutcome::TlsError,
                 std::io::ErrorKind::TimedOut => return HttpOutcome::Timeout,
                 _ => {}
             }
+            io = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<std::io::Error>());
         }
         source = cause.source();
     }

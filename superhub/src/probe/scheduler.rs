@@ -6,13 +6,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::future::BoxFuture;
-use futures::stream::{FuturesUnordered, StreamExt as _};
 use shared::clock::Clock;
 use shared::server::Tasks;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::http::HttpProbe;
 use super::outcome::{HttpOutcome, Measured};
@@ -37,13 +36,30 @@ struct Inner {
     p2p: Option<P2pProbe>,
     metrics: Metrics,
     wakeup: Arc<Notify>,
+    /// Each probe runs as its own task here (never inside the scheduler's task: a probe holding
+    /// a SQLite write transaction must keep running while the scheduler waits for the lock).
+    tracker: TaskTracker,
+    token: CancellationToken,
 }
 
-/// Probes started and not yet recorded.
-#[derive(Default)]
+/// Probes started and not yet recorded: their hub ids, and the channel each reports its end on.
+#[derive(Debug)]
 pub(crate) struct InFlight {
-    probes: FuturesUnordered<BoxFuture<'static, String>>,
     ids: Vec<String>,
+    done_tx: mpsc::Sender<String>,
+    done_rx: mpsc::Receiver<String>,
+}
+
+impl InFlight {
+    fn new(concurrency: usize) -> Self {
+        // At most `concurrency` probes are in flight and each reports once: sends never wait.
+        let (done_tx, done_rx) = mpsc::channel(concurrency);
+        Self {
+            ids: Vec::new(),
+            done_tx,
+            done_rx,
+        }
+    }
 }
 
 impl Prober {
@@ -76,22 +92,24 @@ impl Prober {
                 p2p,
                 metrics,
                 wakeup,
+                tracker: tasks.tracker().clone(),
+                token: tasks.token().child_token(),
             }),
         };
-        let token = tasks.token().child_token();
+        let token = prober.inner.token.clone();
         tasks.spawn_infallible("probe-scheduler", prober.clone().run(token));
         Ok(prober)
     }
 
-    /// Ticks until `token` is cancelled; dropping the in-flight probes abandons them unrecorded.
+    /// Ticks until `token` is cancelled, which also abandons the probes in flight unrecorded.
     async fn run(self, token: CancellationToken) {
         let mut ticker = tokio::time::interval(self.inner.config.tick());
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut in_flight = InFlight::default();
+        let mut in_flight = InFlight::new(self.inner.config.concurrency);
         loop {
             tokio::select! {
                 () = token.cancelled() => return,
-                Some(id) = in_flight.probes.next(), if !in_flight.probes.is_empty() => {
+                Some(id) = in_flight.done_rx.recv() => {
                     in_flight.ids.retain(|busy| *busy != id);
                 }
                 _ = ticker.tick() => {}
@@ -119,11 +137,14 @@ impl Prober {
             .await?;
         for hub in claimed {
             in_flight.ids.push(hub.id.clone());
-            let this = self.clone();
-            in_flight.probes.push(Box::pin(async move {
-                this.probe(&hub).await;
-                hub.id
-            }));
+            let (this, done) = (self.clone(), in_flight.done_tx.clone());
+            inner.tracker.spawn(async move {
+                tokio::select! {
+                    () = this.inner.token.cancelled() => {}
+                    () = this.probe(&hub) => {}
+                }
+                let _ = done.try_send(hub.id);
+            });
         }
         let due = inner.store.count_due_probes(now_ms).await?;
         inner.metrics.probe_due.set(due);
@@ -194,10 +215,4 @@ impl Prober {
 
 fn is_ok(result: &Measured<HttpOutcome>) -> bool {
     result.outcome == HttpOutcome::Ok
-}
-
-impl std::fmt::Debug for InFlight {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InFlight").field("ids", &self.ids).finish()
-    }
 }

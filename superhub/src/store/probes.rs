@@ -84,6 +84,46 @@ pub enum Recorded {
     Superseded,
 }
 
+/// A hub's probe state and measured values (§4.4), as detail pages show them.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ProbeStatus {
+    /// `hubs.state`.
+    pub state: String,
+    /// Failed HTTP probes in a row.
+    pub consecutive_failures: i64,
+    /// When the hub was first listed (`listed_since`).
+    pub first_listed_at: Option<i64>,
+    /// When the last probe finished.
+    pub last_probe_at: Option<i64>,
+    /// When the hub is due next.
+    pub next_probe_at: Option<i64>,
+    /// The `http_url` of the last passed probe.
+    pub probed_http_url: Option<String>,
+    /// The `multiaddrs` (JSON text) of the last passed probe.
+    pub probed_multiaddrs: Option<String>,
+    /// ok ÷ all HTTP probes of 30 days; null below 10 probes.
+    pub uptime_30d: Option<f64>,
+    /// Median RTT of the ok HTTP probes of 24 h.
+    pub rtt_ms: Option<i64>,
+    /// When a libp2p probe last passed.
+    pub p2p_ok_at: Option<i64>,
+    /// The ping RTT of the last libp2p probe; null when it failed (`p2p_reachable` = not null).
+    pub p2p_rtt_ms: Option<i64>,
+}
+
+/// One row of a hub's probe history.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ProbeHistoryRow {
+    /// When the probe finished.
+    pub at: i64,
+    /// `http` or `p2p`.
+    pub kind: String,
+    /// The outcome word.
+    pub outcome: String,
+    /// Its RTT, for passes.
+    pub rtt_ms: Option<i64>,
+}
+
 #[derive(sqlx::FromRow)]
 struct Current {
     state: String,
@@ -196,7 +236,7 @@ impl Store {
         let p2p_ok = report.p2p.as_ref().is_some_and(ProbeRow::ok);
         let done = sqlx::query(
             "update hubs set state = $4, consecutive_failures = $5, next_probe_at = $6, \
-             last_probe_at = $7, uptime_30d = $8, rtt_ms = $9, \
+             last_probe_at = $7, uptime_30d = case when $16 = 1 then $8 else null end, rtt_ms = $9, \
              first_listed_at = case when $10 = 1 then coalesce(first_listed_at, $7) else first_listed_at end, \
              probed_http_url = case when $10 = 1 then http_url else probed_http_url end, \
              probed_multiaddrs = case when $10 = 1 then multiaddrs else probed_multiaddrs end, \
@@ -212,7 +252,9 @@ impl Store {
         .bind(transition.consecutive_failures)
         .bind(transition.next_probe_at)
         .bind(report.at)
-        .bind(uptime)
+        // Never a null float: sqlx's Any driver binds it as float4 on Postgres, and the cached
+        // statement then refuses the float8 of the next call.
+        .bind(uptime.unwrap_or(0.0))
         .bind(rtt)
         .bind(i64::from(ok))
         .bind(i64::from(p2p_ok))
@@ -220,6 +262,7 @@ impl Store {
         .bind(report.p2p.and_then(|p| p.ok().then_some(p.rtt_ms).flatten()))
         .bind(&current.state)
         .bind(current.consecutive_failures)
+        .bind(i64::from(uptime.is_some()))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -227,6 +270,40 @@ impl Store {
         }
         tx.commit().await?;
         Ok(Recorded::Applied(transition.state))
+    }
+
+    /// The probe state and measured values of hub `id`, if stored.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn probe_status(&self, id: &str) -> Result<Option<ProbeStatus>, StoreError> {
+        Ok(sqlx::query_as(
+            "select state, consecutive_failures, first_listed_at, last_probe_at, next_probe_at, \
+             probed_http_url, probed_multiaddrs, uptime_30d, rtt_ms, p2p_ok_at, p2p_rtt_ms \
+             from hubs where id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The newest `limit` probe rows of hub `id`, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn probe_history(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<ProbeHistoryRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "select at, kind, outcome, rtt_ms from probes where hub_id = $1 \
+             order by at desc, id desc limit $2",
+        )
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Deletes probe rows older than `before_ms` (history retention, §4.4); returns how many.
