@@ -380,9 +380,10 @@ async fn measure(
     .bind((count - 1) / 2)
     .fetch_all(&mut *conn)
     .await?;
-    let rtt = i64::try_from(
-        middle.iter().map(|v| i128::from(*v)).sum::<i128>() / middle.len().max(1) as i128,
-    )
-    .ok();
+    let rtt = match middle[..] {
+        [one] => Some(one),
+        [low, high] => Some(low + (high - low) / 2),
+        _ => None,
+    };
     Ok((uptime, rtt))
 }

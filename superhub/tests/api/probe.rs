@@ -160,6 +160,9 @@ async fn a_hub_answering_its_own_id_is_listed_after_one_probe(db: TestDb) {
     );
     h.wait_for_metric("superhub_probes_total{kind=\"http\",outcome=\"ok\"} 1")
         .await;
+    h.wait_for_metric("superhub_probe_duration_seconds_count{kind=\"http\"} 1")
+        .await;
+    h.wait_for_metric("superhub_probe_due 0").await;
 }
 
 each_backend!(a_hub_answering_another_id_fails_with_id_mismatch_and_is_never_listed);

@@ -146,31 +146,27 @@ impl EventLoop {
                 peer_id: Some(peer),
                 error,
                 ..
-            } => {
-                if self
-                    .pending
-                    .get(&peer)
-                    .is_some_and(|p| p.connection.is_none())
-                {
-                    let outcome = match error {
-                        DialError::WrongPeerId { .. } => P2pOutcome::WrongPeer,
-                        _ => P2pOutcome::DialFailed,
-                    };
-                    self.finish(peer, Measured::failed(outcome));
-                }
+            } if self
+                .pending
+                .get(&peer)
+                .is_some_and(|p| p.connection.is_none()) =>
+            {
+                let outcome = match error {
+                    DialError::WrongPeerId { .. } => P2pOutcome::WrongPeer,
+                    _ => P2pOutcome::DialFailed,
+                };
+                self.finish(peer, Measured::failed(outcome));
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 connection_id,
                 ..
-            } => {
-                if self
-                    .pending
-                    .get(&peer_id)
-                    .is_some_and(|p| p.connection == Some(connection_id))
-                {
-                    self.finish(peer_id, Measured::failed(P2pOutcome::DialFailed));
-                }
+            } if self
+                .pending
+                .get(&peer_id)
+                .is_some_and(|p| p.connection == Some(connection_id)) =>
+            {
+                self.finish(peer_id, Measured::failed(P2pOutcome::DialFailed));
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,

@@ -96,7 +96,7 @@ async fn claims_follow_the_priority_order_and_are_exclusive(db: TestDb) {
     let due = store.count_due_probes(NOW).await.unwrap();
     let one = store.claim_due_probes(NOW, 1, &[]).await.unwrap();
     let skipping = store
-        .claim_due_probes(NOW, 10, &[remote.id.clone()])
+        .claim_due_probes(NOW, 10, std::slice::from_ref(&remote.id))
         .await
         .unwrap();
     let rest = store.claim_due_probes(NOW, 10, &[]).await.unwrap();
