@@ -356,7 +356,6 @@ async fn measure(
     .bind(now_ms - UPTIME_WINDOW_MS)
     .fetch_one(&mut *conn)
     .await?;
-    #[allow(clippy::cast_precision_loss)]
     let uptime = (all >= UPTIME_MIN_PROBES).then(|| ok as f64 / all as f64);
     let since = now_ms - RTT_WINDOW_MS;
     let count: i64 = sqlx::query_scalar(

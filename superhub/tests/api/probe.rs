@@ -13,7 +13,7 @@ use shared::clock::Clock;
 use shared::db::DatabaseConfig;
 use shared::record::HubRecord;
 use superhub::store::{ProbeHistoryRow, ProbeStatus, Provenance, Store};
-use testkit::record::{hub_id, hub_record, sign_record, sign_tombstone};
+use testkit::record::{hub_id, hub_record, sign_record};
 use testkit::{TestDb, TestSuperhub, each_backend, eventually};
 
 use info_server::{Answer, InfoServer};
@@ -344,23 +344,7 @@ async fn a_tombstone_stored_while_probing_is_not_undone_by_the_result(db: TestDb
     })
     .await;
 
-    let envelope = sign_tombstone(&key, record.seq + 1, h.clock.now_ms(), "closing");
-    let tombstone = shared::record::Tombstone {
-        v: 1,
-        id: record.id.clone(),
-        seq: record.seq + 1,
-        issued_at: h.clock.now_ms(),
-        reason: "closing".to_owned(),
-    };
-    h.store
-        .put_tombstone(
-            &envelope,
-            &tombstone,
-            &Provenance::direct("self"),
-            h.clock.now_ms(),
-        )
-        .await
-        .unwrap();
+    store::tombstone(&h.store, &key, &record, h.clock.now_ms()).await;
     h.wait_for_metric("superhub_probes_total{kind=\"http\",outcome=\"timeout\"} 1")
         .await;
 

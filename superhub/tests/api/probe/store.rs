@@ -35,6 +35,22 @@ async fn new_hub(store: &Store, from: &Provenance, now: i64) -> (Keypair, HubRec
     (key, record)
 }
 
+/// Stores a tombstone of `key`'s hub that orders after `record`.
+pub(super) async fn tombstone(store: &Store, key: &Keypair, record: &HubRecord, now: i64) {
+    let envelope = sign_tombstone(key, record.seq + 1, now, "closing");
+    let tombstone = Tombstone {
+        v: 1,
+        id: record.id.clone(),
+        seq: record.seq + 1,
+        issued_at: now,
+        reason: "closing".to_owned(),
+    };
+    store
+        .put_tombstone(&envelope, &tombstone, &Provenance::direct("self"), now)
+        .await
+        .unwrap();
+}
+
 fn http(outcome: &str, rtt_ms: Option<i64>) -> ProbeRow<'_> {
     ProbeRow { outcome, rtt_ms }
 }
@@ -129,18 +145,7 @@ async fn expired_and_tombstoned_hubs_are_never_due(db: TestDb) {
     let here = Provenance::direct("self");
     let (_, expiring) = new_hub(&store, &here, NOW).await;
     let (key, gone) = new_hub(&store, &here, NOW).await;
-    let envelope = sign_tombstone(&key, gone.seq + 1, NOW, "");
-    let tombstone = Tombstone {
-        v: 1,
-        id: gone.id.clone(),
-        seq: gone.seq + 1,
-        issued_at: NOW,
-        reason: String::new(),
-    };
-    store
-        .put_tombstone(&envelope, &tombstone, &here, NOW)
-        .await
-        .unwrap();
+    tombstone(&store, &key, &gone, NOW).await;
 
     let before_expiry = store
         .claim_due_probes(NOW + HOUR - 1, 10, &[])
@@ -165,18 +170,7 @@ async fn a_result_is_dropped_after_a_new_address_or_a_tombstone(db: TestDb) {
     moved.seq += 1;
     moved.http_url = "https://elsewhere.example.org".to_owned();
     put(&store, &moving_key, &moved, &here, NOW + 1).await;
-    let envelope = sign_tombstone(&closing_key, closing.seq + 1, NOW, "");
-    let tombstone = Tombstone {
-        v: 1,
-        id: closing.id.clone(),
-        seq: closing.seq + 1,
-        issued_at: NOW,
-        reason: String::new(),
-    };
-    store
-        .put_tombstone(&envelope, &tombstone, &here, NOW + 1)
-        .await
-        .unwrap();
+    tombstone(&store, &closing_key, &closing, NOW + 1).await;
 
     for hub in &claimed {
         let recorded = record(&store, hub, NOW + 2, http("ok", Some(3)), None, NOW + HOUR).await;
