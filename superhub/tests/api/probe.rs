@@ -64,6 +64,13 @@ impl Harness {
         record
     }
 
+    /// Starts a server answering `key`'s hub id and registers that hub at it.
+    pub(crate) async fn register_answering(&self, key: &Keypair) -> (InfoServer, HubRecord) {
+        let server = InfoServer::start(Answer::Id(hub_id(key))).await;
+        let record = self.register(key, &server.url).await;
+        (server, record)
+    }
+
     /// Stores `record`, signed by `key`.
     pub(crate) async fn put(&self, key: &Keypair, record: &HubRecord) {
         self.store
@@ -130,10 +137,7 @@ each_backend!(a_hub_answering_its_own_id_is_listed_after_one_probe);
 
 async fn a_hub_answering_its_own_id_is_listed_after_one_probe(db: TestDb) {
     let h = Harness::start(&db, |_| {}).await;
-    let key = Keypair::generate();
-    let hub = InfoServer::start(Answer::Id(hub_id(&key))).await;
-
-    let record = h.register(&key, &hub.url).await;
+    let (hub, record) = h.register_answering(&Keypair::generate()).await;
     let rows = h.wait_for_probes(&record.id, "http", 1).await;
 
     let status = h.status(&record.id).await;
@@ -271,9 +275,7 @@ each_backend!(three_failures_make_a_listed_hub_unreachable_and_an_ok_probe_lists
 
 async fn three_failures_make_a_listed_hub_unreachable_and_an_ok_probe_lists_it_again(db: TestDb) {
     let h = Harness::start(&db, |_| {}).await;
-    let key = Keypair::generate();
-    let hub = InfoServer::start(Answer::Id(hub_id(&key))).await;
-    let record = h.register(&key, &hub.url).await;
+    let (hub, record) = h.register_answering(&Keypair::generate()).await;
     h.wait_for_probes(&record.id, "http", 1).await;
     let listed_at = h.status(&record.id).await.first_listed_at;
     hub.set(Answer::Status(axum::http::StatusCode::BAD_GATEWAY));
