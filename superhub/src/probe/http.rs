@@ -81,6 +81,12 @@ impl HttpProbe {
         if status != StatusCode::OK {
             return Err(HttpOutcome::HttpStatus);
         }
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_body_bytes as u64)
+        {
+            return Err(HttpOutcome::TooLarge);
+        }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
             if body.len() + chunk.len() > self.max_body_bytes {

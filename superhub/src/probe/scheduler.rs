@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::http::HttpProbe;
-use super::outcome::{HttpOutcome, Measured};
+use super::outcome::HttpOutcome;
 use super::p2p::{BuildSwarmError, P2pProbe};
 use super::transition::{decide, jitter_ms};
 use crate::config::{Config, ProbeConfig};
@@ -181,7 +181,7 @@ impl Prober {
                 rtt_ms: p.rtt_ms,
             }),
         };
-        let ok = is_ok(&http);
+        let ok = http.outcome == HttpOutcome::Ok;
         let jitter = jitter_ms(inner.config.jitter);
         let recorded = inner
             .store
@@ -211,8 +211,4 @@ impl Prober {
             .get_or_create(&KindLabel { kind })
             .observe(started.elapsed().as_secs_f64());
     }
-}
-
-fn is_ok(result: &Measured<HttpOutcome>) -> bool {
-    result.outcome == HttpOutcome::Ok
 }

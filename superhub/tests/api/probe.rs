@@ -195,7 +195,11 @@ async fn a_hub_answering_another_id_fails_with_id_mismatch_and_is_never_listed(d
 each_backend!(each_failing_hub_gets_its_outcome_and_stays_unlisted);
 
 async fn each_failing_hub_gets_its_outcome_and_stays_unlisted(db: TestDb) {
-    let h = Harness::start(&db, |c| c.probe.concurrency = 16).await;
+    let h = Harness::start(&db, |c| {
+        c.probe.concurrency = 16;
+        c.probe.max_body_bytes = 1024;
+    })
+    .await;
     let target = InfoServer::start(Answer::Id("anyone".to_owned())).await;
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -211,6 +215,7 @@ async fn each_failing_hub_gets_its_outcome_and_stays_unlisted(db: TestDb) {
         (Answer::Body("[1, 2]"), "invalid_json"),
         (Answer::Body("{\"id\": "), "invalid_json"),
         (Answer::Endless, "too_large"),
+        (Answer::Sized(1025), "too_large"),
         (Answer::Silence, "timeout"),
         (
             Answer::RedirectTo(format!("{}/api/v1/info", target.url)),

@@ -20,8 +20,10 @@ pub(crate) enum Answer {
     Status(StatusCode),
     /// 302 to this URL.
     RedirectTo(String),
-    /// 200 with a body that never ends.
+    /// 200 with a body that never ends (chunked).
     Endless,
+    /// 200 with a body of this many bytes and its `Content-Length`.
+    Sized(usize),
     /// 200 with this body.
     Body(&'static str),
     /// Never answers.
@@ -96,6 +98,7 @@ async fn info(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap)
                 futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
             Body::from_stream(stream).into_response()
         }
+        Answer::Sized(n) => vec![b' '; n].into_response(),
         Answer::Body(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
         Answer::Silence => std::future::pending().await,
     }
