@@ -91,10 +91,13 @@ impl P2pProbe {
                 continue;
             };
             let mut parts = addr.iter();
-            let host = match parts.next() {
-                Some(Protocol::Ip4(ip)) => ip.to_string(),
-                Some(Protocol::Ip6(ip)) => ip.to_string(),
-                Some(Protocol::Dns(h) | Protocol::Dns4(h) | Protocol::Dns6(h)) => h.to_string(),
+            // The host, and which address families it may resolve to.
+            let (host, v4, v6) = match parts.next() {
+                Some(Protocol::Ip4(ip)) => (ip.to_string(), true, false),
+                Some(Protocol::Ip6(ip)) => (ip.to_string(), false, true),
+                Some(Protocol::Dns(h)) => (h.to_string(), true, true),
+                Some(Protocol::Dns4(h)) => (h.to_string(), true, false),
+                Some(Protocol::Dns6(h)) => (h.to_string(), false, true),
                 _ => continue,
             };
             let Some(Protocol::Tcp(port)) = parts.next() else {
@@ -108,8 +111,9 @@ impl P2pProbe {
             };
             for socket in resolved {
                 let ip = match socket.ip() {
-                    std::net::IpAddr::V4(ip) => Protocol::Ip4(ip),
-                    std::net::IpAddr::V6(ip) => Protocol::Ip6(ip),
+                    std::net::IpAddr::V4(ip) if v4 => Protocol::Ip4(ip),
+                    std::net::IpAddr::V6(ip) if v6 => Protocol::Ip6(ip),
+                    _ => continue,
                 };
                 let checked = Multiaddr::empty().with(ip).with(Protocol::Tcp(port));
                 if !out.contains(&checked) {

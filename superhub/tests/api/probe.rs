@@ -364,3 +364,37 @@ async fn a_tombstone_stored_while_probing_is_not_undone_by_the_result(db: TestDb
             .is_empty()
     );
 }
+
+each_backend!(shutdown_abandons_a_probe_in_flight_unrecorded);
+
+async fn shutdown_abandons_a_probe_in_flight_unrecorded(db: TestDb) {
+    let h = Harness::start(&db, |c| c.probe.http_timeout = Duration::from_secs(60)).await;
+    let key = Keypair::generate();
+    let hub = InfoServer::start(Answer::Silence).await;
+    let record = h.register(&key, &hub.url).await;
+    eventually(DEADLINE, "the probe", || async {
+        (hub.requests() == 1).then_some(())
+    })
+    .await;
+    let Harness {
+        superhub, store, ..
+    } = h;
+
+    let started = std::time::Instant::now();
+    superhub.shutdown().await;
+
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the probe did not hold up shutdown"
+    );
+    assert!(
+        store
+            .probe_history(&record.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let status = store.probe_status(&record.id).await.unwrap().unwrap();
+    assert_eq!(status.state, "pending_probe");
+    assert_eq!(status.last_probe_at, None);
+}

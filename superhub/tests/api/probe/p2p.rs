@@ -26,12 +26,20 @@ fn p2p_addr(addr: &Multiaddr, id: &str) -> String {
 
 each_backend!(a_goop_hub_passes_the_libp2p_probe_with_its_ping_rtt);
 
+/// The hub is named by `/dns4/localhost/…`: the super hub resolves and checks it, then dials the IP.
 async fn a_goop_hub_passes_the_libp2p_probe_with_its_ping_rtt(db: TestDb) {
     let h = Harness::start(&db, with_p2p).await;
     let hub = TestHub::spawn(&TestDb::sqlite()).await;
     let key = shared::keyfile::load(&hub.data_path().join("hub.key")).unwrap();
     let mut record = hub_record(&key, &hub.base_url, h.clock.now_ms());
-    record.multiaddrs = vec![p2p_addr(&hub.p2p_addr(), &record.id)];
+    let port = hub.p2p_addr().iter().find_map(|p| match p {
+        Protocol::Tcp(port) => Some(port),
+        _ => None,
+    });
+    let by_name: Multiaddr = format!("/dns4/localhost/tcp/{}", port.unwrap())
+        .parse()
+        .unwrap();
+    record.multiaddrs = vec![p2p_addr(&by_name, &record.id)];
 
     h.put(&key, &record).await;
     let rows = h.wait_for_probes(&record.id, "p2p", 1).await;
