@@ -71,6 +71,18 @@ impl Harness {
         (server, record)
     }
 
+    /// Registers `key`'s hub at a server that never answers and waits until its probe is in
+    /// flight.
+    pub(crate) async fn register_silent(&self, key: &Keypair) -> (InfoServer, HubRecord) {
+        let server = InfoServer::start(Answer::Silence).await;
+        let record = self.register(key, &server.url).await;
+        eventually(DEADLINE, "the probe in flight", || async {
+            (server.requests() == 1).then_some(())
+        })
+        .await;
+        (server, record)
+    }
+
     /// Stores `record`, signed by `key`.
     pub(crate) async fn put(&self, key: &Keypair, record: &HubRecord) {
         self.store
@@ -307,13 +319,8 @@ each_backend!(a_result_for_a_replaced_address_is_dropped);
 async fn a_result_for_a_replaced_address_is_dropped(db: TestDb) {
     let h = Harness::start(&db, |_| {}).await;
     let key = Keypair::generate();
-    let old = InfoServer::start(Answer::Silence).await;
     let new = InfoServer::start(Answer::Id(hub_id(&key))).await;
-    let record = h.register(&key, &old.url).await;
-    eventually(DEADLINE, "the probe of the old address", || async {
-        (old.requests() == 1).then_some(())
-    })
-    .await;
+    let (_old, record) = h.register_silent(&key).await;
 
     let mut moved = record.clone();
     moved.seq += 1;
@@ -344,12 +351,7 @@ each_backend!(a_tombstone_stored_while_probing_is_not_undone_by_the_result);
 async fn a_tombstone_stored_while_probing_is_not_undone_by_the_result(db: TestDb) {
     let h = Harness::start(&db, |_| {}).await;
     let key = Keypair::generate();
-    let hub = InfoServer::start(Answer::Silence).await;
-    let record = h.register(&key, &hub.url).await;
-    eventually(DEADLINE, "the probe", || async {
-        (hub.requests() == 1).then_some(())
-    })
-    .await;
+    let (_hub, record) = h.register_silent(&key).await;
 
     store::tombstone(&h.store, &key, &record, h.clock.now_ms()).await;
     h.wait_for_metric("superhub_probes_total{kind=\"http\",outcome=\"timeout\"} 1")
@@ -370,12 +372,7 @@ each_backend!(shutdown_abandons_a_probe_in_flight_unrecorded);
 async fn shutdown_abandons_a_probe_in_flight_unrecorded(db: TestDb) {
     let h = Harness::start(&db, |c| c.probe.http_timeout = Duration::from_secs(60)).await;
     let key = Keypair::generate();
-    let hub = InfoServer::start(Answer::Silence).await;
-    let record = h.register(&key, &hub.url).await;
-    eventually(DEADLINE, "the probe", || async {
-        (hub.requests() == 1).then_some(())
-    })
-    .await;
+    let (_hub, record) = h.register_silent(&key).await;
     let Harness {
         superhub, store, ..
     } = h;
