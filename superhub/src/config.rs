@@ -210,6 +210,7 @@ mod tests {
             ),
             ("[http]\nbind = \"nowhere\"\n", "http.bind"),
             ("[database]\nwat = 1\n", "wat"),
+            ("[probe]\ntick_millis = 5\n", "probe.tick_millis"),
         ];
         for (toml, key) in cases {
             let err = load(Some(toml), &[]).unwrap_err().to_string();

@@ -68,6 +68,7 @@ pub struct Directory {
     clock: Clock,
     this_superhub: Arc<str>,
     register_hub: Arc<RateLimiter<String>>,
+    probe_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Directory {
@@ -79,7 +80,13 @@ impl Directory {
             store,
             config,
             this_superhub: this_superhub.into(),
+            probe_wakeup: Arc::default(),
         }
+    }
+
+    /// Notified whenever a stored record needs a probe, so the scheduler starts it at once.
+    pub fn probe_wakeup(&self) -> Arc<tokio::sync::Notify> {
+        self.probe_wakeup.clone()
     }
 
     /// Now, on the directory's clock.
@@ -123,7 +130,12 @@ impl Directory {
                     .put_record(envelope, record, provenance, now_ms)
                     .await?;
                 let (state, probe_pending, stored) = match put {
-                    PutRecord::Stored { state, probe_due } => (state, probe_due, true),
+                    PutRecord::Stored { state, probe_due } => {
+                        if probe_due {
+                            self.probe_wakeup.notify_one();
+                        }
+                        (state, probe_due, true)
+                    }
                     // A repeat starts nothing: 200 with the current state (§3.2).
                     PutRecord::Unchanged { state } => (state, false, false),
                     PutRecord::Stale => return Err(RegisterError::Conflict(ErrorCode::StaleSeq)),

@@ -6,6 +6,7 @@
 //! - [`server`]: [`Server::start`] / [`Server::join`] / [`Server::shutdown`]; owns every task.
 //! - `http`: the axum router (`/healthz`, `/readyz`, `/api/v1/info`, registration, detail, resolve).
 //! - [`directory`]: the directory's rules: registration checks and ordering, detail, resolve, the sweep.
+//! - [`probe`]: the probe scheduler and the HTTP and libp2p probes (§4).
 //! - [`store`]: all SQL, one implementation for both databases.
 //! - [`init`]: `superhub init`, writing a commented config and a key.
 //!
@@ -24,6 +25,7 @@ pub mod directory;
 mod http;
 pub mod init;
 mod metrics;
+pub mod probe;
 pub mod server;
 mod state;
 pub mod store;

@@ -36,6 +36,9 @@ pub enum StartError {
     /// A listener could not be bound.
     #[error(transparent)]
     Bind(#[from] BindError),
+    /// The libp2p probe's swarm could not be built.
+    #[error(transparent)]
+    Probe(#[from] crate::probe::BuildSwarmError),
 }
 
 /// A running super hub.
@@ -56,7 +59,7 @@ impl Server {
     /// [`StartError`] naming what failed.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let data_dir = config.superhub.data_dir.clone();
-        let (_key, id) = shared::server::open_identity(&data_dir, &config.key_path())?;
+        let (key, id) = shared::server::open_identity(&data_dir, &config.key_path())?;
         let store = Store::open(&config.database, &data_dir).await?;
         tracing::info!(database = %store.display_url(), "database ready");
 
@@ -109,6 +112,19 @@ impl Server {
                 token.child_token(),
             ),
         );
+        if state.config.probe.enabled {
+            crate::probe::Prober::start(
+                store.clone(),
+                &state.config,
+                &key,
+                &http_url,
+                metrics.clone(),
+                state.directory.probe_wakeup(),
+                &tasks,
+            )?;
+        } else {
+            tracing::warn!("probe.enabled = false: no hub is probed, so none becomes listed");
+        }
         let app = crate::http::router(state, metrics.http.clone());
         tasks.spawn(
             "http",

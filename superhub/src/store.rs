@@ -3,6 +3,7 @@
 
 mod changes;
 mod hubs;
+mod probes;
 mod slug_claims;
 mod superhub_state;
 
@@ -12,9 +13,10 @@ use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use changes::{ChangeKind, append_change, lock_directory, next_change_seq};
 pub use hubs::{
-    DETAIL_PROBES, HubCounts, HubDetailRow, HubListing, HubState, LISTING_COLUMNS, ProbeRow,
-    Provenance, PutRecord, PutTombstone, TombstoneRow,
+    DETAIL_PROBES, HubCounts, HubDetailRow, HubListing, HubState, LISTING_COLUMNS, Provenance,
+    PutRecord, PutTombstone, TombstoneRow,
 };
+pub use probes::{DueProbe, ProbeReport, ProbeResult, ProbeRow, ProbeStatus, Recorded, Transition};
 pub use shared::db::StoreError;
 pub use slug_claims::{Claim, HeldClaim, claim_key, release_claims, winner, witness_claim};
 

@@ -68,6 +68,9 @@ impl DirectoryConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeConfig {
+    /// Run the probe scheduler. Off, nothing is probed and so nothing new is listed (a directory
+    /// under maintenance, or a test that arranges states itself).
+    pub enabled: bool,
     /// A listed hub is probed again this long after its last probe …
     #[serde(rename = "interval_secs", with = "shared::config::secs")]
     pub interval: Duration,
@@ -98,6 +101,8 @@ pub struct ProbeConfig {
     /// Whole timeout of the libp2p probe.
     #[serde(rename = "p2p_timeout_secs", with = "shared::config::secs")]
     pub p2p_timeout: Duration,
+    /// How often the scheduler looks for due probes, in milliseconds (§4.1; tests shorten it).
+    pub tick_millis: u64,
 }
 
 impl Default for ProbeConfig {
@@ -113,13 +118,20 @@ impl Default for ProbeConfig {
             max_body_bytes: 65_536,
             history_days: 30,
             allow_private_addresses: false,
+            enabled: true,
             p2p: true,
             p2p_timeout: Duration::from_secs(10),
+            tick_millis: 5000,
         }
     }
 }
 
 impl ProbeConfig {
+    /// The scheduler's tick.
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_millis)
+    }
+
     pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
         let positive = [
             ("probe.interval_secs", self.interval.as_secs()),
@@ -138,6 +150,12 @@ impl ProbeConfig {
             if value == 0 {
                 return Err(LoadConfigError::rule(key, "at least 1"));
             }
+        }
+        if !(10..=60_000).contains(&self.tick_millis) {
+            return Err(LoadConfigError::rule(
+                "probe.tick_millis",
+                "between 10 and 60000",
+            ));
         }
         if self.jitter >= self.interval {
             return Err(LoadConfigError::rule(

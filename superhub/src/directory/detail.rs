@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use super::Directory;
 use super::summary::HubSummary;
-use crate::store::{HubDetailRow, HubState, ProbeRow, StoreError, TombstoneRow, winner};
+use crate::store::{
+    DETAIL_PROBES, HubDetailRow, HubState, ProbeRow, StoreError, TombstoneRow, winner,
+};
 
 /// What `GET /api/v1/hubs/{id}` finds.
 #[derive(Debug, Clone)]
@@ -154,7 +156,7 @@ impl Directory {
         match row {
             Some(row) if row.listing.state != HubState::Tombstoned.as_str() => {
                 let owner = self.owns_slug(id, &row.listing.slug).await?;
-                let probes = self.store.list_recent_probes(id).await?;
+                let probes = self.store.probe_history(id, DETAIL_PROBES).await?;
                 Ok(Detail::Found(Box::new(HubDetail::of(row, owner, probes))))
             }
             _ => Ok(match self.store.find_tombstone(id).await? {

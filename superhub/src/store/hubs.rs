@@ -7,7 +7,7 @@ mod overrides;
 mod read;
 mod sweep;
 
-pub use read::{DETAIL_PROBES, HubCounts, HubDetailRow, ProbeRow, TombstoneRow};
+pub use read::{DETAIL_PROBES, HubCounts, HubDetailRow, TombstoneRow};
 
 use shared::envelope::Envelope;
 use shared::record::{HubRecord, Tombstone};

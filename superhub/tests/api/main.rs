@@ -2,4 +2,5 @@
 
 mod directory;
 mod http;
+mod probe;
 mod store;

@@ -59,7 +59,7 @@ impl Store {
         &self,
         id: &str,
         hub_id: &str,
-        probe: &super::ProbeRow,
+        probe: &crate::store::ProbeRow,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "insert into probes (id, hub_id, at, kind, outcome, rtt_ms) values ($1, $2, $3, $4, $5, $6)",

@@ -5,7 +5,7 @@ use super::{HubListing, HubState, LISTING_COLUMNS};
 use crate::store::{Store, StoreError};
 
 /// Probe rows the detail shows at most.
-pub const DETAIL_PROBES: i64 = 10;
+pub const DETAIL_PROBES: u32 = 10;
 
 /// Everything the detail shows of a stored hub: the listing row plus the record's remaining
 /// columns and its provenance. JSON columns as stored.
@@ -45,19 +45,6 @@ pub struct TombstoneRow {
     pub issued_at: i64,
     /// The envelope as stored (JSON text).
     pub envelope: String,
-}
-
-/// One probe of a hub's history (§4.2, §4.3).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
-pub struct ProbeRow {
-    /// When it ran (ms).
-    pub at: i64,
-    /// `http` or `p2p`.
-    pub kind: String,
-    /// Its outcome.
-    pub outcome: String,
-    /// Its RTT, when it passed.
-    pub rtt_ms: Option<i64>,
 }
 
 /// Stored hubs per state and how many are hidden (§12 gauges, §2 counts).
@@ -144,21 +131,6 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?,
         )
-    }
-
-    /// The last [`DETAIL_PROBES`] probes of hub `id`, newest first.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn list_recent_probes(&self, id: &str) -> Result<Vec<ProbeRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "select at, kind, outcome, rtt_ms from probes where hub_id = $1 \
-             order by at desc, id desc limit $2",
-        )
-        .bind(id)
-        .bind(DETAIL_PROBES)
-        .fetch_all(self.pool())
-        .await?)
     }
 
     /// Stored hubs per state, split into visible and hidden.

@@ -151,14 +151,14 @@ async fn sweep_deletes_expired_hubs_tombstones_and_probes_after_their_retention(
     );
     assert!(
         store
-            .list_recent_probes(&hub_id(&old_key))
+            .probe_history(&hub_id(&old_key), 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
         store
-            .list_recent_probes(&hub_id(&fresh_key))
+            .probe_history(&hub_id(&fresh_key), 10)
             .await
             .unwrap()
             .len(),
