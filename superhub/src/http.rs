@@ -2,6 +2,7 @@
 //! [`shared::server::finish_router`] adds the cross-cutting layers.
 
 pub(crate) mod extract;
+mod federation;
 mod health;
 mod info;
 
@@ -19,6 +20,7 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
     let app = Router::new()
         .merge(health::router())
         .merge(info::router())
+        .merge(federation::router())
         .with_state(state);
     shared::server::finish_router(app, &limits, metrics)
 }

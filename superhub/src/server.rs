@@ -17,6 +17,7 @@ use shared::telemetry::LogConfig;
 
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::lease::Leases;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
@@ -45,6 +46,8 @@ pub struct Server {
     http_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     store: Store,
+    directory: Directory,
+    leases: Leases,
     tasks: Tasks,
 }
 
@@ -77,13 +80,14 @@ impl Server {
             http_url: http_url.clone(),
             contact_email: config.superhub.contact_email.clone(),
             software: Software::this(shared::protocol::SUPERHUB_SOFTWARE),
+            federation: None,
         };
         let ready = Readiness::default();
         let config = Arc::new(config);
         let directory = Directory::new(store.clone(), config.clone(), &id.to_string());
         let state = AppState {
             limits: Arc::new(crate::http::extract::IpLimiters::new(&config.rate_limits)),
-            directory,
+            directory: directory.clone(),
             config,
             store: store.clone(),
             info: Arc::new(info),
@@ -92,6 +96,17 @@ impl Server {
 
         let tasks = Tasks::default();
         let token = tasks.token().clone();
+        let leases = Leases::new(store.kind(), &state.config.database.url);
+        crate::federation::spawn_pullers(
+            &tasks,
+            &state.directory,
+            &state.config,
+            &metrics.federation,
+            &leases,
+        );
+        if let Ok(head) = store.changes_head().await {
+            metrics.federation.set_changes_head(head);
+        }
         let app = crate::http::router(state, metrics.http.clone());
         tasks.spawn(
             "http",
@@ -118,6 +133,8 @@ impl Server {
             http_addr,
             metrics_addr,
             store,
+            directory,
+            leases,
             tasks,
         })
     }
@@ -137,6 +154,17 @@ impl Server {
         self.metrics_addr
     }
 
+    /// The directory service (registration and the store), for tools and tests that register
+    /// without HTTP.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// The advisory leases of this process (superhub.md §15), for single-flight jobs.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
     /// Resolves when a task stops on its own, which is always an error. Cancel-safe.
     ///
     /// # Errors
@@ -150,6 +178,7 @@ impl Server {
         if !self.tasks.shutdown(SHUTDOWN_TIMEOUT).await {
             tracing::warn!("some tasks did not stop within {SHUTDOWN_TIMEOUT:?}");
         }
+        self.leases.close().await;
         self.store.close().await;
         tracing::info!("super hub stopped");
     }

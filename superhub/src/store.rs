@@ -2,6 +2,7 @@
 //! `migrations/README.md`. All of the super hub's SQL lives in this module and its children.
 
 mod changes;
+mod federation_peers;
 mod hubs;
 mod slug_claims;
 mod superhub_state;
@@ -11,6 +12,8 @@ use std::path::Path;
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use changes::{ChangeKind, append_change, lock_directory, next_change_seq};
+pub use changes::{ChangePage, FeedEntry, StoredClaim, StoredItem};
+pub use federation_peers::{PeerRow, PeerState, PullOutcome};
 pub use hubs::{HubState, Provenance, PutRecord, PutTombstone};
 pub use shared::db::StoreError;
 pub use slug_claims::{Claim, claim_key, release_claims, witness_claim};

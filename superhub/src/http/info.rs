@@ -12,5 +12,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 async fn get_info(State(state): State<AppState>) -> Response {
-    shared::server::public_document(state.info.as_ref())
+    let mut info = state.info.as_ref().clone();
+    info.federation = Some(crate::federation::info_block(&state.store, &state.config).await);
+    shared::server::public_document(&info)
 }

@@ -94,3 +94,152 @@ pub async fn append_change(
     .await?;
     Ok(seq)
 }
+
+/// One change of the feed joined to the row it names (§7.1 rule 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEntry {
+    /// The hub's live record.
+    Record(StoredItem),
+    /// The hub's tombstone.
+    Tombstone(StoredItem),
+    /// Slug-claim evidence.
+    Claim(StoredClaim),
+}
+
+/// A stored record or tombstone with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredItem {
+    /// The envelope JSON text as stored.
+    pub envelope: String,
+    /// The super hub that received it from the hub.
+    pub origin: String,
+    /// `direct` or the peer it was pulled from.
+    pub received_from: String,
+    /// When this super hub stored it.
+    pub received_at: i64,
+}
+
+/// A stored slug claim.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredClaim {
+    /// The slug.
+    pub slug: String,
+    /// The claiming hub.
+    pub hub_id: String,
+    /// The record's `issued_at`.
+    pub claimed_at: i64,
+    /// When a super hub accepted the record.
+    pub witnessed_at: i64,
+    /// The record envelope JSON text.
+    pub envelope: String,
+}
+
+/// A page of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePage {
+    /// The live items, ascending by change number.
+    pub entries: Vec<FeedEntry>,
+    /// The number of the last change scanned (items of expired or vanished rows are scanned but
+    /// not returned), `None` when nothing was after the cursor.
+    pub last_seq: Option<i64>,
+    /// More changes follow.
+    pub more: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    kind: String,
+    change_key: String,
+}
+
+impl super::Store {
+    /// Up to `limit` changes after `after`, each joined to its current row; records that expired
+    /// by `now_ms` and rows gone since are skipped.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn changes_after(
+        &self,
+        after: i64,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<ChangePage, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut rows: Vec<ChangeRow> = sqlx::query_as(
+            "select seq, kind, change_key from changes where seq > $1 order by seq limit $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(entry) = entry_of(&mut conn, row, now_ms).await? {
+                entries.push(entry);
+            }
+        }
+        Ok(ChangePage {
+            entries,
+            last_seq: rows.last().map(|r| r.seq),
+            more,
+        })
+    }
+
+    /// The newest change number (0 before the first change).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn changes_head(&self) -> Result<i64, StoreError> {
+        let value: Option<String> =
+            sqlx::query_scalar("select value from superhub_state where key = 'change_seq'")
+                .fetch_optional(self.pool())
+                .await?;
+        value.map_or(Ok(0), |v| {
+            v.parse()
+                .map_err(|_| StoreError::Corrupt("superhub_state.change_seq"))
+        })
+    }
+}
+
+async fn entry_of(
+    conn: &mut AnyConnection,
+    row: &ChangeRow,
+    now_ms: i64,
+) -> Result<Option<FeedEntry>, StoreError> {
+    Ok(match row.kind.as_str() {
+        "hub-record" => sqlx::query_as(
+            "select envelope, origin, received_from, received_at from hubs \
+             where id = $1 and expires_at > $2",
+        )
+        .bind(&row.change_key)
+        .bind(now_ms)
+        .fetch_optional(conn)
+        .await?
+        .map(FeedEntry::Record),
+        "hub-tombstone" => sqlx::query_as(
+            "select envelope, origin, received_from, received_at from tombstones where hub_id = $1",
+        )
+        .bind(&row.change_key)
+        .fetch_optional(conn)
+        .await?
+        .map(FeedEntry::Tombstone),
+        "slug-claim" => {
+            let Some((slug, hub_id)) = row.change_key.rsplit_once('/') else {
+                return Ok(None);
+            };
+            sqlx::query_as(
+                "select slug, hub_id, claimed_at, witnessed_at, envelope from slug_claims \
+                 where slug = $1 and hub_id = $2",
+            )
+            .bind(slug)
+            .bind(hub_id)
+            .fetch_optional(conn)
+            .await?
+            .map(FeedEntry::Claim)
+        }
+        _ => None,
+    })
+}
