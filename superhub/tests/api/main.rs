@@ -2,4 +2,5 @@
 
 mod federation;
 mod http;
+mod replicas;
 mod store;
