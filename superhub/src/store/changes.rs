@@ -188,6 +188,20 @@ impl super::Store {
         })
     }
 
+    /// How many keys have a change of `kind` (one per key after compaction): for `hub-record`,
+    /// the hubs whose record this super hub holds.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn count_changes(&self, kind: ChangeKind) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("select cast(count(*) as bigint) from changes where kind = $1")
+                .bind(kind.as_str())
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
     /// The newest change number (0 before the first change).
     ///
     /// # Errors
