@@ -11,7 +11,7 @@ use shared::record::HubRecord;
 
 use super::feed::{ClaimItem, FeedItem, Relayed};
 use crate::config::DirectoryConfig;
-use crate::directory::{Directory, RegisterError, check_envelope};
+use crate::directory::{Checked, Directory, RegisterError, check_envelope};
 use crate::store::{Claim, Provenance, StoreError};
 
 /// What became of an item (the `outcome` label of `superhub_federation_items_total`).
@@ -116,6 +116,14 @@ async fn take_relayed(
             });
         }
     };
+    let seq = match &checked {
+        Checked::Record(_, record) => record.seq,
+        Checked::Tombstone(_, tombstone) => tombstone.seq,
+    };
+    let stored = directory.store().stored_seq(checked.hub_id()).await?;
+    if stored.is_some_and(|s| i64::try_from(seq).is_ok_and(|seq| seq <= s)) {
+        return Ok(ItemOutcome::Stale);
+    }
     let origin = if relayed.origin.parse::<Ed25519PeerId>().is_ok() {
         relayed.origin
     } else {

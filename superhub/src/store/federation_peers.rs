@@ -158,6 +158,17 @@ impl Store {
         record_seq: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        // Evidence only ever improves, so evidence at least as good stays so: no write needed.
+        let stored: Option<i64> = sqlx::query_scalar(
+            "select claimed_at from slug_claims where slug = $1 and hub_id = $2",
+        )
+        .bind(claim.slug)
+        .bind(claim.hub_id)
+        .fetch_optional(self.pool())
+        .await?;
+        if stored.is_some_and(|c| c <= claim.claimed_at) {
+            return Ok(false);
+        }
         let mut tx = self.begin_write().await?;
         super::lock_directory(&mut tx, now_ms).await?;
         let tombstone_seq: Option<i64> =
@@ -171,5 +182,25 @@ impl Store {
         let improved = super::witness_claim(&mut tx, claim, now_ms).await?;
         tx.commit().await?;
         Ok(improved)
+    }
+}
+
+impl Store {
+    /// The highest `seq` stored for `hub_id` (record or tombstone), read without the directory
+    /// lock: `seq`s only grow, so an item at or below it can be skipped without a write.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn stored_seq(&self, hub_id: &str) -> Result<Option<i64>, StoreError> {
+        let record: Option<i64> = sqlx::query_scalar("select seq from hubs where id = $1")
+            .bind(hub_id)
+            .fetch_optional(self.pool())
+            .await?;
+        let tombstone: Option<i64> =
+            sqlx::query_scalar("select seq from tombstones where hub_id = $1")
+                .bind(hub_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(record.max(tombstone))
     }
 }
