@@ -56,6 +56,17 @@ pub(crate) enum PullError {
     Store(#[from] StoreError),
 }
 
+impl PullError {
+    /// A request error; reqwest's own whole-request timeout counts as [`PullError::Timeout`].
+    fn from_request(error: reqwest::Error) -> Self {
+        if error.is_timeout() {
+            Self::Timeout
+        } else {
+            Self::Request(error)
+        }
+    }
+}
+
 /// One peer's puller.
 #[derive(Debug)]
 pub(crate) struct Puller {
@@ -274,12 +285,12 @@ impl Puller {
                 .query(&query)
                 .send()
                 .await
-                .map_err(PullError::Request)?;
+                .map_err(PullError::from_request)?;
             if response.status() != reqwest::StatusCode::OK {
                 return Err(PullError::Status(response.status().as_u16()));
             }
             let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(PullError::Request)? {
+            while let Some(chunk) = response.chunk().await.map_err(PullError::from_request)? {
                 if body.len() + chunk.len() > max {
                     return Err(PullError::TooLarge(max));
                 }

@@ -146,11 +146,16 @@ pub struct ChangePage {
     pub more: bool,
 }
 
+/// A change with the columns of its record or tombstone (null for claims and vanished rows).
 #[derive(sqlx::FromRow)]
 struct ChangeRow {
     seq: i64,
     kind: String,
     change_key: String,
+    envelope: Option<String>,
+    origin: Option<String>,
+    received_from: Option<String>,
+    received_at: Option<i64>,
 }
 
 impl super::Store {
@@ -167,17 +172,25 @@ impl super::Store {
     ) -> Result<ChangePage, StoreError> {
         let mut conn = self.pool().acquire().await?;
         let mut rows: Vec<ChangeRow> = sqlx::query_as(
-            "select seq, kind, change_key from changes where seq > $1 order by seq limit $2",
+            "select c.seq, c.kind, c.change_key, coalesce(h.envelope, t.envelope) as envelope, \
+             coalesce(h.origin, t.origin) as origin, \
+             coalesce(h.received_from, t.received_from) as received_from, \
+             coalesce(h.received_at, t.received_at) as received_at \
+             from changes c \
+             left join hubs h on c.kind = 'hub-record' and h.id = c.change_key and h.expires_at > $3 \
+             left join tombstones t on c.kind = 'hub-tombstone' and t.hub_id = c.change_key \
+             where c.seq > $1 order by c.seq limit $2",
         )
         .bind(after)
         .bind(i64::from(limit) + 1)
+        .bind(now_ms)
         .fetch_all(&mut *conn)
         .await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
-            if let Some(entry) = entry_of(&mut conn, row, now_ms).await? {
+            if let Some(entry) = entry_of(&mut conn, row).await? {
                 entries.push(entry);
             }
         }
@@ -221,25 +234,18 @@ impl super::Store {
 async fn entry_of(
     conn: &mut AnyConnection,
     row: &ChangeRow,
-    now_ms: i64,
 ) -> Result<Option<FeedEntry>, StoreError> {
+    let stored = || {
+        Some(StoredItem {
+            envelope: row.envelope.clone()?,
+            origin: row.origin.clone()?,
+            received_from: row.received_from.clone()?,
+            received_at: row.received_at?,
+        })
+    };
     Ok(match row.kind.as_str() {
-        "hub-record" => sqlx::query_as(
-            "select envelope, origin, received_from, received_at from hubs \
-             where id = $1 and expires_at > $2",
-        )
-        .bind(&row.change_key)
-        .bind(now_ms)
-        .fetch_optional(conn)
-        .await?
-        .map(FeedEntry::Record),
-        "hub-tombstone" => sqlx::query_as(
-            "select envelope, origin, received_from, received_at from tombstones where hub_id = $1",
-        )
-        .bind(&row.change_key)
-        .fetch_optional(conn)
-        .await?
-        .map(FeedEntry::Tombstone),
+        "hub-record" => stored().map(FeedEntry::Record),
+        "hub-tombstone" => stored().map(FeedEntry::Tombstone),
         "slug-claim" => {
             let Some((slug, hub_id)) = row.change_key.rsplit_once('/') else {
                 return Ok(None);

@@ -44,6 +44,8 @@ pub(crate) fn loopback(config: &mut Config, peers: Vec<FederationPeer>) {
     config.probe.allow_private_addresses = true;
     config.federation.pull_interval = Duration::from_secs(1);
     config.federation.peers = peers;
+    // Tests poll feeds every few milliseconds.
+    config.rate_limits.feed_ip = shared::rate_limit::RateLimit::new(100_000, 0.001);
 }
 
 /// A super hub on `db` pulling `peers` every second.
@@ -87,14 +89,13 @@ pub(crate) async fn whole_feed(superhub: &TestSuperhub) -> Vec<serde_json::Value
     let mut items = Vec::new();
     let mut since = "c1.0".to_owned();
     loop {
-        let page: serde_json::Value = superhub
+        let response = superhub
             .get(&format!(
                 "/api/v1/federation/changes?since={since}&limit=500"
             ))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
+        assert_eq!(response.status(), 200);
+        let page: serde_json::Value = response.json().await.unwrap();
         items.extend(page["items"].as_array().unwrap().iter().cloned());
         since = page["next"].as_str().unwrap().to_owned();
         if page["more"] != true {
