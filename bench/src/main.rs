@@ -11,8 +11,11 @@
 //!   offline voucher verifications per second.
 //! - `webhooks`: signed Stripe events through the hub's webhook on Postgres: events per second
 //!   and p99 latency, with duplicates and out-of-order events in the mix.
+//! - `federation`: three super hubs in a chain with a 1 s pull interval; convergence of 10,000
+//!   records registered at the first, in seconds and in intervals.
 //! - `hub_process`: starts the `hub` binary as a separate process and reads its RSS.
 
+mod federation;
 mod hub_process;
 mod join;
 mod peer;
@@ -42,8 +45,9 @@ async fn main() -> ExitCode {
         "reservations" => reservations::run().await,
         "join" => join::run().await,
         "webhooks" => webhooks::run().await,
+        "federation" => federation::run().await,
         other => Err(format!(
-            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks"
+            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks, federation"
         )),
     };
     match outcome {

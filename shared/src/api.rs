@@ -201,6 +201,9 @@ pub struct SuperhubInfo {
     /// Hubs listed and known, counted when the document is served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counts: Option<DirectoryCounts>,
+    /// Federation settings and peers (superhub.md §2); filled in per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<FederationInfo>,
 }
 
 /// `policy` of [`SuperhubInfo`] (superhub.md §2).
@@ -223,6 +226,30 @@ pub struct DirectoryCounts {
     pub listed: i64,
     /// Hubs the public detail shows: not tombstoned and not hidden.
     pub known: i64,
+}
+
+/// The `federation` block of a super hub's info (superhub.md §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederationInfo {
+    /// Whether the feed is served and peers are pulled.
+    pub enabled: bool,
+    /// The pull interval.
+    pub pull_interval_secs: u64,
+    /// The configured peers.
+    pub peers: Vec<FederationPeerInfo>,
+}
+
+/// One peer in [`FederationInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederationPeerInfo {
+    /// Its configured id (`""` when not configured).
+    pub id: String,
+    /// Its base URL.
+    pub url: String,
+    /// Its display name.
+    pub name: String,
+    /// `ok`, `backoff`, `dead` or `misconfigured`.
+    pub state: String,
 }
 
 /// The error body of every JSON route (hub.md §0.1).

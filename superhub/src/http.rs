@@ -3,6 +3,7 @@
 
 mod error;
 pub(crate) mod extract;
+mod federation;
 mod health;
 mod hubs;
 mod info;
@@ -24,6 +25,7 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
         .merge(info::router())
         .merge(hubs::router())
         .merge(resolve::router())
+        .merge(federation::router())
         .with_state(state);
     shared::server::finish_router(app, &limits, metrics)
 }

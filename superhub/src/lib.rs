@@ -22,8 +22,10 @@
 
 pub mod config;
 pub mod directory;
+pub mod federation;
 mod http;
 pub mod init;
+pub mod lease;
 mod metrics;
 pub mod probe;
 pub mod server;

@@ -17,6 +17,7 @@ use shared::telemetry::LogConfig;
 
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::lease::Leases;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
@@ -48,6 +49,8 @@ pub struct Server {
     http_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     store: Store,
+    directory: Directory,
+    leases: Leases,
     tasks: Tasks,
 }
 
@@ -87,6 +90,7 @@ impl Server {
                 listing: "probe_required".to_owned(),
             }),
             counts: None,
+            federation: None,
         };
         let ready = Readiness::default();
         let config = Arc::new(config);
@@ -94,7 +98,7 @@ impl Server {
         let state = AppState {
             metrics: metrics.clone(),
             limits: Arc::new(crate::http::extract::IpLimiters::new(&config.rate_limits)),
-            directory,
+            directory: directory.clone(),
             config,
             store: store.clone(),
             info: Arc::new(info),
@@ -103,12 +107,14 @@ impl Server {
 
         let tasks = Tasks::default();
         let token = tasks.token().clone();
+        let leases = Leases::new(store.kind(), &state.config.database.url);
         tasks.spawn_infallible(
             "directory sweep",
             crate::directory::sweep::run_sweep(
                 store.clone(),
                 state.config.clone(),
                 metrics.directory.clone(),
+                leases.clone(),
                 token.child_token(),
             ),
         );
@@ -120,10 +126,21 @@ impl Server {
                 &http_url,
                 metrics.clone(),
                 state.directory.probe_wakeup(),
+                leases.clone(),
                 &tasks,
             )?;
         } else {
             tracing::warn!("probe.enabled = false: no hub is probed, so none becomes listed");
+        }
+        crate::federation::spawn_pullers(
+            &tasks,
+            &state.directory,
+            &state.config,
+            &metrics.federation,
+            &leases,
+        );
+        if let Ok(head) = store.changes_head().await {
+            metrics.federation.set_changes_head(head);
         }
         let app = crate::http::router(state, metrics.http.clone());
         tasks.spawn(
@@ -151,6 +168,8 @@ impl Server {
             http_addr,
             metrics_addr,
             store,
+            directory,
+            leases,
             tasks,
         })
     }
@@ -170,6 +189,17 @@ impl Server {
         self.metrics_addr
     }
 
+    /// The directory service (registration and the store), for tools and tests that register
+    /// without HTTP.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// The advisory leases of this process (superhub.md §15), for single-flight jobs.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
     /// Resolves when a task stops on its own, which is always an error. Cancel-safe.
     ///
     /// # Errors
@@ -183,6 +213,7 @@ impl Server {
         if !self.tasks.shutdown(SHUTDOWN_TIMEOUT).await {
             tracing::warn!("some tasks did not stop within {SHUTDOWN_TIMEOUT:?}");
         }
+        self.leases.close().await;
         self.store.close().await;
         tracing::info!("super hub stopped");
     }

@@ -2,6 +2,7 @@
 //! `migrations/README.md`. All of the super hub's SQL lives in this module and its children.
 
 mod changes;
+mod federation_peers;
 mod hubs;
 mod probes;
 mod slug_claims;
@@ -12,6 +13,8 @@ use std::path::Path;
 use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use changes::{ChangeKind, append_change, lock_directory, next_change_seq};
+pub use changes::{ChangePage, FeedEntry, StoredClaim, StoredItem};
+pub use federation_peers::{PeerRow, PeerState, PullOutcome};
 pub use hubs::{
     DETAIL_PROBES, HubCounts, HubDetailRow, HubListing, HubState, LISTING_COLUMNS, Provenance,
     PutRecord, PutTombstone, TombstoneRow,

@@ -58,20 +58,26 @@ pub async fn sweep_once(store: &Store, config: &Config, now_ms: i64) -> Result<S
     })
 }
 
-/// Sweeps every `directory.sweep_interval` until cancelled, then refreshes `superhub_hubs` and
+/// Sweeps every `directory.sweep_interval` until cancelled (on one replica at a time: the
+/// `sweep` lease, superhub.md §15), then refreshes `superhub_hubs` and
 /// `superhub_hubs_hidden`. Failures are logged and retried on the next tick.
 pub(crate) async fn run_sweep(
     store: Store,
     config: std::sync::Arc<Config>,
     metrics: DirectoryMetrics,
+    leases: crate::lease::Leases,
     token: CancellationToken,
 ) {
+    let mut lease = None;
     let mut tick = tokio::time::interval(config.directory.sweep_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = token.cancelled() => return,
             _ = tick.tick() => {
+                if !leases.hold(&mut lease, "sweep").await {
+                    continue;
+                }
                 let now_ms = config.clock.now_ms();
                 match sweep_once(&store, &config, now_ms).await {
                     Ok(swept) if swept != Swept::default() => {

@@ -26,5 +26,6 @@ async fn get_info(State(state): State<AppState>) -> Response {
         }
         Err(error) => tracing::warn!(%error, "counting hubs for the info document failed"),
     }
+    info.federation = Some(crate::federation::info_block(&state.store, &state.config).await);
     shared::server::public_document(&info)
 }

@@ -18,6 +18,7 @@ use super::outcome::HttpOutcome;
 use super::p2p::{BuildSwarmError, P2pProbe};
 use super::transition::{decide, jitter_ms};
 use crate::config::{Config, ProbeConfig};
+use crate::lease::Leases;
 use crate::metrics::{KindLabel, Metrics, ProbeLabels};
 use crate::store::{DueProbe, ProbeReport, ProbeResult, Recorded, Store, StoreError};
 
@@ -38,6 +39,8 @@ struct Inner {
     wakeup: Arc<Notify>,
     /// Each probe runs as its own task here (never inside the scheduler's task: a probe holding
     /// a SQLite write transaction must keep running while the scheduler waits for the lock).
+    /// The `probe` lease: one replica schedules at a time (superhub.md §15).
+    leases: Leases,
     tracker: TaskTracker,
     token: CancellationToken,
 }
@@ -76,6 +79,7 @@ impl Prober {
         external_url: &str,
         metrics: Metrics,
         wakeup: Arc<Notify>,
+        leases: Leases,
         tasks: &Tasks,
     ) -> Result<Self, BuildSwarmError> {
         let p2p = if config.probe.p2p {
@@ -92,6 +96,7 @@ impl Prober {
                 p2p,
                 metrics,
                 wakeup,
+                leases,
                 tracker: tasks.tracker().clone(),
                 token: tasks.token().child_token(),
             }),
@@ -106,6 +111,7 @@ impl Prober {
         let mut ticker = tokio::time::interval(self.inner.config.tick());
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut in_flight = InFlight::new(self.inner.config.concurrency);
+        let mut lease = None;
         loop {
             tokio::select! {
                 () = token.cancelled() => return,
@@ -114,6 +120,9 @@ impl Prober {
                 }
                 _ = ticker.tick() => {}
                 () = self.inner.wakeup.notified() => {}
+            }
+            if !self.inner.leases.hold(&mut lease, "probe").await {
+                continue;
             }
             if let Err(error) = self.tick(&mut in_flight).await {
                 tracing::warn!(%error, "probe scheduler tick failed; retrying at the next tick");

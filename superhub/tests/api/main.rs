@@ -1,6 +1,8 @@
 //! Super hub integration tests: one binary; database tests run on SQLite and on Postgres.
 
 mod directory;
+mod federation;
 mod http;
 mod probe;
+mod replicas;
 mod store;
