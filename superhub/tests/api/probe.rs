@@ -20,6 +20,18 @@ use info_server::{Answer, InfoServer};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
+/// Probes loopback hubs every 50 ms with 1 s timeouts and no libp2p probe, on `clock`.
+pub(crate) fn probing(c: &mut superhub::Config, clock: &Clock) {
+    c.directory.require_https = false;
+    c.probe.allow_private_addresses = true;
+    c.probe.tick_millis = 50;
+    c.probe.p2p = false;
+    c.probe.connect_timeout = Duration::from_secs(1);
+    c.probe.http_timeout = Duration::from_secs(1);
+    c.probe.p2p_timeout = Duration::from_secs(2);
+    c.clock = clock.clone();
+}
+
 /// A running super hub, a second handle on its database, and its clock.
 pub(crate) struct Harness {
     pub(crate) superhub: TestSuperhub,
@@ -34,14 +46,7 @@ impl Harness {
     pub(crate) async fn start(db: &TestDb, adjust: impl FnOnce(&mut superhub::Config)) -> Self {
         let clock = Clock::system();
         let superhub = TestSuperhub::spawn_with(db, |c| {
-            c.directory.require_https = false;
-            c.probe.allow_private_addresses = true;
-            c.probe.tick_millis = 50;
-            c.probe.p2p = false;
-            c.probe.connect_timeout = Duration::from_secs(1);
-            c.probe.http_timeout = Duration::from_secs(1);
-            c.probe.p2p_timeout = Duration::from_secs(2);
-            c.clock = clock.clone();
+            probing(c, &clock);
             adjust(c);
         })
         .await;

@@ -1,6 +1,6 @@
-//! Several replicas over one Postgres (superhub.md §15): a peer is pulled once per interval by
-//! whichever replica holds its lease, and losing the holder hands the pulls to another replica
-//! within one interval.
+//! Several replicas over one Postgres (superhub.md §15): a peer is pulled once per interval, and a
+//! due hub probed once, by whichever replica holds the lease; losing the holder hands the work to
+//! another replica within one interval.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +12,25 @@ use sqlx::Connection as _;
 use testkit::{TestDb, TestSuperhub, eventually};
 
 use crate::federation::{loopback, peer, serve};
+use crate::probe::{Harness, probing};
+
+/// Kills the dedicated connection holding the lease `name`; how many sessions held it.
+async fn kill_lease_holder(db: &TestDb, name: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let killed = sqlx::query_scalar(
+        "select cast(count(pg_terminate_backend(pid)) as bigint) from pg_locks \
+         where locktype = 'advisory' \
+         and database = (select oid from pg_database where datname = current_database()) \
+         and cast(objid as bigint) = (cast(hashtext($1) as bigint) & 4294967295)",
+    )
+    .bind(format!("goop-superhub:{name}"))
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    let _ = admin.close().await;
+    killed
+}
 
 /// A peer serving an empty feed page, recording when it was asked.
 async fn counting_peer() -> (String, Arc<std::sync::Mutex<Vec<Instant>>>) {
@@ -66,16 +85,9 @@ async fn replicas_pull_each_peer_once_per_interval_and_hand_over_when_the_holder
         "{pulls:?}"
     );
 
-    // Kill the holder's dedicated lease connection.
-    sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let killed: i64 = sqlx::query_scalar(
-        "select cast(count(pg_terminate_backend(pid)) as bigint) from pg_locks \
-         where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())",
-    )
-    .fetch_one(&mut admin)
-    .await
-    .unwrap();
+    // Kill the dedicated lease connection of the replica holding this peer's lease (the probe
+    // and sweep leases may sit on either replica).
+    let killed = kill_lease_holder(&db, &format!("federation:{url}")).await;
     let killed_at = Instant::now();
     let before = seen.lock().unwrap().len();
     let after = after_pulls(&seen, 3).await;
@@ -91,7 +103,6 @@ async fn replicas_pull_each_peer_once_per_interval_and_hand_over_when_the_holder
         smallest_gap(&after, before) >= Duration::from_millis(800),
         "{after:?}"
     );
-    let _ = admin.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,4 +125,27 @@ async fn replicas_hand_over_pulls_when_the_holder_shuts_down() {
         after[before] - stopped_at
     );
     drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_probe_a_due_hub_once_and_hand_over_when_the_holder_dies() {
+    testkit::init_tracing();
+    let db = TestDb::postgres().await;
+    let first = Harness::start(&db, |_| {}).await;
+    let clock = first.clock.clone();
+    let _second = TestSuperhub::spawn_with(&db, |c| probing(c, &clock)).await;
+    let key = libp2p::identity::ed25519::Keypair::generate();
+    let (hub, record) = first.register_answering(&key).await;
+    let period = Duration::from_secs(11 * 60);
+
+    first.wait_for_probes(&record.id, "http", 1).await;
+    clock.advance(period);
+    first.wait_for_probes(&record.id, "http", 2).await;
+    let killed = kill_lease_holder(&db, "probe").await;
+    clock.advance(period);
+    let probes = first.wait_for_probes(&record.id, "http", 3).await;
+
+    assert_eq!(killed, 1, "one session holds the probe lease");
+    assert_eq!(probes.len(), 3, "each due time probed once: {probes:?}");
+    assert_eq!(hub.requests(), 3, "the hub saw one probe per due time");
 }
