@@ -1,3 +1,4 @@
 //! End-to-end tests: hubs, super hubs and peers in one process on loopback.
 
+mod directory;
 mod suite;
