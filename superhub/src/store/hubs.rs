@@ -377,14 +377,13 @@ async fn upsert_hub(
 }
 
 /// Rewrites the hub's row of the SQLite full-text index (§5.1); Postgres derives its `search`
-/// column from the row itself.
+/// column from the row itself. The index row shares the hub row's `rowid`, so it is found by key:
+/// `id` is an unindexed FTS column, and deleting by it would scan the whole index.
 async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(), StoreError> {
-    sqlx::query("delete from hubs_fts where id = $1")
-        .bind(&r.id)
-        .execute(&mut *conn)
-        .await?;
+    unindex(&mut *conn, &r.id).await?;
     sqlx::query(
-        "insert into hubs_fts (id, name, slug, tags, description) values ($1, $2, $3, $4, $5)",
+        "insert into hubs_fts (rowid, id, name, slug, tags, description) \
+         select rowid, $1, $2, $3, $4, $5 from hubs where id = $1",
     )
     .bind(&r.id)
     .bind(&r.name)
@@ -393,6 +392,16 @@ async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(),
     .bind(&r.description)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Drops hub `id`'s row of the SQLite full-text index (looked up through the hub row's `rowid`,
+/// so call it before deleting the hub row).
+async fn unindex(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
+    sqlx::query("delete from hubs_fts where rowid = (select rowid from hubs where id = $1)")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
