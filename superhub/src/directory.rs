@@ -3,6 +3,7 @@
 //! pulled items through [`Directory::store_checked`], the same path.
 
 pub mod check;
+pub mod search;
 pub mod summary;
 
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 pub(crate) mod extract;
 mod health;
 mod info;
+mod search;
 
 use axum::Router;
 use shared::server::{HttpLimits, HttpMetrics};
@@ -19,6 +20,7 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
     let app = Router::new()
         .merge(health::router())
         .merge(info::router())
+        .merge(search::router())
         .with_state(state);
     shared::server::finish_router(app, &limits, metrics)
 }

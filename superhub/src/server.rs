@@ -88,6 +88,7 @@ impl Server {
             store: store.clone(),
             info: Arc::new(info),
             ready: ready.clone(),
+            metrics: metrics.clone(),
         };
 
         let tasks = Tasks::default();

@@ -7,6 +7,7 @@ use shared::api::SuperhubInfo;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::http::extract::IpLimiters;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Everything a handler may need.
@@ -18,4 +19,5 @@ pub(crate) struct AppState {
     pub(crate) ready: shared::server::Readiness,
     pub(crate) directory: Directory,
     pub(crate) limits: Arc<IpLimiters>,
+    pub(crate) metrics: Metrics,
 }

@@ -3,6 +3,7 @@
 
 mod changes;
 mod hubs;
+mod search;
 mod slug_claims;
 mod superhub_state;
 
@@ -12,6 +13,7 @@ use shared::db::{ConnectError, Database, DatabaseConfig, DbKind, Migrations};
 
 pub use changes::{ChangeKind, append_change, lock_directory, next_change_seq};
 pub use hubs::{HubListing, HubState, LISTING_COLUMNS, Provenance, PutRecord, PutTombstone};
+pub use search::{HubSearch, SearchHit, SearchSort, SortKey};
 pub use shared::db::StoreError;
 pub use slug_claims::{Claim, HeldClaim, claim_key, release_claims, winner, witness_claim};
 

@@ -1,4 +1,5 @@
 //! Super hub integration tests: one binary; database tests run on SQLite and on Postgres.
 
 mod http;
+mod search;
 mod store;
