@@ -11,6 +11,8 @@
 //!   offline voucher verifications per second.
 //! - `webhooks`: signed Stripe events through the hub's webhook on Postgres: events per second
 //!   and p99 latency, with duplicates and out-of-order events in the mix.
+//! - `search`: `GET /api/v1/hubs` p50/p95 latency over HTTP against a super hub holding 100,000
+//!   listed hubs, on SQLite and on Postgres, with a mix of text, filters and deep pages.
 //! - `hub_process`: starts the `hub` binary as a separate process and reads its RSS.
 
 mod hub_process;
@@ -19,6 +21,7 @@ mod peer;
 mod presence;
 mod relay;
 mod reservations;
+mod search;
 mod store;
 mod webhooks;
 
@@ -42,8 +45,9 @@ async fn main() -> ExitCode {
         "reservations" => reservations::run().await,
         "join" => join::run().await,
         "webhooks" => webhooks::run().await,
+        "search" => search::run().await,
         other => Err(format!(
-            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks"
+            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks, search"
         )),
     };
     match outcome {

@@ -216,21 +216,31 @@ fn build(kind: DbKind, search: &HubSearch) -> Sql {
             .join(", ");
         conditions.push(format!("h.join_mode in ({list})"));
     }
-    let (column, direction) = match search.sort {
-        SearchSort::Relevance if !search.tokens.is_empty() => {
-            (score.clone(), if lower_is_better { "asc" } else { "desc" })
+    let (column, outer, direction) = match search.sort {
+        SearchSort::Relevance if !search.tokens.is_empty() => (
+            score.clone(),
+            "p.score",
+            if lower_is_better { "asc" } else { "desc" },
+        ),
+        SearchSort::Relevance | SearchSort::Members => {
+            ("h.member_count".to_owned(), "h.member_count", "desc")
         }
-        SearchSort::Relevance | SearchSort::Members => ("h.member_count".to_owned(), "desc"),
-        SearchSort::Uptime => ("h.uptime_30d".to_owned(), "desc"),
-        SearchSort::Newest => ("h.first_listed_at".to_owned(), "desc"),
+        SearchSort::Uptime => ("h.uptime_30d".to_owned(), "h.uptime_30d", "desc"),
+        SearchSort::Newest => ("h.first_listed_at".to_owned(), "h.first_listed_at", "desc"),
     };
     if let Some((key, id)) = &search.after {
         conditions.push(after(&mut sql, &column, direction, *key, id));
     }
     let limit = sql.bind(Bind::Int(i64::from(search.limit)));
+    // Ordering by the alias computes the rank once per row.
+    let inner = if outer == "p.score" { "score" } else { &column };
+    // The page's ids are found first and its rows read after: a row is wide (the envelope), and
+    // the filters, the order and the text rank need only indexed columns.
     sql.text = format!(
-        "select {LISTING_COLUMNS}, {score} as score from {from} where {} \
-         order by {column} {direction} nulls last, h.id asc limit {limit}",
+        "select {LISTING_COLUMNS}, p.score as score from \
+         (select h.id as id, {score} as score from {from} where {} \
+          order by {inner} {direction} nulls last, h.id asc limit {limit}) p \
+         join hubs h on h.id = p.id order by {outer} {direction} nulls last, h.id asc",
         conditions.join(" and ")
     );
     sql

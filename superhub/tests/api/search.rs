@@ -93,22 +93,53 @@ impl Directory {
             )
             .await
             .unwrap();
-        sqlx::query(
-            "update hubs set state = 'listed', member_count = $1, uptime_30d = $2, \
-             first_listed_at = $3 where id = $4",
+        // Nulls stay unbound: the Any driver may cache a statement typed by a null's bind.
+        self.set(
+            "update hubs set state = 'listed', first_listed_at = null where id = $1",
+            &record.id,
         )
-        .bind(hub.members)
-        .bind(hub.uptime)
-        .bind(hub.listed_at)
-        .bind(&record.id)
-        .execute(&self.pool)
-        .await
-        .unwrap();
+        .await;
+        if let Some(members) = hub.members {
+            self.set_to(
+                "update hubs set member_count = $1 where id = $2",
+                members,
+                &record.id,
+            )
+            .await;
+        }
+        if let Some(uptime) = hub.uptime {
+            self.set_to(
+                "update hubs set uptime_30d = $1 where id = $2",
+                uptime,
+                &record.id,
+            )
+            .await;
+        }
+        if let Some(at) = hub.listed_at {
+            self.set_to(
+                "update hubs set first_listed_at = $1 where id = $2",
+                at,
+                &record.id,
+            )
+            .await;
+        }
         record.id
     }
 
     async fn set(&self, sql: &'static str, id: &str) {
         sqlx::query(sql).bind(id).execute(&self.pool).await.unwrap();
+    }
+
+    async fn set_to<T>(&self, sql: &'static str, value: T, id: &str)
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+    {
+        sqlx::query(sql)
+            .bind(value)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .unwrap();
     }
 
     async fn get(&self, query: &str) -> (u16, Value) {
