@@ -25,8 +25,9 @@ use testkit::record::{hub_record, sign_record};
 
 /// Hubs stored per backend (override with `GOOP_BENCH_SEARCH_RECORDS` while developing).
 const RECORDS: usize = 100_000;
-/// Concurrent `put_record` calls while loading.
-const LOADERS: usize = 8;
+/// Concurrent `put_record` calls while loading on Postgres; SQLite takes one writer at a time
+/// (contending writers sleep in SQLite's busy handler).
+const PG_LOADERS: usize = 4;
 /// Unmeasured requests first.
 const WARMUP: usize = 200;
 /// Measured requests per backend.
@@ -64,7 +65,8 @@ pub(crate) async fn run() -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let corpus = load(&store, &words, records).await?;
+        let loaders = if label == "sqlite" { 1 } else { PG_LOADERS };
+        let corpus = load(&store, &words, records, loaders).await?;
         list_all(&db.url).await?;
         println!(
             "{label}: loaded in {:.1} s",
@@ -154,8 +156,13 @@ fn phrase(rng: &mut Rng, words: &[String], count: usize) -> (Vec<usize>, String)
     (picked, text)
 }
 
-/// Stores `count` signed records through `put_record`, `LOADERS` at a time.
-async fn load(store: &Store, words: &[String], count: usize) -> Result<Corpus, String> {
+/// Stores `count` signed records through `put_record`, `loaders` at a time.
+async fn load(
+    store: &Store,
+    words: &[String],
+    count: usize,
+    loaders: usize,
+) -> Result<Corpus, String> {
     let mut rng = Rng(42);
     let now = shared::clock::unix_ms();
     let mut corpus = Corpus {
@@ -197,7 +204,7 @@ async fn load(store: &Store, words: &[String], count: usize) -> Result<Corpus, S
                     .is_err()
             }
         })
-        .buffer_unordered(LOADERS)
+        .buffer_unordered(loaders)
         .filter(|failed| std::future::ready(*failed))
         .count()
         .await;
@@ -233,52 +240,59 @@ async fn list_all(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The next query string of the mix; a deep-paging query is marked by `pages > 1`.
-fn next_query(rng: &mut Rng, words: &[String], corpus: &Corpus) -> (String, usize) {
+/// The next query string of the mix: its class, the query and how many pages to follow.
+fn next_query(rng: &mut Rng, words: &[String], corpus: &Corpus) -> (&'static str, String, usize) {
     let hub = rng.below(corpus.names.len());
     // Query words skip the stop-word-like head of the distribution (ranks below `HEAD`).
     let word = |rng: &mut Rng| words[HEAD + rng.zipf(WORDS - HEAD)].clone();
     let tag = |i: usize| words[i].clone();
-    match rng.below(20) {
-        0..=4 => (format!("q={}", word(rng)), 1),
+    let (class, query, pages) = match rng.below(20) {
+        0..=4 => ("word", format!("q={}", word(rng)), 1),
         5..=7 => {
             let name = &corpus.names[hub];
-            (format!("q={}+{}", words[name[0]], words[name[1]]), 1)
+            let q = format!("q={}+{}", words[name[0]], words[name[1]]);
+            ("two_words", q, 1)
         }
         8..=10 => {
             let w = word(rng);
-            (format!("q={}", &w[..w.len() - 1]), 1)
+            ("prefix", format!("q={}", &w[..w.len() - 1]), 1)
         }
-        11 => (format!("tag={}&sort=members", tag(rng.zipf(TAGS))), 1),
-        12 => (
-            format!("region={}&sort=uptime", REGIONS[rng.below(REGIONS.len())]),
-            1,
-        ),
-        13 => (
-            format!(
+        11 => {
+            let q = format!("tag={}&sort=members", tag(rng.zipf(TAGS)));
+            ("filters", q, 1)
+        }
+        12 => {
+            let q = format!("region={}&sort=uptime", REGIONS[rng.below(REGIONS.len())]);
+            ("filters", q, 1)
+        }
+        13 => {
+            let q = format!(
                 "language={}&join_mode=open&join_mode=email&sort=newest",
                 LANGUAGES[rng.below(LANGUAGES.len())]
-            ),
-            1,
-        ),
+            );
+            ("filters", q, 1)
+        }
         14 => {
             let tags = &corpus.tags[hub];
             let second = tags.get(1).copied().unwrap_or(tags[0]);
-            (format!("tag={}&tag={}", tag(tags[0]), tag(second)), 1)
+            let q = format!("tag={}&tag={}", tag(tags[0]), tag(second));
+            ("tags_and", q, 1)
         }
-        15..=16 => (
-            format!(
+        15..=16 => {
+            let q = format!(
                 "q={}&access=paid&region={}",
                 word(rng),
                 REGIONS[rng.below(3)]
-            ),
-            1,
-        ),
+            );
+            ("text_filters", q, 1)
+        }
         _ => {
             let sorts = ["relevance", "members", "uptime", "newest"];
-            (format!("q={}&sort={}", word(rng), sorts[rng.below(4)]), 5)
+            let q = format!("q={}&sort={}", word(rng), sorts[rng.below(4)]);
+            ("deep_pages", q, 5)
         }
-    }
+    };
+    (class, query, pages)
 }
 
 /// Sends the mix; returns each measured request's latency in ms.
@@ -286,10 +300,11 @@ async fn measure(base: &str, words: &[String], corpus: &Corpus) -> Result<Vec<f6
     let client = reqwest::Client::new();
     let mut rng = Rng(99);
     let mut latencies = Vec::with_capacity(QUERIES);
+    let mut by_class: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
     let mut sent = 0;
     let started = Instant::now();
     while latencies.len() < QUERIES && started.elapsed() < MAX_MEASURE {
-        let (query, pages) = next_query(&mut rng, words, corpus);
+        let (class, query, pages) = next_query(&mut rng, words, corpus);
         let mut cursor: Option<String> = None;
         for _ in 0..pages {
             let url = match &cursor {
@@ -307,6 +322,7 @@ async fn measure(base: &str, words: &[String], corpus: &Corpus) -> Result<Vec<f6
             sent += 1;
             if sent > WARMUP {
                 latencies.push(ms);
+                by_class.entry(class).or_default().push(ms);
             }
             match body["next"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
@@ -316,6 +332,14 @@ async fn measure(base: &str, words: &[String], corpus: &Corpus) -> Result<Vec<f6
     }
     if latencies.is_empty() {
         return Err("no query was measured".to_owned());
+    }
+    for (class, mut ms) in by_class {
+        println!(
+            "  {class}: n {} p50 {:.2} ms p95 {:.2} ms",
+            ms.len(),
+            crate::quantile(&mut ms, 0.5),
+            crate::quantile(&mut ms, 0.95)
+        );
     }
     Ok(latencies)
 }
