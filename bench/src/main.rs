@@ -13,6 +13,8 @@
 //!   and p99 latency, with duplicates and out-of-order events in the mix.
 //! - `federation`: three super hubs in a chain with a 1 s pull interval; convergence of 10,000
 //!   records registered at the first, in seconds and in intervals.
+//! - `search`: `GET /api/v1/hubs` p50/p95 latency over HTTP against a super hub holding 100,000
+//!   listed hubs, on SQLite and on Postgres, with a mix of text, filters and deep pages.
 //! - `hub_process`: starts the `hub` binary as a separate process and reads its RSS.
 
 mod federation;
@@ -22,6 +24,7 @@ mod peer;
 mod presence;
 mod relay;
 mod reservations;
+mod search;
 mod store;
 mod webhooks;
 
@@ -46,8 +49,9 @@ async fn main() -> ExitCode {
         "join" => join::run().await,
         "webhooks" => webhooks::run().await,
         "federation" => federation::run().await,
+        "search" => search::run().await,
         other => Err(format!(
-            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks, federation"
+            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks, search, federation"
         )),
     };
     match outcome {

@@ -1,5 +1,6 @@
 //! Keyset-pagination cursors: the position after the last row of a page, handed to clients as an
-//! opaque `b64u("<time>:<id>")` string and read back when they ask for the next page.
+//! opaque `b64u("<time>:<id>")` string and read back when they ask for the next page. A position
+//! richer than time and id travels as b64u JSON ([`encode_json`], [`decode_json`]).
 
 use std::num::ParseIntError;
 
@@ -39,6 +40,27 @@ pub enum DecodeCursorError {
     /// The time is not an integer.
     #[error("cursor time is not an integer")]
     Time(#[source] ParseIntError),
+    /// The decoded bytes are not the expected JSON.
+    #[error("cursor is not the expected JSON")]
+    Json(#[source] serde_json::Error),
+}
+
+/// The opaque form of a JSON position: `b64u(<json>)`.
+pub fn encode_json<T: serde::Serialize>(position: &T) -> String {
+    let json = serde_json::to_vec(position).expect("a cursor position serializes to JSON");
+    b64u_encode(&json)
+}
+
+/// Reads a position made by [`encode_json`], refusing text longer than [`MAX_ENCODED_LEN`].
+///
+/// # Errors
+/// [`DecodeCursorError`] naming what is wrong with `text`.
+pub fn decode_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DecodeCursorError> {
+    if text.len() > MAX_ENCODED_LEN {
+        return Err(DecodeCursorError::TooLong { len: text.len() });
+    }
+    let bytes = b64u_decode(text).map_err(DecodeCursorError::Base64)?;
+    serde_json::from_slice(&bytes).map_err(DecodeCursorError::Json)
 }
 
 impl Cursor {
@@ -111,6 +133,24 @@ mod tests {
             Cursor::decode(&b64u_encode(b"soon:id")),
             Err(DecodeCursorError::Time(_))
         ));
+    }
+
+    #[test]
+    fn decode_json_returns_the_position_when_given_its_encoding() {
+        let position = serde_json::json!({"s": "members", "k": null, "i": "id"});
+
+        let decoded: serde_json::Value = decode_json(&encode_json(&position)).unwrap();
+
+        assert_eq!(decoded, position);
+    }
+
+    #[test]
+    fn decode_json_fails_when_text_is_malformed_or_oversized() {
+        let not_json = decode_json::<serde_json::Value>(&b64u_encode(b"{"));
+        let huge = decode_json::<serde_json::Value>(&"A".repeat(MAX_ENCODED_LEN + 1));
+
+        assert!(matches!(not_json, Err(DecodeCursorError::Json(_))));
+        assert!(matches!(huge, Err(DecodeCursorError::TooLong { .. })));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod detail;
 pub mod resolve;
+pub mod search;
 pub mod summary;
 pub mod sweep;
 

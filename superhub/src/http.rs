@@ -8,6 +8,7 @@ mod health;
 mod hubs;
 mod info;
 mod resolve;
+mod search;
 
 use axum::Router;
 use shared::server::{HttpLimits, HttpMetrics};
@@ -26,6 +27,7 @@ pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
         .merge(hubs::router())
         .merge(resolve::router())
         .merge(federation::router())
+        .merge(search::router())
         .with_state(state);
     shared::server::finish_router(app, &limits, metrics)
 }

@@ -42,6 +42,8 @@ pub(crate) struct Metrics {
     pub(crate) probe_due: Gauge,
     /// `superhub_federation_*`, `superhub_changes_head`.
     pub(crate) federation: FederationMetrics,
+    /// `superhub_search_requests_total` and `superhub_search_duration_seconds`.
+    pub(crate) search: SearchMetrics,
 }
 
 impl Metrics {
@@ -72,6 +74,7 @@ impl Metrics {
             http,
             directory: DirectoryMetrics::register(registry),
             federation: FederationMetrics::register(registry),
+            search: SearchMetrics::register(registry),
             probes,
             probe_duration,
             probe_due,
@@ -250,5 +253,38 @@ impl FederationMetrics {
     /// Sets `superhub_changes_head`.
     pub(crate) fn set_changes_head(&self, head: i64) {
         self.changes_head.set(head);
+    }
+}
+
+/// The `sort` label of search requests.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SortLabels {
+    pub(crate) sort: &'static str,
+}
+
+/// Answered searches by effective order, and their handling time (§12).
+#[derive(Debug, Clone)]
+pub(crate) struct SearchMetrics {
+    /// `superhub_search_requests_total{sort}`.
+    pub(crate) requests: Family<SortLabels, Counter>,
+    /// `superhub_search_duration_seconds`: 1 ms × 2ⁿ, 12 buckets.
+    pub(crate) duration: Histogram,
+}
+
+impl SearchMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let requests = Family::<SortLabels, Counter>::default();
+        let duration = Histogram::new(exponential_buckets(0.001, 2.0, 12));
+        registry.register(
+            "superhub_search_requests",
+            "Answered searches by effective sort order",
+            requests.clone(),
+        );
+        registry.register(
+            "superhub_search_duration_seconds",
+            "Time to answer a search",
+            duration.clone(),
+        );
+        Self { requests, duration }
     }
 }

@@ -5,6 +5,7 @@ mod changes;
 mod federation_peers;
 mod hubs;
 mod probes;
+mod search;
 mod slug_claims;
 mod superhub_state;
 
@@ -20,6 +21,7 @@ pub use hubs::{
     PutRecord, PutTombstone, TombstoneRow,
 };
 pub use probes::{DueProbe, ProbeReport, ProbeResult, ProbeRow, ProbeStatus, Recorded, Transition};
+pub use search::{HubSearch, SearchHit, SearchSort, SortKey};
 pub use shared::db::StoreError;
 pub use slug_claims::{Claim, HeldClaim, claim_key, release_claims, winner, witness_claim};
 

@@ -5,4 +5,5 @@ mod federation;
 mod http;
 mod probe;
 mod replicas;
+mod search;
 mod store;
