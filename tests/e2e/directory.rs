@@ -30,6 +30,9 @@ async fn superhub(db: &TestDb, from: Option<&TestSuperhub>) -> TestSuperhub {
         c.probe.tick_millis = 100;
         c.federation.pull_interval = Duration::from_secs(1);
         c.federation.peers = peer.into_iter().collect();
+        // The test polls search, detail and the feed far faster than a person would.
+        c.rate_limits.search_ip = shared::rate_limit::RateLimit::new(100_000, 0.001);
+        c.rate_limits.feed_ip = shared::rate_limit::RateLimit::new(100_000, 0.001);
     })
     .await
 }
@@ -89,7 +92,8 @@ async fn json(server: &TestSuperhub, path: &str) -> (u16, Value) {
 
 /// The ids a search on `server` returns for `query`.
 async fn search(server: &TestSuperhub, query: &str) -> Vec<String> {
-    let (_, body) = json(server, &format!("/api/v1/hubs?q={query}")).await;
+    let (status, body) = json(server, &format!("/api/v1/hubs?q={query}")).await;
+    assert_eq!(status, 200, "{body}");
     body["items"]
         .as_array()
         .map(|items| {
