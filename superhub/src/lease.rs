@@ -88,10 +88,10 @@ impl Leases {
     /// the next round (re-taking it if it was lost or never taken), false when another replica
     /// does the work.
     pub async fn hold(&self, lease: &mut Option<Lease>, name: &str) -> bool {
-        if let Some(held) = lease.as_ref() {
-            if held.is_held().await {
-                return true;
-            }
+        if let Some(held) = lease.as_ref()
+            && held.is_held().await
+        {
+            return true;
         }
         *lease = self.try_acquire(name).await;
         lease.is_some()

@@ -120,12 +120,11 @@ impl Server {
         );
         if state.config.probe.enabled {
             crate::probe::Prober::start(
-                store.clone(),
+                &state.directory,
                 &state.config,
                 &key,
                 &http_url,
                 metrics.clone(),
-                state.directory.probe_wakeup(),
                 leases.clone(),
                 &tasks,
             )?;

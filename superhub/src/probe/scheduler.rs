@@ -67,18 +67,18 @@ impl InFlight {
 
 impl Prober {
     /// Builds the probes and spawns the scheduler (and the libp2p probe's swarm, when
-    /// `probe.p2p`) on `tasks`. `wakeup` starts a tick at once; `external_url` goes into the
-    /// probe's User-Agent.
+    /// `probe.p2p`) on `tasks`. The directory's probe wakeup starts a tick at once;
+    /// `external_url` goes into the probe's User-Agent; a tick runs only while this process holds
+    /// the `probe` lease.
     ///
     /// # Errors
     /// [`BuildSwarmError`] when the libp2p probe's transport cannot be built.
     pub(crate) fn start(
-        store: Store,
+        directory: &crate::directory::Directory,
         config: &Config,
         key: &libp2p::identity::ed25519::Keypair,
         external_url: &str,
         metrics: Metrics,
-        wakeup: Arc<Notify>,
         leases: Leases,
         tasks: &Tasks,
     ) -> Result<Self, BuildSwarmError> {
@@ -89,13 +89,13 @@ impl Prober {
         };
         let prober = Self {
             inner: Arc::new(Inner {
-                store,
+                store: directory.store().clone(),
                 config: config.probe.clone(),
                 clock: config.clock.clone(),
                 http: HttpProbe::new(&config.probe, external_url),
                 p2p,
                 metrics,
-                wakeup,
+                wakeup: directory.probe_wakeup(),
                 leases,
                 tracker: tasks.tracker().clone(),
                 token: tasks.token().child_token(),
