@@ -155,3 +155,44 @@ mod directory {
         );
     }
 }
+
+mod nulls {
+    //! A nullable column bound as null and then as a value on the same pooled connection
+    //! (sqlx's Any driver types a null by its Rust type; a cached statement must accept both).
+
+    use libp2p::identity::ed25519::Keypair;
+    use shared::db::DatabaseConfig;
+    use superhub::store::{Provenance, PutRecord, Store};
+    use testkit::record::{hub_record, sign_record};
+    use testkit::{TestDb, each_backend};
+
+    each_backend!(member_count_is_stored_after_a_record_without_one);
+
+    async fn member_count_is_stored_after_a_record_without_one(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = DatabaseConfig::with_url(&db.url);
+        config.max_connections = 1;
+        let store = Store::open(&config, dir.path()).await.unwrap();
+        let here = Provenance::direct("self");
+        let now = 1_800_000_000_000;
+        let mut outcomes = Vec::new();
+        for n in 0..4_u64 {
+            let key = Keypair::generate();
+            let mut record = hub_record(&key, "https://hub.example.org", now);
+            record.member_count = (n % 2 == 1).then_some(n);
+            outcomes.push(
+                store
+                    .put_record(&sign_record(&key, &record), &record, &here, now)
+                    .await
+                    .unwrap(),
+            );
+        }
+
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, PutRecord::Stored { .. })),
+            "{outcomes:?}"
+        );
+    }
+}
