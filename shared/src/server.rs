@@ -19,8 +19,9 @@ use tokio::net::TcpListener;
 pub use api_error::{ApiError, ApiResult};
 pub use health::{Readiness, healthz, readyz_response};
 pub use http::{
-    Escaped, HttpLimits, HttpMetrics, client_ip, esc, finish_router, html_error, html_escape,
-    json_error, public_document, register_build_info, serve_http, serve_metrics,
+    ClientIp, Escaped, HttpLimits, HttpMetrics, HttpState, client_ip, esc, finish_router,
+    html_error, html_escape, json_error, public_document, register_build_info, serve_http,
+    serve_metrics,
 };
 pub use tasks::{BoxError, TaskError, Tasks};
 

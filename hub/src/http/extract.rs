@@ -38,18 +38,11 @@ pub(crate) fn client_ip(config: &Config, socket: SocketAddr, headers: &HeaderMap
     config.http.client_ip(socket.ip(), forwarded)
 }
 
-/// The client address of a request (hub.md §13.2), as an extractor.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientIp(pub(crate) IpAddr);
+pub(crate) use shared::server::ClientIp;
 
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(shared::server::client_ip(&state.config.http, parts)))
+impl shared::server::HttpState for AppState {
+    fn http(&self) -> &shared::config::HttpConfig {
+        &self.config.http
     }
 }
 

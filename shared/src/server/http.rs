@@ -317,6 +317,27 @@ pub fn client_ip(
     http.client_ip(socket.ip(), forwarded)
 }
 
+/// A server state that knows its `[http]` section, so [`ClientIp`] can read the trusted proxies.
+pub trait HttpState {
+    /// The `[http]` section.
+    fn http(&self) -> &crate::config::HttpConfig;
+}
+
+/// The client address of a request (hub.md §13.2) as an extractor, for any [`HttpState`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: HttpState + Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(state.http(), parts)))
+    }
+}
+
 /// A public JSON document (info documents): `Access-Control-Allow-Origin: *` and
 /// `Cache-Control: public, max-age=60` (hub.md §11.1, superhub.md §2).
 pub fn public_document<T: serde::Serialize>(document: &T) -> Response {

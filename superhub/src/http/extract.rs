@@ -4,25 +4,16 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use shared::rate_limit::{RateLimited, RateLimiter};
 
 use crate::config::RateLimits;
 use crate::state::AppState;
 
-/// The client address of a request.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientIp(pub(crate) IpAddr);
+pub(crate) use shared::server::ClientIp;
 
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(shared::server::client_ip(&state.config.http, parts)))
+impl shared::server::HttpState for AppState {
+    fn http(&self) -> &shared::config::HttpConfig {
+        &self.config.http
     }
 }
 
