@@ -22,7 +22,11 @@ pub(crate) async fn run() -> Result<(), String> {
     let a = start(&dirs[0], None).await?;
     let b = start(&dirs[1], Some(&a)).await?;
     let c = start(&dirs[2], Some(&b)).await?;
-    println!("records {RECORDS}, chain A ← B ← C, pull interval {INTERVAL:?}, SQLite");
+    println!(
+        "records {RECORDS}, chain A ← B ← C, pull interval {INTERVAL:?}, SQLite, probe off {:?}, page {:?}",
+        std::env::var_os("BENCH_FED_PROBE_OFF"),
+        std::env::var("BENCH_FED_PAGE")
+    );
 
     let bodies: Vec<Vec<u8>> = (0..RECORDS)
         .map(|_| {
@@ -44,7 +48,18 @@ pub(crate) async fn run() -> Result<(), String> {
         (last_registration - started).as_secs_f64()
     );
 
+    let held_b = b
+        .directory()
+        .store()
+        .count_changes(ChangeKind::HubRecord)
+        .await
+        .map_err(|e| format!("counting at B: {e}"))?;
     let store = c.directory().store().clone();
+    let held_c = store
+        .count_changes(ChangeKind::HubRecord)
+        .await
+        .map_err(|e| format!("counting at C: {e}"))?;
+    println!("then B holds {held_b}, C holds {held_c}");
     loop {
         let held = store
             .count_changes(ChangeKind::HubRecord)
@@ -92,6 +107,18 @@ async fn start(
     config.rate_limits.register_hub.burst = u32::MAX;
     config.rate_limits.register_ip.burst = u32::MAX;
     config.federation.pull_interval = INTERVAL;
+    if std::env::var_os("BENCH_FED_PROBE_OFF").is_some() {
+        config.probe.enabled = false;
+    }
+    if std::env::var_os("BENCH_FED_P2P_OFF").is_some() {
+        config.probe.p2p = false;
+    }
+    if let Some(limit) = std::env::var("BENCH_FED_PAGE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.federation.page_limit = limit;
+    }
     if let Some(peer) = from {
         config.federation.peers = vec![FederationPeer {
             url: format!("http://{}", peer.http_addr()),

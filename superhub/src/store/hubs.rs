@@ -167,17 +167,39 @@ impl Store {
     ) -> Result<PutRecord, StoreError> {
         let mut tx = self.begin_write().await?;
         lock_directory(&mut tx, now_ms).await?;
+        let put = self
+            .put_record_in(&mut tx, envelope, record, provenance, now_ms)
+            .await?;
+        if matches!(put, PutRecord::Stored { .. }) {
+            tx.commit().await?;
+        }
+        Ok(put)
+    }
+
+    /// [`Store::put_record`] inside the caller's write transaction, which holds
+    /// [`lock_directory`] already; the caller commits (federation stores a feed page at once).
+    ///
+    /// # Errors
+    /// [`StoreError`]; the caller's transaction must then be rolled back.
+    pub async fn put_record_in(
+        &self,
+        conn: &mut AnyConnection,
+        envelope: &Envelope,
+        record: &HubRecord,
+        provenance: &Provenance,
+        now_ms: i64,
+    ) -> Result<PutRecord, StoreError> {
         let current: Option<Current> = sqlx::query_as(
             "select seq, envelope, state, probed_http_url, probed_multiaddrs, next_probe_at \
              from hubs where id = $1",
         )
         .bind(&record.id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
         let tombstone_seq: Option<i64> =
             sqlx::query_scalar("select seq from tombstones where hub_id = $1")
                 .bind(&record.id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
         let seq = seq_col(record.seq);
         if tombstone_seq.is_some_and(|t| seq <= t) {
@@ -219,7 +241,7 @@ impl Store {
             None => (HubState::PendingProbe, Some(now_ms), true),
         };
         upsert_hub(
-            &mut tx,
+            &mut *conn,
             &HubRow {
                 envelope: &to_json(envelope),
                 record,
@@ -232,9 +254,9 @@ impl Store {
         )
         .await?;
         if self.kind() == DbKind::Sqlite {
-            index_for_search(&mut tx, record).await?;
+            index_for_search(&mut *conn, record).await?;
         }
-        append_change(&mut tx, ChangeKind::HubRecord, &record.id, now_ms).await?;
+        append_change(&mut *conn, ChangeKind::HubRecord, &record.id, now_ms).await?;
         let claim = Claim {
             slug: &record.slug,
             hub_id: &record.id,
@@ -243,8 +265,7 @@ impl Store {
             envelope: &to_json(envelope),
             source: "local",
         };
-        witness_claim(&mut tx, &claim, now_ms).await?;
-        tx.commit().await?;
+        witness_claim(conn, &claim, now_ms).await?;
         Ok(PutRecord::Stored { state, probe_due })
     }
 
@@ -263,14 +284,36 @@ impl Store {
     ) -> Result<PutTombstone, StoreError> {
         let mut tx = self.begin_write().await?;
         lock_directory(&mut tx, now_ms).await?;
+        let put = self
+            .put_tombstone_in(&mut tx, envelope, tombstone, provenance, now_ms)
+            .await?;
+        if put == PutTombstone::Stored {
+            tx.commit().await?;
+        }
+        Ok(put)
+    }
+
+    /// [`Store::put_tombstone`] inside the caller's write transaction, which holds
+    /// [`lock_directory`] already; the caller commits.
+    ///
+    /// # Errors
+    /// [`StoreError`]; the caller's transaction must then be rolled back.
+    pub async fn put_tombstone_in(
+        &self,
+        conn: &mut AnyConnection,
+        envelope: &Envelope,
+        tombstone: &Tombstone,
+        provenance: &Provenance,
+        now_ms: i64,
+    ) -> Result<PutTombstone, StoreError> {
         let record_seq: Option<i64> = sqlx::query_scalar("select seq from hubs where id = $1")
             .bind(&tombstone.id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
         let stored: Option<(i64, String)> =
             sqlx::query_as("select seq, envelope from tombstones where hub_id = $1")
                 .bind(&tombstone.id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
         let seq = seq_col(tombstone.seq);
         if record_seq.is_some_and(|r| seq <= r) {
@@ -300,18 +343,17 @@ impl Store {
         .bind(&provenance.origin)
         .bind(&provenance.received_from)
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         sqlx::query(
             "update hubs set state = 'tombstoned', next_probe_at = null, updated_at = $2 where id = $1",
         )
         .bind(&tombstone.id)
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        release_claims(&mut tx, &tombstone.id).await?;
-        append_change(&mut tx, ChangeKind::HubTombstone, &tombstone.id, now_ms).await?;
-        tx.commit().await?;
+        release_claims(&mut *conn, &tombstone.id).await?;
+        append_change(conn, ChangeKind::HubTombstone, &tombstone.id, now_ms).await?;
         Ok(PutTombstone::Stored)
     }
 }
