@@ -421,13 +421,13 @@ async fn upsert_hub(
 /// Rewrites the hub's row of the SQLite full-text index (§5.1); Postgres derives its `search`
 /// column from the row itself.
 async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(), StoreError> {
-    sqlx::query("delete from hubs_fts where id = $1")
-        .bind(&r.id)
-        .execute(&mut *conn)
-        .await?;
+    let rowid = fts_rowid(&r.id)?;
+    unindex_rowid(conn, rowid).await?;
     sqlx::query(
-        "insert into hubs_fts (id, name, slug, tags, description) values ($1, $2, $3, $4, $5)",
+        "insert into hubs_fts (rowid, id, name, slug, tags, description) \
+         values ($1, $2, $3, $4, $5, $6)",
     )
+    .bind(rowid)
     .bind(&r.id)
     .bind(&r.name)
     .bind(r.slug.replace('-', " "))
@@ -436,6 +436,42 @@ async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(),
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The `hubs_fts` row of hub `id`: a lookup by its `rowid`, since the unindexed `id` column can
+/// only be scanned (a scan per registration made storing quadratic in the directory's size).
+///
+/// The rowid is the first 63 bits of the hub's Ed25519 public key: stable across versions and
+/// `VACUUM` (unlike `hubs.rowid`), and two hubs share it only if someone finds a key matching 63
+/// bits of another's.
+fn fts_rowid(id: &str) -> Result<i64, StoreError> {
+    let key = id
+        .parse::<shared::ids::Ed25519PeerId>()
+        .map_err(|_| StoreError::Corrupt("hubs.id"))?
+        .public_key()
+        .to_bytes();
+    let mut prefix = [0; 8];
+    prefix.copy_from_slice(&key[..8]);
+    Ok(i64::from_be_bytes(prefix) & i64::MAX)
+}
+
+async fn unindex_rowid(conn: &mut AnyConnection, rowid: i64) -> Result<(), StoreError> {
+    sqlx::query("delete from hubs_fts where rowid = $1")
+        .bind(rowid)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes hub `id` from the SQLite full-text index.
+///
+/// # Errors
+/// [`StoreError`].
+pub(super) async fn unindex_for_search(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(), StoreError> {
+    unindex_rowid(conn, fts_rowid(id)?).await
 }
 
 /// The columns of a [`HubListing`], for the search and detail queries (prefix `h.`).

@@ -145,10 +145,7 @@ async fn delete_hub(conn: &mut AnyConnection, kind: DbKind, id: &str) -> Result<
         sqlx::query(sql).bind(id).execute(&mut *conn).await?;
     }
     if kind == DbKind::Sqlite {
-        sqlx::query("delete from hubs_fts where id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        super::unindex_for_search(conn, id).await?;
     }
     Ok(())
 }
