@@ -1,5 +1,6 @@
 //! `federation`: three super hubs in a chain (C pulls B, B pulls A) on SQLite with a 1 s pull
-//! interval (superhub.md §7.4). `RECORDS` records are registered at A as fast as it takes them;
+//! interval and the maximum page limit (superhub.md §7.4), every super hub probing what it
+//! stores. `RECORDS` records are registered at A as fast as it takes them;
 //! printed is the time from the last registration at A until C holds every record, in seconds
 //! and in pull intervals (the spec's bound for two links is 4).
 
@@ -14,6 +15,10 @@ use testkit::record::{envelope_bytes, hub_record, sign_record};
 const RECORDS: usize = 10_000;
 /// The pull interval of B and C.
 const INTERVAL: Duration = Duration::from_secs(1);
+/// `federation.page_limit` of B and C: the maximum, as an operator pulling a big directory sets
+/// it (at the default 100, a catching-up peer spends the feed's `feed_ip` burst and then pulls at
+/// its refill rate of one page a second).
+const PAGE_LIMIT: u32 = 500;
 /// How long C may take after the last registration before the run gives up.
 const GIVE_UP: Duration = Duration::from_secs(300);
 
@@ -22,7 +27,10 @@ pub(crate) async fn run() -> Result<(), String> {
     let a = start(&dirs[0], None).await?;
     let b = start(&dirs[1], Some(&a)).await?;
     let c = start(&dirs[2], Some(&b)).await?;
-    println!("records {RECORDS}, chain A ← B ← C, pull interval {INTERVAL:?}, SQLite");
+    println!(
+        "records {RECORDS}, chain A ← B ← C, pull interval {INTERVAL:?}, page limit {PAGE_LIMIT}, \
+         SQLite, probing on (HTTP and libp2p)"
+    );
 
     let bodies: Vec<Vec<u8>> = (0..RECORDS)
         .map(|_| {
@@ -44,7 +52,18 @@ pub(crate) async fn run() -> Result<(), String> {
         (last_registration - started).as_secs_f64()
     );
 
+    let held_b = b
+        .directory()
+        .store()
+        .count_changes(ChangeKind::HubRecord)
+        .await
+        .map_err(|e| format!("counting at B: {e}"))?;
     let store = c.directory().store().clone();
+    let held_c = store
+        .count_changes(ChangeKind::HubRecord)
+        .await
+        .map_err(|e| format!("counting at C: {e}"))?;
+    println!("then B holds {held_b}, C holds {held_c}");
     loop {
         let held = store
             .count_changes(ChangeKind::HubRecord)
@@ -92,6 +111,7 @@ async fn start(
     config.rate_limits.register_hub.burst = u32::MAX;
     config.rate_limits.register_ip.burst = u32::MAX;
     config.federation.pull_interval = INTERVAL;
+    config.federation.page_limit = PAGE_LIMIT;
     if let Some(peer) = from {
         config.federation.peers = vec![FederationPeer {
             url: format!("http://{}", peer.http_addr()),

@@ -1,6 +1,7 @@
 //! The directory's rules (superhub.md §3): registration checks an envelope (§3.1), orders it by
 //! `seq` against what is stored (§3.2) and stores it with its effects (§3.3). Federation stores
-//! pulled items through [`Directory::store_checked`], the same path.
+//! pulled items through [`Directory::store_checked_in`], the same path, a feed page per
+//! transaction.
 
 pub mod check;
 pub mod detail;
@@ -16,9 +17,12 @@ use serde::Serialize;
 use shared::clock::Clock;
 use shared::error_code::ErrorCode;
 use shared::rate_limit::{RateLimited, RateLimiter};
+use sqlx::AnyConnection;
 
 use crate::config::Config;
-use crate::store::{HubState, Provenance, PutRecord, PutTombstone, Store, StoreError};
+use crate::store::{
+    HubState, Provenance, PutRecord, PutTombstone, Store, StoreError, lock_directory,
+};
 pub use check::{Checked, Refusal, check, check_envelope};
 
 /// Why a registration was not accepted.
@@ -90,6 +94,11 @@ impl Directory {
         self.probe_wakeup.clone()
     }
 
+    /// Starts the probe scheduler's next round at once: a stored record needs a probe.
+    pub fn wake_prober(&self) {
+        self.probe_wakeup.notify_one();
+    }
+
     /// Now, on the directory's clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
@@ -113,7 +122,8 @@ impl Directory {
         self.store_checked(&checked, &provenance, now_ms).await
     }
 
-    /// Orders and stores a checked item (§3.2, §3.3) with its provenance.
+    /// Orders and stores a checked item (§3.2, §3.3) with its provenance, in a transaction of
+    /// its own; wakes the prober when a probe became due.
     ///
     /// # Errors
     /// [`RegisterError::Conflict`] when the stored state orders after it, or
@@ -124,19 +134,42 @@ impl Directory {
         provenance: &Provenance,
         now_ms: i64,
     ) -> Result<Registered, RegisterError> {
+        let mut tx = self.store.begin_write().await?;
+        lock_directory(&mut tx, now_ms).await?;
+        let registered = self
+            .store_checked_in(&mut tx, checked, provenance, now_ms)
+            .await?;
+        if registered.stored {
+            tx.commit().await.map_err(StoreError::from)?;
+        }
+        if registered.probe_pending {
+            self.wake_prober();
+        }
+        Ok(registered)
+    }
+
+    /// [`Directory::store_checked`] inside the caller's write transaction, which holds
+    /// [`lock_directory`] already (federation stores a feed page in one). The caller commits,
+    /// then calls [`Directory::wake_prober`] if any answer has `probe_pending`.
+    ///
+    /// # Errors
+    /// As [`Directory::store_checked`]; after [`RegisterError::Store`] the caller's transaction
+    /// must be rolled back, after a conflict it may continue.
+    pub async fn store_checked_in(
+        &self,
+        conn: &mut AnyConnection,
+        checked: &Checked,
+        provenance: &Provenance,
+        now_ms: i64,
+    ) -> Result<Registered, RegisterError> {
         match checked {
             Checked::Record(envelope, record) => {
                 let put = self
                     .store
-                    .put_record(envelope, record, provenance, now_ms)
+                    .put_record_in(conn, envelope, record, provenance, now_ms)
                     .await?;
                 let (state, probe_pending, stored) = match put {
-                    PutRecord::Stored { state, probe_due } => {
-                        if probe_due {
-                            self.probe_wakeup.notify_one();
-                        }
-                        (state, probe_due, true)
-                    }
+                    PutRecord::Stored { state, probe_due } => (state, probe_due, true),
                     // A repeat starts nothing: 200 with the current state (§3.2).
                     PutRecord::Unchanged { state } => (state, false, false),
                     PutRecord::Stale => return Err(RegisterError::Conflict(ErrorCode::StaleSeq)),
@@ -158,7 +191,7 @@ impl Directory {
             Checked::Tombstone(envelope, tombstone) => {
                 let put = self
                     .store
-                    .put_tombstone(envelope, tombstone, provenance, now_ms)
+                    .put_tombstone_in(conn, envelope, tombstone, provenance, now_ms)
                     .await?;
                 let stored = match put {
                     PutTombstone::Stored => true,

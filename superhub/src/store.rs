@@ -18,7 +18,7 @@ pub use changes::{ChangePage, FeedEntry, StoredClaim, StoredItem};
 pub use federation_peers::{PeerRow, PeerState, PullOutcome};
 pub use hubs::{
     DETAIL_PROBES, HubCounts, HubDetailRow, HubListing, HubState, LISTING_COLUMNS, Provenance,
-    PutRecord, PutTombstone, TombstoneRow,
+    PutRecord, PutTombstone, TombstoneRow, fts_rowid,
 };
 pub use probes::{DueProbe, ProbeReport, ProbeResult, ProbeRow, ProbeStatus, Recorded, Transition};
 pub use search::{HubSearch, SearchHit, SearchSort, SortKey};

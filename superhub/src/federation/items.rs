@@ -1,18 +1,20 @@
 //! Taking a pulled feed item (superhub.md §7.2 rule 3): records and tombstones pass §3.1 rows
-//! 2–10 and are stored through [`Directory::store_checked`], the registration path, which orders
-//! them by `seq` (so duplicates and cycles stop) and re-exports them; slug claims are checked by
-//! §5.4 rule 1(b). A bad item is skipped and counted, never failing its page.
+//! 2–10 and are stored through [`Directory::store_checked_in`], the registration path, which
+//! orders them by `seq` (so duplicates and cycles stop) and re-exports them; slug claims are
+//! checked by §5.4 rule 1(b). Every item of a page is taken in the page's write transaction. A
+//! bad item is skipped and counted, never failing its page; only a database error does.
 
 use serde_json::Value;
 use shared::envelope::{Envelope, EnvelopeType};
 use shared::error_code::ErrorCode;
 use shared::ids::Ed25519PeerId;
 use shared::record::HubRecord;
+use sqlx::AnyConnection;
 
 use super::feed::{ClaimItem, FeedItem, Relayed};
 use crate::config::DirectoryConfig;
-use crate::directory::{Checked, Directory, RegisterError, check_envelope};
-use crate::store::{Claim, Provenance, StoreError};
+use crate::directory::{Directory, RegisterError, check_envelope};
+use crate::store::{Claim, Provenance, Store, StoreError};
 
 /// What became of an item (the `outcome` label of `superhub_federation_items_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +66,14 @@ pub fn kind_label(raw: &Value) -> &'static str {
     }
 }
 
-/// Takes one raw item; `None` for kinds this version does not take yet (moderation notes).
+/// Takes one raw item in `conn`, the page's write transaction (holding the directory lock);
+/// `None` for kinds this version does not take yet (moderation notes).
 ///
 /// # Errors
-/// [`StoreError`] only: the database failed and the page must be retried.
+/// [`StoreError`] only: the database failed; the page must be rolled back and retried.
 pub async fn take(
     directory: &Directory,
+    conn: &mut AnyConnection,
     source: &Source<'_>,
     raw: Value,
     now_ms: i64,
@@ -82,10 +86,10 @@ pub async fn take(
     };
     let outcome = match item {
         FeedItem::HubRecord(relayed) | FeedItem::HubTombstone(relayed) => {
-            take_relayed(directory, source, relayed, now_ms).await?
+            take_relayed(directory, conn, source, relayed, now_ms).await?
         }
         FeedItem::SlugClaim(claim) if source.trust_claims => {
-            take_claim(directory, source, &claim, now_ms).await?
+            take_claim(conn, source, &claim, now_ms).await?
         }
         FeedItem::SlugClaim(_) => ItemOutcome::Policy,
     };
@@ -99,6 +103,7 @@ fn envelope_of(value: &Value) -> Option<Envelope> {
 
 async fn take_relayed(
     directory: &Directory,
+    conn: &mut AnyConnection,
     source: &Source<'_>,
     relayed: Relayed,
     now_ms: i64,
@@ -116,14 +121,6 @@ async fn take_relayed(
             });
         }
     };
-    let seq = match &checked {
-        Checked::Record(_, record) => record.seq,
-        Checked::Tombstone(_, tombstone) => tombstone.seq,
-    };
-    let stored = directory.store().stored_seq(checked.hub_id()).await?;
-    if stored.is_some_and(|s| i64::try_from(seq).is_ok_and(|seq| seq <= s)) {
-        return Ok(ItemOutcome::Stale);
-    }
     let origin = if relayed.origin.parse::<Ed25519PeerId>().is_ok() {
         relayed.origin
     } else {
@@ -133,7 +130,10 @@ async fn take_relayed(
         origin,
         received_from: source.peer_id.to_owned(),
     };
-    match directory.store_checked(&checked, &provenance, now_ms).await {
+    match directory
+        .store_checked_in(conn, &checked, &provenance, now_ms)
+        .await
+    {
         Ok(registered) if registered.stored => Ok(ItemOutcome::Stored),
         Ok(_) | Err(RegisterError::Conflict(_)) => Ok(ItemOutcome::Stale),
         Err(RegisterError::Store(error)) => Err(error),
@@ -144,7 +144,7 @@ async fn take_relayed(
 /// §5.4 rule 1(b): the envelope verifies (it may have expired), is a record of `hub_id` carrying
 /// `slug`, and `witnessed_at` lies within its lifetime.
 async fn take_claim(
-    directory: &Directory,
+    conn: &mut AnyConnection,
     source: &Source<'_>,
     item: &ClaimItem,
     now_ms: i64,
@@ -177,10 +177,7 @@ async fn take_claim(
         source: source.peer_id,
     };
     let record_seq = i64::try_from(record.seq).unwrap_or(i64::MAX);
-    let improved = directory
-        .store()
-        .witness_federated_claim(&claim, record_seq, now_ms)
-        .await?;
+    let improved = Store::witness_federated_claim_in(conn, &claim, record_seq, now_ms).await?;
     Ok(if improved {
         ItemOutcome::Stored
     } else {

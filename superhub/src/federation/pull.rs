@@ -1,8 +1,8 @@
 //! The pull loop of one peer (superhub.md §7.2): at start and then every interval ± 10 %, fetch
-//! the peer's feed page by page from the stored cursor, take every item, store the cursor after
-//! the page; on failure back off. Only the replica holding the peer's [`Lease`] pulls; it checks
-//! the lease before every page. Times come from the config's clock, which the loop polls in short
-//! slices, so a test that moves the clock wakes it.
+//! the peer's feed page by page from the stored cursor, take every item and store the cursor in
+//! one transaction per page; on failure back off. Only the replica holding the peer's [`Lease`]
+//! pulls; it checks the lease before every page. Times come from the config's clock, which the
+//! loop polls in short slices, so a test that moves the clock wakes it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::{failure_delay, interval_delay, is_dead};
 use super::cursor::FeedCursor;
 use super::feed::FeedPage;
-use super::items::{self, Source};
+use super::items::{self, ItemOutcome, Source};
 use crate::config::{Config, FederationPeer};
 use crate::directory::Directory;
 use crate::lease::{Lease, Leases};
 use crate::metrics::FederationMetrics;
-use crate::store::{PeerRow, PeerState, PullOutcome, StoreError};
+use crate::store::{PeerRow, PeerState, PullOutcome, Store, StoreError, lock_directory};
 
 /// The longest the loop sleeps before looking at the clock again.
 const SLICE: Duration = Duration::from_millis(50);
@@ -231,11 +231,7 @@ impl Puller {
             if page.more && !advanced {
                 return Err(PullError::BadCursor(page.next));
             }
-            self.take_items(&page).await?;
-            self.directory
-                .store()
-                .set_federation_cursor(self.peer.key(), &page.next)
-                .await?;
+            self.take_page(&page).await?;
             cursor = Some(page.next);
             if !page.more {
                 return Ok(());
@@ -243,7 +239,9 @@ impl Puller {
         }
     }
 
-    async fn take_items(&self, page: &FeedPage<Value>) -> Result<(), StoreError> {
+    /// Takes every item of `page` and stores its cursor in one write transaction (§7.2): a
+    /// database error rolls the whole page back, to be pulled again; refused items are skipped.
+    async fn take_page(&self, page: &FeedPage<Value>) -> Result<(), StoreError> {
         let peer_id = if !self.peer.id.is_empty() {
             self.peer.id.as_str()
         } else if page.superhub.parse::<shared::ids::Ed25519PeerId>().is_ok() {
@@ -256,12 +254,29 @@ impl Puller {
             trust_claims: self.peer.trust_claims,
             policy: &self.config.directory,
         };
+        let store = self.directory.store();
+        let mut tx = store.begin_write().await?;
+        lock_directory(&mut tx, self.clock().now_ms()).await?;
+        let mut taken = Vec::with_capacity(page.items.len());
         for raw in &page.items {
             let kind = items::kind_label(raw);
             let now = self.clock().now_ms();
-            if let Some(outcome) = items::take(&self.directory, &source, raw.clone(), now).await? {
-                self.metrics.item(self.peer.key(), kind, outcome.as_str());
+            if let Some(outcome) =
+                items::take(&self.directory, &mut tx, &source, raw.clone(), now).await?
+            {
+                taken.push((kind, outcome));
             }
+        }
+        Store::set_federation_cursor_in(&mut tx, self.peer.key(), &page.next).await?;
+        tx.commit().await?;
+        if taken
+            .iter()
+            .any(|(_, outcome)| *outcome == ItemOutcome::Stored)
+        {
+            self.directory.wake_prober();
+        }
+        for (kind, outcome) in taken {
+            self.metrics.item(self.peer.key(), kind, outcome.as_str());
         }
         Ok(())
     }

@@ -2,6 +2,8 @@
 //! health. Replicas share the rows, so whichever replica holds a peer's lease continues where
 //! the last one stopped.
 
+use sqlx::AnyConnection;
+
 use super::{Store, StoreError};
 
 /// A peer's pull health.
@@ -109,15 +111,20 @@ impl Store {
             .await?)
     }
 
-    /// Stores where the next pull of peer `id` continues, after a page's items are committed.
+    /// Stores where the next pull of peer `id` continues, in the transaction that stores the
+    /// page's items (superhub.md §7.2), so a committed page never leaves its cursor behind.
     ///
     /// # Errors
     /// [`StoreError`].
-    pub async fn set_federation_cursor(&self, id: &str, cursor: &str) -> Result<(), StoreError> {
+    pub async fn set_federation_cursor_in(
+        conn: &mut AnyConnection,
+        id: &str,
+        cursor: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("update federation_peers set cursor = $2 where id = $1")
             .bind(id)
             .bind(cursor)
-            .execute(self.pool())
+            .execute(conn)
             .await?;
         Ok(())
     }
@@ -146,14 +153,14 @@ impl Store {
 }
 
 impl Store {
-    /// Records slug-claim evidence pulled from a peer (§5.4 rule 1(b)) under the directory lock,
-    /// unless the hub's stored tombstone is at least as new as the record (`record_seq`). Returns
-    /// whether the evidence improved.
+    /// Records slug-claim evidence pulled from a peer (§5.4 rule 1(b)) in the caller's write
+    /// transaction, which holds the directory lock, unless the hub's stored tombstone is at least
+    /// as new as the record (`record_seq`). Returns whether the evidence improved.
     ///
     /// # Errors
-    /// [`StoreError`].
-    pub async fn witness_federated_claim(
-        &self,
+    /// [`StoreError`]; the caller's transaction must then be rolled back.
+    pub async fn witness_federated_claim_in(
+        conn: &mut AnyConnection,
         claim: &super::Claim<'_>,
         record_seq: i64,
         now_ms: i64,
@@ -164,43 +171,19 @@ impl Store {
         )
         .bind(claim.slug)
         .bind(claim.hub_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *conn)
         .await?;
         if stored.is_some_and(|c| c <= claim.claimed_at) {
             return Ok(false);
         }
-        let mut tx = self.begin_write().await?;
-        super::lock_directory(&mut tx, now_ms).await?;
         let tombstone_seq: Option<i64> =
             sqlx::query_scalar("select seq from tombstones where hub_id = $1")
                 .bind(claim.hub_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
         if tombstone_seq.is_some_and(|t| t >= record_seq) {
             return Ok(false);
         }
-        let improved = super::witness_claim(&mut tx, claim, now_ms).await?;
-        tx.commit().await?;
-        Ok(improved)
-    }
-}
-
-impl Store {
-    /// The highest `seq` stored for `hub_id` (record or tombstone), read without the directory
-    /// lock: `seq`s only grow, so an item at or below it can be skipped without a write.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn stored_seq(&self, hub_id: &str) -> Result<Option<i64>, StoreError> {
-        let record: Option<i64> = sqlx::query_scalar("select seq from hubs where id = $1")
-            .bind(hub_id)
-            .fetch_optional(self.pool())
-            .await?;
-        let tombstone: Option<i64> =
-            sqlx::query_scalar("select seq from tombstones where hub_id = $1")
-                .bind(hub_id)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(record.max(tombstone))
+        super::witness_claim(conn, claim, now_ms).await
     }
 }

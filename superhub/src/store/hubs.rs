@@ -167,17 +167,39 @@ impl Store {
     ) -> Result<PutRecord, StoreError> {
         let mut tx = self.begin_write().await?;
         lock_directory(&mut tx, now_ms).await?;
+        let put = self
+            .put_record_in(&mut tx, envelope, record, provenance, now_ms)
+            .await?;
+        if matches!(put, PutRecord::Stored { .. }) {
+            tx.commit().await?;
+        }
+        Ok(put)
+    }
+
+    /// [`Store::put_record`] inside the caller's write transaction, which holds
+    /// [`lock_directory`] already; the caller commits (federation stores a feed page at once).
+    ///
+    /// # Errors
+    /// [`StoreError`]; the caller's transaction must then be rolled back.
+    pub async fn put_record_in(
+        &self,
+        conn: &mut AnyConnection,
+        envelope: &Envelope,
+        record: &HubRecord,
+        provenance: &Provenance,
+        now_ms: i64,
+    ) -> Result<PutRecord, StoreError> {
         let current: Option<Current> = sqlx::query_as(
             "select seq, envelope, state, probed_http_url, probed_multiaddrs, next_probe_at \
              from hubs where id = $1",
         )
         .bind(&record.id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
         let tombstone_seq: Option<i64> =
             sqlx::query_scalar("select seq from tombstones where hub_id = $1")
                 .bind(&record.id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
         let seq = seq_col(record.seq);
         if tombstone_seq.is_some_and(|t| seq <= t) {
@@ -219,7 +241,7 @@ impl Store {
             None => (HubState::PendingProbe, Some(now_ms), true),
         };
         upsert_hub(
-            &mut tx,
+            &mut *conn,
             &HubRow {
                 envelope: &to_json(envelope),
                 record,
@@ -232,9 +254,9 @@ impl Store {
         )
         .await?;
         if self.kind() == DbKind::Sqlite {
-            index_for_search(&mut tx, record).await?;
+            index_for_search(&mut *conn, record).await?;
         }
-        append_change(&mut tx, ChangeKind::HubRecord, &record.id, now_ms).await?;
+        append_change(&mut *conn, ChangeKind::HubRecord, &record.id, now_ms).await?;
         let claim = Claim {
             slug: &record.slug,
             hub_id: &record.id,
@@ -243,8 +265,7 @@ impl Store {
             envelope: &to_json(envelope),
             source: "local",
         };
-        witness_claim(&mut tx, &claim, now_ms).await?;
-        tx.commit().await?;
+        witness_claim(conn, &claim, now_ms).await?;
         Ok(PutRecord::Stored { state, probe_due })
     }
 
@@ -263,14 +284,36 @@ impl Store {
     ) -> Result<PutTombstone, StoreError> {
         let mut tx = self.begin_write().await?;
         lock_directory(&mut tx, now_ms).await?;
+        let put = self
+            .put_tombstone_in(&mut tx, envelope, tombstone, provenance, now_ms)
+            .await?;
+        if put == PutTombstone::Stored {
+            tx.commit().await?;
+        }
+        Ok(put)
+    }
+
+    /// [`Store::put_tombstone`] inside the caller's write transaction, which holds
+    /// [`lock_directory`] already; the caller commits.
+    ///
+    /// # Errors
+    /// [`StoreError`]; the caller's transaction must then be rolled back.
+    pub async fn put_tombstone_in(
+        &self,
+        conn: &mut AnyConnection,
+        envelope: &Envelope,
+        tombstone: &Tombstone,
+        provenance: &Provenance,
+        now_ms: i64,
+    ) -> Result<PutTombstone, StoreError> {
         let record_seq: Option<i64> = sqlx::query_scalar("select seq from hubs where id = $1")
             .bind(&tombstone.id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
         let stored: Option<(i64, String)> =
             sqlx::query_as("select seq, envelope from tombstones where hub_id = $1")
                 .bind(&tombstone.id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
         let seq = seq_col(tombstone.seq);
         if record_seq.is_some_and(|r| seq <= r) {
@@ -300,18 +343,17 @@ impl Store {
         .bind(&provenance.origin)
         .bind(&provenance.received_from)
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         sqlx::query(
             "update hubs set state = 'tombstoned', next_probe_at = null, updated_at = $2 where id = $1",
         )
         .bind(&tombstone.id)
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        release_claims(&mut tx, &tombstone.id).await?;
-        append_change(&mut tx, ChangeKind::HubTombstone, &tombstone.id, now_ms).await?;
-        tx.commit().await?;
+        release_claims(&mut *conn, &tombstone.id).await?;
+        append_change(conn, ChangeKind::HubTombstone, &tombstone.id, now_ms).await?;
         Ok(PutTombstone::Stored)
     }
 }
@@ -377,14 +419,16 @@ async fn upsert_hub(
 }
 
 /// Rewrites the hub's row of the SQLite full-text index (§5.1); Postgres derives its `search`
-/// column from the row itself. The index row shares the hub row's `rowid`, so it is found by key:
-/// `id` is an unindexed FTS column, and deleting by it would scan the whole index.
+/// column from the row itself. The index row's `rowid` is [`fts_rowid`] of the hub id, so it is
+/// found by key: `id` is an unindexed FTS column, and deleting by it would scan the whole index.
 async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(), StoreError> {
-    unindex(&mut *conn, &r.id).await?;
+    let rowid = fts_rowid(&r.id)?;
+    unindex_rowid(conn, rowid).await?;
     sqlx::query(
         "insert into hubs_fts (rowid, id, name, slug, tags, description) \
-         select rowid, $1, $2, $3, $4, $5 from hubs where id = $1",
+         values ($1, $2, $3, $4, $5, $6)",
     )
+    .bind(rowid)
     .bind(&r.id)
     .bind(&r.name)
     .bind(r.slug.replace('-', " "))
@@ -395,14 +439,40 @@ async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(),
     Ok(())
 }
 
-/// Drops hub `id`'s row of the SQLite full-text index (looked up through the hub row's `rowid`,
-/// so call it before deleting the hub row).
-async fn unindex(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
-    sqlx::query("delete from hubs_fts where rowid = (select rowid from hubs where id = $1)")
-        .bind(id)
+/// The `rowid` of hub `id`'s `hubs_fts` row (bulk loaders must use it too): a lookup by its `rowid`, since the unindexed `id` column can
+/// only be scanned (a scan per registration made storing quadratic in the directory's size).
+///
+/// The rowid is the first 63 bits of the hub's Ed25519 public key: stable across versions and
+/// `VACUUM` (unlike `hubs.rowid`), and two hubs share it only if someone finds a key matching 63
+/// bits of another's.
+pub fn fts_rowid(id: &str) -> Result<i64, StoreError> {
+    let key = id
+        .parse::<shared::ids::Ed25519PeerId>()
+        .map_err(|_| StoreError::Corrupt("hubs.id"))?
+        .public_key()
+        .to_bytes();
+    let mut prefix = [0; 8];
+    prefix.copy_from_slice(&key[..8]);
+    Ok(i64::from_be_bytes(prefix) & i64::MAX)
+}
+
+async fn unindex_rowid(conn: &mut AnyConnection, rowid: i64) -> Result<(), StoreError> {
+    sqlx::query("delete from hubs_fts where rowid = $1")
+        .bind(rowid)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Removes hub `id` from the SQLite full-text index.
+///
+/// # Errors
+/// [`StoreError`].
+pub(super) async fn unindex_for_search(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(), StoreError> {
+    unindex_rowid(conn, fts_rowid(id)?).await
 }
 
 /// The columns of a [`HubListing`], for the search and detail queries (prefix `h.`).

@@ -137,15 +137,15 @@ async fn delete_hub(conn: &mut AnyConnection, kind: DbKind, id: &str) -> Result<
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    if kind == DbKind::Sqlite {
-        super::unindex(&mut *conn, id).await?;
-    }
     for sql in [
         "delete from slug_claims where hub_id = $1",
         "delete from probes where hub_id = $1",
         "delete from hubs where id = $1",
     ] {
         sqlx::query(sql).bind(id).execute(&mut *conn).await?;
+    }
+    if kind == DbKind::Sqlite {
+        super::unindex_for_search(conn, id).await?;
     }
     Ok(())
 }
