@@ -233,8 +233,8 @@ macro_rules! json {
     };
 }
 
-/// Writes the rows `put_record` writes for new hubs (`hubs`, `hubs_fts`, `slug_claims`) in one
-/// transaction.
+/// Writes the rows `put_record` writes for new hubs (`hubs`, `hubs_fts` under the hub row's
+/// `rowid`, `hub_tags`, `slug_claims`) in one transaction.
 async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> Result<(), String> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url)
@@ -278,7 +278,8 @@ async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> 
         .await
         .map_err(|e| e.to_string())?;
         sqlx::query(
-            "insert into hubs_fts (id, name, slug, tags, description) values ($1, $2, $3, $4, $5)",
+            "insert into hubs_fts (rowid, id, name, slug, tags, description) \
+             select rowid, $1, $2, $3, $4, $5 from hubs where id = $1",
         )
         .bind(&r.id)
         .bind(&r.name)
@@ -288,6 +289,16 @@ async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> 
         .execute(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
+        for tag in &r.tags {
+            sqlx::query(
+                "insert into hub_tags (tag, hub_id) values ($1, $2) on conflict do nothing",
+            )
+            .bind(tag)
+            .bind(&r.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        }
         sqlx::query(
             "insert into slug_claims (slug, hub_id, claimed_at, witnessed_at, envelope, source, updated_at) \
              values ($1, $2, $3, $4, $5, 'local', $4)",

@@ -234,6 +234,7 @@ impl Store {
         if self.kind() == DbKind::Sqlite {
             index_for_search(&mut tx, record).await?;
         }
+        super::hub_tags::index_tags(&mut tx, record).await?;
         append_change(&mut tx, ChangeKind::HubRecord, &record.id, now_ms).await?;
         let claim = Claim {
             slug: &record.slug,

@@ -192,8 +192,10 @@ fn build(kind: DbKind, search: &HubSearch) -> Sql {
         (from, score, lower)
     };
     for tag in &search.tags {
-        let p = sql.bind(Bind::Text(format!("% {tag} %")));
-        conditions.push(format!("(' ' || h.tags_text || ' ') like {p}"));
+        let p = sql.bind(Bind::Text(tag.clone()));
+        conditions.push(format!(
+            "h.id in (select hub_id from hub_tags where tag = {p})"
+        ));
     }
     if let Some(language) = &search.language {
         let p = sql.bind(Bind::Text(format!("%\"{language}\"%")));

@@ -140,6 +140,7 @@ async fn delete_hub(conn: &mut AnyConnection, kind: DbKind, id: &str) -> Result<
     if kind == DbKind::Sqlite {
         super::unindex(&mut *conn, id).await?;
     }
+    crate::store::hub_tags::unindex_tags(&mut *conn, id).await?;
     for sql in [
         "delete from slug_claims where hub_id = $1",
         "delete from probes where hub_id = $1",
