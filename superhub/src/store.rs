@@ -3,6 +3,7 @@
 
 mod changes;
 mod federation_peers;
+mod hub_tags;
 mod hubs;
 mod probes;
 mod search;

@@ -84,7 +84,8 @@ pub struct HubSearch {
     pub limit: u32,
 }
 
-/// A listed hub that matched, with its text rank (null without tokens).
+/// A listed hub that matched, with its text rank (null without tokens or in another order than
+/// relevance).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct SearchHit {
     /// The hub.
@@ -120,7 +121,11 @@ impl Store {
     /// # Errors
     /// [`StoreError`].
     pub async fn search_hubs(&self, search: &HubSearch) -> Result<Vec<SearchHit>, StoreError> {
-        let sql = build(self.kind(), search);
+        let mut rare = Vec::with_capacity(search.tags.len());
+        for tag in &search.tags {
+            rare.push(self.tag_is_rare(tag).await?);
+        }
+        let sql = build(self.kind(), search, &rare);
         let mut query = sqlx::query_as::<_, SearchHit>(sqlx::AssertSqlSafe(sql.text));
         for bind in sql.binds {
             query = match bind {
@@ -130,6 +135,25 @@ impl Store {
             };
         }
         Ok(query.fetch_all(self.pool()).await?)
+    }
+}
+
+/// A tag carried by fewer hubs than this drives the search from `hub_tags`; a more common one is
+/// tested per hub while the search walks its order's index.
+const RARE_TAG: i64 = 2_000;
+
+impl Store {
+    /// Whether fewer than [`RARE_TAG`] hubs carry `tag` (counts at most that many index entries).
+    async fn tag_is_rare(&self, tag: &str) -> Result<bool, StoreError> {
+        let carried: i64 = sqlx::query_scalar(
+            "select cast(count(*) as bigint) from \
+             (select 1 from hub_tags where tag = $1 limit $2) c",
+        )
+        .bind(tag)
+        .bind(RARE_TAG)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(carried < RARE_TAG)
     }
 }
 
@@ -171,7 +195,8 @@ fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> (String, String
     }
 }
 
-fn build(kind: DbKind, search: &HubSearch) -> Sql {
+/// The page query of `search`; `rare[i]` says whether `search.tags[i]` is a rare tag.
+fn build(kind: DbKind, search: &HubSearch, rare: &[bool]) -> Sql {
     let mut sql = Sql {
         text: String::new(),
         binds: Vec::new(),
@@ -180,20 +205,30 @@ fn build(kind: DbKind, search: &HubSearch) -> Sql {
         "h.state = 'listed'".to_owned(),
         "h.hidden_at is null".to_owned(),
     ];
+    let unranked = "cast(null as double precision)".to_owned();
     let (from, score, lower_is_better) = if search.tokens.is_empty() {
-        (
-            "hubs h".to_owned(),
-            "cast(null as double precision)".to_owned(),
-            true,
-        )
+        ("hubs h".to_owned(), unranked, true)
     } else {
         let (from, score, matches, lower) = text_match(kind, &search.tokens, &mut sql);
         conditions.push(matches);
+        // Only the relevance order needs the rank: another order leaves it null rather than
+        // compute it for every match before the page is cut.
+        let score = if search.sort == SearchSort::Relevance {
+            score
+        } else {
+            unranked
+        };
         (from, score, lower)
     };
-    for tag in &search.tags {
-        let p = sql.bind(Bind::Text(format!("% {tag} %")));
-        conditions.push(format!("(' ' || h.tags_text || ' ') like {p}"));
+    // A rare tag's hubs are few: the planner looks them up and sorts them. A common tag is a
+    // per-hub test, so the search walks the order's index and stops at the page's end.
+    for (tag, &rare) in search.tags.iter().zip(rare) {
+        let p = sql.bind(Bind::Text(tag.clone()));
+        conditions.push(if rare {
+            format!("h.id in (select hub_id from hub_tags where tag = {p})")
+        } else {
+            format!("exists (select 1 from hub_tags t where t.tag = {p} and t.hub_id = h.id)")
+        });
     }
     if let Some(language) = &search.language {
         let p = sql.bind(Bind::Text(format!("%\"{language}\"%")));
