@@ -4,6 +4,7 @@
 //! pulls; it checks the lease before every page. Times come from the config's clock, which the
 //! loop polls in short slices, so a test that moves the clock wakes it.
 
+use shared::http_client::ReadError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,16 +104,13 @@ impl Puller {
         let mut lease: Option<Lease> = None;
         let retry = (self.config.federation.pull_interval / 4).min(Duration::from_secs(5));
         while !token.is_cancelled() {
-            let held = match &lease {
-                Some(l) => l.is_held().await,
-                None => false,
-            };
-            if !held {
-                lease = self.leases.try_acquire(&format!("federation:{key}")).await;
-                if lease.is_none() {
-                    sleep_or_cancel(&token, retry).await;
-                    continue;
-                }
+            if !self
+                .leases
+                .hold(&mut lease, &format!("federation:{key}"))
+                .await
+            {
+                sleep_or_cancel(&token, retry).await;
+                continue;
             }
             let store = self.directory.store();
             let row = match store
@@ -294,7 +292,7 @@ impl Puller {
         }
         let max = federation.max_response_bytes;
         let read = async {
-            let mut response = self
+            let response = self
                 .client
                 .get(&url)
                 .query(&query)
@@ -304,13 +302,12 @@ impl Puller {
             if response.status() != reqwest::StatusCode::OK {
                 return Err(PullError::Status(response.status().as_u16()));
             }
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(PullError::from_request)? {
-                if body.len() + chunk.len() > max {
-                    return Err(PullError::TooLarge(max));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = shared::http_client::read_limited(response, max)
+                .await
+                .map_err(|e| match e {
+                    ReadError::TooLarge(max) => PullError::TooLarge(max),
+                    ReadError::Transport(e) => PullError::from_request(e),
+                })?;
             serde_json::from_slice(&body).map_err(PullError::Json)
         };
         tokio::time::timeout(federation.request_timeout, read)
@@ -321,13 +318,10 @@ impl Puller {
 
 /// The HTTP client of the pullers: rustls, `request_timeout`, no redirects.
 pub(crate) fn client(config: &Config) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(config.federation.request_timeout)
-        .connect_timeout(config.federation.request_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("goop-superhub/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
+    shared::http_client::outbound(
+        concat!("goop-superhub/", env!("CARGO_PKG_VERSION")),
+        config.federation.request_timeout,
+    )
 }
 
 /// Sleeps `duration`; false when `token` is cancelled first.

@@ -1,6 +1,7 @@
 //! The HTTP probe (superhub.md §4.2): `GET {http_url}/api/v1/info` to the checked addresses only,
 //! no redirects, a bounded body, and a pass only when the document names the record's id.
 
+use shared::http_client::ReadError;
 use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, Url, header};
@@ -68,7 +69,7 @@ impl HttpProbe {
             .build()
             .map_err(|_| HttpOutcome::ConnectError)?;
         let started = Instant::now();
-        let mut response = client
+        let response = client
             .get(url)
             .header(header::ACCEPT, "application/json")
             .send()
@@ -87,13 +88,12 @@ impl HttpProbe {
         {
             return Err(HttpOutcome::TooLarge);
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
-            if body.len() + chunk.len() > self.max_body_bytes {
-                return Err(HttpOutcome::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = shared::http_client::read_limited(response, self.max_body_bytes)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge(_) => HttpOutcome::TooLarge,
+                ReadError::Transport(e) => classify(&e),
+            })?;
         let rtt = started.elapsed();
         let document: serde_json::Value =
             serde_json::from_slice(&body).map_err(|_| HttpOutcome::InvalidJson)?;
