@@ -298,9 +298,12 @@ impl super::P2pConfig {
 mod tests {
     use crate::config::Config;
 
+    /// A change to a valid config and the key its error must name.
+    type Case = (fn(&mut Config), &'static str);
+
     #[test]
     fn p2p_limits_of_zero_or_beyond_yamux_are_refused() {
-        let cases: [(fn(&mut Config), &str); 3] = [
+        let cases: [Case; 3] = [
             (
                 |c| c.p2p.max_connections_per_ip = 0,
                 "p2p.max_connections_per_ip",

@@ -165,6 +165,28 @@ async fn new_connections_are_refused_above_the_memory_limit() {
     );
 }
 
+/// Opens up to `n` voucher streams to the hub and holds them (the hub waits for a request that
+/// never comes); ends at the first stream that fails, with its error.
+fn hold_streams(
+    swarm: &Swarm<Client>,
+    hub_id: libp2p::PeerId,
+    n: usize,
+) -> tokio::task::JoinHandle<Result<Vec<libp2p::Stream>, String>> {
+    let control = swarm.behaviour().stream.new_control();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        for _ in 0..n {
+            let stream = control
+                .clone()
+                .open_stream(hub_id, shared::protocol::VOUCHER)
+                .await
+                .map_err(|e| e.to_string())?;
+            held.push(stream);
+        }
+        Ok(held)
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_opening_more_streams_than_the_cap_is_closed() {
     let hub =
@@ -172,23 +194,7 @@ async fn connection_opening_more_streams_than_the_cap_is_closed() {
     let hub_id = hub.server().peer_id();
     let (mut swarm, outcome) = try_connect(&hub).await;
     outcome.unwrap();
-    let control = swarm.behaviour().stream.new_control();
-
-    // Each stream is held open: the hub waits for a voucher request that never comes.
-    let opener = tokio::spawn(async move {
-        let mut held = Vec::new();
-        for _ in 0..64 {
-            match control
-                .clone()
-                .open_stream(hub_id, shared::protocol::VOUCHER)
-                .await
-            {
-                Ok(stream) => held.push(stream),
-                Err(_) => break,
-            }
-        }
-        held
-    });
+    let opener = hold_streams(&swarm, hub_id, 64);
 
     // Without the cap the connection would outlive the deadline and this would panic.
     pump(
@@ -210,20 +216,7 @@ async fn connection_within_the_stream_cap_stays_open() {
     let hub_id = hub.server().peer_id();
     let (mut swarm, outcome) = try_connect(&hub).await;
     outcome.unwrap();
-    let control = swarm.behaviour().stream.new_control();
-
-    let opener = tokio::spawn(async move {
-        let mut held = Vec::new();
-        for _ in 0..16 {
-            let stream = control
-                .clone()
-                .open_stream(hub_id, shared::protocol::VOUCHER)
-                .await
-                .expect("a stream within the cap");
-            held.push(stream);
-        }
-        held
-    });
+    let opener = hold_streams(&swarm, hub_id, 16);
     let mut swarms = [&mut swarm];
     let watch = pump(&mut swarms, DEADLINE, "16 streams", |_, event| {
         assert!(
@@ -233,7 +226,7 @@ async fn connection_within_the_stream_cap_stays_open() {
         None::<()>
     });
     let held = tokio::select! {
-        held = opener => held.unwrap(),
+        held = opener => held.unwrap().expect("every stream within the cap"),
         () = watch => unreachable!(),
     };
 

@@ -222,6 +222,14 @@ pub(crate) fn encode_response(response: &Response) -> Vec<u8> {
     message
 }
 
+/// The hub only answers: it never sends a request nor reads a response.
+fn not_sent() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the hub sends no rendezvous requests",
+    )
+}
+
 async fn read_message<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
     let mut len = 0u64;
     for shift in (0..35).step_by(7) {
@@ -257,10 +265,7 @@ impl libp2p::request_response::Codec for Codec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the hub sends no rendezvous requests",
-        ))
+        Err(not_sent())
     }
 
     async fn write_request<T>(
@@ -272,10 +277,7 @@ impl libp2p::request_response::Codec for Codec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the hub sends no rendezvous requests",
-        ))
+        Err(not_sent())
     }
 
     async fn write_response<T>(
