@@ -262,3 +262,19 @@ async fn hub_keeps_serving_when_a_peer_without_the_presence_right_disconnects() 
         .await
         .expect("the hub's libp2p node still serves");
 }
+
+#[tokio::test]
+async fn registration_is_dropped_when_the_peer_loses_the_presence_right() {
+    let hub = open_hub(|_| {}).await;
+    let mut alice = registrant(&hub, 4991).await;
+    let mut bob = registrant(&hub, 4990).await;
+    let alice_id = *alice.local_peer_id();
+    register(&mut alice, &hub, namespace()).await.unwrap();
+    assert_eq!(discover(&mut bob, &hub, None).await, Ok(vec![alice_id]));
+
+    hub.server()
+        .set_rights(alice_id, hub::Rights::NONE, "banned")
+        .await;
+
+    assert_eq!(discover(&mut bob, &hub, None).await, Ok(Vec::new()));
+}
