@@ -126,6 +126,17 @@ pub struct P2pConfig {
     pub max_connections_per_peer: u32,
     /// Pending inbound connections.
     pub max_pending_incoming: u32,
+    /// Established inbound connections per client IP (IPv6: per /64).
+    pub max_connections_per_ip: u32,
+    /// Inbound connections still in their handshake per client IP (IPv6: per /64).
+    pub max_pending_per_ip: u32,
+    /// New connections are refused while the process uses more memory than this.
+    pub max_memory_mib: u64,
+    /// Concurrent Yamux streams per connection; a peer that opens more loses the connection.
+    pub max_streams_per_connection: u32,
+    /// An inbound connection must finish its Noise and Yamux handshake within this.
+    #[serde(rename = "handshake_timeout_secs", with = "shared::config::secs")]
+    pub handshake_timeout: Duration,
     /// Idle connection timeout.
     #[serde(rename = "idle_timeout_secs", with = "shared::config::secs")]
     pub idle_timeout: Duration,
@@ -155,6 +166,11 @@ impl Default for Config {
                 max_connections: 4096,
                 max_connections_per_peer: 8,
                 max_pending_incoming: 256,
+                max_connections_per_ip: 32,
+                max_pending_per_ip: 8,
+                max_memory_mib: 1024,
+                max_streams_per_connection: 256,
+                handshake_timeout: Duration::from_secs(10),
                 idle_timeout: Duration::from_secs(60),
             },
             relay: RelayConfig::default(),
@@ -293,6 +309,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        self.p2p.validate_limits()?;
         Ok(())
     }
 

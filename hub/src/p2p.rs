@@ -5,7 +5,8 @@
 mod behaviour;
 mod counting;
 mod event_loop;
-mod gated;
+mod per_ip;
+mod rendezvous;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) use behaviour::{Behaviour, BehaviourEvent};
 pub(crate) use event_loop::EventLoop;
 
-use crate::config::Config;
+use crate::config::{Config, P2pConfig};
 use crate::entitlements::Entitlements;
 use crate::metrics::{Metrics, TierLabel};
 
@@ -195,7 +196,7 @@ fn build_swarm(
     refusals: &behaviour::Refusals,
 ) -> Result<Swarm<Behaviour>, StartNetworkError> {
     let transport_err = |e: &dyn std::fmt::Display| StartNetworkError::Transport(e.to_string());
-    let tcp = |key: &Keypair| tcp_transport(key, entitlements, metrics);
+    let tcp = |key: &Keypair| tcp_transport(key, &config.p2p, entitlements, metrics);
     let builder =
         libp2p::SwarmBuilder::with_existing_identity(Keypair::from(key.clone())).with_tokio();
     #[cfg(feature = "quic")]
@@ -213,20 +214,25 @@ fn build_swarm(
     Ok(swarm)
 }
 
-/// TCP (nodelay) + Noise + Yamux, with every connection's bytes counted under the tier its peer
-/// had when it connected (`hub_relay_bytes_total`).
+/// TCP (nodelay) + Noise + Yamux with at most `p2p.max_streams_per_connection` streams, the
+/// handshake bounded by `p2p.handshake_timeout_secs`, and every connection's bytes counted under
+/// the tier its peer had when it connected (`hub_relay_bytes_total`).
 fn tcp_transport(
     key: &Keypair,
+    p2p: &P2pConfig,
     entitlements: &Entitlements,
     metrics: &Metrics,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Box<dyn std::error::Error + Send + Sync>> {
     let entitlements = entitlements.clone();
     let bytes = metrics.relay_bytes.clone();
+    let mut muxer = yamux::Config::default();
+    muxer.set_max_num_streams(p2p.max_streams_per_connection as usize);
     Ok(
         tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
             .upgrade(upgrade::Version::V1Lazy)
             .authenticate(noise::Config::new(key)?)
-            .multiplex(yamux::Config::default())
+            .multiplex(muxer)
+            .timeout(p2p.handshake_timeout)
             .map(move |(peer, muxer), _| {
                 let tier = TierLabel {
                     tier: entitlements.relay_tier(&peer),

@@ -255,3 +255,76 @@ impl RendezvousConfig {
         Ok(())
     }
 }
+
+/// Yamux refuses more streams than its connection receive window (1 GiB) holds at 256 KiB each.
+const MAX_STREAMS_PER_CONNECTION: u32 = 4096;
+
+impl super::P2pConfig {
+    /// The per-IP, memory, stream and handshake limits of `[p2p]` (hub.md §4.1).
+    pub(crate) fn validate_limits(&self) -> Result<(), LoadConfigError> {
+        let positive = [
+            (
+                "p2p.max_connections_per_ip",
+                u64::from(self.max_connections_per_ip),
+            ),
+            ("p2p.max_pending_per_ip", u64::from(self.max_pending_per_ip)),
+            ("p2p.max_memory_mib", self.max_memory_mib),
+            (
+                "p2p.max_streams_per_connection",
+                u64::from(self.max_streams_per_connection),
+            ),
+            (
+                "p2p.handshake_timeout_secs",
+                self.handshake_timeout.as_secs(),
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(LoadConfigError::rule(key, "must be at least 1"));
+        }
+        if self.max_streams_per_connection > MAX_STREAMS_PER_CONNECTION {
+            return Err(LoadConfigError::rule(
+                "p2p.max_streams_per_connection",
+                format!("at most {MAX_STREAMS_PER_CONNECTION}"),
+            ));
+        }
+        if self.max_memory_mib > u64::MAX >> 20 {
+            return Err(LoadConfigError::rule("p2p.max_memory_mib", "too large"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    /// A change to a valid config and the key its error must name.
+    type Case = (fn(&mut Config), &'static str);
+
+    #[test]
+    fn p2p_limits_of_zero_or_beyond_yamux_are_refused() {
+        let cases: [Case; 3] = [
+            (
+                |c| c.p2p.max_connections_per_ip = 0,
+                "p2p.max_connections_per_ip",
+            ),
+            (|c| c.p2p.max_pending_per_ip = 0, "p2p.max_pending_per_ip"),
+            (
+                |c| c.p2p.max_streams_per_connection = 4097,
+                "p2p.max_streams_per_connection",
+            ),
+        ];
+        for (change, key) in cases {
+            let mut config = Config::default();
+            change(&mut config);
+
+            let error = config.p2p.validate_limits().unwrap_err();
+
+            assert!(error.to_string().contains(key), "{error}");
+        }
+        Config::default()
+            .p2p
+            .validate_limits()
+            .expect("defaults are valid");
+    }
+}

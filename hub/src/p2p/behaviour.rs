@@ -1,5 +1,6 @@
-//! The composed libp2p behaviour of the hub: connection limits, identify, ping, the circuit relay
-//! v2 server behind the entitlement gate, rendezvous behind the gating wrapper, and an AutoNAT v1
+//! The composed libp2p behaviour of the hub: connection limits (total, per peer, per IP and by
+//! memory), identify, ping, the circuit relay
+//! v2 server behind the entitlement gate, the hub's own rendezvous server, and an AutoNAT v1
 //! server that never confirms addresses for the hub itself.
 
 use std::collections::HashSet;
@@ -11,12 +12,14 @@ use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
-    PeerId, autonat, connection_limits, identify, ping, relay, rendezvous, request_response,
+    PeerId, autonat, connection_limits, identify, memory_connection_limits, ping, relay,
+    request_response,
 };
 use serde::{Deserialize, Serialize};
 use shared::protocol;
 
-use super::gated::Gated;
+use super::per_ip::PerIp;
+use super::rendezvous;
 use crate::config::{Config, Policy, RateLimit};
 use crate::entitlements::Entitlements;
 
@@ -50,10 +53,12 @@ pub(crate) struct VoucherResponse {
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     pub(crate) limits: connection_limits::Behaviour,
+    pub(crate) per_ip: PerIp,
+    pub(crate) memory: memory_connection_limits::Behaviour,
     pub(crate) identify: identify::Behaviour,
     pub(crate) ping: ping::Behaviour,
     pub(crate) relay: Toggle<relay::Behaviour>,
-    pub(crate) rendezvous: Toggle<Gated<rendezvous::server::Behaviour>>,
+    pub(crate) rendezvous: Toggle<rendezvous::Server>,
     pub(crate) autonat: Toggle<autonat::Behaviour>,
     pub(crate) voucher: request_response::json::Behaviour<VoucherRequest, VoucherResponse>,
     /// Outbound raw streams: `/goop/relay-refresh/1.0.0` for `POST /api/pulse`.
@@ -86,16 +91,14 @@ impl Behaviour {
         });
         let rendezvous = config.rendezvous.enabled.then(|| {
             let rv = &config.rendezvous;
-            let server = rendezvous::server::Behaviour::new(
-                rendezvous::server::Config::default()
-                    .with_min_ttl(rv.min_ttl_secs)
-                    .with_max_ttl(rv.max_ttl_secs)
-                    .with_max_registration_per_peer(rv.max_registrations_per_peer)
-                    .with_max_registration_total(rv.max_registrations),
-            );
             let entitlements = entitlements.clone();
-            Gated::new(
-                server,
+            rendezvous::Server::new(
+                rendezvous::Settings {
+                    namespace: config.hub.slug.to_string(),
+                    min_ttl: rv.min_ttl_secs,
+                    max_ttl: rv.max_ttl_secs,
+                    max_registrations: rv.max_registrations,
+                },
                 Arc::new(move |peer: &PeerId| entitlements.rights(peer).presence),
             )
         });
@@ -124,6 +127,13 @@ impl Behaviour {
         );
         Self {
             limits: connection_limits::Behaviour::new(limits),
+            per_ip: PerIp::new(
+                p2p.max_pending_per_ip as usize,
+                p2p.max_connections_per_ip as usize,
+            ),
+            memory: memory_connection_limits::Behaviour::with_max_bytes(
+                (p2p.max_memory_mib << 20) as usize,
+            ),
             identify,
             ping: ping::Behaviour::default(),
             relay: relay.into(),

@@ -238,6 +238,10 @@ impl EventLoop {
                 reason,
                 reply,
             } => {
+                // Its rendezvous registration goes too (hub.md §4.4 rule 3).
+                if let Some(rendezvous) = self.swarm.behaviour_mut().rendezvous.as_mut() {
+                    rendezvous.drop_peer(&peer);
+                }
                 let connected = self.swarm.disconnect_peer_id(peer).is_ok();
                 if connected {
                     self.metrics

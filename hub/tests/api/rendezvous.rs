@@ -1,5 +1,5 @@
-//! Rendezvous through the hub: namespace = slug, only for peers with the presence right
-//! (hub.md §4.4).
+//! Rendezvous through the hub: namespace = slug, only for peers with the presence right, within
+//! the registration limits (hub.md §4.4).
 
 use std::time::Duration;
 
@@ -97,8 +97,15 @@ async fn registration_fails_when_peer_lacks_the_presence_right() {
         .rendezvous
         .register(namespace(), hub_id, None)
         .unwrap();
-    let outcome = pump(
-        &mut [&mut mallory],
+    let outcome = outcome(&mut mallory).await;
+
+    assert_eq!(outcome, Err(rendezvous::ErrorCode::NotAuthorized));
+}
+
+/// The answer to the registration just sent.
+async fn outcome(swarm: &mut Swarm<Client>) -> Result<(), rendezvous::ErrorCode> {
+    pump(
+        &mut [swarm],
         DEADLINE,
         "the registration outcome",
         |_, event| match event {
@@ -111,9 +118,120 @@ async fn registration_fails_when_peer_lacks_the_presence_right() {
             _ => None,
         },
     )
-    .await;
+    .await
+}
 
-    assert!(outcome.is_err(), "a peer without presence right registered");
+/// A connected client with an address to register.
+async fn registrant(hub: &TestHub, port: u16) -> Swarm<Client> {
+    let mut swarm = client();
+    swarm.add_external_address(format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap());
+    connect(&mut swarm, hub).await;
+    swarm
+}
+
+async fn register(
+    swarm: &mut Swarm<Client>,
+    hub: &TestHub,
+    ns: rendezvous::Namespace,
+) -> Result<(), rendezvous::ErrorCode> {
+    let hub_id = hub.server().peer_id();
+    swarm
+        .behaviour_mut()
+        .rendezvous
+        .register(ns, hub_id, None)
+        .unwrap();
+    outcome(swarm).await
+}
+
+/// The PeerIds a DISCOVER under `ns` finds, or the hub's error code.
+async fn discover(
+    swarm: &mut Swarm<Client>,
+    hub: &TestHub,
+    ns: Option<rendezvous::Namespace>,
+) -> Result<Vec<libp2p::PeerId>, rendezvous::ErrorCode> {
+    let hub_id = hub.server().peer_id();
+    swarm
+        .behaviour_mut()
+        .rendezvous
+        .discover(ns, None, None, hub_id);
+    pump(
+        &mut [swarm],
+        DEADLINE,
+        "the discovery outcome",
+        |_, event| match event {
+            SwarmEvent::Behaviour(ClientEvent::Rendezvous(
+                rendezvous::client::Event::Discovered { registrations, .. },
+            )) => Some(Ok(registrations
+                .iter()
+                .map(|r| r.record.peer_id())
+                .collect())),
+            SwarmEvent::Behaviour(ClientEvent::Rendezvous(
+                rendezvous::client::Event::DiscoverFailed { error, .. },
+            )) => Some(Err(*error)),
+            _ => None,
+        },
+    )
+    .await
+}
+
+async fn open_hub(adjust: impl FnOnce(&mut hub::config::Config)) -> TestHub {
+    TestHub::spawn_with(&TestDb::sqlite(), |c| {
+        c.membership.join_mode = JoinMode::Open;
+        adjust(c);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn registration_under_another_namespace_is_refused_and_not_discoverable() {
+    let hub = open_hub(|_| {}).await;
+    let mut alice = registrant(&hub, 4997).await;
+    let mut bob = registrant(&hub, 4996).await;
+    let elsewhere = || rendezvous::Namespace::from_static("elsewhere");
+
+    let refused = register(&mut alice, &hub, elsewhere()).await;
+
+    assert_eq!(refused, Err(rendezvous::ErrorCode::InvalidNamespace));
+    assert_eq!(discover(&mut bob, &hub, None).await, Ok(Vec::new()));
+    assert_eq!(
+        discover(&mut bob, &hub, Some(elsewhere())).await,
+        Err(rendezvous::ErrorCode::InvalidNamespace)
+    );
+}
+
+#[tokio::test]
+async fn registration_beyond_max_registrations_is_refused_but_a_renewal_is_not() {
+    let hub = open_hub(|c| c.rendezvous.max_registrations = 1).await;
+    let mut alice = registrant(&hub, 4995).await;
+    let mut bob = registrant(&hub, 4994).await;
+    register(&mut alice, &hub, namespace()).await.unwrap();
+
+    let refused = register(&mut bob, &hub, namespace()).await;
+
+    assert_eq!(refused, Err(rendezvous::ErrorCode::Unavailable));
+    register(&mut alice, &hub, namespace())
+        .await
+        .expect("renewing a held registration");
+    assert_eq!(
+        discover(&mut bob, &hub, Some(namespace())).await,
+        Ok(vec![*alice.local_peer_id()])
+    );
+}
+
+#[tokio::test]
+async fn a_peer_holds_one_registration_however_often_it_registers() {
+    let hub = open_hub(|_| {}).await;
+    let mut alice = registrant(&hub, 4993).await;
+    let mut bob = registrant(&hub, 4992).await;
+
+    for _ in 0..3 {
+        register(&mut alice, &hub, namespace()).await.unwrap();
+    }
+
+    assert_eq!(
+        discover(&mut bob, &hub, None).await,
+        Ok(vec![*alice.local_peer_id()])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,4 +261,20 @@ async fn hub_keeps_serving_when_a_peer_without_the_presence_right_disconnects() 
     testkit::swarm::reserve(&mut member, &hub)
         .await
         .expect("the hub's libp2p node still serves");
+}
+
+#[tokio::test]
+async fn registration_is_dropped_when_the_peer_loses_the_presence_right() {
+    let hub = open_hub(|_| {}).await;
+    let mut alice = registrant(&hub, 4991).await;
+    let mut bob = registrant(&hub, 4990).await;
+    let alice_id = *alice.local_peer_id();
+    register(&mut alice, &hub, namespace()).await.unwrap();
+    assert_eq!(discover(&mut bob, &hub, None).await, Ok(vec![alice_id]));
+
+    hub.server()
+        .set_rights(alice_id, hub::Rights::NONE, "banned")
+        .await;
+
+    assert_eq!(discover(&mut bob, &hub, None).await, Ok(Vec::new()));
 }
