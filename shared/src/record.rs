@@ -3,6 +3,9 @@
 //! rules here are the ones a hub's config is checked against at load, so a hub cannot sign a
 //! record a super hub would refuse.
 
+#[cfg(test)]
+mod proptests;
+
 use serde::{Deserialize, Serialize};
 
 use crate::api::{PlanSummary, RelaySummary, Software};
