@@ -44,7 +44,6 @@ impl RateLimit {
     /// # Errors
     /// [`LoadConfigError::Rule`] naming `key`.
     pub fn validate(&self, key: &str) -> Result<(), LoadConfigError> {
-        #[allow(clippy::cast_precision_loss)]
         let max = MAX_SECS as f64;
         if self.burst == 0 || !(self.refill_secs > 0.0 && self.refill_secs <= max) {
             return Err(LoadConfigError::rule(

@@ -36,21 +36,6 @@ const FIELDS: [&str; 22] = [
     "extra",
 ];
 
-fn record(id: &str) -> Value {
-    json!({
-        "v": 1, "id": id, "seq": 7, "issued_at": 1_767_225_600_000_i64,
-        "expires_at": 1_767_229_200_000_i64, "name": "Go Developers", "slug": "go-developers",
-        "join_mode": "open", "access": "free",
-        "relay": {"enabled": true, "reservations": "members", "circuit_sources": "members",
-                  "max_reservations": 128, "max_reservations_per_peer": 4, "reservation_ttl_secs": 3600,
-                  "max_circuits": 64, "max_circuits_per_peer": 4, "circuit_max_duration_secs": 1800,
-                  "circuit_max_bytes": 16_777_216},
-        "multiaddrs": [format!("/dns4/hub.example.org/tcp/4001/p2p/{id}")],
-        "http_url": "https://hub.example.org",
-        "software": {"name": "goop-hub", "version": "0.1.0"}
-    })
-}
-
 fn open(
     key: &ed25519::Keypair,
     kind: EnvelopeType,
@@ -71,8 +56,7 @@ proptest! {
         changes in proptest::collection::vec((prop::sample::select(FIELDS.to_vec()), crate::hostile::json_value()), 1..4),
     ) {
         let key = ed25519::Keypair::generate();
-        let id = Ed25519PeerId::from(key.public()).to_string();
-        let mut payload = record(&id);
+        let mut payload = super::tests::record(&key);
         for (field, value) in changes {
             payload[field] = value;
         }
@@ -103,7 +87,7 @@ proptest! {
         ],
     ) {
         let key = ed25519::Keypair::generate();
-        let mut payload = record(&Ed25519PeerId::from(key.public()).to_string());
+        let mut payload = super::tests::record(&key);
         payload[field] = over;
         let envelope = Envelope::sign(&key, EnvelopeType::HubRecord, payload.to_string());
 
