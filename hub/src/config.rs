@@ -5,6 +5,8 @@ mod billing;
 mod membership;
 mod network;
 mod presence;
+#[cfg(test)]
+mod proptests;
 mod superhubs;
 
 use std::net::SocketAddr;

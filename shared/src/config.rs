@@ -144,10 +144,11 @@ impl HttpConfig {
                 "must be an http(s) URL",
             ));
         }
-        if self.max_connections == 0 {
+        // A semaphore holds at most 2^61 permits; far below that a bound stops being one.
+        if !(1..=1_000_000).contains(&self.max_connections) {
             return Err(LoadConfigError::rule(
                 "http.max_connections",
-                "must be at least 1",
+                "from 1 to 1000000",
             ));
         }
         Ok(())

@@ -2,6 +2,9 @@
 //! opaque `b64u("<time>:<id>")` string and read back when they ask for the next page. A position
 //! richer than time and id travels as b64u JSON ([`encode_json`], [`decode_json`]).
 
+#[cfg(test)]
+mod proptests;
+
 use std::num::ParseIntError;
 
 use crate::signing::{b64u_decode, b64u_encode};

@@ -45,6 +45,8 @@ pub mod cursor;
 pub mod db;
 pub mod envelope;
 pub mod error_code;
+#[cfg(test)]
+mod hostile;
 #[cfg(feature = "client")]
 pub mod http_client;
 pub mod ids;

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "client")]
 mod client;
+#[cfg(test)]
+mod proptests;
 #[cfg(feature = "server")]
 mod verify;
 

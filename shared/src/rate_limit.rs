@@ -1,6 +1,9 @@
 //! Token buckets (hub.md §13.2, feature `server`): `burst` tokens, one more every `refill`. Keyed limiters hold a
 //! bounded number of buckets; full buckets carry no information and are dropped first.
 
+#[cfg(test)]
+mod proptests;
+
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -9,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::config::LoadConfigError;
+use crate::config::secs::MAX_SECS;
 
 /// Buckets per keyed limiter before full ones are pruned.
 const MAX_KEYS: usize = 100_000;
@@ -34,13 +38,18 @@ impl RateLimit {
         Duration::from_secs_f64(self.refill_secs)
     }
 
-    /// Checks `burst ≥ 1` and a finite, positive `refill_secs`.
+    /// Checks `burst ≥ 1` and `0 < refill_secs ≤` [`MAX_SECS`]: a longer refill would overflow
+    /// the `Retry-After` duration of a refusal.
     ///
     /// # Errors
     /// [`LoadConfigError::Rule`] naming `key`.
     pub fn validate(&self, key: &str) -> Result<(), LoadConfigError> {
-        if self.burst == 0 || !(self.refill_secs.is_finite() && self.refill_secs > 0.0) {
-            return Err(LoadConfigError::rule(key, "burst ≥ 1 and refill_secs > 0"));
+        let max = MAX_SECS as f64;
+        if self.burst == 0 || !(self.refill_secs > 0.0 && self.refill_secs <= max) {
+            return Err(LoadConfigError::rule(
+                key,
+                format!("burst ≥ 1 and 0 < refill_secs ≤ {MAX_SECS}"),
+            ));
         }
         Ok(())
     }

@@ -3,6 +3,9 @@
 //! rules here are the ones a hub's config is checked against at load, so a hub cannot sign a
 //! record a super hub would refuse.
 
+#[cfg(test)]
+mod proptests;
+
 use serde::{Deserialize, Serialize};
 
 use crate::api::{PlanSummary, RelaySummary, Software};
@@ -299,7 +302,7 @@ mod tests {
     use super::*;
     use crate::envelope::Envelope;
 
-    fn record(key: &ed25519::Keypair) -> Value {
+    pub(super) fn record(key: &ed25519::Keypair) -> Value {
         let id = crate::ids::Ed25519PeerId::from(key.public()).to_string();
         json!({
             "v": 1, "id": id, "seq": 1_767_225_600_000_u64, "issued_at": 1_767_225_600_000_i64,

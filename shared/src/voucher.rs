@@ -2,6 +2,9 @@
 //! voucher offline from the issuer's PeerId alone: the `kid` is the hub id, and an Ed25519 PeerId
 //! carries its public key. [`verify`] is the one verification function every crate uses.
 
+#[cfg(test)]
+mod proptests;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use libp2p::identity::ed25519;
 use serde::{Deserialize, Serialize};

@@ -3,6 +3,8 @@
 
 mod directory;
 mod federation;
+#[cfg(test)]
+mod proptests;
 mod rate_limits;
 
 pub use directory::{DirectoryConfig, ProbeConfig};

@@ -2,6 +2,9 @@
 //! body against every configured secret and every `v1` in constant time, and the signer that the
 //! Stripe test double and the benchmark use, which signs exactly as Stripe does.
 
+#[cfg(test)]
+mod proptests;
+
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 

@@ -189,6 +189,9 @@ impl Default for RateLimits {
 
 impl RateLimits {
     pub(crate) fn validate(&self) -> Result<(), LoadConfigError> {
+        self.publish_ip.validate("rate_limits.publish_ip")?;
+        self.publish_peer.validate("rate_limits.publish_peer")?;
+        self.ws_frames.validate("rate_limits.ws_frames")?;
         self.relay_reserve_peer
             .validate("rate_limits.relay_reserve_peer")?;
         self.relay_reserve_ip

@@ -7,6 +7,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use shared::config::LoadConfigError;
 
+/// Largest `presence.ws_queue` / `presence.sse_queue`: frames queued for one subscriber.
+const MAX_QUEUE: usize = 65_536;
+
 /// `[presence]`: the goop2-compatible presence channel.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +124,14 @@ impl PresenceConfig {
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(LoadConfigError::rule(key, "must be at least 1"));
+        }
+        // Each subscriber gets a channel of this capacity; tokio refuses (panics) beyond 2^61.
+        let queues = [
+            ("presence.ws_queue", self.ws_queue),
+            ("presence.sse_queue", self.sse_queue),
+        ];
+        if let Some((key, _)) = queues.iter().find(|(_, v)| *v > MAX_QUEUE) {
+            return Err(LoadConfigError::rule(key, format!("at most {MAX_QUEUE}")));
         }
         if self.ws_read_timeout <= self.ws_ping {
             return Err(LoadConfigError::rule(

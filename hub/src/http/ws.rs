@@ -1,6 +1,9 @@
 //! `GET /ws` (hub.md §5.4): the probe, signed v2 sessions (key challenge) and legacy goop2 v1
 //! sessions. A session both publishes its peer and subscribes to everyone else's.
 
+#[cfg(test)]
+mod proptests;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;

@@ -1,6 +1,9 @@
 //! Bindings (hub.md §6.9): the PeerIds bound to an account, the bind codes that add one, and the
 //! PeerSig proof every binding keeps.
 
+#[cfg(test)]
+mod proptests;
+
 use libp2p::PeerId;
 use shared::ids::Ed25519PeerId;
 
@@ -22,11 +25,22 @@ pub(crate) struct Proof {
     pub(crate) sig: String,
 }
 
-/// Checks and trims an optional device label.
+/// Checks and trims an optional device label (hub.md §6.10): at most [`MAX_LABEL_CHARS`], and
+/// no control (Cc), format (Cf) or line/paragraph separator (Zl, Zp) characters. Format
+/// characters include the bidi overrides and isolates and the zero-width characters, which
+/// would make a label shown on the confirm page read as something else; letters of every
+/// script, right-to-left ones included, stay allowed.
 pub(crate) fn label(label: Option<&str>) -> Result<Option<String>> {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory as _};
+    let hidden = |c: char| {
+        matches!(
+            c.general_category(),
+            G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+        )
+    };
     match label.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(l) if l.chars().count() > MAX_LABEL_CHARS || l.chars().any(char::is_control) => {
+        Some(l) if l.chars().count() > MAX_LABEL_CHARS || l.chars().any(hidden) => {
             Err(Error::InvalidLabel)
         }
         Some(l) => Ok(Some(l.to_owned())),

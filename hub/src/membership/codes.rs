@@ -2,6 +2,9 @@
 //! (32 random bytes, b64u, stored as SHA-256 hex), Crockford base32 bind and invite codes, and
 //! email address normalization.
 
+#[cfg(test)]
+mod proptests;
+
 use rand::Rng as _;
 use sha2::{Digest as _, Sha256};
 

@@ -6,6 +6,7 @@
 mod bindings;
 mod enforcement;
 mod join;
+mod labels;
 mod sessions;
 mod verify;
 mod vouchers;

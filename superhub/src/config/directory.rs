@@ -163,6 +163,10 @@ impl ProbeConfig {
                 "less than probe.interval_secs",
             ));
         }
+        // Probes in flight, and the capacity of their channels: tokio refuses (panics) beyond 2^61.
+        if self.concurrency > 1024 {
+            return Err(LoadConfigError::rule("probe.concurrency", "at most 1024"));
+        }
         if self.max_body_bytes > 1 << 20 {
             return Err(LoadConfigError::rule(
                 "probe.max_body_bytes",
