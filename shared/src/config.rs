@@ -172,7 +172,10 @@ impl HttpConfig {
                 "http.header_read_timeout_secs",
                 self.header_read_timeout.as_secs(),
             ),
-            ("http.body_read_timeout_secs", self.body_read_timeout.as_secs()),
+            (
+                "http.body_read_timeout_secs",
+                self.body_read_timeout.as_secs(),
+            ),
             ("http.max_tcp_connections", self.max_tcp_connections as u64),
             (
                 "http.max_tcp_connections_per_ip",
@@ -723,6 +726,23 @@ mod tests {
         assert_eq!(
             http.external_url("[::]:1".parse().unwrap()),
             "http://127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    fn http_validate_refuses_header_limits_hyper_cannot_take() {
+        let mut http = HttpConfig::on_port(1);
+        http.max_header_bytes = 4096;
+        let small = http.validate();
+        http.max_header_bytes = 16_384;
+        http.max_tcp_connections_per_ip = 0;
+        let zero = http.validate();
+
+        assert!(
+            matches!(small, Err(LoadConfigError::Rule { key, .. }) if key == "http.max_header_bytes")
+        );
+        assert!(
+            matches!(zero, Err(LoadConfigError::Rule { key, .. }) if key == "http.max_tcp_connections_per_ip")
         );
     }
 

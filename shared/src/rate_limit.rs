@@ -331,7 +331,10 @@ mod tests {
         }
 
         assert!(limiter.len() <= 100, "{} buckets", limiter.len());
-        assert!(limiter.check(999, at(1_000)).is_err(), "recent keys are kept");
+        assert!(
+            limiter.check(999, at(1_000)).is_err(),
+            "recent keys are kept"
+        );
     }
 
     #[test]

@@ -23,12 +23,12 @@ use tokio::net::TcpListener;
 
 pub use api_error::{ApiError, ApiResult};
 pub use guard::client_ip_of;
-pub use serve::serve_http;
 pub use health::{Readiness, healthz, readyz_response};
 pub use http::{
     ClientIp, Escaped, HttpLimits, HttpMetrics, HttpState, client_ip, esc, finish_router,
     html_error, html_escape, json_error, public_document, register_build_info, serve_metrics,
 };
+pub use serve::serve_http;
 pub use tasks::{BoxError, TaskError, Tasks};
 
 /// Why the data directory or the node key could not be used.

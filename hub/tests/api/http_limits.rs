@@ -8,26 +8,13 @@ use std::time::Duration;
 use libp2p::identity::ed25519::Keypair;
 use shared::ids::Ed25519PeerId;
 use shared::rate_limit::RateLimit;
+use testkit::raw_http::{connect, read_until_closed};
 use testkit::{TestDb, TestHub, code_of, eventually};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 /// How long a test waits for the server to act on a 1 s limit.
 const DEADLINE: Duration = Duration::from_secs(5);
-
-async fn connect(hub: &TestHub) -> TcpStream {
-    let addr = hub.base_url.trim_start_matches("http://");
-    TcpStream::connect(addr).await.unwrap()
-}
-
-/// Reads until the server closes the connection; what it sent, or `None` if it stayed open.
-async fn read_until_closed(stream: &mut TcpStream) -> Option<String> {
-    let mut received = Vec::new();
-    match tokio::time::timeout(DEADLINE, stream.read_to_end(&mut received)).await {
-        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
-        Err(_) => None,
-    }
-}
 
 /// A `POST /publish` whose body never arrives past its first byte.
 async fn slow_body(hub: &TestHub) -> TcpStream {
@@ -45,7 +32,8 @@ async fn slow_body(hub: &TestHub) -> TcpStream {
 #[tokio::test]
 async fn half_a_header_is_closed_when_the_header_read_timeout_passes() {
     let db = TestDb::sqlite();
-    let hub = TestHub::spawn_with(&db, |c| c.http.header_read_timeout = Duration::from_secs(1)).await;
+    let hub =
+        TestHub::spawn_with(&db, |c| c.http.header_read_timeout = Duration::from_secs(1)).await;
     let mut stream = connect(&hub).await;
 
     stream
@@ -55,7 +43,10 @@ async fn half_a_header_is_closed_when_the_header_read_timeout_passes() {
 
     let sent = read_until_closed(&mut stream).await;
     assert!(sent.is_some(), "the connection is still open");
-    assert!(!sent.unwrap().contains(" 200 "), "no answer to half a header");
+    assert!(
+        !sent.unwrap().contains(" 200 "),
+        "no answer to half a header"
+    );
 }
 
 #[tokio::test]
@@ -100,7 +91,12 @@ async fn connections_beyond_the_per_ip_cap_are_closed_at_once() {
     assert_eq!(read_until_closed(&mut fourth).await.as_deref(), Some(""));
     drop(held.pop());
     eventually(DEADLINE, "a freed slot admits a connection", || async {
-        hub.client.get(hub.url("/healthz")).send().await.ok().map(drop)
+        hub.client
+            .get(hub.url("/healthz"))
+            .send()
+            .await
+            .ok()
+            .map(drop)
     })
     .await;
 }
@@ -132,7 +128,9 @@ async fn slow_body_gets_408_when_the_body_read_timeout_passes() {
     .await;
     let mut slow = slow_body(&hub).await;
 
-    let sent = read_until_closed(&mut slow).await.expect("the server answers");
+    let sent = read_until_closed(&mut slow)
+        .await
+        .expect("the server answers");
 
     assert!(sent.starts_with("HTTP/1.1 408"), "{sent}");
     assert!(sent.contains("request_timeout"), "{sent}");
@@ -162,7 +160,10 @@ async fn fresh_key_signed_requests_beyond_general_ip_get_429_before_signature_ch
         codes.push(code_of(request.send().await.unwrap()).await);
     }
 
-    assert!(codes[..4].iter().all(|c| c.1 == "bad_signature"), "{codes:?}");
+    assert!(
+        codes[..4].iter().all(|c| c.1 == "bad_signature"),
+        "{codes:?}"
+    );
     assert!(
         codes[4..]
             .iter()
@@ -193,6 +194,10 @@ async fn client_ip_reads_every_forwarded_for_line_when_the_peer_is_a_trusted_pro
     let first_line_client = get(&["198.51.100.1"]).await.unwrap();
 
     assert_eq!(two_lines.status(), 200);
-    assert_eq!(last_line_client.status(), 429, "203.0.113.5 spent its token");
+    assert_eq!(
+        last_line_client.status(),
+        429,
+        "203.0.113.5 spent its token"
+    );
     assert_eq!(first_line_client.status(), 200);
 }

@@ -180,3 +180,25 @@ impl http_body::Body for DeadlineBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ip_of_reads_every_forwarded_for_line_in_order() {
+        let mut http = HttpConfig::on_port(1);
+        http.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", "198.51.100.1".parse().unwrap());
+        headers.append("x-forwarded-for", "203.0.113.5, 10.0.0.2".parse().unwrap());
+
+        let client = client_ip_of(&http, proxy, &headers);
+        headers.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff").unwrap());
+        let malformed = client_ip_of(&http, proxy, &headers);
+
+        assert_eq!(client, "203.0.113.5".parse::<IpAddr>().unwrap());
+        assert_eq!(malformed, proxy);
+    }
+}

@@ -18,9 +18,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::guard::{
-    GeneralBudget, charge_general, client_ip_of, limit_body_time, limit_in_flight,
-};
+use super::guard::{GeneralBudget, charge_general, client_ip_of, limit_body_time, limit_in_flight};
 use crate::api::{ErrorBody, ErrorDetail};
 use crate::config::HttpConfig;
 use crate::rate_limit::RateLimit;

@@ -5,27 +5,9 @@
 use std::time::Duration;
 
 use shared::rate_limit::RateLimit;
+use testkit::raw_http::{connect, read_until_closed};
 use testkit::{TestDb, TestSuperhub, code_of};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
-
-/// How long a test waits for the server to act on a 1 s limit.
-const DEADLINE: Duration = Duration::from_secs(5);
-
-async fn connect(superhub: &TestSuperhub) -> TcpStream {
-    TcpStream::connect(superhub.base_url.trim_start_matches("http://"))
-        .await
-        .unwrap()
-}
-
-/// Reads until the server closes the connection; what it sent, or `None` if it stayed open.
-async fn read_until_closed(stream: &mut TcpStream) -> Option<String> {
-    let mut received = Vec::new();
-    match tokio::time::timeout(DEADLINE, stream.read_to_end(&mut received)).await {
-        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
-        Err(_) => None,
-    }
-}
 
 #[tokio::test]
 async fn requests_beyond_general_ip_get_429_while_health_checks_answer() {
@@ -42,7 +24,9 @@ async fn requests_beyond_general_ip_get_429_while_health_checks_answer() {
 
     assert!(codes[..3].iter().all(|c| c.0 == 200), "{codes:?}");
     assert!(
-        codes[3..].iter().all(|c| c.0 == 429 && c.1 == "rate_limited"),
+        codes[3..]
+            .iter()
+            .all(|c| c.0 == 429 && c.1 == "rate_limited"),
         "{codes:?}"
     );
     assert_eq!(superhub.get("/healthz").await.status(), 200);
