@@ -110,6 +110,7 @@ async fn start(
     config.probe.allow_private_addresses = true;
     config.rate_limits.register_hub.burst = u32::MAX;
     config.rate_limits.register_ip.burst = u32::MAX;
+    config.rate_limits.general_ip.burst = u32::MAX;
     config.federation.pull_interval = INTERVAL;
     config.federation.page_limit = PAGE_LIMIT;
     if let Some(peer) = from {

@@ -74,6 +74,7 @@ pub(crate) async fn run() -> Result<(), String> {
     config.rate_limits.email_ip = unlimited;
     config.rate_limits.email_addr = unlimited;
     config.rate_limits.verify_ip = unlimited;
+    config.rate_limits.general_ip = unlimited;
     let pool = config.database.max_connections;
     let server = hub::Server::start(config)
         .await

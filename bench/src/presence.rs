@@ -26,6 +26,13 @@ pub(crate) async fn run() -> Result<(), String> {
         ("HUB_PRESENCE__WS_MAX_PER_IP", limit.clone()),
         ("HUB_PRESENCE__WS_MAX_TOTAL", limit.clone()),
         ("HUB_HTTP__MAX_CONNECTIONS", (n + 1000).to_string()),
+        ("HUB_HTTP__MAX_TCP_CONNECTIONS", (n + 1000).to_string()),
+        (
+            "HUB_HTTP__MAX_TCP_CONNECTIONS_PER_IP",
+            (n + 1000).to_string(),
+        ),
+        // Every socket's upgrade comes from 127.0.0.1 at once.
+        ("HUB_RATE_LIMITS__GENERAL_IP__BURST", (n + 1000).to_string()),
         ("HUB_PRESENCE__LEGACY_REFRESH_SECS", "0".to_owned()),
     ])
     .await?;

@@ -61,6 +61,7 @@ pub(crate) async fn run() -> Result<(), String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut config = superhub::Config::for_tests(dir.path(), &db.url);
         config.rate_limits.search_ip = RateLimit::new(1_000_000, 0.000_001);
+        config.rate_limits.general_ip = RateLimit::new(1_000_000, 0.000_001);
         let server = superhub::Server::start(config)
             .await
             .map_err(|e| format!("starting the super hub: {e}"))?;

@@ -17,9 +17,18 @@ const JSON_PREFIXES: &[&str] = &[
     "/.well-known/",
 ];
 
+/// Routes `general_ip` does not charge besides the health checks: Stripe's webhook (hub.md §13.2),
+/// authenticated by its own signature and retried by Stripe.
+const GENERAL_EXEMPT: &[&str] = &["/api/v1/billing/stripe-webhook"];
+
 /// The complete application.
 pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
-    let limits = HttpLimits::new(state.config.http.max_connections, JSON_PREFIXES);
+    let mut limits = HttpLimits::new(
+        &state.config.http,
+        state.config.rate_limits.general_ip,
+        JSON_PREFIXES,
+    );
+    limits.general_exempt = GENERAL_EXEMPT;
     let pages = axum::middleware::from_fn_with_state(state.clone(), crate::web::finish_pages);
     let app = Router::new()
         .merge(crate::http::router())

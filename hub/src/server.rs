@@ -190,11 +190,12 @@ impl Server {
                 token.child_token(),
             ),
         );
+        let http = state.config.http.clone();
         let app = crate::routes::router(state, metrics.http.clone());
-        tasks.spawn(
-            "http",
-            shared::server::serve_http(http_listener, app, token.child_token()),
-        );
+        let http_token = token.child_token();
+        tasks.spawn("http", async move {
+            shared::server::serve_http(http_listener, app, &http, http_token).await
+        });
         if let Some(listener) = metrics_listener {
             tasks.spawn(
                 "metrics",

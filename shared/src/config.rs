@@ -80,8 +80,20 @@ pub struct HttpConfig {
     /// Proxies whose `X-Forwarded-For` is believed (CIDRs).
     #[serde(deserialize_with = "comma_list")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Concurrent HTTP requests.
+    /// Concurrent HTTP requests in flight (not TCP connections).
     pub max_connections: usize,
+    /// Time a client has to send a request's header; then the connection is closed.
+    #[serde(rename = "header_read_timeout_secs", with = "secs")]
+    pub header_read_timeout: std::time::Duration,
+    /// Largest request header in bytes (≥ 8192); beyond it 431.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request's body, counted from the request's start; then 408.
+    #[serde(rename = "body_read_timeout_secs", with = "secs")]
+    pub body_read_timeout: std::time::Duration,
+    /// Open TCP connections; further ones are closed at accept.
+    pub max_tcp_connections: usize,
+    /// Open TCP connections per client address (IPv6 by /64); trusted proxies are exempt.
+    pub max_tcp_connections_per_ip: usize,
 }
 
 impl HttpConfig {
@@ -92,6 +104,11 @@ impl HttpConfig {
             external_url: String::new(),
             trusted_proxies: Vec::new(),
             max_connections: 10_000,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            body_read_timeout: std::time::Duration::from_secs(15),
+            max_tcp_connections: 16_384,
+            max_tcp_connections_per_ip: 256,
         }
     }
 
@@ -113,7 +130,7 @@ impl HttpConfig {
     /// rightmost `X-Forwarded-For` entry that is not a trusted proxy (hub.md §13.2). A malformed
     /// header falls back to the socket address.
     pub fn client_ip(&self, socket: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
-        let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
+        let trusted = |ip: &IpAddr| self.is_trusted_proxy(*ip);
         if !trusted(&socket) {
             return socket;
         }
@@ -133,6 +150,11 @@ impl HttpConfig {
             .unwrap_or(socket)
     }
 
+    /// Whether `ip` lies in `http.trusted_proxies`.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
     /// Checks the section's rules.
     ///
     /// # Errors
@@ -144,11 +166,37 @@ impl HttpConfig {
                 "must be an http(s) URL",
             ));
         }
+        let positive = [
+            ("http.max_connections", self.max_connections as u64),
+            (
+                "http.header_read_timeout_secs",
+                self.header_read_timeout.as_secs(),
+            ),
+            (
+                "http.body_read_timeout_secs",
+                self.body_read_timeout.as_secs(),
+            ),
+            ("http.max_tcp_connections", self.max_tcp_connections as u64),
+            (
+                "http.max_tcp_connections_per_ip",
+                self.max_tcp_connections_per_ip as u64,
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(LoadConfigError::rule(key, "must be at least 1"));
+        }
         // A semaphore holds at most 2^61 permits; far below that a bound stops being one.
-        if !(1..=1_000_000).contains(&self.max_connections) {
+        if self.max_connections > 1_000_000 {
             return Err(LoadConfigError::rule(
                 "http.max_connections",
                 "from 1 to 1000000",
+            ));
+        }
+        // hyper's HTTP/1 read buffer cannot be smaller (it panics below 8192).
+        if !(8192..=1024 * 1024).contains(&self.max_header_bytes) {
+            return Err(LoadConfigError::rule(
+                "http.max_header_bytes",
+                "must be between 8192 and 1048576",
             ));
         }
         Ok(())
@@ -685,6 +733,23 @@ mod tests {
         assert_eq!(
             http.external_url("[::]:1".parse().unwrap()),
             "http://127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    fn http_validate_refuses_header_limits_hyper_cannot_take() {
+        let mut http = HttpConfig::on_port(1);
+        http.max_header_bytes = 4096;
+        let small = http.validate();
+        http.max_header_bytes = 16_384;
+        http.max_tcp_connections_per_ip = 0;
+        let zero = http.validate();
+
+        assert!(
+            matches!(small, Err(LoadConfigError::Rule { key, .. }) if key == "http.max_header_bytes")
+        );
+        assert!(
+            matches!(zero, Err(LoadConfigError::Rule { key, .. }) if key == "http.max_tcp_connections_per_ip")
         );
     }
 

@@ -146,6 +146,10 @@ error_codes! {
     Tombstoned => "tombstoned",
     /// 410: the hub was decommissioned by its operator.
     Gone => "gone",
+    /// 408: the request body did not arrive within `http.body_read_timeout_secs`.
+    RequestTimeout => "request_timeout",
+    /// 429: the client address holds its whole share of the PeerSig replay cache (hub.md §3 rule 5).
+    TooManySignatures => "too_many_signatures",
 }
 
 impl std::fmt::Display for ErrorCode {

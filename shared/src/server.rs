@@ -4,12 +4,17 @@
 //!
 //! # Layout
 //! - `tasks`: [`Tasks`], [`TaskError`].
-//! - `http`: [`serve_http`], [`serve_metrics`], [`HttpMetrics`], [`finish_router`], error bodies.
+//! - `serve`: [`serve_http`] (header limits, TCP connection caps).
+//! - `guard`: the `general_ip` budget, in-flight cap and body deadline [`finish_router`] adds;
+//!   [`client_ip_of`].
+//! - `http`: [`serve_metrics`], [`HttpMetrics`], [`finish_router`], error bodies.
 //! - `health`: [`Readiness`], [`healthz`], [`readyz_response`].
 
 mod api_error;
+mod guard;
 mod health;
 mod http;
+mod serve;
 mod tasks;
 
 use std::net::SocketAddr;
@@ -17,12 +22,13 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 pub use api_error::{ApiError, ApiResult};
+pub use guard::client_ip_of;
 pub use health::{Readiness, healthz, readyz_response};
 pub use http::{
     ClientIp, Escaped, HttpLimits, HttpMetrics, HttpState, client_ip, esc, finish_router,
-    html_error, html_escape, json_error, public_document, register_build_info, serve_http,
-    serve_metrics,
+    html_error, html_escape, json_error, public_document, register_build_info, serve_metrics,
 };
+pub use serve::serve_http;
 pub use tasks::{BoxError, TaskError, Tasks};
 
 /// Why the data directory or the node key could not be used.

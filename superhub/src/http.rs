@@ -20,7 +20,11 @@ const JSON_PREFIXES: &[&str] = &["/api/", "/.well-known/"];
 
 /// The complete application.
 pub(crate) fn router(state: AppState, metrics: HttpMetrics) -> Router {
-    let limits = HttpLimits::new(state.config.http.max_connections, JSON_PREFIXES);
+    let limits = HttpLimits::new(
+        &state.config.http,
+        state.config.rate_limits.general_ip,
+        JSON_PREFIXES,
+    );
     let app = Router::new()
         .merge(health::router())
         .merge(info::router())

@@ -141,11 +141,12 @@ impl Server {
         if let Ok(head) = store.changes_head().await {
             metrics.federation.set_changes_head(head);
         }
+        let http = state.config.http.clone();
         let app = crate::http::router(state, metrics.http.clone());
-        tasks.spawn(
-            "http",
-            shared::server::serve_http(http_listener, app, token.child_token()),
-        );
+        let http_token = token.child_token();
+        tasks.spawn("http", async move {
+            shared::server::serve_http(http_listener, app, &http, http_token).await
+        });
         if let Some(listener) = metrics_listener {
             tasks.spawn(
                 "metrics",

@@ -11,6 +11,7 @@ mod clock;
 mod db;
 mod peer;
 mod proxy;
+pub mod raw_http;
 pub mod record;
 mod response;
 mod servers;

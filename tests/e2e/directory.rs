@@ -33,6 +33,7 @@ async fn superhub(db: &TestDb, from: Option<&TestSuperhub>) -> TestSuperhub {
         // The test polls search, detail and the feed far faster than a person would.
         c.rate_limits.search_ip = shared::rate_limit::RateLimit::new(100_000, 0.001);
         c.rate_limits.feed_ip = shared::rate_limit::RateLimit::new(100_000, 0.001);
+        c.rate_limits.general_ip = shared::rate_limit::RateLimit::new(100_000, 0.001);
     })
     .await
 }

@@ -164,6 +164,8 @@ pub struct RateLimits {
     pub admin_fail_ip: RateLimit,
     /// Checkout and portal sessions per account.
     pub billing_account: RateLimit,
+    /// Every route but the health checks and the webhook, per client IP, before any other work.
+    pub general_ip: RateLimit,
 }
 
 impl Default for RateLimits {
@@ -183,6 +185,7 @@ impl Default for RateLimits {
             voucher_peer: RateLimit::new(10, 360.0),
             admin_fail_ip: RateLimit::new(10, 60.0),
             billing_account: RateLimit::new(5, 60.0),
+            general_ip: RateLimit::new(120, 0.05),
         }
     }
 }
@@ -206,7 +209,9 @@ impl RateLimits {
         self.bind_ip.validate("rate_limits.bind_ip")?;
         self.voucher_peer.validate("rate_limits.voucher_peer")?;
         self.admin_fail_ip.validate("rate_limits.admin_fail_ip")?;
-        self.billing_account.validate("rate_limits.billing_account")
+        self.billing_account
+            .validate("rate_limits.billing_account")?;
+        self.general_ip.validate("rate_limits.general_ip")
     }
 }
 

@@ -44,7 +44,7 @@ const SIZES: [(&str, u64); 3] = [
 ];
 
 /// Every `rate_limits.<name>` (hub.md §13.2).
-const RATE_LIMITS: [&str; 14] = [
+const RATE_LIMITS: [&str; 15] = [
     "publish_ip",
     "publish_peer",
     "ws_frames",
@@ -59,6 +59,7 @@ const RATE_LIMITS: [&str; 14] = [
     "voucher_peer",
     "admin_fail_ip",
     "billing_account",
+    "general_ip",
 ];
 
 fn load(var: &str, value: &str) -> Result<Config, LoadConfigError> {

@@ -34,8 +34,7 @@ const MAX_ACTOR_LEN: usize = 64;
 
 /// The client address of a request (hub.md §13.2).
 pub(crate) fn client_ip(config: &Config, socket: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    config.http.client_ip(socket.ip(), forwarded)
+    shared::server::client_ip_of(&config.http, socket.ip(), headers)
 }
 
 pub(crate) use shared::server::ClientIp;
@@ -161,6 +160,7 @@ impl Caller {
             self.method.as_str(),
             &self.target,
             body,
+            self.ip,
             now_ms(),
         )?;
         Ok(signed.map(|(peer, ts, sig)| Proof { peer, ts, sig }))

@@ -113,7 +113,7 @@ async fn pulse(
     let target = uri.path_and_query().map_or("/api/pulse", |p| p.as_str());
     match state
         .peer_sig
-        .verify(&headers, "POST", target, &body, now_ms())?
+        .verify(&headers, "POST", target, &body, ip, now_ms())?
     {
         Some(signer) if !state.entitlements.rights(&signer.peer_id()).presence => {
             return Err(ApiError::Forbidden(

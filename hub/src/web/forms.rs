@@ -79,6 +79,9 @@ impl From<ApiError> for WebError {
                 "Unsupported form",
                 "Send the form from this hub's pages.".into(),
             ),
+            ApiError::TooManySignatures => {
+                return Self::from(ApiError::TooManyRequests(Duration::from_secs(60)));
+            }
             ApiError::TooManyRequests(retry) => {
                 return Self {
                     retry_after: Some(retry),

@@ -7,6 +7,7 @@ mod directory;
 mod email;
 mod environment;
 mod health;
+mod http_limits;
 mod info;
 mod interop;
 mod lifecycle;

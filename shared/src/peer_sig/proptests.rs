@@ -92,7 +92,14 @@ mod verifier {
         headers: &HeaderMap,
         parts: &Signed,
     ) -> Result<Option<Ed25519PeerId>, PeerSigError> {
-        verifier.verify(headers, &parts.method, &parts.target, &parts.body, NOW)
+        verifier.verify(
+            headers,
+            &parts.method,
+            &parts.target,
+            &parts.body,
+            std::net::IpAddr::from([192, 0, 2, 1]),
+            NOW,
+        )
     }
 
     /// Any value a header can carry: text, control and non-UTF-8 bytes, overlong runs.

@@ -1,8 +1,10 @@
 //! Verifying PeerSig headers (feature `server`): checks run in the spec's order (hub.md §3) and the
 //! first failure decides. Accepted signatures are remembered for twice the window so a captured
-//! request cannot be replayed.
+//! request cannot be replayed; each client address holds a bounded share of that memory, so fresh
+//! keys from one place cannot fill it for everyone.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use axum::http::HeaderMap;
@@ -14,6 +16,8 @@ use crate::signing::{self, SIGNATURE_LEN};
 
 /// The replay cache holds at most this many signatures; beyond it signed requests get 503.
 const REPLAY_CAPACITY: usize = 1_000_000;
+/// Entries one client address (IPv6 by /64) may hold; beyond it its signed requests get 429.
+const REPLAY_SHARE_PER_IP: usize = 10_000;
 
 /// Why a signed request was refused (hub.md §3, in check order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +40,9 @@ pub enum PeerSigError {
     /// The replay cache is full: refuse rather than accept unchecked.
     #[error("unavailable")]
     CacheFull,
+    /// The client address holds its whole share of the replay cache.
+    #[error("too_many_signatures")]
+    ShareExceeded,
 }
 
 /// Verifies PeerSig headers for one audience (this hub).
@@ -49,15 +56,25 @@ pub struct PeerSigVerifier {
 impl PeerSigVerifier {
     /// A verifier for requests to `audience` whose timestamps may be `window` off.
     pub fn new(audience: Ed25519PeerId, window: std::time::Duration) -> Self {
+        Self::with_replay_limits(audience, window, REPLAY_CAPACITY, REPLAY_SHARE_PER_IP)
+    }
+
+    /// Like [`Self::new`] with a replay cache of `capacity` entries, `share` per client address.
+    pub fn with_replay_limits(
+        audience: Ed25519PeerId,
+        window: std::time::Duration,
+        capacity: usize,
+        share: usize,
+    ) -> Self {
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         Self {
             audience,
             window_ms,
-            replay: Mutex::new(ReplayCache::new(REPLAY_CAPACITY)),
+            replay: Mutex::new(ReplayCache::new(capacity, share)),
         }
     }
 
-    /// The signer of a request, `None` when it carries none of the headers.
+    /// The signer of a request from `client`, `None` when it carries none of the headers.
     ///
     /// # Errors
     /// [`PeerSigError`] for the first check that fails.
@@ -67,6 +84,7 @@ impl PeerSigVerifier {
         method: &str,
         target: &str,
         body: &[u8],
+        client: IpAddr,
         now_ms: i64,
     ) -> Result<Option<Ed25519PeerId>, PeerSigError> {
         let get = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
@@ -97,7 +115,15 @@ impl PeerSigVerifier {
         self.replay
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remember(peer.peer_id(), raw, now_ms, 2 * self.window_ms)?;
+            .remember(
+                Entry {
+                    peer: peer.peer_id(),
+                    sig: raw,
+                    client: crate::rate_limit::ip_key(client),
+                },
+                now_ms,
+                2 * self.window_ms,
+            )?;
         Ok(Some(peer))
     }
 
@@ -112,9 +138,10 @@ impl PeerSigVerifier {
         method: &str,
         target: &str,
         body: &[u8],
+        client: IpAddr,
         now_ms: i64,
     ) -> Result<Option<(Ed25519PeerId, i64, String)>, PeerSigError> {
-        let Some(peer) = self.verify(headers, method, target, body, now_ms)? else {
+        let Some(peer) = self.verify(headers, method, target, body, client, now_ms)? else {
             return Ok(None);
         };
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -142,45 +169,63 @@ fn parse_timestamp(text: &str) -> Option<i64> {
     canonical.then(|| text.parse().ok()).flatten()
 }
 
-/// Accepted `(peer, signature)` pairs with their expiry, oldest first.
+/// One accepted signature and the client address it came from.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    peer: PeerId,
+    sig: [u8; SIGNATURE_LEN],
+    client: IpAddr,
+}
+
+/// Accepted `(peer, signature)` pairs with their expiry, oldest first, and how many each client
+/// address holds.
 #[derive(Debug)]
 struct ReplayCache {
     seen: HashSet<(PeerId, [u8; SIGNATURE_LEN])>,
-    order: VecDeque<(i64, PeerId, [u8; SIGNATURE_LEN])>,
+    order: VecDeque<(i64, Entry)>,
+    per_client: HashMap<IpAddr, usize>,
     capacity: usize,
+    share: usize,
 }
 
 impl ReplayCache {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, share: usize) -> Self {
         Self {
             seen: HashSet::new(),
             order: VecDeque::new(),
+            per_client: HashMap::new(),
             capacity,
+            share,
         }
     }
 
-    fn remember(
-        &mut self,
-        peer: PeerId,
-        sig: [u8; SIGNATURE_LEN],
-        now_ms: i64,
-        keep_ms: i64,
-    ) -> Result<(), PeerSigError> {
-        while let Some((expires, p, s)) = self.order.front().copied() {
+    fn remember(&mut self, entry: Entry, now_ms: i64, keep_ms: i64) -> Result<(), PeerSigError> {
+        while let Some((expires, old)) = self.order.front().copied() {
             if expires > now_ms {
                 break;
             }
             self.order.pop_front();
-            self.seen.remove(&(p, s));
+            self.seen.remove(&(old.peer, old.sig));
+            if let Some(held) = self.per_client.get_mut(&old.client) {
+                *held -= 1;
+                if *held == 0 {
+                    self.per_client.remove(&old.client);
+                }
+            }
         }
-        if self.seen.contains(&(peer, sig)) {
+        if self.seen.contains(&(entry.peer, entry.sig)) {
             return Err(PeerSigError::Replayed);
+        }
+        let held = self.per_client.get(&entry.client).copied().unwrap_or(0);
+        if held >= self.share {
+            return Err(PeerSigError::ShareExceeded);
         }
         if self.seen.len() >= self.capacity {
             return Err(PeerSigError::CacheFull);
         }
-        self.seen.insert((peer, sig));
-        self.order.push_back((now_ms + keep_ms, peer, sig));
+        self.seen.insert((entry.peer, entry.sig));
+        *self.per_client.entry(entry.client).or_insert(0) += 1;
+        self.order.push_back((now_ms + keep_ms, entry));
         Ok(())
     }
 }
@@ -190,8 +235,10 @@ mod tests {
     use super::*;
     use crate::peer_sig::SignedHeaders;
     use libp2p::identity::ed25519::Keypair;
+    use std::time::Duration;
 
     const NOW: i64 = 1_767_225_600_000;
+    const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 
     fn sign_headers(
         key: &Keypair,
@@ -222,7 +269,7 @@ mod tests {
         let headers = sign_headers(&key, verifier.audience(), NOW, "POST", "/publish", b"{}");
 
         let signer = verifier
-            .verify(&headers, "POST", "/publish", b"{}", NOW)
+            .verify(&headers, "POST", "/publish", b"{}", CLIENT, NOW)
             .unwrap();
 
         assert_eq!(signer, Some(Ed25519PeerId::from(key.public())));
@@ -233,7 +280,7 @@ mod tests {
         let (_, verifier) = setup();
 
         assert_eq!(
-            verifier.verify(&HeaderMap::new(), "GET", "/", b"", NOW),
+            verifier.verify(&HeaderMap::new(), "GET", "/", b"", CLIENT, NOW),
             Ok(None)
         );
     }
@@ -244,7 +291,7 @@ mod tests {
         let headers = sign_headers(&key, verifier.audience(), NOW, "POST", "/publish", b"{}");
 
         assert_eq!(
-            verifier.verify(&headers, "POST", "/publish", b"{ ", NOW),
+            verifier.verify(&headers, "POST", "/publish", b"{ ", CLIENT, NOW),
             Err(PeerSigError::BadSignature)
         );
     }
@@ -262,7 +309,7 @@ mod tests {
         );
 
         assert_eq!(
-            verifier.verify(&headers, "GET", "/events", b"", NOW),
+            verifier.verify(&headers, "GET", "/events", b"", CLIENT, NOW),
             Err(PeerSigError::StaleTimestamp)
         );
     }
@@ -272,8 +319,8 @@ mod tests {
         let (key, verifier) = setup();
         let headers = sign_headers(&key, verifier.audience(), NOW, "GET", "/events", b"");
 
-        let first = verifier.verify(&headers, "GET", "/events", b"", NOW);
-        let second = verifier.verify(&headers, "GET", "/events", b"", NOW + 1000);
+        let first = verifier.verify(&headers, "GET", "/events", b"", CLIENT, NOW);
+        let second = verifier.verify(&headers, "GET", "/events", b"", CLIENT, NOW + 1000);
 
         assert!(first.is_ok());
         assert_eq!(second, Err(PeerSigError::Replayed));
@@ -287,11 +334,11 @@ mod tests {
         let for_target = sign_headers(&key, verifier.audience(), NOW, "GET", "/events?v=2", b"");
 
         assert_eq!(
-            verifier.verify(&for_other, "GET", "/events", b"", NOW),
+            verifier.verify(&for_other, "GET", "/events", b"", CLIENT, NOW),
             Err(PeerSigError::BadSignature)
         );
         assert_eq!(
-            verifier.verify(&for_target, "GET", "/events", b"", NOW),
+            verifier.verify(&for_target, "GET", "/events", b"", CLIENT, NOW),
             Err(PeerSigError::BadSignature)
         );
     }
@@ -315,34 +362,79 @@ mod tests {
         short_sig.insert(SIGNATURE_HEADER, "abc".parse().unwrap());
 
         assert_eq!(
-            verifier.verify(&partial, "GET", "/", b"", NOW),
+            verifier.verify(&partial, "GET", "/", b"", CLIENT, NOW),
             Err(PeerSigError::Incomplete)
         );
         assert_eq!(
-            verifier.verify(&rsa, "GET", "/", b"", NOW),
+            verifier.verify(&rsa, "GET", "/", b"", CLIENT, NOW),
             Err(PeerSigError::UnsupportedPeerId)
         );
         assert_eq!(
-            verifier.verify(&leading_zero, "GET", "/", b"", NOW),
+            verifier.verify(&leading_zero, "GET", "/", b"", CLIENT, NOW),
             Err(PeerSigError::StaleTimestamp)
         );
         assert_eq!(
-            verifier.verify(&short_sig, "GET", "/", b"", NOW),
+            verifier.verify(&short_sig, "GET", "/", b"", CLIENT, NOW),
             Err(PeerSigError::BadSignature)
         );
     }
 
+    fn entry(sig: u8, client: &str) -> Entry {
+        Entry {
+            peer: PeerId::random(),
+            sig: [sig; 64],
+            client: crate::rate_limit::ip_key(client.parse().unwrap()),
+        }
+    }
+
     #[test]
     fn full_replay_cache_refuses_instead_of_accepting_unchecked() {
-        let mut cache = ReplayCache::new(2);
-        let peer = PeerId::random();
+        let mut cache = ReplayCache::new(2, 10);
 
-        cache.remember(peer, [1; 64], NOW, 120_000).unwrap();
-        cache.remember(peer, [2; 64], NOW, 120_000).unwrap();
-        let full = cache.remember(peer, [3; 64], NOW, 120_000);
-        let later = cache.remember(peer, [3; 64], NOW + 120_001, 120_000);
+        cache.remember(entry(1, "192.0.2.1"), NOW, 120_000).unwrap();
+        cache.remember(entry(2, "192.0.2.2"), NOW, 120_000).unwrap();
+        let full = cache.remember(entry(3, "192.0.2.3"), NOW, 120_000);
+        let later = cache.remember(entry(3, "192.0.2.3"), NOW + 120_001, 120_000);
 
         assert_eq!(full, Err(PeerSigError::CacheFull));
         assert_eq!(later, Ok(()));
+    }
+
+    #[test]
+    fn one_client_beyond_its_share_is_refused_while_others_are_accepted() {
+        let mut cache = ReplayCache::new(100, 3);
+        for sig in 0..3 {
+            cache
+                .remember(entry(sig, "2001:db8::1"), NOW, 120_000)
+                .unwrap();
+        }
+
+        let same_64 = cache.remember(entry(9, "2001:db8::ffff:2"), NOW, 120_000);
+        let elsewhere = cache.remember(entry(9, "2001:db8:0:1::1"), NOW, 120_000);
+        let after_expiry = cache.remember(entry(10, "2001:db8::1"), NOW + 120_001, 120_000);
+
+        assert_eq!(same_64, Err(PeerSigError::ShareExceeded));
+        assert_eq!(elsewhere, Ok(()));
+        assert_eq!(after_expiry, Ok(()));
+    }
+
+    #[test]
+    fn fresh_keys_from_one_address_cannot_fill_the_cache() {
+        let hub = Ed25519PeerId::from(Keypair::generate().public());
+        let verifier = PeerSigVerifier::with_replay_limits(hub, Duration::from_secs(60), 10, 4);
+        let sign_fresh = || {
+            let key = Keypair::generate();
+            sign_headers(&key, verifier.audience(), NOW, "GET", "/events", b"")
+        };
+        let attacker: IpAddr = "198.51.100.7".parse().unwrap();
+
+        let results: Vec<_> = (0..6)
+            .map(|_| verifier.verify(&sign_fresh(), "GET", "/events", b"", attacker, NOW))
+            .collect();
+        let member = verifier.verify(&sign_fresh(), "GET", "/events", b"", CLIENT, NOW);
+
+        assert!(results[..4].iter().all(|r| matches!(r, Ok(Some(_)))));
+        assert_eq!(results[4], Err(PeerSigError::ShareExceeded));
+        assert!(matches!(member, Ok(Some(_))));
     }
 }

@@ -58,6 +58,10 @@ pub enum ApiError {
     /// 429 `rate_limited` with `Retry-After`.
     #[error("rate limited")]
     TooManyRequests(Duration),
+    /// 429 `too_many_signatures` with `Retry-After`: the client's share of the replay cache is
+    /// spent (hub.md §3 rule 5).
+    #[error("too many signatures")]
+    TooManySignatures,
     /// 502 `upstream_error`: a peer stream (or Stripe, SMTP) failed.
     #[error("upstream error: {0}")]
     Upstream(&'static str),
@@ -102,6 +106,7 @@ impl From<PeerSigError> for ApiError {
             PeerSigError::BadSignature => Self::Unauthorized(ErrorCode::BadSignature),
             PeerSigError::Replayed => Self::Unauthorized(ErrorCode::Replayed),
             PeerSigError::CacheFull => Self::Unavailable("too many signed requests"),
+            PeerSigError::ShareExceeded => Self::TooManySignatures,
         }
     }
 }
@@ -116,6 +121,20 @@ impl From<crate::db::StoreError> for ApiError {
             other => Self::Internal(other.to_string()),
         }
     }
+}
+
+/// `Retry-After` of `too_many_signatures`: entries leave the replay cache within twice the
+/// signature window (120 s by default); half of it is a fair hint.
+const SIGNATURE_SHARE_RETRY: Duration = Duration::from_secs(60);
+
+/// A 429 with `code` and `Retry-After` in whole seconds (at least 1).
+fn too_many(code: ErrorCode, message: &str, retry: Duration) -> Response {
+    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, code.as_str(), message, None);
+    let secs = retry.as_secs_f64().ceil().max(1.0) as u64;
+    if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// Human words for the codes handlers raise (hub.md §0.1); the code stays the contract.
@@ -197,19 +216,12 @@ impl IntoResponse for ApiError {
                 "publish presence before opening a legacy WebSocket",
                 None,
             ),
-            Self::TooManyRequests(retry) => {
-                let mut response = json_error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    ErrorCode::RateLimited.as_str(),
-                    "slow down",
-                    None,
-                );
-                let secs = retry.as_secs_f64().ceil().max(1.0) as u64;
-                if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-                response
-            }
+            Self::TooManyRequests(retry) => too_many(ErrorCode::RateLimited, "slow down", retry),
+            Self::TooManySignatures => too_many(
+                ErrorCode::TooManySignatures,
+                "too many signed requests from this address",
+                SIGNATURE_SHARE_RETRY,
+            ),
             Self::Upstream(message) => json_error(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::UpstreamError.as_str(),

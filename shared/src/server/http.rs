@@ -2,7 +2,6 @@
 //! request metrics, the cross-cutting layers and limits, and JSON or HTML error bodies.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,27 +18,10 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::guard::{GeneralBudget, charge_general, client_ip_of, limit_body_time, limit_in_flight};
 use crate::api::{ErrorBody, ErrorDetail};
-
-/// Serves `app` on `listener` until `token` is cancelled, with `TCP_NODELAY` on every connection:
-/// presence frames are small, and Nagle's algorithm would hold one back behind an unacknowledged
-/// ping for a delayed-ACK period.
-pub async fn serve_http(
-    listener: TcpListener,
-    app: axum::Router,
-    token: CancellationToken,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(token.cancelled_owned())
-    .await
-}
+use crate::config::HttpConfig;
+use crate::rate_limit::RateLimit;
 
 /// `GET /metrics` on its own listener, serving the OpenMetrics text of `registry`.
 pub async fn serve_metrics(
@@ -166,7 +148,7 @@ impl HttpMetrics {
     }
 }
 
-/// Cross-cutting HTTP limits of hub.md §13.1 / superhub.md §10.
+/// Cross-cutting HTTP limits of hub.md §13 / superhub.md §10.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
     /// Concurrent requests; beyond it the server answers 503 at once instead of queueing.
@@ -175,6 +157,14 @@ pub struct HttpLimits {
     pub body_limit: usize,
     /// Non-streaming handler deadline; answered 503 `unavailable` when exceeded.
     pub handler_timeout: Duration,
+    /// Time to receive a request body; answered 408 `request_timeout` when exceeded.
+    pub body_read_timeout: Duration,
+    /// The `general_ip` bucket, charged before any route.
+    pub general_ip: RateLimit,
+    /// Path prefixes `general_ip` does not charge (besides `/healthz` and `/readyz`).
+    pub general_exempt: &'static [&'static str],
+    /// The `[http]` section, for the client address behind trusted proxies.
+    pub http: HttpConfig,
     /// Path prefixes whose errors are JSON; other paths get HTML pages.
     pub json_prefixes: &'static [&'static str],
 }
@@ -185,20 +175,29 @@ impl HttpLimits {
     /// The deadline both specs set for non-streaming handlers.
     pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 
-    /// The limits of both specs with `max_in_flight` concurrent requests (`http.max_connections`)
-    /// and JSON errors under `json_prefixes`.
-    pub fn new(max_in_flight: usize, json_prefixes: &'static [&'static str]) -> Self {
+    /// The limits of both specs from the `[http]` section and the `general_ip` bucket, with JSON
+    /// errors under `json_prefixes` and no route exempt from `general_ip` but the health checks.
+    pub fn new(
+        http: &HttpConfig,
+        general_ip: RateLimit,
+        json_prefixes: &'static [&'static str],
+    ) -> Self {
         Self {
-            max_in_flight,
+            max_in_flight: http.max_connections,
             body_limit: Self::BODY_LIMIT,
             handler_timeout: Self::HANDLER_TIMEOUT,
+            body_read_timeout: http.body_read_timeout,
+            general_ip,
+            general_exempt: &[],
+            http: http.clone(),
             json_prefixes,
         }
     }
 }
 
 /// Adds the layers every server shares to a complete (stateless) router: request id, tracing,
-/// in-flight cap, metrics, timeout and body limit, plus JSON-or-HTML 404 and 405 fallbacks.
+/// the `general_ip` budget, in-flight cap, metrics, body read deadline, handler timeout and body
+/// limit, plus JSON-or-HTML 404 and 405 fallbacks.
 pub fn finish_router(
     router: axum::Router,
     limits: &HttpLimits,
@@ -211,6 +210,11 @@ pub fn finish_router(
 
     let prefixes = limits.json_prefixes;
     let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
+    let budget = Arc::new(GeneralBudget::new(
+        limits.general_ip,
+        limits.http.clone(),
+        limits.general_exempt,
+    ));
     router
         .fallback(move |uri: axum::http::Uri| async move {
             error_for(
@@ -235,6 +239,7 @@ pub fn finish_router(
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn_with_state(budget, charge_general))
                 .layer(axum::middleware::from_fn_with_state(
                     in_flight,
                     limit_in_flight,
@@ -242,6 +247,10 @@ pub fn finish_router(
                 .layer(axum::middleware::from_fn_with_state(
                     metrics,
                     HttpMetrics::track,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    limits.body_read_timeout,
+                    limit_body_time,
                 ))
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
                     json_error(
@@ -284,22 +293,6 @@ fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
-async fn limit_in_flight(
-    State(permits): State<Arc<tokio::sync::Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match permits.try_acquire() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "too many concurrent requests",
-            None,
-        ),
-    }
-}
-
 /// The client address of a request (hub.md §13.2): the connection's peer, or the address a
 /// trusted proxy forwarded.
 pub fn client_ip(
@@ -310,11 +303,7 @@ pub fn client_ip(
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
-    let forwarded = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    http.client_ip(socket.ip(), forwarded)
+    client_ip_of(http, socket.ip(), &parts.headers)
 }
 
 /// A server state that knows its `[http]` section, so [`ClientIp`] can read the trusted proxies.

@@ -3,6 +3,7 @@
 mod directory;
 mod federation;
 mod http;
+mod http_limits;
 mod probe;
 mod replicas;
 mod search;

@@ -18,6 +18,7 @@ use crate::utc::now_ms;
 pub(crate) async fn subscriber_class(
     state: &AppState,
     headers: &HeaderMap,
+    ip: std::net::IpAddr,
     method: &str,
     target: &str,
     voucher: Option<&str>,
@@ -34,7 +35,7 @@ pub(crate) async fn subscriber_class(
     }
     if let Some(signer) = state
         .peer_sig
-        .verify(headers, method, target, b"", now_ms())?
+        .verify(headers, method, target, b"", ip, now_ms())?
     {
         let peer = signer.peer_id();
         if !state.entitlements.rights(&peer).presence {

@@ -1,0 +1,275 @@
+//! Serving the HTTP listener (hub.md §13.1, superhub.md §10): HTTP/1.1 with a header read
+//! deadline and a header size limit, `TCP_NODELAY`, WebSocket upgrades, `ConnectInfo`, graceful
+//! shutdown, and a cap on open TCP connections in total and per client address, enforced at
+//! accept: a connection over the cap is closed at once, never held.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::Service as _;
+
+use crate::config::HttpConfig;
+use crate::rate_limit::ip_key;
+
+/// Pause after an accept error that is not about one connection (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves `app` on `listener` until `token` is cancelled, within the limits of `http`
+/// (`header_read_timeout_secs`, `max_header_bytes`, `max_tcp_connections`,
+/// `max_tcp_connections_per_ip`). `TCP_NODELAY` is set on every connection: presence frames are
+/// small, and Nagle's algorithm would hold one back behind an unacknowledged ping for a
+/// delayed-ACK period. On cancellation it stops accepting, lets each connection finish its
+/// request in flight and waits for them.
+///
+/// # Errors
+/// None today: accept errors are logged and retried; the signature leaves room for listener
+/// failures.
+pub async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    http: &HttpConfig,
+    token: CancellationToken,
+) -> io::Result<()> {
+    let gate = Arc::new(ConnectionGate::new(http));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(http.header_read_timeout)
+        .max_buf_size(http.max_header_bytes);
+    let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let connections = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            () = token.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, remote) = match accepted {
+            Ok(pair) => pair,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        // Over the cap: dropping the stream closes it before a byte is read.
+        let Some(slot) = gate.admit(remote.ip()) else {
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let Ok(service) = make_service.call(remote).await;
+        let service = TowerToHyperService::new(service);
+        let builder = builder.clone();
+        let token = token.clone();
+        connections.spawn(async move {
+            // The slot travels with the socket, also into an upgraded WebSocket.
+            let io = TokioIo::new(Slotted { tcp, _slot: slot });
+            let conn = builder.serve_connection(io, service).with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "HTTP connection ended with an error");
+                    }
+                    return;
+                }
+                () = token.cancelled() => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+    Ok(())
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Counts open TCP connections, in total and per client address ([`ip_key`]); connections from
+/// `http.trusted_proxies` count only toward the total, since every client behind them shares
+/// their address.
+#[derive(Debug)]
+struct ConnectionGate {
+    max_total: usize,
+    max_per_ip: usize,
+    trusted: HttpConfig,
+    open: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl ConnectionGate {
+    fn new(http: &HttpConfig) -> Self {
+        Self {
+            max_total: http.max_tcp_connections,
+            max_per_ip: http.max_tcp_connections_per_ip,
+            trusted: http.clone(),
+            open: Mutex::new(Open::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A slot for a connection from `ip`, or `None` when a cap is reached.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionSlot> {
+        let key = (!self.trusted.is_trusted_proxy(ip)).then(|| ip_key(ip));
+        let mut open = self.lock();
+        if open.total >= self.max_total {
+            return None;
+        }
+        if let Some(key) = key {
+            let count = open.per_ip.entry(key).or_insert(0);
+            if *count >= self.max_per_ip {
+                return None;
+            }
+            *count += 1;
+        }
+        open.total += 1;
+        Some(ConnectionSlot {
+            gate: Arc::clone(self),
+            key,
+        })
+    }
+}
+
+/// One admitted connection; dropping it frees the slot. The per-IP map holds only addresses with
+/// open connections, so it is bounded by `max_tcp_connections`.
+#[derive(Debug)]
+struct ConnectionSlot {
+    gate: Arc<ConnectionGate>,
+    key: Option<IpAddr>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.gate.lock();
+        open.total = open.total.saturating_sub(1);
+        if let Some(key) = self.key
+            && let Some(count) = open.per_ip.get_mut(&key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.per_ip.remove(&key);
+            }
+        }
+    }
+}
+
+/// A TCP stream holding its connection slot for as long as the socket lives.
+#[derive(Debug)]
+struct Slotted {
+    tcp: TcpStream,
+    _slot: ConnectionSlot,
+}
+
+impl AsyncRead for Slotted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Slotted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(total: usize, per_ip: usize) -> Arc<ConnectionGate> {
+        let mut http = HttpConfig::on_port(0);
+        http.max_tcp_connections = total;
+        http.max_tcp_connections_per_ip = per_ip;
+        http.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        Arc::new(ConnectionGate::new(&http))
+    }
+
+    #[test]
+    fn per_ip_cap_counts_ipv6_by_64_and_frees_on_drop() {
+        let gate = gate(10, 2);
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+
+        let first = gate.admit(a);
+        let second = gate.admit(b);
+        let third = gate.admit(a);
+        drop(first);
+        let after_drop = gate.admit(b);
+
+        assert!(second.is_some());
+        assert!(third.is_none());
+        assert!(after_drop.is_some());
+    }
+
+    #[test]
+    fn total_cap_applies_to_trusted_proxies_which_have_no_per_ip_cap() {
+        let gate = gate(3, 1);
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+
+        let slots: Vec<_> = (0..4).map(|_| gate.admit(proxy)).collect();
+
+        assert!(slots[..3].iter().all(Option::is_some));
+        assert!(slots[3].is_none());
+        assert!(gate.admit("192.0.2.1".parse().unwrap()).is_none());
+    }
+}
