@@ -90,9 +90,21 @@ fn authorize_publisher(
             ApiError::Forbidden(state.entitlements.refusal(&signer.peer_id())),
         ),
         Some(_) => Ok(true),
-        None if state.config.presence.allow_unsigned => Ok(false),
+        None if state.config.presence.allow_unsigned
+            && !is_signature_locked(state, &subject.peer_id()) =>
+        {
+            Ok(false)
+        }
         None => Err(ApiError::Unauthorized(ErrorCode::SignatureRequired)),
     }
+}
+
+/// hub.md §5.2 rule 2: whether unsigned input may not touch `peer` — every PeerId with an entry in
+/// the entitlement table (bound to an account in any state, banned included, or explicitly
+/// granted or revoked) for as long as the entry exists, and any PeerId seen signed within the
+/// last 10 minutes. The table is loaded at start, so the lock survives restarts.
+pub(super) fn is_signature_locked(state: &AppState, peer: &libp2p::PeerId) -> bool {
+    state.entitlements.has_entry(peer) || state.presence.is_locked(peer, Instant::now())
 }
 
 /// `GET /api/encryption/keys/{peer_id}` (hub.md §5.9): the key a live peer announced, for callers

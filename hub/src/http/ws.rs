@@ -18,7 +18,7 @@ use shared::signing;
 use shared::error_code::ErrorCode;
 
 use super::extract::ClientIp;
-use super::presence::PRESENCE_BODY_LIMIT;
+use super::presence::{PRESENCE_BODY_LIMIT, is_signature_locked};
 use super::{ApiError, ApiResult};
 use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport};
 use crate::state::AppState;
@@ -89,9 +89,7 @@ async fn open_ws(
     if query.v.as_deref() == Some("2") {
         return Ok(upgrade.on_upgrade(move |ws| run_v2(ws, state, peer, ip)));
     }
-    if !state.config.presence.allow_unsigned
-        || state.presence.is_locked(&peer.peer_id(), Instant::now())
-    {
+    if !state.config.presence.allow_unsigned || is_signature_locked(&state, &peer.peer_id()) {
         return Err(ApiError::Forbidden(ErrorCode::SignatureRequired));
     }
     if !state.presence.is_live(&peer.peer_id()) {
@@ -350,7 +348,9 @@ impl Session {
         let Ok(msg) = PresenceMsg::parse(bytes, now_ms(), Some(&self.peer)) else {
             return false;
         };
-        if msg.peer_id != self.peer {
+        if msg.peer_id != self.peer
+            || (!self.signed && is_signature_locked(&self.state, &self.peer.peer_id()))
+        {
             return false;
         }
         self.state.presence.publish(msg, self.signed, now).is_ok()
