@@ -179,8 +179,9 @@ async fn events(
 }
 
 /// `: ok`, (v2: `retry:`), the snapshot, (v2: `snapshot-end`), then events and keep-alives. When
-/// the hub drops the subscriber its queue drains (e.g. the `offline`s of a shutdown) and the
-/// stream ends; when the client goes away the subscription is dropped.
+/// the hub drops the subscriber the stream ends: at once for a slow consumer (overflow, write
+/// deadline), after its queue drained otherwise (e.g. the `offline`s of a shutdown); when the
+/// client goes away the subscription is dropped.
 fn sse_stream(
     sub: Subscription,
     v2: bool,
@@ -206,7 +207,7 @@ fn sse_stream(
     let rest = futures::stream::unfold((sub, keepalive), |(mut sub, keepalive)| async move {
         let tick = tokio::time::sleep(keepalive);
         tokio::select! {
-            frame = sub.rx.recv() => frame.map(|json| {
+            frame = sub.next_frame() => frame.map(|json| {
                 (Bytes::from(format!("data: {json}\n\n")), (sub, keepalive))
             }),
             () = tick => Some((Bytes::from_static(b": ping\n\n"), (sub, keepalive))),

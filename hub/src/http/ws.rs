@@ -1,6 +1,7 @@
 //! `GET /ws` (hub.md §5.4): the probe, signed v2 sessions (key challenge) and legacy goop2 v1
 //! sessions. A session both publishes its peer and subscribes to everyone else's.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -20,7 +21,7 @@ use shared::error_code::ErrorCode;
 use super::extract::ClientIp;
 use super::presence::{PRESENCE_BODY_LIMIT, is_signature_locked};
 use super::{ApiError, ApiResult};
-use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport};
+use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport, WsSlot};
 use crate::state::AppState;
 use crate::utc::now_ms;
 
@@ -62,9 +63,11 @@ async fn open_ws(
         .max_message_size(PRESENCE_BODY_LIMIT)
         .max_frame_size(PRESENCE_BODY_LIMIT);
     if query.probe.as_deref() == Some("1") {
-        return Ok(
-            upgrade.on_upgrade(|mut ws| async move { finish(&mut ws, 1000, "probe-ok").await })
-        );
+        let slot = reserve(&state, ip)?;
+        return Ok(upgrade.on_upgrade(|mut ws| async move {
+            finish(&mut ws, 1000, "probe-ok").await;
+            drop(slot);
+        }));
     }
     let peer: Ed25519PeerId = match query.peer_id.as_deref().map(str::parse) {
         Some(Ok(peer)) => peer,
@@ -83,11 +86,9 @@ async fn open_ws(
             });
         }
     };
-    if !state.presence.has_room(Transport::Ws, ip) {
-        return Err(ApiError::TooManyRequests(Duration::from_secs(10)));
-    }
+    let slot = reserve(&state, ip)?;
     if query.v.as_deref() == Some("2") {
-        return Ok(upgrade.on_upgrade(move |ws| run_v2(ws, state, peer, ip)));
+        return Ok(upgrade.on_upgrade(move |ws| run_v2(ws, state, peer, ip, slot)));
     }
     if !state.config.presence.allow_unsigned || is_signature_locked(&state, &peer.peer_id()) {
         return Err(ApiError::Forbidden(ErrorCode::SignatureRequired));
@@ -95,7 +96,16 @@ async fn open_ws(
     if !state.presence.is_live(&peer.peer_id()) {
         return Err(ApiError::PublishFirst);
     }
-    Ok(upgrade.on_upgrade(move |ws| run_v1(ws, state, peer, ip)))
+    Ok(upgrade.on_upgrade(move |ws| run_v1(ws, state, peer, ip, slot)))
+}
+
+/// The socket's slot, taken before the upgrade and held until it is gone (hub.md §5.4): beyond the
+/// per-IP, total or auth-phase caps the upgrade is refused with 429.
+fn reserve(state: &AppState, ip: IpAddr) -> ApiResult<WsSlot> {
+    state.presence.reserve_ws(ip).map_err(|error| {
+        tracing::debug!(%ip, %error, "WebSocket upgrade refused");
+        ApiError::TooManyRequests(Duration::from_secs(10))
+    })
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -126,7 +136,7 @@ async fn finish(ws: &mut WebSocket, code: u16, reason: &'static str) {
 fn subscribe(
     state: &AppState,
     peer: &Ed25519PeerId,
-    ip: std::net::IpAddr,
+    ip: IpAddr,
     legacy: bool,
 ) -> Option<Subscription> {
     state
@@ -143,7 +153,14 @@ fn subscribe(
 }
 
 /// Legacy goop2 session: snapshot, then duplex; inbound frames are unsigned publishes.
-async fn run_v1(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std::net::IpAddr) {
+async fn run_v1(
+    mut ws: WebSocket,
+    state: AppState,
+    peer: Ed25519PeerId,
+    ip: IpAddr,
+    mut slot: WsSlot,
+) {
+    slot.admit();
     let Some(sub) = subscribe(&state, &peer, ip, true) else {
         finish(&mut ws, 1013, "try-again-later").await;
         return;
@@ -160,7 +177,13 @@ async fn run_v1(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
 }
 
 /// Signed session: key challenge, `auth-ok`, snapshot and `snapshot-end`, then duplex.
-async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std::net::IpAddr) {
+async fn run_v2(
+    mut ws: WebSocket,
+    state: AppState,
+    peer: Ed25519PeerId,
+    ip: IpAddr,
+    mut slot: WsSlot,
+) {
     let mut nonce = [0u8; 32];
     rand::rng().fill_bytes(&mut nonce);
     let nonce = signing::b64u_encode(&nonce);
@@ -201,6 +224,7 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
     state
         .presence
         .lock_signature(peer.peer_id(), Instant::now());
+    slot.admit();
     let Some(sub) = subscribe(&state, &peer, ip, false) else {
         finish(&mut ws, 1013, "try-again-later").await;
         return;
