@@ -82,7 +82,8 @@ pub(crate) struct Metrics {
     pub(crate) presence_messages: Family<MessageLabels, Counter>,
     /// `hub_presence_frames_total{transport,kind}`: outbound frames.
     pub(crate) presence_frames: Family<FrameLabels, Counter>,
-    /// `hub_presence_slow_consumers_total{transport}`: subscribers closed for queue overflow.
+    /// `hub_presence_slow_consumers_total{transport}`: subscribers closed for queue overflow or an
+    /// SSE write deadline.
     pub(crate) presence_slow_consumers: Family<TransportLabel, Counter>,
     /// `hub_vouchers_issued_total{tier}`.
     pub(crate) vouchers_issued: Family<TierLabel, Counter>,

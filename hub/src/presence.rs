@@ -3,9 +3,11 @@
 //! one frame per subscriber, serialized once per visibility class; a slow subscriber is closed,
 //! never waited for.
 
+mod slots;
 mod state;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,7 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, watch};
 
 pub(crate) use shared::presence::{Class, MsgType, PresenceMsg};
+pub(crate) use slots::WsSlot;
 use state::State;
 
 use crate::config::PresenceConfig;
@@ -28,6 +31,9 @@ pub(crate) type Frame = axum::extract::ws::Utf8Bytes;
 
 /// Why a subscriber is being closed: WebSocket close code and reason; SSE streams just end.
 pub(crate) type CloseReason = (u16, &'static str);
+
+/// A subscriber whose queue overflowed or whose writes stalled.
+const SLOW_CONSUMER: CloseReason = (4008, "slow-consumer");
 
 /// How a subscriber is connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,7 +125,23 @@ pub(crate) struct Subscription {
     pub(crate) rx: mpsc::Receiver<Frame>,
     /// Set once when the hub closes this subscriber.
     pub(crate) closed: watch::Receiver<Option<CloseReason>>,
+    /// Frames taken from `rx` through [`Subscription::next_frame`] (the write deadline's progress).
+    taken: Arc<AtomicU64>,
     presence: Presence,
+}
+
+impl Subscription {
+    /// The next queued frame for a stream that ends when the hub drops it: `None` at once once it
+    /// was closed as a slow consumer (overflow or write deadline, hub.md §5.5), otherwise after the
+    /// queue drained (e.g. the `offline`s of a shutdown).
+    pub(crate) async fn next_frame(&mut self) -> Option<Frame> {
+        if *self.closed.borrow() == Some(SLOW_CONSUMER) {
+            return None;
+        }
+        let frame = self.rx.recv().await?;
+        self.taken.fetch_add(1, Ordering::Relaxed);
+        Some(frame)
+    }
 }
 
 impl Drop for Subscription {
@@ -192,26 +214,27 @@ impl Presence {
         };
         let (tx, rx) = mpsc::channel(queue);
         let (close_tx, closed) = watch::channel(None);
-        let (id, snapshot) =
-            self.lock()
-                .subscribe(request, tx, close_tx, &self.config, &self.metrics)?;
+        let taken = Arc::new(AtomicU64::new(0));
+        let (id, snapshot) = self.lock().subscribe(
+            request,
+            tx,
+            close_tx,
+            taken.clone(),
+            &self.config,
+            &self.metrics,
+        )?;
         Ok(Subscription {
             id,
             snapshot,
             rx,
             closed,
+            taken,
             presence: self.clone(),
         })
     }
 
     fn unsubscribe(&self, id: u64) {
         self.lock().unsubscribe(id, &self.metrics);
-    }
-
-    /// Whether another subscriber of `transport` from `ip` fits under the limits (checked before
-    /// a WebSocket upgrade so the refusal can still be a 429).
-    pub(crate) fn has_room(&self, transport: Transport, ip: IpAddr) -> bool {
-        self.lock().has_room(transport, ip, &self.config)
     }
 
     /// The `publicKey` a live peer announced, if any.
@@ -255,10 +278,13 @@ impl Presence {
         self.lock().locks.insert(peer, now + SIGNATURE_LOCK);
     }
 
-    /// Removes peers whose TTL passed without an open session and fans out `offline`.
+    /// Removes peers whose TTL passed without an open session and fans out `offline`; ends SSE
+    /// streams past their write deadline.
     pub(crate) fn sweep(&self, now: Instant) {
         let ttl = self.config.peer_ttl;
-        self.lock().sweep(now, ttl, &self.metrics);
+        let mut state = self.lock();
+        state.sweep(now, ttl, &self.metrics);
+        state.end_stalled(now, self.config.sse_write_timeout, &self.metrics);
     }
 
     /// Re-sends one slice of the live peers as `update` to legacy subscribers; called once per
@@ -293,113 +319,4 @@ pub(crate) fn kind_label(kind: MsgType) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use libp2p::identity::ed25519::Keypair;
-    use shared::ids::Ed25519PeerId;
-
-    fn presence(queue: usize) -> Presence {
-        let config = PresenceConfig {
-            sse_queue: queue,
-            ..PresenceConfig::default()
-        };
-        let metrics = Metrics::register(&mut prometheus_client::registry::Registry::default());
-        Presence::new(config, metrics)
-    }
-
-    fn sse(class: Class) -> SubscribeRequest {
-        SubscribeRequest {
-            transport: Transport::Sse,
-            class,
-            legacy: false,
-            identity: None,
-            session: false,
-            ip: IpAddr::from([127, 0, 0, 1]),
-        }
-    }
-
-    fn online(content: &str) -> PresenceMsg {
-        let peer = Ed25519PeerId::from(Keypair::generate().public());
-        let json =
-            serde_json::json!({"type": "online", "peerId": peer.to_string(), "content": content});
-        PresenceMsg::parse(json.to_string().as_bytes(), now_ms(), None).unwrap()
-    }
-
-    #[test]
-    fn slow_subscriber_is_closed_without_blocking_the_others() {
-        let presence = presence(2);
-        let mut slow = presence.subscribe(sse(Class::Participant)).unwrap();
-        let mut fast = presence
-            .subscribe(SubscribeRequest {
-                transport: Transport::Ws,
-                ..sse(Class::Participant)
-            })
-            .unwrap();
-
-        for i in 0..3 {
-            presence
-                .publish(online(&format!("peer {i}")), true, Instant::now())
-                .unwrap();
-        }
-
-        assert_eq!(*slow.closed.borrow(), Some((4008, "slow-consumer")));
-        let drained: Vec<_> = std::iter::from_fn(|| slow.rx.try_recv().ok()).collect();
-        assert_eq!(
-            drained.len(),
-            2,
-            "the queued frames stay readable, then the stream ends"
-        );
-        assert!(slow.rx.try_recv().is_err());
-        let received = std::iter::from_fn(|| fast.rx.try_recv().ok()).count();
-        assert_eq!(received, 3);
-    }
-
-    #[test]
-    fn unchanged_heartbeat_costs_no_frame_while_a_change_costs_one() {
-        let presence = presence(64);
-        let mut sub = presence.subscribe(sse(Class::Public)).unwrap();
-        let msg = online("Alice");
-
-        presence.publish(msg.clone(), true, Instant::now()).unwrap();
-        for _ in 0..10 {
-            presence.publish(msg.clone(), true, Instant::now()).unwrap();
-        }
-        let mut changed = msg.clone();
-        changed.content = "Alice B.".to_owned();
-        presence.publish(changed, true, Instant::now()).unwrap();
-
-        let frames: Vec<_> = std::iter::from_fn(|| sub.rx.try_recv().ok()).collect();
-        assert_eq!(frames.len(), 2);
-    }
-
-    #[test]
-    fn unsigned_input_cannot_touch_a_signature_locked_peer() {
-        let presence = presence(64);
-        let msg = online("Alice");
-        presence.publish(msg.clone(), true, Instant::now()).unwrap();
-
-        let unsigned = presence.publish(msg, false, Instant::now());
-
-        assert_eq!(unsigned, Err(PublishError::SignatureRequired));
-    }
-
-    #[test]
-    fn live_map_refuses_new_peers_when_full() {
-        let metrics = Metrics::register(&mut prometheus_client::registry::Registry::default());
-        let presence = Presence::new(
-            PresenceConfig {
-                max_peers: 1,
-                ..PresenceConfig::default()
-            },
-            metrics,
-        );
-        presence
-            .publish(online("first"), true, Instant::now())
-            .unwrap();
-
-        assert_eq!(
-            presence.publish(online("second"), true, Instant::now()),
-            Err(PublishError::Full)
-        );
-    }
-}
+mod tests;

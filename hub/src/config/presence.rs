@@ -47,6 +47,10 @@ pub struct PresenceConfig {
     pub ws_max_per_ip: usize,
     /// WebSockets in total.
     pub ws_max_total: usize,
+    /// WebSockets per client IP still in the auth phase (not yet a session).
+    pub ws_max_pending_per_ip: usize,
+    /// WebSockets in total still in the auth phase.
+    pub ws_max_pending: usize,
     /// SSE keep-alive comment interval.
     #[serde(rename = "sse_keepalive_secs", with = "shared::config::secs")]
     pub sse_keepalive: Duration,
@@ -56,6 +60,10 @@ pub struct PresenceConfig {
     pub sse_max_per_ip: usize,
     /// SSE streams in total.
     pub sse_max_total: usize,
+    /// An SSE stream whose queued events make no progress towards the client for this long is
+    /// ended (checked at each sweep).
+    #[serde(rename = "sse_write_timeout_secs", with = "shared::config::secs")]
+    pub sse_write_timeout: Duration,
     /// Send punch hints when a peer's addresses change.
     pub punch_hints: bool,
     /// A pair of peers is hinted at most once per this.
@@ -81,10 +89,13 @@ impl Default for PresenceConfig {
             ws_queue: 128,
             ws_max_per_ip: 100,
             ws_max_total: 10_000,
+            ws_max_pending_per_ip: 8,
+            ws_max_pending: 1024,
             sse_keepalive: Duration::from_secs(25),
             sse_queue: 64,
             sse_max_per_ip: 10,
             sse_max_total: 1024,
+            sse_write_timeout: Duration::from_secs(10),
             punch_hints: true,
             punch_cooldown: Duration::from_secs(60),
             punch_max_per_change: 64,
@@ -117,10 +128,19 @@ impl PresenceConfig {
             ("presence.ws_queue", self.ws_queue as u64),
             ("presence.ws_max_per_ip", self.ws_max_per_ip as u64),
             ("presence.ws_max_total", self.ws_max_total as u64),
+            (
+                "presence.ws_max_pending_per_ip",
+                self.ws_max_pending_per_ip as u64,
+            ),
+            ("presence.ws_max_pending", self.ws_max_pending as u64),
             ("presence.sse_keepalive_secs", self.sse_keepalive.as_secs()),
             ("presence.sse_queue", self.sse_queue as u64),
             ("presence.sse_max_per_ip", self.sse_max_per_ip as u64),
             ("presence.sse_max_total", self.sse_max_total as u64),
+            (
+                "presence.sse_write_timeout_secs",
+                self.sse_write_timeout.as_secs(),
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(LoadConfigError::rule(key, "must be at least 1"));

@@ -90,9 +90,21 @@ fn authorize_publisher(
             ApiError::Forbidden(state.entitlements.refusal(&signer.peer_id())),
         ),
         Some(_) => Ok(true),
-        None if state.config.presence.allow_unsigned => Ok(false),
+        None if state.config.presence.allow_unsigned
+            && !is_signature_locked(state, &subject.peer_id()) =>
+        {
+            Ok(false)
+        }
         None => Err(ApiError::Unauthorized(ErrorCode::SignatureRequired)),
     }
+}
+
+/// hub.md §5.2 rule 2: whether unsigned input may not touch `peer` — every PeerId with an entry in
+/// the entitlement table (bound to an account in any state, banned included, or explicitly
+/// granted or revoked) for as long as the entry exists, and any PeerId seen signed within the
+/// last 10 minutes. The table is loaded at start, so the lock survives restarts.
+pub(super) fn is_signature_locked(state: &AppState, peer: &libp2p::PeerId) -> bool {
+    state.entitlements.has_entry(peer) || state.presence.is_locked(peer, Instant::now())
 }
 
 /// `GET /api/encryption/keys/{peer_id}` (hub.md §5.9): the key a live peer announced, for callers
@@ -168,8 +180,9 @@ async fn events(
 }
 
 /// `: ok`, (v2: `retry:`), the snapshot, (v2: `snapshot-end`), then events and keep-alives. When
-/// the hub drops the subscriber its queue drains (e.g. the `offline`s of a shutdown) and the
-/// stream ends; when the client goes away the subscription is dropped.
+/// the hub drops the subscriber the stream ends: at once for a slow consumer (overflow, write
+/// deadline), after its queue drained otherwise (e.g. the `offline`s of a shutdown); when the
+/// client goes away the subscription is dropped.
 fn sse_stream(
     sub: Subscription,
     v2: bool,
@@ -195,7 +208,7 @@ fn sse_stream(
     let rest = futures::stream::unfold((sub, keepalive), |(mut sub, keepalive)| async move {
         let tick = tokio::time::sleep(keepalive);
         tokio::select! {
-            frame = sub.rx.recv() => frame.map(|json| {
+            frame = sub.next_frame() => frame.map(|json| {
                 (Bytes::from(format!("data: {json}\n\n")), (sub, keepalive))
             }),
             () = tick => Some((Bytes::from_static(b": ping\n\n"), (sub, keepalive))),

@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod proptests;
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -21,9 +22,9 @@ use shared::signing;
 use shared::error_code::ErrorCode;
 
 use super::extract::ClientIp;
-use super::presence::PRESENCE_BODY_LIMIT;
+use super::presence::{PRESENCE_BODY_LIMIT, is_signature_locked};
 use super::{ApiError, ApiResult};
-use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport};
+use crate::presence::{Class, PresenceMsg, SubscribeRequest, Subscription, Transport, WsSlot};
 use crate::state::AppState;
 use crate::utc::now_ms;
 
@@ -65,9 +66,11 @@ async fn open_ws(
         .max_message_size(PRESENCE_BODY_LIMIT)
         .max_frame_size(PRESENCE_BODY_LIMIT);
     if query.probe.as_deref() == Some("1") {
-        return Ok(
-            upgrade.on_upgrade(|mut ws| async move { finish(&mut ws, 1000, "probe-ok").await })
-        );
+        let slot = reserve(&state, ip)?;
+        return Ok(upgrade.on_upgrade(|mut ws| async move {
+            finish(&mut ws, 1000, "probe-ok").await;
+            drop(slot);
+        }));
     }
     let peer: Ed25519PeerId = match query.peer_id.as_deref().map(str::parse) {
         Some(Ok(peer)) => peer,
@@ -86,21 +89,26 @@ async fn open_ws(
             });
         }
     };
-    if !state.presence.has_room(Transport::Ws, ip) {
-        return Err(ApiError::TooManyRequests(Duration::from_secs(10)));
-    }
+    let slot = reserve(&state, ip)?;
     if query.v.as_deref() == Some("2") {
-        return Ok(upgrade.on_upgrade(move |ws| run_v2(ws, state, peer, ip)));
+        return Ok(upgrade.on_upgrade(move |ws| run_v2(ws, state, peer, ip, slot)));
     }
-    if !state.config.presence.allow_unsigned
-        || state.presence.is_locked(&peer.peer_id(), Instant::now())
-    {
+    if !state.config.presence.allow_unsigned || is_signature_locked(&state, &peer.peer_id()) {
         return Err(ApiError::Forbidden(ErrorCode::SignatureRequired));
     }
     if !state.presence.is_live(&peer.peer_id()) {
         return Err(ApiError::PublishFirst);
     }
-    Ok(upgrade.on_upgrade(move |ws| run_v1(ws, state, peer, ip)))
+    Ok(upgrade.on_upgrade(move |ws| run_v1(ws, state, peer, ip, slot)))
+}
+
+/// The socket's slot, taken before the upgrade and held until it is gone (hub.md §5.4): beyond the
+/// per-IP, total or auth-phase caps the upgrade is refused with 429.
+fn reserve(state: &AppState, ip: IpAddr) -> ApiResult<WsSlot> {
+    state.presence.reserve_ws(ip).map_err(|error| {
+        tracing::debug!(%ip, %error, "WebSocket upgrade refused");
+        ApiError::TooManyRequests(Duration::from_secs(10))
+    })
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -131,7 +139,7 @@ async fn finish(ws: &mut WebSocket, code: u16, reason: &'static str) {
 fn subscribe(
     state: &AppState,
     peer: &Ed25519PeerId,
-    ip: std::net::IpAddr,
+    ip: IpAddr,
     legacy: bool,
 ) -> Option<Subscription> {
     state
@@ -148,7 +156,14 @@ fn subscribe(
 }
 
 /// Legacy goop2 session: snapshot, then duplex; inbound frames are unsigned publishes.
-async fn run_v1(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std::net::IpAddr) {
+async fn run_v1(
+    mut ws: WebSocket,
+    state: AppState,
+    peer: Ed25519PeerId,
+    ip: IpAddr,
+    mut slot: WsSlot,
+) {
+    slot.admit();
     let Some(sub) = subscribe(&state, &peer, ip, true) else {
         finish(&mut ws, 1013, "try-again-later").await;
         return;
@@ -165,7 +180,13 @@ async fn run_v1(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
 }
 
 /// Signed session: key challenge, `auth-ok`, snapshot and `snapshot-end`, then duplex.
-async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std::net::IpAddr) {
+async fn run_v2(
+    mut ws: WebSocket,
+    state: AppState,
+    peer: Ed25519PeerId,
+    ip: IpAddr,
+    mut slot: WsSlot,
+) {
     let mut nonce = [0u8; 32];
     rand::rng().fill_bytes(&mut nonce);
     let nonce = signing::b64u_encode(&nonce);
@@ -206,6 +227,7 @@ async fn run_v2(mut ws: WebSocket, state: AppState, peer: Ed25519PeerId, ip: std
     state
         .presence
         .lock_signature(peer.peer_id(), Instant::now());
+    slot.admit();
     let Some(sub) = subscribe(&state, &peer, ip, false) else {
         finish(&mut ws, 1013, "try-again-later").await;
         return;
@@ -353,7 +375,9 @@ impl Session {
         let Ok(msg) = PresenceMsg::parse(bytes, now_ms(), Some(&self.peer)) else {
             return false;
         };
-        if msg.peer_id != self.peer {
+        if msg.peer_id != self.peer
+            || (!self.signed && is_signature_locked(&self.state, &self.peer.peer_id()))
+        {
             return false;
         }
         self.state.presence.publish(msg, self.signed, now).is_ok()

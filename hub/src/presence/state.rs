@@ -4,11 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
+use shared::rate_limit::ip_key;
 use tokio::sync::{mpsc, watch};
 
+use super::slots::Slots;
 use super::{
     Class, CloseReason, Frame, MsgType, PresenceMsg, PublishError, SubscribeError,
     SubscribeRequest, Transport, now_ms,
@@ -30,6 +34,10 @@ struct Subscriber {
     request: SubscribeRequest,
     tx: mpsc::Sender<Frame>,
     close: watch::Sender<Option<CloseReason>>,
+    /// Frames its transport took from the queue so far (counted by the SSE stream).
+    taken: Arc<AtomicU64>,
+    /// `taken` as last seen, and when the queue last was empty or moved (the write deadline).
+    progress: (u64, Instant),
 }
 
 /// A message serialized at most once per class.
@@ -66,10 +74,13 @@ pub(super) struct State {
     subscribers: HashMap<u64, Subscriber>,
     /// WS sessions per peer, newest last.
     sessions: HashMap<PeerId, Vec<u64>>,
+    /// Subscribers per transport and client address ([`ip_key`]).
     per_ip: HashMap<(Transport, IpAddr), usize>,
     per_transport: HashMap<Transport, usize>,
     pub(super) locks: HashMap<PeerId, Instant>,
     punched: HashMap<(PeerId, PeerId), Instant>,
+    /// WebSocket slots, taken before the upgrade (hub.md §5.4).
+    pub(super) slots: Slots,
     next_id: u64,
     shutting_down: bool,
 }
@@ -187,7 +198,11 @@ impl State {
             Transport::Ws => (config.ws_max_per_ip, config.ws_max_total),
             Transport::Sse => (config.sse_max_per_ip, config.sse_max_total),
         };
-        let ip_count = self.per_ip.get(&(transport, ip)).copied().unwrap_or(0);
+        let ip_count = self
+            .per_ip
+            .get(&(transport, ip_key(ip)))
+            .copied()
+            .unwrap_or(0);
         let total_count = self.per_transport.get(&transport).copied().unwrap_or(0);
         ip_count < per_ip && total_count < total
     }
@@ -197,13 +212,17 @@ impl State {
         request: SubscribeRequest,
         tx: mpsc::Sender<Frame>,
         close: watch::Sender<Option<CloseReason>>,
+        taken: Arc<AtomicU64>,
         config: &PresenceConfig,
         metrics: &Metrics,
     ) -> Result<(u64, Vec<Frame>), SubscribeError> {
         if self.shutting_down {
             return Err(SubscribeError::ShuttingDown);
         }
-        if !self.has_room(request.transport, request.ip, config) {
+        // A WebSocket holds its slot since before the upgrade, which is what its caps count.
+        if request.transport == Transport::Sse
+            && !self.has_room(request.transport, request.ip, config)
+        {
             return Err(SubscribeError::TooMany);
         }
         self.next_id += 1;
@@ -226,7 +245,7 @@ impl State {
             .collect::<Vec<_>>();
         *self
             .per_ip
-            .entry((request.transport, request.ip))
+            .entry((request.transport, ip_key(request.ip)))
             .or_default() += 1;
         *self.per_transport.entry(request.transport).or_default() += 1;
         metrics
@@ -240,14 +259,20 @@ impl State {
                 kind: "snapshot",
             })
             .inc_by(snapshot.len() as u64);
-        self.subscribers
-            .insert(id, Subscriber { request, tx, close });
+        let subscriber = Subscriber {
+            request,
+            tx,
+            close,
+            taken,
+            progress: (0, Instant::now()),
+        };
+        self.subscribers.insert(id, subscriber);
         Ok((id, snapshot))
     }
 
     fn remove_subscriber(&mut self, id: u64, metrics: &Metrics) -> Option<Subscriber> {
         let sub = self.subscribers.remove(&id)?;
-        let key = (sub.request.transport, sub.request.ip);
+        let key = (sub.request.transport, ip_key(sub.request.ip));
         if let Some(count) = self.per_ip.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
@@ -293,7 +318,7 @@ impl State {
         }
     }
 
-    /// Closes subscribers whose queue overflowed (4008 `slow-consumer`).
+    /// Closes subscribers whose queue overflowed or stalled (4008 `slow-consumer`).
     fn close_slow(&mut self, mut dead: Vec<u64>, metrics: &Metrics) {
         while let Some(id) = dead.pop() {
             let Some(sub) = self.remove_subscriber(id, metrics) else {
@@ -305,7 +330,7 @@ impl State {
                     transport: sub.request.transport.label(),
                 })
                 .inc();
-            let _ = sub.close.send(Some((4008, "slow-consumer")));
+            let _ = sub.close.send(Some(super::SLOW_CONSUMER));
             if sub.request.session
                 && let Some(peer) = sub.request.identity
                 && self.sessions.get(&peer).is_some_and(|ids| ids == &[id])
@@ -333,6 +358,25 @@ impl State {
         }
         self.locks.retain(|_, until| *until > now);
         self.punched.retain(|_, until| *until > now);
+    }
+
+    /// Closes SSE streams whose queued events made no progress towards the client for `timeout`
+    /// (a client that stopped reading: hub.md §5.5 write deadline) as slow consumers.
+    pub(super) fn end_stalled(&mut self, now: Instant, timeout: Duration, metrics: &Metrics) {
+        let mut dead = Vec::new();
+        for (id, sub) in &mut self.subscribers {
+            if sub.request.transport != Transport::Sse {
+                continue;
+            }
+            let taken = sub.taken.load(Ordering::Relaxed);
+            let queued = sub.tx.max_capacity() - sub.tx.capacity();
+            if queued == 0 || taken != sub.progress.0 {
+                sub.progress = (taken, now);
+            } else if now.saturating_duration_since(sub.progress.1) >= timeout {
+                dead.push(*id);
+            }
+        }
+        self.close_slow(dead, metrics);
     }
 
     pub(super) fn refresh_legacy(&mut self, slot: u64, slots: u64, metrics: &Metrics) {

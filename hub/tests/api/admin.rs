@@ -37,17 +37,17 @@ async fn admin_hub(db: &TestDb) -> TestHub {
 }
 
 /// An account as a finished join flow leaves it.
-struct Seed<'a> {
-    email: &'a str,
-    state: State,
-    tier: Tier,
-    created_at: i64,
-    peer: Option<PeerId>,
-    application: Option<&'a str>,
+pub(crate) struct Seed<'a> {
+    pub(crate) email: &'a str,
+    pub(crate) state: State,
+    pub(crate) tier: Tier,
+    pub(crate) created_at: i64,
+    pub(crate) peer: Option<PeerId>,
+    pub(crate) application: Option<&'a str>,
 }
 
 impl<'a> Seed<'a> {
-    fn new(email: &'a str, state: State, tier: Tier) -> Self {
+    pub(crate) fn new(email: &'a str, state: State, tier: Tier) -> Self {
         Self {
             email,
             state,
@@ -60,7 +60,7 @@ impl<'a> Seed<'a> {
 }
 
 /// Writes `seed` into `store` in one transaction; the account id.
-async fn seed(store: &Store, seed: Seed<'_>) -> String {
+pub(crate) async fn seed(store: &Store, seed: Seed<'_>) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = store.begin_write().await.unwrap();
     let account = Account {

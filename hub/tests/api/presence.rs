@@ -1,5 +1,6 @@
 //! Presence over HTTP, WebSocket and SSE (hub.md §5, §18 checks 1–8), split by channel.
 
+mod lock;
 mod offline;
 mod publish;
 mod relay_info;

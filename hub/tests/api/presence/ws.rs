@@ -1,5 +1,5 @@
 //! WebSocket sessions (hub.md §5.4): the legacy and v2 handshakes and their close codes, frames
-//! sent by a session, the legacy refresh, punch hints and the probe.
+//! sent by a session, the legacy refresh, punch hints, the probe, and the slots an upgrade takes.
 
 use futures::SinkExt as _;
 use hub::config::JoinMode;
@@ -165,4 +165,57 @@ async fn address_change_sends_punch_hints_to_both_peers_of_a_pair_only() {
         carol_saw["type"], "punch",
         "carol has no addresses and is not part of the pair"
     );
+}
+
+/// The status of a refused upgrade of `/ws?query`, `None` when the hub upgrades (the socket is
+/// kept in `open` so its slot stays taken).
+async fn refusal_of(
+    hub: &TestHub,
+    query: &str,
+    open: &mut Vec<ws::Ws>,
+) -> Option<reqwest::StatusCode> {
+    match tokio_tungstenite::connect_async(ws::url(hub, query)).await {
+        Ok((socket, _)) => {
+            open.push(socket);
+            None
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Some(reqwest::StatusCode::from_u16(response.status().as_u16()).unwrap())
+        }
+        Err(other) => panic!("the upgrade neither succeeded nor got a status: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn upgrade_beyond_the_pending_cap_gets_429_until_an_unauthenticated_socket_drops() {
+    let hub = open_hub(|c| c.presence.ws_max_pending_per_ip = 2).await;
+    let query = format!("peer_id={}&v=2", TestPeer::new().id);
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(refusal_of(&hub, &query, &mut open).await, None);
+    }
+
+    let extra = refusal_of(&hub, &query, &mut open).await;
+    drop(open.pop());
+
+    assert_eq!(extra, Some(reqwest::StatusCode::TOO_MANY_REQUESTS));
+    testkit::eventually(ws::DEADLINE, "the dropped socket's slot", || async {
+        refusal_of(&hub, &query, &mut Vec::new())
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn upgrade_beyond_the_per_ip_cap_gets_429_when_earlier_sockets_are_still_authenticating() {
+    let hub = open_hub(|c| c.presence.ws_max_per_ip = 2).await;
+    let (alice, bob) = (TestPeer::new(), TestPeer::new());
+    let (_session, _) = alice.open_v2(&hub).await;
+    let _authenticating = alice.connect_v2(&hub).await;
+
+    let extra = refusal_of(&hub, &format!("peer_id={}&v=2", bob.id), &mut Vec::new()).await;
+
+    assert_eq!(extra, Some(reqwest::StatusCode::TOO_MANY_REQUESTS));
 }
