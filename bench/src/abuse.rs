@@ -243,6 +243,7 @@ impl Member {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         for (name, value) in headers.into_pairs() {
             request = request.header(name, value);
