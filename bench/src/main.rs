@@ -15,8 +15,12 @@
 //!   records registered at the first, in seconds and in intervals.
 //! - `search`: `GET /api/v1/hubs` p50/p95 latency over HTTP against a super hub holding 100,000
 //!   listed hubs, on SQLite and on Postgres, with a mix of text, filters and deep pages.
+//! - `abuse`: a member's p99 and errors on a hub process while an attacker (a niced child
+//!   process, `goop-bench abuse-attacker …`) opens slow-header connections, sends requests signed
+//!   by fresh keys and holds unauthenticated WebSocket upgrades from 127.0.1.0/24.
 //! - `hub_process`: starts the `hub` binary as a separate process and reads its RSS.
 
+mod abuse;
 mod federation;
 mod hub_process;
 mod join;
@@ -34,7 +38,7 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let scenario = args.first().cloned().unwrap_or_default();
-    if scenario != "relay-peer" {
+    if scenario != "relay-peer" && scenario != "abuse-attacker" {
         println!(
             "cpus {}",
             std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -50,8 +54,10 @@ async fn main() -> ExitCode {
         "webhooks" => webhooks::run().await,
         "federation" => federation::run().await,
         "search" => search::run().await,
+        "abuse" => abuse::run().await,
+        "abuse-attacker" => abuse::run_attacker(&args[1..]).await,
         other => Err(format!(
-            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks, search, federation"
+            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks, search, federation, abuse"
         )),
     };
     match outcome {
