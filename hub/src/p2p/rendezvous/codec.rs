@@ -1,20 +1,104 @@
 //! The `/rendezvous/1.0.0` wire format (libp2p rendezvous spec, `rendezvous.pb`): one
-//! varint-length-prefixed protobuf `Message` per direction and stream. Only the server's half is
-//! here: requests are decoded, responses encoded. Unknown fields are skipped; a message longer than
-//! [`MAX_MESSAGE`] or malformed protobuf is an `InvalidData` error that ends the stream.
+//! varint-length-prefixed protobuf `Message` per direction and stream, encoded and decoded by
+//! `prost`. Only the server's half is here: requests are decoded, responses encoded. Unknown fields
+//! are skipped; a message longer than [`MAX_MESSAGE`] or malformed protobuf is an `InvalidData`
+//! error that ends the stream.
 
 use futures::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use libp2p::StreamProtocol;
-use std::io;
+use prost::Message as _;
+use proto::MessageType;
+use std::{fmt::Display, io};
 
 /// Largest message read or written; a signed peer record with a few dozen addresses fits easily.
 pub(crate) const MAX_MESSAGE: usize = 64 * 1024;
 
-const REGISTER: u64 = 0;
-const REGISTER_RESPONSE: u64 = 1;
-const UNREGISTER: u64 = 2;
-const DISCOVER: u64 = 3;
-const DISCOVER_RESPONSE: u64 = 4;
+/// The spec's `rendezvous.proto` (proto2), tags as published; `ResponseStatus` fields are plain
+/// `int32` holding `OK` (0) or a [`Status`].
+mod proto {
+    /// `Message.MessageType`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+    #[repr(i32)]
+    pub(super) enum MessageType {
+        Register = 0,
+        RegisterResponse = 1,
+        Unregister = 2,
+        Discover = 3,
+        DiscoverResponse = 4,
+    }
+
+    /// `Message`: a type and the one body it names.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Message {
+        #[prost(enumeration = "MessageType", optional, tag = "1")]
+        pub(super) r#type: Option<i32>,
+        #[prost(message, optional, tag = "2")]
+        pub(super) register: Option<Register>,
+        #[prost(message, optional, tag = "3")]
+        pub(super) register_response: Option<RegisterResponse>,
+        #[prost(message, optional, tag = "4")]
+        pub(super) unregister: Option<Unregister>,
+        #[prost(message, optional, tag = "5")]
+        pub(super) discover: Option<Discover>,
+        #[prost(message, optional, tag = "6")]
+        pub(super) discover_response: Option<DiscoverResponse>,
+    }
+
+    /// `Message.Register`, also one entry of a `DiscoverResponse`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Register {
+        #[prost(string, optional, tag = "1")]
+        pub(super) ns: Option<String>,
+        #[prost(bytes = "vec", optional, tag = "2")]
+        pub(super) signed_peer_record: Option<Vec<u8>>,
+        #[prost(uint64, optional, tag = "3")]
+        pub(super) ttl: Option<u64>,
+    }
+
+    /// `Message.RegisterResponse`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct RegisterResponse {
+        #[prost(int32, optional, tag = "1")]
+        pub(super) status: Option<i32>,
+        #[prost(string, optional, tag = "2")]
+        pub(super) status_text: Option<String>,
+        #[prost(uint64, optional, tag = "3")]
+        pub(super) ttl: Option<u64>,
+    }
+
+    /// `Message.Unregister`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Unregister {
+        #[prost(string, optional, tag = "1")]
+        pub(super) ns: Option<String>,
+        #[prost(bytes = "vec", optional, tag = "2")]
+        pub(super) id: Option<Vec<u8>>,
+    }
+
+    /// `Message.Discover`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Discover {
+        #[prost(string, optional, tag = "1")]
+        pub(super) ns: Option<String>,
+        #[prost(uint64, optional, tag = "2")]
+        pub(super) limit: Option<u64>,
+        #[prost(bytes = "vec", optional, tag = "3")]
+        pub(super) cookie: Option<Vec<u8>>,
+    }
+
+    /// `Message.DiscoverResponse`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct DiscoverResponse {
+        #[prost(message, repeated, tag = "1")]
+        pub(super) registrations: Vec<Register>,
+        #[prost(bytes = "vec", optional, tag = "2")]
+        pub(super) cookie: Option<Vec<u8>>,
+        #[prost(int32, optional, tag = "3")]
+        pub(super) status: Option<i32>,
+        #[prost(string, optional, tag = "4")]
+        pub(super) status_text: Option<String>,
+    }
+}
 
 /// A client's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,153 +157,88 @@ pub(crate) enum Response {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Codec;
 
-fn invalid(what: &str) -> io::Error {
+fn invalid(what: impl Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("rendezvous: {what}"))
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn put_uint(out: &mut Vec<u8>, field: u64, value: u64) {
-    put_varint(out, field << 3);
-    put_varint(out, value);
-}
-
-fn put_bytes(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
-    put_varint(out, (field << 3) | 2);
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-fn take_varint(buf: &mut &[u8]) -> io::Result<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = buf
-            .split_first()
-            .ok_or_else(|| invalid("truncated varint"))?;
-        *buf = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(invalid("overlong varint"))
-}
-
-/// A decoded protobuf field value.
-enum Value<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-}
-
-/// Calls `each(field, value)` for every field of `buf`, skipping fixed-width ones.
-fn fields<'a>(mut buf: &'a [u8], mut each: impl FnMut(u64, Value<'a>)) -> io::Result<()> {
-    while !buf.is_empty() {
-        let key = take_varint(&mut buf)?;
-        let (field, wire) = (key >> 3, key & 7);
-        match wire {
-            0 => each(field, Value::Varint(take_varint(&mut buf)?)),
-            2 => {
-                let len = usize::try_from(take_varint(&mut buf)?)
-                    .ok()
-                    .filter(|len| *len <= buf.len())
-                    .ok_or_else(|| invalid("truncated field"))?;
-                let (bytes, rest) = buf.split_at(len);
-                buf = rest;
-                each(field, Value::Bytes(bytes));
-            }
-            1 | 5 => {
-                let width = if wire == 1 { 8 } else { 4 };
-                buf = buf.get(width..).ok_or_else(|| invalid("truncated field"))?;
-            }
-            _ => return Err(invalid("unsupported wire type")),
-        }
-    }
-    Ok(())
-}
-
-fn text(bytes: &[u8]) -> io::Result<String> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| invalid("namespace is not UTF-8"))
-}
-
-/// Decodes a request `Message`.
+/// Decodes a request `Message`: its type must name a request whose body is present.
 pub(crate) fn decode_request(buf: &[u8]) -> io::Result<Request> {
-    let (mut kind, mut body) = (None, None);
-    fields(buf, |field, value| match (field, value) {
-        (1, Value::Varint(v)) => kind = Some(v),
-        (2 | 4 | 5, Value::Bytes(b)) => body = Some((field, b)),
-        _ => {}
-    })?;
-    let (field, body) = body.ok_or_else(|| invalid("no request body"))?;
-    let (mut ns, mut record, mut ttl, mut limit, mut cookie) = (None, None, None, None, None);
-    fields(body, |f, value| match (field, f, value) {
-        (_, 1, Value::Bytes(b)) => ns = Some(b),
-        (2, 2, Value::Bytes(b)) => record = Some(b.to_vec()),
-        (2, 3, Value::Varint(v)) => ttl = Some(v),
-        (5, 2, Value::Varint(v)) => limit = Some(v),
-        (5, 3, Value::Bytes(b)) => cookie = Some(b.to_vec()),
-        _ => {}
-    })?;
-    let ns = ns.map(text).transpose()?;
-    match (kind, field) {
-        (Some(REGISTER), 2) => Ok(Request::Register {
-            namespace: ns.ok_or_else(|| invalid("no namespace"))?,
-            record: record.ok_or_else(|| invalid("no signed peer record"))?,
-            ttl,
+    let message = proto::Message::decode(buf).map_err(invalid)?;
+    let no_body = || invalid("no request body");
+    let no_namespace = || invalid("no namespace");
+    match message.r#type.map(MessageType::try_from) {
+        Some(Ok(MessageType::Register)) => {
+            let body = message.register.ok_or_else(no_body)?;
+            Ok(Request::Register {
+                namespace: body.ns.ok_or_else(no_namespace)?,
+                record: body
+                    .signed_peer_record
+                    .ok_or_else(|| invalid("no signed peer record"))?,
+                ttl: body.ttl,
+            })
+        }
+        Some(Ok(MessageType::Unregister)) => Ok(Request::Unregister {
+            namespace: message
+                .unregister
+                .ok_or_else(no_body)?
+                .ns
+                .ok_or_else(no_namespace)?,
         }),
-        (Some(UNREGISTER), 4) => Ok(Request::Unregister {
-            namespace: ns.ok_or_else(|| invalid("no namespace"))?,
-        }),
-        (Some(DISCOVER), 5) => Ok(Request::Discover {
-            namespace: ns,
-            limit,
-            cookie,
-        }),
+        Some(Ok(MessageType::Discover)) => {
+            let body = message.discover.ok_or_else(no_body)?;
+            Ok(Request::Discover {
+                namespace: body.ns,
+                limit: body.limit,
+                cookie: body.cookie,
+            })
+        }
         _ => Err(invalid("not a request")),
     }
 }
 
-/// Encodes a response `Message`.
-pub(crate) fn encode_response(response: &Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    let (kind, field) = match response {
-        Response::Register(result) => {
-            match result {
-                Ok(ttl) => {
-                    put_uint(&mut body, 1, 0);
-                    put_uint(&mut body, 3, *ttl);
-                }
-                Err(status) => put_uint(&mut body, 1, *status as u64),
-            }
-            (REGISTER_RESPONSE, 3)
-        }
+/// The `ResponseStatus` of `result`: `OK` (0) or the refusal's code.
+fn status_code<T>(result: &Result<T, Status>) -> i32 {
+    result.as_ref().map_or_else(|status| *status as i32, |_| 0)
+}
+
+fn response_message(response: Response) -> proto::Message {
+    match response {
+        Response::Register(result) => proto::Message {
+            r#type: Some(MessageType::RegisterResponse.into()),
+            register_response: Some(proto::RegisterResponse {
+                status: Some(status_code(&result)),
+                status_text: None,
+                ttl: result.ok(),
+            }),
+            ..Default::default()
+        },
         Response::Discover(result) => {
-            match result {
-                Ok((registrations, cookie)) => {
-                    for registration in registrations {
-                        let mut entry = Vec::new();
-                        put_bytes(&mut entry, 1, registration.namespace.as_bytes());
-                        put_bytes(&mut entry, 2, &registration.record);
-                        put_uint(&mut entry, 3, registration.ttl);
-                        put_bytes(&mut body, 1, &entry);
-                    }
-                    put_bytes(&mut body, 2, cookie);
-                    put_uint(&mut body, 3, 0);
-                }
-                Err(status) => put_uint(&mut body, 3, *status as u64),
+            let status = Some(status_code(&result));
+            let (registrations, cookie) = result.map_or((Vec::new(), None), |(found, cookie)| {
+                let found = found.into_iter().map(|registered| proto::Register {
+                    ns: Some(registered.namespace),
+                    signed_peer_record: Some(registered.record),
+                    ttl: Some(registered.ttl),
+                });
+                (found.collect(), Some(cookie))
+            });
+            proto::Message {
+                r#type: Some(MessageType::DiscoverResponse.into()),
+                discover_response: Some(proto::DiscoverResponse {
+                    registrations,
+                    cookie,
+                    status,
+                    status_text: None,
+                }),
+                ..Default::default()
             }
-            (DISCOVER_RESPONSE, 6)
         }
-    };
-    let mut message = Vec::new();
-    put_uint(&mut message, 1, kind);
-    put_bytes(&mut message, field, &body);
-    message
+    }
+}
+
+/// Encodes a response `Message` (without the length prefix).
+pub(crate) fn encode_response(response: Response) -> Vec<u8> {
+    response_message(response).encode_to_vec()
 }
 
 /// The hub only answers: it never sends a request nor reads a response.
@@ -230,23 +249,24 @@ fn not_sent() -> io::Error {
     )
 }
 
+/// Reads one length-prefixed message, refusing a prefix above [`MAX_MESSAGE`] before allocating.
 async fn read_message<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
-    let mut len = 0u64;
-    for shift in (0..35).step_by(7) {
-        let mut byte = [0u8];
-        io.read_exact(&mut byte).await?;
-        len |= u64::from(byte[0] & 0x7f) << shift;
-        if byte[0] & 0x80 == 0 {
-            let len = usize::try_from(len)
-                .ok()
-                .filter(|len| *len <= MAX_MESSAGE)
-                .ok_or_else(|| invalid("message too long"))?;
-            let mut buf = vec![0; len];
-            io.read_exact(&mut buf).await?;
-            return Ok(buf);
+    let mut prefix = [0u8; 10];
+    let mut used = 0;
+    while used == 0 || prefix[used - 1] & 0x80 != 0 {
+        if used == prost::length_delimiter_len(MAX_MESSAGE) {
+            return Err(invalid("message too long"));
         }
+        io.read_exact(&mut prefix[used..=used]).await?;
+        used += 1;
     }
-    Err(invalid("message too long"))
+    let len = prost::decode_length_delimiter(&prefix[..used]).map_err(invalid)?;
+    if len > MAX_MESSAGE {
+        return Err(invalid("message too long"));
+    }
+    let mut buf = vec![0; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
 }
 
 impl libp2p::request_response::Codec for Codec {
@@ -289,9 +309,10 @@ impl libp2p::request_response::Codec for Codec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        let message = encode_response(&response);
-        let mut framed = Vec::with_capacity(message.len() + 5);
-        put_varint(&mut framed, message.len() as u64);
+        let message = encode_response(response);
+        let mut framed =
+            Vec::with_capacity(prost::length_delimiter_len(message.len()) + message.len());
+        prost::encode_length_delimiter(message.len(), &mut framed).map_err(invalid)?;
         framed.extend_from_slice(&message);
         io.write_all(&framed).await?;
         io.close().await
@@ -301,16 +322,98 @@ impl libp2p::request_response::Codec for Codec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use libp2p::request_response::Codec as _;
+    use proptest::prelude::*;
+
+    const STATUSES: [Status; 6] = [
+        Status::InvalidNamespace,
+        Status::InvalidSignedPeerRecord,
+        Status::InvalidTtl,
+        Status::InvalidCookie,
+        Status::NotAuthorized,
+        Status::Unavailable,
+    ];
+
+    /// What a client sends for `request`, built from the spec's types.
+    fn request_message(request: Request) -> proto::Message {
+        match request {
+            Request::Register {
+                namespace,
+                record,
+                ttl,
+            } => proto::Message {
+                r#type: Some(MessageType::Register.into()),
+                register: Some(proto::Register {
+                    ns: Some(namespace),
+                    signed_peer_record: Some(record),
+                    ttl,
+                }),
+                ..Default::default()
+            },
+            Request::Unregister { namespace } => proto::Message {
+                r#type: Some(MessageType::Unregister.into()),
+                unregister: Some(proto::Unregister {
+                    ns: Some(namespace),
+                    id: None,
+                }),
+                ..Default::default()
+            },
+            Request::Discover {
+                namespace,
+                limit,
+                cookie,
+            } => proto::Message {
+                r#type: Some(MessageType::Discover.into()),
+                discover: Some(proto::Discover {
+                    ns: namespace,
+                    limit,
+                    cookie,
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// How a client reads a response, from the spec's types.
+    fn client_reads(bytes: &[u8]) -> Response {
+        let message = proto::Message::decode(bytes).unwrap();
+        let status = |code: i32| STATUSES.into_iter().find(|s| *s as i32 == code).unwrap();
+        match MessageType::try_from(message.r#type.unwrap()).unwrap() {
+            MessageType::RegisterResponse => {
+                let body = message.register_response.unwrap();
+                Response::Register(match body.status.unwrap() {
+                    0 => Ok(body.ttl.unwrap()),
+                    code => Err(status(code)),
+                })
+            }
+            MessageType::DiscoverResponse => {
+                let body = message.discover_response.unwrap();
+                Response::Discover(match body.status.unwrap() {
+                    0 => Ok((
+                        body.registrations
+                            .into_iter()
+                            .map(|r| Registered {
+                                namespace: r.ns.unwrap(),
+                                record: r.signed_peer_record.unwrap(),
+                                ttl: r.ttl.unwrap(),
+                            })
+                            .collect(),
+                        body.cookie.unwrap(),
+                    )),
+                    code => Err(status(code)),
+                })
+            }
+            other => panic!("{other:?} is not a response"),
+        }
+    }
 
     fn register(ns: &str) -> Vec<u8> {
-        let mut body = Vec::new();
-        put_bytes(&mut body, 1, ns.as_bytes());
-        put_bytes(&mut body, 2, b"envelope");
-        put_uint(&mut body, 3, 120);
-        let mut message = Vec::new();
-        put_uint(&mut message, 1, REGISTER);
-        put_bytes(&mut message, 2, &body);
-        message
+        request_message(Request::Register {
+            namespace: ns.into(),
+            record: b"envelope".to_vec(),
+            ttl: Some(120),
+        })
+        .encode_to_vec()
     }
 
     #[test]
@@ -322,6 +425,19 @@ mod tests {
                 record: b"envelope".to_vec(),
                 ttl: Some(120),
             }
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped() {
+        // Outer fields 7 (varint), 8 (fixed64), 9 (bytes), 10 (fixed32); inner field 4 (varint).
+        let mut message = register("community");
+        message.extend_from_slice(&[0x38, 0x01, 0x41, 0, 0, 0, 0, 0, 0, 0, 0]);
+        message.extend_from_slice(&[0x4a, 0x01, 0xff, 0x55, 0, 0, 0, 0]);
+        message.extend_from_slice(&[0x12, 0x02, 0x20, 0x05]);
+        assert_eq!(
+            decode_request(&message).unwrap(),
+            decode_request(&register("community")).unwrap()
         );
     }
 
@@ -342,6 +458,8 @@ mod tests {
             &[0x12, 0xff, 0xff, 0xff, 0xff, 0x0f][..],
             &[0x0b][..],
             &[0x08, 0x00, 0x12, 0x02, 0x0a, 0xff][..],
+            &[0x08, 0x00, 0x12, 0x03, 0x0a, 0x01, 0xff][..],
+            &[0x08, 0x07, 0x12, 0x00][..],
         ] {
             assert!(decode_request(bad).is_err(), "{bad:?} decoded");
         }
@@ -349,17 +467,127 @@ mod tests {
 
     #[test]
     fn a_response_is_not_a_request() {
-        let response = encode_response(&Response::Register(Ok(60)));
+        let response = encode_response(Response::Register(Ok(60)));
         assert!(decode_request(&response).is_err());
     }
 
     #[tokio::test]
     async fn oversized_message_is_refused_before_it_is_read() {
         let mut framed = Vec::new();
-        put_varint(&mut framed, MAX_MESSAGE as u64 + 1);
+        prost::encode_length_delimiter(MAX_MESSAGE + 1, &mut framed).unwrap();
         let error = read_message(&mut futures::io::Cursor::new(framed))
             .await
             .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        let endless = [0x80; 16];
+        let error = read_message(&mut futures::io::Cursor::new(endless))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[tokio::test]
+    async fn a_framed_request_is_read_whole() {
+        let framed = request_message(Request::Unregister {
+            namespace: "community".into(),
+        })
+        .encode_length_delimited_to_vec();
+        let request = Codec
+            .read_request(
+                &StreamProtocol::new("/rendezvous/1.0.0"),
+                &mut futures::io::Cursor::new(framed),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            request,
+            Request::Unregister {
+                namespace: "community".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_written_response_is_one_framed_message() {
+        let response = Response::Discover(Err(Status::InvalidCookie));
+        let mut stream = futures::io::Cursor::new(Vec::new());
+        Codec
+            .write_response(
+                &StreamProtocol::new("/rendezvous/1.0.0"),
+                &mut stream,
+                response.clone(),
+            )
+            .await
+            .unwrap();
+        let mut framed = &stream.into_inner()[..];
+        let len = prost::decode_length_delimiter(&mut framed).unwrap();
+        assert_eq!(len, framed.len());
+        assert_eq!(client_reads(framed), response);
+    }
+
+    fn any_request() -> impl Strategy<Value = Request> {
+        let bytes = || proptest::collection::vec(any::<u8>(), 0..64);
+        prop_oneof![
+            (".{0,40}", bytes(), any::<Option<u64>>()).prop_map(|(namespace, record, ttl)| {
+                Request::Register {
+                    namespace,
+                    record,
+                    ttl,
+                }
+            }),
+            ".{0,40}".prop_map(|namespace| Request::Unregister { namespace }),
+            (
+                proptest::option::of(".{0,40}"),
+                any::<Option<u64>>(),
+                proptest::option::of(bytes())
+            )
+                .prop_map(|(namespace, limit, cookie)| Request::Discover {
+                    namespace,
+                    limit,
+                    cookie
+                }),
+        ]
+    }
+
+    fn any_response() -> impl Strategy<Value = Response> {
+        let status = proptest::sample::select(STATUSES.to_vec());
+        let registered = (
+            ".{0,40}",
+            proptest::collection::vec(any::<u8>(), 0..64),
+            any::<u64>(),
+        )
+            .prop_map(|(namespace, record, ttl)| Registered {
+                namespace,
+                record,
+                ttl,
+            });
+        let found = (
+            proptest::collection::vec(registered, 0..4),
+            proptest::collection::vec(any::<u8>(), 0..32),
+        );
+        prop_oneof![
+            prop_oneof![any::<u64>().prop_map(Ok), status.clone().prop_map(Err)]
+                .prop_map(Response::Register),
+            prop_oneof![found.prop_map(Ok), status.prop_map(Err)].prop_map(Response::Discover),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode_request(&bytes);
+            let _ = futures::executor::block_on(read_message(&mut futures::io::Cursor::new(bytes)));
+        }
+
+        #[test]
+        fn a_client_request_decodes_to_itself(request in any_request()) {
+            let bytes = request_message(request.clone()).encode_to_vec();
+            prop_assert_eq!(decode_request(&bytes).unwrap(), request);
+        }
+
+        #[test]
+        fn a_response_reads_back_on_the_client(response in any_response()) {
+            prop_assert_eq!(client_reads(&encode_response(response.clone())), response);
+        }
     }
 }
