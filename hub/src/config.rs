@@ -20,7 +20,7 @@ use shared::ids::Slug;
 use shared::telemetry::LogConfig;
 
 pub use billing::{BillingConfig, Plan, PlanInterval, PlanKind};
-pub use membership::{MembershipConfig, VouchersConfig};
+pub use membership::{Faults, MembershipConfig, VouchersConfig};
 pub use network::{
     AutonatConfig, JoinMode, Policy, RateLimit, RateLimits, RelayConfig, RendezvousConfig,
 };

@@ -5,6 +5,7 @@
 
 mod bindings;
 mod enforcement;
+mod faults;
 mod join;
 mod sessions;
 mod verify;
