@@ -213,6 +213,22 @@ impl Caller {
     }
 }
 
+/// The admin token's gate on every route that accepts it (hub.md §9.1, §13.2): an address over
+/// its `admin_fail_ip` budget is refused before the token is compared, so it learns nothing more,
+/// not even whether its next guess is right; anything but the admin token is charged to it.
+pub(crate) fn admin_gate(state: &AppState, ip: IpAddr, credential: &Bearer) -> ApiResult<()> {
+    let now = Instant::now();
+    let failures = &state.limits.admin_fail_ip;
+    if let Some(retry) = failures.exhausted(&ip, now) {
+        return Err(ApiError::TooManyRequests(retry));
+    }
+    if *credential != Bearer::Admin {
+        failures.check(ip, now)?;
+        return Err(ApiError::Unauthorized(ErrorCode::Unauthorized));
+    }
+    Ok(())
+}
+
 /// An authenticated admin call, with the actor and IP its audit row records.
 #[derive(Debug, Clone)]
 pub(crate) struct AdminCaller(pub(crate) Actor);
@@ -226,17 +242,7 @@ impl FromRequestParts<AppState> for AdminCaller {
         }
         let socket = socket_of(parts);
         let ip = client_ip(&state.config, socket, &parts.headers);
-        let now = Instant::now();
-        let failures = &state.limits.admin_fail_ip;
-        // Checked before comparing: an address that guessed too often learns nothing more,
-        // not even whether its next guess is right.
-        if let Some(retry) = failures.exhausted(&ip, now) {
-            return Err(ApiError::TooManyRequests(retry));
-        }
-        if bearer(&state.config, &parts.headers) != Bearer::Admin {
-            failures.check(ip, now)?;
-            return Err(ApiError::Unauthorized(ErrorCode::Unauthorized));
-        }
+        admin_gate(state, ip, &bearer(&state.config, &parts.headers))?;
         Ok(Self(Actor {
             name: actor_name(&parts.headers)?,
             ip: ip.to_string(),

@@ -99,12 +99,13 @@ fn authorize_publisher(
 /// who would see that peer as participants; 404 otherwise.
 async fn get_encryption_key(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     OriginalUri(uri): OriginalUri,
     axum::extract::Path(peer_id): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<serde_json::Value>> {
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    let (class, _) = subscriber_class(&state, &headers, "GET", target, None).await?;
+    let (class, _) = subscriber_class(&state, ip, &headers, "GET", target, None).await?;
     let peer: Ed25519PeerId = peer_id.parse().map_err(|_| ApiError::BadRequest {
         code: ErrorCode::InvalidField,
         field: Some("peer_id"),
@@ -138,7 +139,7 @@ async fn events(
     let voucher = query.as_ref().and_then(|q| q.voucher.as_deref());
     let target = uri.path_and_query().map_or("/events", |p| p.as_str());
     let (class, identity) =
-        subscriber_class(&state, &headers, method.as_str(), target, voucher).await?;
+        subscriber_class(&state, ip, &headers, method.as_str(), target, voucher).await?;
     let request = SubscribeRequest {
         transport: Transport::Sse,
         class,
