@@ -2,6 +2,7 @@
 //! once at load so the rest of the hub works with valid values only.
 
 mod billing;
+mod email;
 mod membership;
 mod network;
 mod presence;
@@ -20,11 +21,12 @@ use shared::ids::Slug;
 use shared::telemetry::LogConfig;
 
 pub use billing::{BillingConfig, Plan, PlanInterval, PlanKind};
+pub use email::{EmailConfig, MailTransportKind};
 pub use membership::{Faults, MembershipConfig, VouchersConfig};
 pub use network::{
     AutonatConfig, JoinMode, Policy, RateLimit, RateLimits, RelayConfig, RendezvousConfig,
 };
-pub use presence::{AdminConfig, EmailConfig, MailTransportKind, PresenceConfig};
+pub use presence::{AdminConfig, PresenceConfig};
 pub use superhubs::SuperhubsConfig;
 
 /// Environment prefix of every key.
@@ -196,6 +198,9 @@ impl Config {
             ],
         )?;
         let mut config: Self = shared::config::extract(&figment)?;
+        config.email.transport_explicit = figment
+            .find_metadata("email.transport")
+            .is_some_and(|meta| meta.name != std::any::type_name::<Self>());
         overrides.apply(
             sources,
             &mut config.hub.data_dir,
@@ -293,7 +298,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        Ok(())
+        self.email.check_exposure(&self.http.external_url)
     }
 
     /// Checks `p2p.external_addrs` against the hub id and strips a trailing `/p2p/<id>`.
@@ -519,6 +524,8 @@ mod tests {
     const PAID: &str = r#"
 [http]
 external_url = "https://hub.example.org"
+[email]
+transport = "log"
 [billing]
 enabled = true
 [[plans]]

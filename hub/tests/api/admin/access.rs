@@ -80,12 +80,8 @@ async fn admin_refuses_actor_header_when_not_printable_ascii(db: TestDb) {
 /// shaped like a voucher is judged as a voucher and costs nothing.
 async fn wrong_admin_token_on_presence_routes_spends_the_same_budget(db: TestDb) {
     let hub = admin_hub(&db).await;
-    let with_bearer = |path: &str, token: &str| {
-        hub.client
-            .get(hub.url(path))
-            .bearer_auth(token)
-            .send()
-    };
+    let with_bearer =
+        |path: &str, token: &str| hub.client.get(hub.url(path)).bearer_auth(token).send();
     let wrong = "wrong-token-wrong-token-wrong-token";
 
     let events = with_bearer("/events?v=2", wrong).await.unwrap();
@@ -99,8 +95,15 @@ async fn wrong_admin_token_on_presence_routes_spends_the_same_budget(db: TestDb)
         .unwrap();
     let blocked = admin(&hub, Method::GET, "/stats").send().await.unwrap();
 
-    assert_eq!(code_of(events).await, (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()));
-    assert_eq!(vouchers, [StatusCode::UNAUTHORIZED; 3], "not a valid voucher");
+    assert_eq!(
+        code_of(events).await,
+        (StatusCode::UNAUTHORIZED, "unauthorized".to_owned())
+    );
+    assert_eq!(
+        vouchers,
+        [StatusCode::UNAUTHORIZED; 3],
+        "not a valid voucher"
+    );
     assert_eq!(
         still_open.status(),
         StatusCode::OK,

@@ -21,7 +21,9 @@ each_backend!(
 async fn refusal(hub: &TestHub, peer: &TestPeer) -> Option<(u16, String)> {
     let mut socket = peer.connect_v2(hub).await;
     peer.answer_challenge(&mut socket).await;
-    ws::next_text_or_close(&mut socket, ws::DEADLINE).await.err()?
+    ws::next_text_or_close(&mut socket, ws::DEADLINE)
+        .await
+        .err()?
 }
 
 /// The PeerIds of `GET /api/v1/vouchers/revocations?since=0`.
@@ -66,7 +68,11 @@ async fn unbind_and_ban_end_rights_when_the_database_fails_after_the_commit(db: 
         unbind.status(),
         ban.status()
     );
-    assert_eq!(ann.membership(&hub).await["state"], "none", "unbind committed");
+    assert_eq!(
+        ann.membership(&hub).await["state"],
+        "none",
+        "unbind committed"
+    );
     assert_eq!(
         refusal(&hub, &ann).await,
         Some((4003, "not_member".to_owned()))
