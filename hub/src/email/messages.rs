@@ -45,13 +45,13 @@ pub(crate) fn email_link(
             peer_id,
             label: Some(label),
         }) => format!(
-            "\nConfirming also adds the device \"{label}\" ({peer_id}) to your account; the page lets you confirm without it.\n"
+            "\nThis link can also add the device \"{label}\" ({peer_id}) to your account; the page names it and lets you confirm without it.\n"
         ),
         Some(Device {
             peer_id,
             label: None,
         }) => format!(
-            "\nConfirming also adds the device {peer_id} to your account; the page lets you confirm without it.\n"
+            "\nThis link can also add the device {peer_id} to your account; the page names it and lets you confirm without it.\n"
         ),
         None => String::new(),
     };

@@ -54,6 +54,10 @@ pub(crate) struct TokenInfo {
     pub(crate) peer_id: Option<String>,
     /// Its label.
     pub(crate) peer_label: Option<String>,
+    /// Whether the link's account has a verified address already: then confirming adds the device
+    /// only when asked (`bind: true`, hub.md §6.8 rule 8), since anyone can start a join for an
+    /// address.
+    pub(crate) account_verified: bool,
 }
 
 /// What consuming a token did.
@@ -138,6 +142,17 @@ impl Membership {
     /// `GET /api/v1/verify`: what a token is for, without consuming it (§6.8 rule 2).
     pub(crate) async fn inspect_token(&self, secret: &str) -> Result<TokenInfo> {
         let token = self.usable_token(secret, self.now_ms()).await?;
+        let account_verified = match &token.account_id {
+            Some(id) => {
+                let mut conn = self.store().acquire().await?;
+                match store::get_account(&mut conn, id).await {
+                    Ok(account) => account.state != State::PendingEmail,
+                    Err(StoreError::NotFound) => false,
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            None => false,
+        };
         Ok(TokenInfo {
             purpose: TokenPurpose::parse(&token.purpose)?,
             email_hint: codes::email_hint(&token.email),
@@ -145,6 +160,7 @@ impl Membership {
             consumed: false,
             peer_id: token.peer_id,
             peer_label: token.peer_label,
+            account_verified,
         })
     }
 
@@ -161,13 +177,15 @@ impl Membership {
     }
 
     /// `POST /api/v1/verify`: consumes a token in one transaction — activation per join mode,
-    /// the bind of the token's peer, a new session — then applies the entitlements.
+    /// the bind of the token's peer, a new session — then applies the entitlements. `bind` says
+    /// whether a join link adds its device; `None` adds it only to an account whose address this
+    /// link verifies for the first time (hub.md §6.8 rule 8).
     pub(crate) async fn verify(
         &self,
         secret: &str,
         ip: &str,
         user_agent: Option<&str>,
-        bind: bool,
+        bind: Option<bool>,
     ) -> Result<Verified> {
         if !codes::is_secret_shaped(secret) {
             return Err(Error::InvalidToken);
