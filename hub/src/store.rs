@@ -61,7 +61,7 @@ pub use invites::{
 };
 pub use payments::{Payment, insert_payment, list_payments, sum_donations_since};
 pub use revocations::{Revocation, insert_revocation};
-pub use sessions::{Session, insert_session};
+pub use sessions::{Session, delete_account_sessions, insert_session};
 pub use shared::cursor::Cursor;
 pub use shared::db::StoreError;
 pub use stripe_events::{StripeEvent, insert_stripe_event, update_stripe_event_outcome};

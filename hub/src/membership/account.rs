@@ -180,6 +180,8 @@ impl Membership {
         // Links sent before the change (to this or an earlier address) must not act on the
         // account any more.
         store::delete_account_tokens_except(tx, &account_id, &token.token_hash).await?;
+        // Sessions opened under the old address end too; the link's consumer gets a new one.
+        store::delete_account_sessions(tx, &account_id).await?;
         Ok(account_id)
     }
 }

@@ -47,6 +47,7 @@ impl Membership {
         let entry = entry_for(&standing, self.config().membership.guest_presence);
         self.revoke_in(&mut tx, &peers, Some(entry), "banned", now)
             .await?;
+        store::delete_account_sessions(&mut tx, id).await?;
         let details = json!({
             "reason": reason,
             "cancel_subscription": cancel_subscription,
