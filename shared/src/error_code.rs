@@ -146,6 +146,8 @@ error_codes! {
     Tombstoned => "tombstoned",
     /// 410: the hub was decommissioned by its operator.
     Gone => "gone",
+    /// 403: the change needs a browser session (an address change of an account that has one).
+    SessionRequired => "session_required",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -181,17 +181,27 @@ impl Caller {
     /// The account of the caller: a session (unsafe methods must pass the CSRF rule) or a
     /// PeerSig of a bound peer. 401 without either; 404 `not_bound` for an unbound signer.
     pub(crate) async fn account(&self, state: &AppState, body: &[u8]) -> ApiResult<String> {
+        Ok(self.account_and_session(state, body).await?.0)
+    }
+
+    /// Like [`Self::account`], and whether a browser session (not a PeerSig) proved it.
+    pub(crate) async fn account_and_session(
+        &self,
+        state: &AppState,
+        body: &[u8],
+    ) -> ApiResult<(String, bool)> {
         if let Some(proof) = self.proof(state, body)? {
-            return state
+            let account = state
                 .membership
                 .account_of_peer(&proof.peer.peer_id())
                 .await?
-                .ok_or(ApiError::NotFound(ErrorCode::NotBound));
+                .ok_or(ApiError::NotFound(ErrorCode::NotBound))?;
+            return Ok((account, false));
         }
         if self.session_cookie().is_some() {
             check_csrf(state, &self.method, &self.headers)?;
             if let Some(account) = self.session_account(state).await? {
-                return Ok(account);
+                return Ok((account, true));
             }
         }
         Err(ApiError::Unauthorized(ErrorCode::Unauthorized))

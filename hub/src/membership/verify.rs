@@ -95,6 +95,33 @@ impl Membership {
             token.expires_at,
             device,
         );
+        self.queue_mail(tx, &token, text).await?;
+        Ok(token.token_hash)
+    }
+
+    /// Creates `token` (its hash set from a fresh secret) and queues `text(link, expires_at)` to
+    /// its address, in the caller's transaction.
+    pub(super) async fn send_token_with(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        mut token: EmailToken,
+        text: impl FnOnce(&str, i64) -> messages::Text,
+    ) -> Result<()> {
+        let secret = codes::new_secret();
+        token.token_hash = codes::hash(&secret);
+        store::insert_email_token(tx, &token).await?;
+        let link = format!("{}/verify?token={secret}", self.external_url());
+        let text = text(&link, token.expires_at);
+        self.queue_mail(tx, &token, text).await
+    }
+
+    /// Queues the outbox mail of `token` (§6.8 rule 5a).
+    async fn queue_mail(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        token: &EmailToken,
+        text: messages::Text,
+    ) -> Result<()> {
         let id = uuid::Uuid::now_v7().to_string();
         let mail = NewEmail {
             message_id: messages::message_id(&id, self.external_url()),
@@ -105,7 +132,7 @@ impl Membership {
             body: text.body,
         };
         store::insert_email(tx, &mail, token.created_at).await?;
-        Ok(token.token_hash)
+        Ok(())
     }
 
     /// Sends a link without join context (sign-in, address change) for `account_id` and commits
@@ -222,6 +249,10 @@ impl Membership {
             .open_session(&mut tx, &account_id, ip, user_agent, now)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        if purpose == TokenPurpose::ChangeEmail {
+            // The former address's notice with its undo link.
+            self.wake_outbox();
+        }
         self.apply_account(&account_id, &[], "verify").await?;
         tracing::info!(account = %account_id, purpose = purpose.as_str(), bound = ?bound_peer, "email token consumed");
         Ok(Verified {
@@ -273,7 +304,7 @@ fn check_token(token: &EmailToken, now: i64) -> Result<()> {
     Ok(())
 }
 
-fn plain_token(
+pub(super) fn plain_token(
     purpose: TokenPurpose,
     email: &str,
     account_id: Option<String>,

@@ -4,6 +4,7 @@
 //! offline, bind codes, sessions with the CSRF rule, and revocation when a peer is unbound.
 
 mod bindings;
+mod email_change;
 mod enforcement;
 mod faults;
 mod join;
