@@ -4,7 +4,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
+use std::process::{ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use testkit::eventually;
@@ -71,6 +71,19 @@ async fn until_healthy(mut command: Command, http: SocketAddr) -> tokio::process
     child
 }
 
+/// Runs the hub to its exit (a config error), with its stderr.
+async fn run_to_exit(data_dir: &Path, http: SocketAddr, vars: &[(&str, &str)]) -> Output {
+    tokio::time::timeout(
+        START_DEADLINE,
+        hub_run(data_dir, http, vars)
+            .stderr(Stdio::piped())
+            .output(),
+    )
+    .await
+    .expect("the hub exits on a config error")
+    .expect("run the hub binary")
+}
+
 #[tokio::test]
 async fn hub_starts_when_kubernetes_service_variables_are_set() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,15 +103,7 @@ async fn hub_exits_naming_the_key_when_env_key_is_misspelt() {
     let mut vars = KUBERNETES_VARS.to_vec();
     vars.push(("HUB_HTTP__TYPO", "1"));
 
-    let output = tokio::time::timeout(
-        START_DEADLINE,
-        hub_run(dir.path(), http, &vars)
-            .stderr(Stdio::piped())
-            .output(),
-    )
-    .await
-    .expect("the hub exits on a config error")
-    .expect("run the hub binary");
+    let output = run_to_exit(dir.path(), http, &vars).await;
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "exit status {}", output.status);
@@ -153,15 +158,7 @@ async fn hub_refuses_the_default_log_transport_when_external_url_is_public() {
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let public = [("HUB_HTTP__EXTERNAL_URL", "https://hub.example.org")];
 
-    let output = tokio::time::timeout(
-        START_DEADLINE,
-        hub_run(dir.path(), http, &public)
-            .stderr(Stdio::piped())
-            .output(),
-    )
-    .await
-    .expect("the hub exits on a config error")
-    .expect("run the hub binary");
+    let output = run_to_exit(dir.path(), http, &public).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "exit status {}", output.status);
     assert!(stderr.contains("email.transport"), "stderr: {stderr}");
