@@ -2,6 +2,7 @@
 //! once at load so the rest of the hub works with valid values only.
 
 mod billing;
+mod email;
 mod membership;
 mod network;
 mod presence;
@@ -22,11 +23,12 @@ use shared::ids::Slug;
 use shared::telemetry::LogConfig;
 
 pub use billing::{BillingConfig, Plan, PlanInterval, PlanKind};
-pub use membership::{MembershipConfig, VouchersConfig};
+pub use email::{EmailConfig, MailTransportKind};
+pub use membership::{Faults, MembershipConfig, VouchersConfig};
 pub use network::{
     AutonatConfig, JoinMode, Policy, RateLimit, RateLimits, RelayConfig, RendezvousConfig,
 };
-pub use presence::{AdminConfig, EmailConfig, MailTransportKind, PresenceConfig};
+pub use presence::{AdminConfig, PresenceConfig};
 pub use superhubs::SuperhubsConfig;
 
 /// Environment prefix of every key.
@@ -214,6 +216,9 @@ impl Config {
             ],
         )?;
         let mut config: Self = shared::config::extract(&figment)?;
+        config.email.transport_explicit = figment
+            .find_metadata("email.transport")
+            .is_some_and(|meta| meta.name != std::any::type_name::<Self>());
         overrides.apply(
             sources,
             &mut config.hub.data_dir,
@@ -312,7 +317,7 @@ impl Config {
             ));
         }
         self.p2p.validate_limits()?;
-        Ok(())
+        self.email.check_exposure(&self.http.external_url)
     }
 
     /// Checks `p2p.external_addrs` against the hub id and strips a trailing `/p2p/<id>`.
@@ -538,6 +543,8 @@ mod tests {
     const PAID: &str = r#"
 [http]
 external_url = "https://hub.example.org"
+[email]
+transport = "log"
 [billing]
 enabled = true
 [[plans]]

@@ -49,7 +49,14 @@ impl Mailer {
             reason: format!("{e}"),
         })?;
         let transport = match config.transport {
-            MailTransportKind::Log => Transport::Log,
+            MailTransportKind::Log => {
+                tracing::warn!(
+                    "email.transport = \"log\": sign-in and confirmation links are written to this \
+                     log, and whoever reads it can sign in as any member; configure `smtp` \
+                     (email.transport, email.smtp_url) before inviting anyone"
+                );
+                Transport::Log
+            }
             MailTransportKind::File => {
                 let dir = shared::config::resolve(data_dir, &config.outbox_dir);
                 std::fs::create_dir_all(&dir).map_err(|e| MailerError {

@@ -127,6 +127,16 @@ impl Entitlements {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The peers whose entry comes from an account (not explicit grants or revocations).
+    pub(crate) fn account_peers(&self) -> Vec<PeerId> {
+        self.read()
+            .peers
+            .iter()
+            .filter(|(_, entry)| entry.state.is_some())
+            .map(|(peer, _)| *peer)
+            .collect()
+    }
+
     /// Whether `peer` passes the gate of a relay function under `policy`.
     pub(crate) fn admits(&self, peer: &PeerId, policy: Policy) -> bool {
         policy == Policy::Any || self.rights(peer).relay

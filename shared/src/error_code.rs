@@ -150,6 +150,8 @@ error_codes! {
     RequestTimeout => "request_timeout",
     /// 429: the client address holds its whole share of the PeerSig replay cache (hub.md §3 rule 5).
     TooManySignatures => "too_many_signatures",
+    /// 403: the change needs a browser session (an address change of an account that has one).
+    SessionRequired => "session_required",
 }
 
 impl std::fmt::Display for ErrorCode {

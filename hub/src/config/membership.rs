@@ -1,9 +1,12 @@
 //! `[membership]` and `[vouchers]` (the keys the membership rules read; hub.md §6, §7, §16).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use shared::config::LoadConfigError;
+use shared::db::StoreError;
 
 use super::JoinMode;
 use crate::members::Access;
@@ -34,6 +37,33 @@ pub struct MembershipConfig {
     /// Bind code lifetime.
     #[serde(rename = "bind_code_ttl_secs", with = "shared::config::secs")]
     pub bind_code_ttl: Duration,
+    /// Failures tests inject between a commit and its enforcement. Not a config key.
+    #[serde(skip)]
+    pub faults: Faults,
+}
+
+/// Failure injection for tests (not a config key, never set by a file or the environment): makes
+/// the database reads that follow a committed membership change fail, as a connection lost right
+/// after the commit would, so tests reach that window deterministically instead of by a race.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    after_commit: Arc<AtomicBool>,
+}
+
+impl Faults {
+    /// While `on`, enforcement after a committed change fails with [`StoreError::Unavailable`]
+    /// before it reads the database.
+    pub fn fail_after_commit(&self, on: bool) {
+        self.after_commit.store(on, Ordering::SeqCst);
+    }
+
+    /// The injected failure, when one is set.
+    pub(crate) fn after_commit(&self) -> Result<(), StoreError> {
+        if self.after_commit.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(sqlx::Error::PoolClosed));
+        }
+        Ok(())
+    }
 }
 
 impl Default for MembershipConfig {
@@ -49,6 +79,7 @@ impl Default for MembershipConfig {
             sweep_interval: Duration::from_secs(60),
             session_ttl_days: 30,
             bind_code_ttl: Duration::from_secs(600),
+            faults: Faults::default(),
         }
     }
 }

@@ -127,6 +127,7 @@ mod tests {
     fn load(env: &[(&str, &str)]) -> Result<Config, shared::config::LoadConfigError> {
         let env = env
             .iter()
+            .chain(&[("HUB_EMAIL__TRANSPORT", "log")])
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::load(&Sources { file: None, env }, &Overrides::default())

@@ -45,13 +45,13 @@ pub(crate) fn email_link(
             peer_id,
             label: Some(label),
         }) => format!(
-            "\nConfirming also adds the device \"{label}\" ({peer_id}) to your account; the page lets you confirm without it.\n"
+            "\nThis link can also add the device \"{label}\" ({peer_id}) to your account; the page names it and lets you confirm without it.\n"
         ),
         Some(Device {
             peer_id,
             label: None,
         }) => format!(
-            "\nConfirming also adds the device {peer_id} to your account; the page lets you confirm without it.\n"
+            "\nThis link can also add the device {peer_id} to your account; the page names it and lets you confirm without it.\n"
         ),
         None => String::new(),
     };
@@ -60,6 +60,25 @@ pub(crate) fn email_link(
         crate::utc::format(expires_at)
     );
     Text { subject, body }
+}
+
+/// The notice to an account's former address after a change to `new_hint` (masked): `link` moves
+/// the account back until `expires_at` (ms) (hub.md §6.10).
+pub(crate) fn address_changed(
+    community: &str,
+    new_hint: &str,
+    link: &str,
+    expires_at: i64,
+) -> Text {
+    Text {
+        subject: format!("Your address at {community} was changed"),
+        body: format!(
+            "The account at {community} that used this address now uses {new_hint}, and its sessions were ended.\n\n\
+             If you did not make this change, open this link to move the account back to this address:\n\n\
+             {link}\n\nThe link works until {} UTC. If you made the change, ignore this message.\n",
+            crate::utc::format(expires_at)
+        ),
+    }
 }
 
 /// The `Message-ID` of mail `id` sent by the hub at `external_url`.

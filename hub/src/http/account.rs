@@ -47,18 +47,19 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Response
     Ok(Json(document).into_response())
 }
 
-/// `POST /api/v1/me/email`: a `change_email` link to the new address.
+/// `POST /api/v1/me/email`: a `change_email` link to the new address; an account that has an
+/// address changes it only from a browser session (hub.md §6.10).
 async fn change_email(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<StatusCode> {
     let body = body_bytes(body)?;
-    let account = caller.account(&state, &body).await?;
+    let (account, by_session) = caller.account_and_session(&state, &body).await?;
     let email = email_request(&state, &caller, &body)?;
     state
         .membership
-        .request_email_change(&account, &email, &caller.ip.to_string())
+        .request_email_change(&account, &email, &caller.ip.to_string(), by_session)
         .await?;
     Ok(StatusCode::ACCEPTED)
 }

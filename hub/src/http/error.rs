@@ -76,6 +76,7 @@ impl From<membership::Error> for ApiError {
             E::TokenUsed => Self::Conflict(ErrorCode::TokenUsed),
             E::TokenExpired => Self::Gone(ErrorCode::TokenExpired),
             E::Banned { .. } => Self::Forbidden(ErrorCode::Banned),
+            E::SessionRequired => Self::Forbidden(ErrorCode::SessionRequired),
             E::Refused { code } => Self::Forbidden(code),
             E::NotBound { .. } => Self::NotFound(ErrorCode::NotBound),
             E::NotFound { .. } => Self::NotFound(ErrorCode::NotFound),

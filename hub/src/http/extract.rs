@@ -181,17 +181,27 @@ impl Caller {
     /// The account of the caller: a session (unsafe methods must pass the CSRF rule) or a
     /// PeerSig of a bound peer. 401 without either; 404 `not_bound` for an unbound signer.
     pub(crate) async fn account(&self, state: &AppState, body: &[u8]) -> ApiResult<String> {
+        Ok(self.account_and_session(state, body).await?.0)
+    }
+
+    /// Like [`Self::account`], and whether a browser session (not a PeerSig) proved it.
+    pub(crate) async fn account_and_session(
+        &self,
+        state: &AppState,
+        body: &[u8],
+    ) -> ApiResult<(String, bool)> {
         if let Some(proof) = self.proof(state, body)? {
-            return state
+            let account = state
                 .membership
                 .account_of_peer(&proof.peer.peer_id())
                 .await?
-                .ok_or(ApiError::NotFound(ErrorCode::NotBound));
+                .ok_or(ApiError::NotFound(ErrorCode::NotBound))?;
+            return Ok((account, false));
         }
         if self.session_cookie().is_some() {
             check_csrf(state, &self.method, &self.headers)?;
             if let Some(account) = self.session_account(state).await? {
-                return Ok(account);
+                return Ok((account, true));
             }
         }
         Err(ApiError::Unauthorized(ErrorCode::Unauthorized))
@@ -213,6 +223,22 @@ impl Caller {
     }
 }
 
+/// The admin token's gate on every route that accepts it (hub.md §9.1, §13.2): an address over
+/// its `admin_fail_ip` budget is refused before the token is compared, so it learns nothing more,
+/// not even whether its next guess is right; anything but the admin token is charged to it.
+pub(crate) fn admin_gate(state: &AppState, ip: IpAddr, credential: &Bearer) -> ApiResult<()> {
+    let now = Instant::now();
+    let failures = &state.limits.admin_fail_ip;
+    if let Some(retry) = failures.exhausted(&ip, now) {
+        return Err(ApiError::TooManyRequests(retry));
+    }
+    if *credential != Bearer::Admin {
+        failures.check(ip, now)?;
+        return Err(ApiError::Unauthorized(ErrorCode::Unauthorized));
+    }
+    Ok(())
+}
+
 /// An authenticated admin call, with the actor and IP its audit row records.
 #[derive(Debug, Clone)]
 pub(crate) struct AdminCaller(pub(crate) Actor);
@@ -226,17 +252,7 @@ impl FromRequestParts<AppState> for AdminCaller {
         }
         let socket = socket_of(parts);
         let ip = client_ip(&state.config, socket, &parts.headers);
-        let now = Instant::now();
-        let failures = &state.limits.admin_fail_ip;
-        // Checked before comparing: an address that guessed too often learns nothing more,
-        // not even whether its next guess is right.
-        if let Some(retry) = failures.exhausted(&ip, now) {
-            return Err(ApiError::TooManyRequests(retry));
-        }
-        if bearer(&state.config, &parts.headers) != Bearer::Admin {
-            failures.check(ip, now)?;
-            return Err(ApiError::Unauthorized(ErrorCode::Unauthorized));
-        }
+        admin_gate(state, ip, &bearer(&state.config, &parts.headers))?;
         Ok(Self(Actor {
             name: actor_name(&parts.headers)?,
             ip: ip.to_string(),

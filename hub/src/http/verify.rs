@@ -45,7 +45,8 @@ async fn inspect(
 #[derive(Debug, Deserialize)]
 struct TokenBody {
     token: String,
-    /// `false` confirms the address without binding the join's device (default `true`).
+    /// Whether a join link adds its device: `true` asks for it; absent adds it only when this link
+    /// verifies the account's address for the first time (hub.md §6.8 rule 8).
     bind: Option<bool>,
 }
 
@@ -60,12 +61,7 @@ async fn verify(
     let TokenBody { token, bind } = json_body(&caller.headers, &body)?;
     let verified = state
         .membership
-        .verify(
-            &token,
-            &caller.ip.to_string(),
-            caller.user_agent(),
-            bind.unwrap_or(true),
-        )
+        .verify(&token, &caller.ip.to_string(), caller.user_agent(), bind)
         .await?;
     let mut response = Json(json!({
         "purpose": verified.purpose,

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::enforce::entry_for;
 use super::verify::TokenPurpose;
 use super::{Error, Membership, Result, enum_text};
+use crate::email::messages;
 use crate::members::{self, State};
 use crate::store::{self, EmailToken, StoreError};
 
@@ -134,19 +135,26 @@ impl Membership {
         }))
     }
 
-    /// `POST /api/v1/me/email`: a `change_email` link to the new address.
+    /// `POST /api/v1/me/email`: a `change_email` link to the new address. An account without an
+    /// address adds one by signature; one that has an address changes it only from a browser
+    /// session (`by_session`), so a peer key alone cannot take the account (hub.md §6.10).
     pub(crate) async fn request_email_change(
         &self,
         account_id: &str,
         email: &str,
         ip: &str,
+        by_session: bool,
     ) -> Result<()> {
         let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
-        if store::get_account(&mut tx, account_id).await?.state == State::Banned {
+        let account = store::get_account(&mut tx, account_id).await?;
+        if account.state == State::Banned {
             return Err(Error::Banned {
                 account_id: account_id.to_owned(),
             });
+        }
+        if account.email.is_some() && !by_session {
+            return Err(Error::SessionRequired);
         }
         self.send_link(
             tx,
@@ -159,7 +167,10 @@ impl Membership {
         .await
     }
 
-    /// A `change_email` token: moves the account to the new address (§6.8 rule 8).
+    /// A `change_email` token: moves the account to the new address (§6.8 rule 8) and ends its
+    /// sessions. A change away from an address sends that address a notice with an undo link
+    /// (a `change_email` token back to it, marked [`UNDO_MARK`], for [`UNDO_TTL_MS`]); earlier undo
+    /// links survive later changes, and consuming one voids every other link of the account.
     pub(super) async fn consume_change_email(
         &self,
         tx: &mut sqlx::AnyConnection,
@@ -176,10 +187,43 @@ impl Membership {
             }
             store::delete_account(tx, &holder.id).await?;
         }
+        let former = store::get_account(tx, &account_id).await?.email;
         store::update_email(tx, &account_id, &token.email, now).await?;
+        let undoing = token.message.as_deref() == Some(UNDO_MARK);
         // Links sent before the change (to this or an earlier address) must not act on the
-        // account any more.
-        store::delete_account_tokens_except(tx, &account_id, &token.token_hash).await?;
+        // account any more, except the undo links of earlier changes.
+        if undoing {
+            store::delete_account_tokens_except(tx, &account_id, &token.token_hash).await?;
+        } else {
+            store::delete_account_tokens_keeping(tx, &account_id, &token.token_hash, UNDO_MARK)
+                .await?;
+        }
+        // Sessions opened under the old address end too; the link's consumer gets a new one.
+        store::delete_account_sessions(tx, &account_id).await?;
+        if let Some(former) = former.filter(|f| *f != token.email && !undoing) {
+            let ip = token.request_ip.as_deref().unwrap_or("");
+            let mut undo = super::verify::plain_token(
+                TokenPurpose::ChangeEmail,
+                &former,
+                Some(account_id.clone()),
+                ip,
+                now,
+                std::time::Duration::from_millis(UNDO_TTL_MS.unsigned_abs()),
+            );
+            undo.message = Some(UNDO_MARK.to_owned());
+            let community = self.config().hub.name.clone();
+            let new_hint = super::codes::email_hint(&token.email);
+            self.send_token_with(tx, undo, |link, expires_at| {
+                messages::address_changed(&community, &new_hint, link, expires_at)
+            })
+            .await?;
+        }
         Ok(account_id)
     }
 }
+
+/// The `message` of an undo link's token (hub.md §6.10): it moves the account back to a former
+/// address and is kept when later changes void the account's other links.
+pub(crate) const UNDO_MARK: &str = "undo_email_change";
+/// How long an undo link works: 7 days.
+pub(crate) const UNDO_TTL_MS: i64 = 7 * 86_400_000;

@@ -172,9 +172,11 @@ impl Membership {
                 id: peer_id.to_owned(),
             });
         }
+        let now = self.now_ms();
+        self.revoke_in(&mut tx, &[peer_id.to_owned()], None, "unbind", now)
+            .await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.apply_account(account_id, &[peer_id.to_owned()], "unbind")
-            .await
+        self.apply_account(account_id, &[], "unbind").await
     }
 
     /// The bound peers of an account.

@@ -81,14 +81,25 @@ impl Membership {
         Ok(entries.len())
     }
 
-    /// Brings every bound peer's entry in line with the database (the sweep's backstop for an
-    /// update that failed after its commit); returns how many entries changed.
+    /// Brings the table in line with the database (the sweep's backstop for an update that failed
+    /// after its commit): every bound peer gets its account's entry, and an account entry whose
+    /// peer is no longer bound goes back to the default. Returns how many entries changed.
     pub(crate) async fn reconcile(&self) -> Result<usize, StoreError> {
-        let entries = self.bound_entries().await?;
+        // Read under the lock, so an enforcement that ran after the read cannot be undone here.
         let _serial = self.inner.apply_lock.lock().await;
+        let entries = self.bound_entries().await?;
+        let entitlements = &self.inner.enforcer.entitlements;
         let mut changed = 0;
+        let bound: std::collections::HashSet<PeerId> =
+            entries.iter().map(|(peer, _)| *peer).collect();
+        for peer in entitlements.account_peers() {
+            if !bound.contains(&peer) {
+                self.inner.enforcer.apply(peer, None, "reconcile").await;
+                changed += 1;
+            }
+        }
         for (peer, entry) in entries {
-            if self.inner.enforcer.entitlements.entry(&peer) != Some(entry) {
+            if entitlements.entry(&peer) != Some(entry) {
                 self.inner
                     .enforcer
                     .apply(peer, Some(entry), "reconcile")
@@ -97,6 +108,29 @@ impl Membership {
             }
         }
         Ok(changed)
+    }
+
+    /// Ends the rights of `peers` inside the caller's open transaction, before it commits (hub.md
+    /// §6.6, §7.4): the table first, so no failure after the commit can leave a right in memory,
+    /// then each peer's voucher revocation row, which commits with the change. `entry` is what the
+    /// peers keep (`None`: the default of unbound peers). Should the commit fail, the table is
+    /// stricter than the database until the sweep's reconciliation.
+    pub(crate) async fn revoke_in(
+        &self,
+        conn: &mut AnyConnection,
+        peers: &[String],
+        entry: Option<Entitlement>,
+        reason: &'static str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for peer in peers.iter().filter_map(|p| p.parse::<PeerId>().ok()) {
+            self.inner.enforcer.apply(peer, entry, reason).await;
+            self.inner.enforcer.entitlements.revoke_vouchers(peer, now);
+        }
+        for peer in peers {
+            store::insert_revocation(conn, peer, reason, now).await?;
+        }
+        Ok(())
     }
 
     /// Every bound peer with the entry its account's standing gives it.
@@ -193,6 +227,7 @@ impl Membership {
         reason: &'static str,
     ) -> Result<()> {
         let _serial = self.inner.apply_lock.lock().await;
+        self.inner.config.membership.faults.after_commit()?;
         let mut conn = self.inner.store.acquire().await?;
         let account = match store::get_account(&mut conn, account_id).await {
             Ok(account) => Some(account),

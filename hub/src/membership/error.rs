@@ -63,6 +63,9 @@ pub(crate) enum Error {
     /// An email link past its expiry.
     #[error("the link has expired")]
     TokenExpired,
+    /// An account with an address changes it only from a browser session (hub.md §6.10).
+    #[error("changing an address needs a browser session")]
+    SessionRequired,
     /// The account is banned.
     #[error("account {account_id} is banned")]
     Banned {

@@ -241,7 +241,7 @@ impl Membership {
         &self,
         tx: &mut sqlx::AnyConnection,
         token: &EmailToken,
-        bind: bool,
+        bind: Option<bool>,
         now: i64,
     ) -> Result<(String, Option<String>)> {
         let Some(account_id) = &token.account_id else {
@@ -255,7 +255,11 @@ impl Membership {
                 account_id: account.id,
             });
         }
-        if account.state == State::PendingEmail {
+        // An address verified already may receive a join anyone started: its device is added
+        // only when the owner asked for it (hub.md §6.8 rule 8).
+        let first_verification = account.state == State::PendingEmail;
+        let bind = bind.unwrap_or(first_verification);
+        if first_verification {
             self.activate(tx, &account.id, token, now).await?;
         }
         let bound = match (&token.peer_id, token.peer_proof_ts, &token.peer_proof_sig) {

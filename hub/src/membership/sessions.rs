@@ -74,11 +74,20 @@ impl Membership {
         Ok(session.map(|s| (s.account_id, s.expires_at < renew_before)))
     }
 
-    /// Ends a session.
-    pub(crate) async fn logout(&self, cookie: &str) -> Result<()> {
-        if codes::is_secret_shaped(cookie) {
-            self.store().delete_session(&codes::hash(cookie)).await?;
+    /// Ends a session; with `everywhere`, every session of its account (hub.md §6.10 "sign out
+    /// everywhere").
+    pub(crate) async fn logout(&self, cookie: &str, everywhere: bool) -> Result<()> {
+        if !codes::is_secret_shaped(cookie) {
+            return Ok(());
         }
+        if everywhere && let Some(account_id) = self.session_account(cookie).await? {
+            let mut tx = self.store().begin_write().await?;
+            let ended = store::delete_account_sessions(&mut tx, &account_id).await?;
+            tx.commit().await.map_err(crate::store::StoreError::from)?;
+            tracing::info!(account = %account_id, sessions = ended, "signed out everywhere");
+            return Ok(());
+        }
+        self.store().delete_session(&codes::hash(cookie)).await?;
         Ok(())
     }
 }

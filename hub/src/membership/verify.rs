@@ -54,6 +54,10 @@ pub(crate) struct TokenInfo {
     pub(crate) peer_id: Option<String>,
     /// Its label.
     pub(crate) peer_label: Option<String>,
+    /// Whether the link's account has a verified address already: then confirming adds the device
+    /// only when asked (`bind: true`, hub.md §6.8 rule 8), since anyone can start a join for an
+    /// address.
+    pub(crate) account_verified: bool,
 }
 
 /// What consuming a token did.
@@ -91,6 +95,33 @@ impl Membership {
             token.expires_at,
             device,
         );
+        self.queue_mail(tx, &token, text).await?;
+        Ok(token.token_hash)
+    }
+
+    /// Creates `token` (its hash set from a fresh secret) and queues `text(link, expires_at)` to
+    /// its address, in the caller's transaction.
+    pub(super) async fn send_token_with(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        mut token: EmailToken,
+        text: impl FnOnce(&str, i64) -> messages::Text,
+    ) -> Result<()> {
+        let secret = codes::new_secret();
+        token.token_hash = codes::hash(&secret);
+        store::insert_email_token(tx, &token).await?;
+        let link = format!("{}/verify?token={secret}", self.external_url());
+        let text = text(&link, token.expires_at);
+        self.queue_mail(tx, &token, text).await
+    }
+
+    /// Queues the outbox mail of `token` (§6.8 rule 5a).
+    async fn queue_mail(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        token: &EmailToken,
+        text: messages::Text,
+    ) -> Result<()> {
         let id = uuid::Uuid::now_v7().to_string();
         let mail = NewEmail {
             message_id: messages::message_id(&id, self.external_url()),
@@ -101,7 +132,7 @@ impl Membership {
             body: text.body,
         };
         store::insert_email(tx, &mail, token.created_at).await?;
-        Ok(token.token_hash)
+        Ok(())
     }
 
     /// Sends a link without join context (sign-in, address change) for `account_id` and commits
@@ -138,6 +169,17 @@ impl Membership {
     /// `GET /api/v1/verify`: what a token is for, without consuming it (§6.8 rule 2).
     pub(crate) async fn inspect_token(&self, secret: &str) -> Result<TokenInfo> {
         let token = self.usable_token(secret, self.now_ms()).await?;
+        let account_verified = match &token.account_id {
+            Some(id) => {
+                let mut conn = self.store().acquire().await?;
+                match store::get_account(&mut conn, id).await {
+                    Ok(account) => account.state != State::PendingEmail,
+                    Err(StoreError::NotFound) => false,
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            None => false,
+        };
         Ok(TokenInfo {
             purpose: TokenPurpose::parse(&token.purpose)?,
             email_hint: codes::email_hint(&token.email),
@@ -145,6 +187,7 @@ impl Membership {
             consumed: false,
             peer_id: token.peer_id,
             peer_label: token.peer_label,
+            account_verified,
         })
     }
 
@@ -161,13 +204,15 @@ impl Membership {
     }
 
     /// `POST /api/v1/verify`: consumes a token in one transaction — activation per join mode,
-    /// the bind of the token's peer, a new session — then applies the entitlements.
+    /// the bind of the token's peer, a new session — then applies the entitlements. `bind` says
+    /// whether a join link adds its device; `None` adds it only to an account whose address this
+    /// link verifies for the first time (hub.md §6.8 rule 8).
     pub(crate) async fn verify(
         &self,
         secret: &str,
         ip: &str,
         user_agent: Option<&str>,
-        bind: bool,
+        bind: Option<bool>,
     ) -> Result<Verified> {
         if !codes::is_secret_shaped(secret) {
             return Err(Error::InvalidToken);
@@ -204,6 +249,10 @@ impl Membership {
             .open_session(&mut tx, &account_id, ip, user_agent, now)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        if purpose == TokenPurpose::ChangeEmail {
+            // The former address's notice with its undo link.
+            self.wake_outbox();
+        }
         self.apply_account(&account_id, &[], "verify").await?;
         tracing::info!(account = %account_id, purpose = purpose.as_str(), bound = ?bound_peer, "email token consumed");
         Ok(Verified {
@@ -255,7 +304,7 @@ fn check_token(token: &EmailToken, now: i64) -> Result<()> {
     Ok(())
 }
 
-fn plain_token(
+pub(super) fn plain_token(
     purpose: TokenPurpose,
     email: &str,
     account_id: Option<String>,

@@ -164,6 +164,29 @@ pub async fn delete_account_tokens_except(
     Ok(())
 }
 
+/// Like [`delete_account_tokens_except`], but keeps the tokens whose `message` is `mark` (the
+/// undo links of earlier address changes, which a later change must not void).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn delete_account_tokens_keeping(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    keep: &str,
+    mark: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "delete from email_tokens where account_id = $1 and consumed_at is null and token_hash <> $2 \
+         and (message is null or message <> $3)",
+    )
+    .bind(account_id)
+    .bind(keep)
+    .bind(mark)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Whether an unconsumed, unexpired join token names `peer` (membership `pending_email`).
     ///

@@ -93,6 +93,22 @@ impl Store {
     }
 }
 
+/// Ends every session of an account inside the caller's transaction (ban, address change, "sign
+/// out everywhere"); how many.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn delete_account_sessions(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("delete from sessions where account_id = $1")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Deletes the sessions that expired at or before `now_ms` (the sweep); how many.
 pub(super) async fn delete_expired_sessions(
     conn: &mut AnyConnection,

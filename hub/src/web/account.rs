@@ -130,7 +130,11 @@ fn render(document: &Value, billing: &str) -> String {
          <button type=\"submit\">Create a bind code</button></form></section>\
          <section class=\"card\" aria-labelledby=\"session\"><h2 id=\"session\">Session</h2>\
          <form method=\"post\" action=\"/logout\">\
-         <button type=\"submit\" class=\"secondary\">Sign out</button></form></section>",
+         <button type=\"submit\" class=\"secondary\">Sign out</button></form>\
+         <form method=\"post\" action=\"/logout\">\
+         <input type=\"hidden\" name=\"all\" value=\"1\">\
+         <button type=\"submit\" class=\"secondary\" id=\"logout-all\">Sign out everywhere</button>\
+         </form></section>",
     );
     main
 }
@@ -236,10 +240,22 @@ async fn unbind_peer(
     Ok(Redirect::to("/account").into_response())
 }
 
-async fn logout(State(state): State<AppState>, caller: Caller) -> WebResult<Response> {
+/// The sign-out form: `all=1` is "sign out everywhere".
+#[derive(Debug, Default, Deserialize)]
+struct LogoutFields {
+    #[serde(default)]
+    all: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    form: Result<Form<LogoutFields>, FormRejection>,
+) -> WebResult<Response> {
     caller.check_form_origin(&state)?;
+    let everywhere = form.is_ok_and(|f| f.0.all.as_deref() == Some("1"));
     if let Some(cookie) = caller.session_cookie() {
-        state.membership.logout(cookie).await?;
+        state.membership.logout(cookie, everywhere).await?;
     }
     Ok((
         [(header::SET_COOKIE, session_clear_cookie(&state))],

@@ -31,7 +31,8 @@ pub(crate) fn router() -> Router<AppState> {
 struct TokenFields {
     #[serde(default)]
     token: String,
-    /// `0`: confirm without adding the join's device.
+    /// `1`: add the join's device (the box an owner ticks); `0`: confirm without it; absent: add it
+    /// only when this link verifies the address for the first time.
     #[serde(default)]
     bind: Option<String>,
 }
@@ -82,6 +83,7 @@ async fn show_token(
          {device}\
          <form method=\"post\" action=\"/verify\">\
          <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         {add_device}\
          <button type=\"submit\" id=\"confirm\">{button}</button></form>\
          {without}\
          <p class=\"hint\">The link expires {expires}. Nothing happens until you press the button.</p>\
@@ -90,14 +92,17 @@ async fn show_token(
         token = esc(&token),
         expires = words::relative(info.expires_at, now_ms()),
         device = device_notice(&info),
+        add_device = add_device_choice(&info),
         without = without_device_form(&info, &token),
     );
     Ok(Page::new(title, main))
 }
 
-/// The device a join link would add, named so nobody adds a stranger's device by accident.
+/// The device a join link would add, named so nobody adds a stranger's device by accident; for an
+/// address verified already, the choice below names it instead.
 fn device_notice(info: &TokenInfo) -> String {
     match &info.peer_id {
+        Some(_) if info.account_verified => String::new(),
         Some(peer) => format!(
             "<p class=\"device\">Confirming also adds the device <strong>{}</strong> \
              (<code>{}</code>) to this account. If you did not start this join on that device, \
@@ -109,9 +114,26 @@ fn device_notice(info: &TokenInfo) -> String {
     }
 }
 
-/// A second form that confirms the address without binding the join's device.
+/// For an address verified already (anyone can start a join for it, hub.md §6.8 rule 8): an
+/// unchecked box that names the device; the button adds it only when the owner ticks it.
+fn add_device_choice(info: &TokenInfo) -> String {
+    match &info.peer_id {
+        Some(peer) if info.account_verified => format!(
+            "<p class=\"device\">Someone asked to add a device to this account. Add it only if you \
+             started this on that device.</p>\
+             <p><label><input type=\"checkbox\" name=\"bind\" value=\"1\" id=\"add-device\"> \
+             Also add the device <strong>{}</strong> (<code>{}</code>) to my account</label></p>",
+            esc(info.peer_label.as_deref().unwrap_or("unnamed device")),
+            esc(peer),
+        ),
+        _ => String::new(),
+    }
+}
+
+/// A second form that confirms the address without binding the join's device (first
+/// verification, where the main button adds it).
 fn without_device_form(info: &TokenInfo, token: &str) -> String {
-    if info.peer_id.is_none() {
+    if info.peer_id.is_none() || info.account_verified {
         return String::new();
     }
     format!(
@@ -134,7 +156,11 @@ async fn verify(
     if form.token.is_empty() {
         return Err(incomplete());
     }
-    let bind = form.bind.as_deref() != Some("0");
+    let bind = match form.bind.as_deref() {
+        Some("1") => Some(true),
+        Some("0") => Some(false),
+        _ => None,
+    };
     let verified = state
         .membership
         .verify(

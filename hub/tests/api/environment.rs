@@ -4,7 +4,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
+use std::process::{ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use testkit::eventually;
@@ -71,6 +71,19 @@ async fn until_healthy(mut command: Command, http: SocketAddr) -> tokio::process
     child
 }
 
+/// Runs the hub to its exit (a config error), with its stderr.
+async fn run_to_exit(data_dir: &Path, http: SocketAddr, vars: &[(&str, &str)]) -> Output {
+    tokio::time::timeout(
+        START_DEADLINE,
+        hub_run(data_dir, http, vars)
+            .stderr(Stdio::piped())
+            .output(),
+    )
+    .await
+    .expect("the hub exits on a config error")
+    .expect("run the hub binary")
+}
+
 #[tokio::test]
 async fn hub_starts_when_kubernetes_service_variables_are_set() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,15 +103,7 @@ async fn hub_exits_naming_the_key_when_env_key_is_misspelt() {
     let mut vars = KUBERNETES_VARS.to_vec();
     vars.push(("HUB_HTTP__TYPO", "1"));
 
-    let output = tokio::time::timeout(
-        START_DEADLINE,
-        hub_run(dir.path(), http, &vars)
-            .stderr(Stdio::piped())
-            .output(),
-    )
-    .await
-    .expect("the hub exits on a config error")
-    .expect("run the hub binary");
+    let output = run_to_exit(dir.path(), http, &vars).await;
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "exit status {}", output.status);
@@ -126,4 +131,41 @@ async fn hub_logs_each_ignored_variable_when_debug_logging_is_on() {
             .find(|line| line.split_whitespace().any(|word| word.ends_with(name)));
         assert!(line.is_some(), "no debug line for {name} in: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn hub_warns_at_start_that_links_go_to_the_log_when_transport_is_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut command = hub_run(dir.path(), http, &[]);
+    command.stderr(Stdio::piped());
+
+    let mut child = until_healthy(command, http).await;
+    child.start_kill().expect("stop the hub");
+    let output = child.wait_with_output().await.expect("the hub's output");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("links are written to this log"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning in: {stderr}");
+}
+
+#[tokio::test]
+async fn hub_refuses_the_default_log_transport_when_external_url_is_public() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let public = [("HUB_HTTP__EXTERNAL_URL", "https://hub.example.org")];
+
+    let output = run_to_exit(dir.path(), http, &public).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "exit status {}", output.status);
+    assert!(stderr.contains("email.transport"), "stderr: {stderr}");
+
+    let explicit = [public[0], ("HUB_EMAIL__TRANSPORT", "log")];
+    let mut command = hub_run(dir.path(), http, &explicit);
+    command.stderr(Stdio::null());
+    let mut child = until_healthy(command, http).await;
+    child.kill().await.expect("stop the hub");
 }

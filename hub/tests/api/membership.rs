@@ -4,7 +4,9 @@
 //! offline, bind codes, sessions with the CSRF rule, and revocation when a peer is unbound.
 
 mod bindings;
+mod email_change;
 mod enforcement;
+mod faults;
 mod join;
 mod labels;
 mod sessions;

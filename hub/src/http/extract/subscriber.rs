@@ -7,14 +7,15 @@ use shared::error_code::ErrorCode;
 
 use super::super::cookie::session_cookie;
 use super::super::{ApiError, ApiResult};
-use super::{Bearer, bearer, bearer_token};
+use super::{Bearer, admin_gate, bearer, bearer_token};
 use crate::presence::Class;
 use crate::state::AppState;
 use crate::utc::now_ms;
 
 /// The authorization table of hub.md §5.5: the first matching credential decides; a credential
 /// that is present but invalid is refused, never treated as absent. The PeerId returned is the
-/// identity whose loss of entitlement ends the stream.
+/// identity whose loss of entitlement ends the stream. A bearer value that is neither the admin
+/// token nor a voucher is charged to `ip`'s `admin_fail_ip` budget.
 pub(crate) async fn subscriber_class(
     state: &AppState,
     headers: &HeaderMap,
@@ -24,14 +25,15 @@ pub(crate) async fn subscriber_class(
     voucher: Option<&str>,
 ) -> ApiResult<(Class, Option<libp2p::PeerId>)> {
     match bearer(&state.config, headers) {
-        Bearer::Admin => return Ok((Class::Admin, None)),
+        Bearer::Absent => {}
         Bearer::Other => {
             return match bearer_token(headers).filter(|t| t.split('.').count() == 3) {
                 Some(jwt) => voucher_class(state, jwt),
-                None => Err(ApiError::Unauthorized(ErrorCode::Unauthorized)),
+                // A wrong admin token costs here as on the admin API (hub.md §13.2).
+                None => admin_gate(state, ip, &Bearer::Other).map(|()| (Class::Admin, None)),
             };
         }
-        Bearer::Absent => {}
+        admin => return admin_gate(state, ip, &admin).map(|()| (Class::Admin, None)),
     }
     if let Some(signer) = state
         .peer_sig

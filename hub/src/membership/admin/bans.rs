@@ -1,12 +1,12 @@
 //! Bans (hub.md §9, §6.6): banning revokes every voucher and right of the account's peers within
 //! the call; unbanning returns the account to the state its facts give.
 
-use libp2p::PeerId;
 use serde_json::json;
 
 use super::members::MemberView;
 use super::{Actor, Membership, Result, account, audit, wrong_state};
 use crate::members::State;
+use crate::membership::enforce::entry_for;
 use crate::store::{self, StoreError};
 
 /// A committed ban: the member as it is now, and its audit row, which the cancellation of the
@@ -36,16 +36,18 @@ impl Membership {
         if !store::mark_banned(&mut tx, id, reason, now).await? {
             return Err(wrong_state(id));
         }
-        self.recompute_in(&mut tx, id, now).await?;
+        let standing = self.recompute_in(&mut tx, id, now).await?;
         let peers: Vec<String> = store::list_bindings(&mut tx, id)
             .await?
             .into_iter()
             .map(|b| b.peer_id)
             .collect();
-        // Every voucher goes, also those of peers that had no relay right to lose (tier guest).
-        for peer in &peers {
-            store::insert_revocation(&mut tx, peer, "banned", now).await?;
-        }
+        // Every voucher goes, also those of peers that had no relay right to lose (tier guest);
+        // the table changes before the commit, so a failure after it cannot leave a right.
+        let entry = entry_for(&standing, self.config().membership.guest_presence);
+        self.revoke_in(&mut tx, &peers, Some(entry), "banned", now)
+            .await?;
+        store::delete_account_sessions(&mut tx, id).await?;
         let details = json!({
             "reason": reason,
             "cancel_subscription": cancel_subscription,
@@ -62,9 +64,6 @@ impl Membership {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
-        for peer in peers.iter().filter_map(|p| p.parse::<PeerId>().ok()) {
-            self.inner.enforcer.entitlements.revoke_vouchers(peer, now);
-        }
         self.after_change(id, &[], "banned").await?;
         Ok(Ban {
             member: self.member_view(id).await?,

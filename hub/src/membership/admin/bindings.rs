@@ -11,8 +11,8 @@ impl Membership {
     /// `DELETE …/members/{id}/peers/{peer_id}`: unbinds the peer; its rights end and its vouchers
     /// are revoked.
     pub(crate) async fn admin_unbind(&self, actor: &Actor, id: &str, peer: &str) -> Result<()> {
-        let now = self.now_ms();
         let mut tx = self.store().begin_write().await?;
+        let now = self.now_ms();
         account(&mut tx, id).await?;
         if !store::delete_binding(&mut tx, id, peer).await? {
             return Err(Error::NotFound {
@@ -20,6 +20,8 @@ impl Membership {
                 id: peer.to_owned(),
             });
         }
+        self.revoke_in(&mut tx, &[peer.to_owned()], None, "unbind", now)
+            .await?;
         audit::record(
             &mut tx,
             actor,
@@ -30,7 +32,7 @@ impl Membership {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.after_change(id, &[peer.to_owned()], "unbind").await
+        self.after_change(id, &[], "unbind").await
     }
 
     /// `POST …/vouchers/revoke`: every voucher of `peer` issued until now is void (hub.md §7.4);

@@ -11,6 +11,7 @@ each_backend!(
     admin_routes_answer_404_when_no_token_is_configured,
     admin_answers_401_then_429_when_token_is_wrong,
     admin_refuses_actor_header_when_not_printable_ascii,
+    wrong_admin_token_on_presence_routes_spends_the_same_budget,
 );
 
 async fn admin_routes_answer_404_when_no_token_is_configured(db: TestDb) {
@@ -72,4 +73,46 @@ async fn admin_refuses_actor_header_when_not_printable_ascii(db: TestDb) {
     assert_eq!(code_of(long).await.1, "invalid_field");
     assert_eq!(fine.status(), StatusCode::OK);
     assert_eq!(fine.headers()["cache-control"], "no-store");
+}
+
+/// hub.md §13.2 `admin_fail_ip`: every route that accepts the admin token charges a wrong one to
+/// the same budget (burst 2 here), `/events` and the encryption-key route included; a bearer value
+/// shaped like a voucher is judged as a voucher and costs nothing.
+async fn wrong_admin_token_on_presence_routes_spends_the_same_budget(db: TestDb) {
+    let hub = admin_hub(&db).await;
+    let with_bearer =
+        |path: &str, token: &str| hub.client.get(hub.url(path)).bearer_auth(token).send();
+    let wrong = "wrong-token-wrong-token-wrong-token";
+
+    let events = with_bearer("/events?v=2", wrong).await.unwrap();
+    let mut vouchers = Vec::new();
+    for _ in 0..3 {
+        vouchers.push(with_bearer("/events?v=2", "a.b.c").await.unwrap().status());
+    }
+    let still_open = admin(&hub, Method::GET, "/stats").send().await.unwrap();
+    let key = with_bearer("/api/encryption/keys/12D3KooWx", wrong)
+        .await
+        .unwrap();
+    let blocked = admin(&hub, Method::GET, "/stats").send().await.unwrap();
+
+    assert_eq!(
+        code_of(events).await,
+        (StatusCode::UNAUTHORIZED, "unauthorized".to_owned())
+    );
+    assert_eq!(
+        vouchers,
+        [StatusCode::UNAUTHORIZED; 3],
+        "not a valid voucher"
+    );
+    assert_eq!(
+        still_open.status(),
+        StatusCode::OK,
+        "one failure charged, none for the voucher-shaped values"
+    );
+    assert_eq!(key.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        blocked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the presence routes drained the admin budget"
+    );
 }

@@ -582,7 +582,7 @@ fn billing_config_is_refused_when_a_subscription_plan_lacks_billing_or_billing_l
     let plan = "[[plans]]\nid = \"yearly\"\nkind = \"subscription\"\nname = \"Member\"\n\
                 amount = 999\ncurrency = \"usd\"\ninterval = \"year\"\nstripe_price_id = \"price_1\"\n";
     let on = "[billing]\nenabled = true\n";
-    let url = "[http]\nexternal_url = \"https://hub.example.org\"\n";
+    let url = "[http]\nexternal_url = \"https://hub.example.org\"\n[email]\ntransport = \"log\"\n";
     let keys = [
         ("HUB_BILLING__SECRET_KEY", "sk_test_1"),
         ("HUB_BILLING__WEBHOOK_SECRET", "whsec_1"),

@@ -18,7 +18,8 @@ each_backend!(
     open_signed_join_without_email_is_active_at_once,
     join_refuses_missing_and_malformed_fields_and_changes_nothing,
     sixth_join_for_one_address_within_five_minutes_is_rate_limited,
-    join_for_a_verified_address_binds_the_new_peer_only_after_the_link,
+    join_for_a_verified_address_binds_the_new_peer_only_when_asked,
+    strangers_join_confirmed_with_the_page_button_adds_its_device_only_when_ticked,
     a_strangers_join_names_its_device_and_can_be_confirmed_without_it,
     invite_guessing_runs_into_the_per_ip_limit,
 );
@@ -308,7 +309,9 @@ async fn sixth_join_for_one_address_within_five_minutes_is_rate_limited(db: Test
     );
 }
 
-async fn join_for_a_verified_address_binds_the_new_peer_only_after_the_link(db: TestDb) {
+/// hub.md §6.8 rule 8: anyone can start a join for an address, so a link for an address verified
+/// already adds its device only when asked (`bind: true`); the bare confirmation signs in.
+async fn join_for_a_verified_address_binds_the_new_peer_only_when_asked(db: TestDb) {
     let sink = SmtpSink::start().await;
     let hub = hub_with(&db, JoinMode::Email, &sink).await;
     let (laptop, phone) = (TestPeer::new(), TestPeer::new());
@@ -327,15 +330,25 @@ async fn join_for_a_verified_address_binds_the_new_peer_only_after_the_link(db: 
         "the same answer as for a new address"
     );
     let token = link_token(&sink, "ann@example.org", 1).await;
-    assert_eq!(
-        phone.membership(&hub).await["state"],
-        "pending_email",
-        "not bound before the link is consumed"
-    );
-    let (status, verified, _) = hub.verify(&token).await;
+    let (_, info) = json_of(hub.get(&format!("/api/v1/verify?token={token}")).await).await;
+    let (status, plain, _) = hub.verify(&token).await;
+    assert_eq!(status, 200, "{plain}");
+    assert_eq!(plain["bound_peer"], Value::Null, "not without `bind: true`");
+    assert_eq!(phone.membership(&hub).await["state"], "none");
+    assert_eq!(info["account_verified"], true, "{info}");
 
-    assert_eq!(status, 200, "{verified}");
-    assert_eq!(verified["bound_peer"], phone.peer_id().to_string());
+    phone
+        .join(&hub, &json!({"email": "ann@example.org", "label": "phone"}))
+        .await;
+    let token = link_token(&sink, "ann@example.org", 2).await;
+    let (status, asked) = json_of(
+        hub.post("/api/v1/verify", &json!({"token": token, "bind": true}))
+            .await,
+    )
+    .await;
+
+    assert_eq!(status, 200, "{asked}");
+    assert_eq!(asked["bound_peer"], phone.peer_id().to_string());
     let laptop_account = laptop.membership(&hub).await["account_id"].clone();
     assert_eq!(phone.membership(&hub).await["account_id"], laptop_account);
 }
@@ -377,6 +390,63 @@ async fn a_strangers_join_names_its_device_and_can_be_confirmed_without_it(db: T
     assert_eq!(status, 200, "{verified}");
     assert_eq!(verified["bound_peer"], Value::Null);
     assert_eq!(stranger.membership(&hub).await["state"], "none");
+}
+
+/// hub.md §6.8 rule 8, §10: for an address verified already, the confirm page's button never
+/// adds the join's device by itself; an unchecked box that names the device does, when ticked.
+async fn strangers_join_confirmed_with_the_page_button_adds_its_device_only_when_ticked(
+    db: TestDb,
+) {
+    let sink = SmtpSink::start().await;
+    let hub = hub_with(&db, JoinMode::Email, &sink).await;
+    member(&hub, &sink, "ann@example.org").await;
+    let (stranger, tablet) = (TestPeer::new(), TestPeer::new());
+    let confirm = |token: String, ticked: bool| {
+        let mut fields = vec![("token", token)];
+        if ticked {
+            fields.push(("bind", "1".to_owned()));
+        }
+        hub.client
+            .post(hub.url("/verify"))
+            .header("origin", &hub.base_url)
+            .form(&fields)
+            .send()
+    };
+
+    stranger
+        .join(&hub, &json!({"email": "ann@example.org", "label": "evil"}))
+        .await;
+    let token = link_token(&sink, "ann@example.org", 1).await;
+    let page = hub
+        .get(&format!("/verify?token={token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let clicked = confirm(token, false).await.unwrap();
+    tablet
+        .join(
+            &hub,
+            &json!({"email": "ann@example.org", "label": "tablet"}),
+        )
+        .await;
+    let token = link_token(&sink, "ann@example.org", 2).await;
+    let ticked = confirm(token, true).await.unwrap();
+
+    let checkbox = page
+        .split("<input")
+        .find(|tag| tag.contains("id=\"add-device\""))
+        .unwrap_or_else(|| panic!("a device choice in {page}"));
+    assert!(
+        !checkbox.split('>').next().unwrap().contains("checked"),
+        "{checkbox}"
+    );
+    assert!(page.contains(&stranger.peer_id().to_string()), "{page}");
+    assert!(page.contains("evil"), "{page}");
+    assert_eq!(clicked.status(), 200);
+    assert_eq!(stranger.membership(&hub).await["state"], "none");
+    assert_eq!(ticked.status(), 200);
+    assert_eq!(tablet.membership(&hub).await["state"], "active");
 }
 
 async fn invite_guessing_runs_into_the_per_ip_limit(db: TestDb) {

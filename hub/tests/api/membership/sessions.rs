@@ -10,6 +10,7 @@ use super::{DEADLINE, hub_with, link_token, member};
 
 each_backend!(
     email_change_moves_the_account_and_logout_ends_the_session,
+    sign_out_everywhere_and_a_ban_end_every_session_of_the_account,
     a_session_used_after_half_its_life_is_renewed_and_its_cookie_resent,
     sse_admits_a_voucher_or_a_member_session_and_refuses_a_revoked_voucher,
 );
@@ -49,8 +50,8 @@ async fn email_change_moves_the_account_and_logout_ends_the_session(db: TestDb) 
     let hub = hub_with(&db, JoinMode::Email, &sink).await;
     let (peer, cookie) = member(&hub, &sink, "ann@example.org").await;
     member(&hub, &sink, "bob@example.org").await;
-    let cookie = cookie.unwrap();
-    let change = |email: &'static str| {
+    let old_cookie = cookie.unwrap();
+    let change = |email: &'static str, cookie: String| {
         with_session(hub.client.post(hub.url("/api/v1/me/email")), &hub, &cookie)
             .header("content-type", "application/json")
             .body(json!({ "email": email }).to_string())
@@ -58,10 +59,13 @@ async fn email_change_moves_the_account_and_logout_ends_the_session(db: TestDb) 
     };
 
     assert_eq!(
-        change("ann.new@example.org").await.unwrap().status(),
+        change("ann.new@example.org", old_cookie.clone())
+            .await
+            .unwrap()
+            .status(),
         StatusCode::ACCEPTED
     );
-    let (status, changed, _) = hub
+    let (status, changed, cookie) = hub
         .verify(&link_token(&sink, "ann.new@example.org", 0).await)
         .await;
     assert_eq!(
@@ -69,8 +73,24 @@ async fn email_change_moves_the_account_and_logout_ends_the_session(db: TestDb) 
         (StatusCode::OK, Some("change_email")),
         "{changed}"
     );
+    let cookie = cookie.expect("the link's consumer gets a new session");
+    let old_session = hub
+        .client
+        .get(hub.url("/api/v1/me"))
+        .header("cookie", &old_cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        change("bob@example.org").await.unwrap().status(),
+        old_session.status(),
+        StatusCode::UNAUTHORIZED,
+        "an address change ends the sessions opened before it"
+    );
+    assert_eq!(
+        change("bob@example.org", cookie.clone())
+            .await
+            .unwrap()
+            .status(),
         StatusCode::ACCEPTED
     );
     let (taken, body, _) = hub
@@ -207,5 +227,78 @@ async fn sse_admits_a_voucher_or_a_member_session_and_refuses_a_revoked_voucher(
     assert_eq!(
         peerless_session,
         (StatusCode::FORBIDDEN, "not_member".to_owned())
+    );
+}
+
+/// hub.md §6.10: `POST /api/v1/logout {"all": true}` ends every session of the account, the
+/// `/account` page's "Sign out everywhere" does the same, and a ban ends them too.
+async fn sign_out_everywhere_and_a_ban_end_every_session_of_the_account(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let hub = super::admin_hub(&db, &sink, |_| {}).await;
+    let (peer, laptop) = member(&hub, &sink, "ann@example.org").await;
+    let laptop = laptop.unwrap();
+    let sign_in = |seen: usize| {
+        let hub = &hub;
+        let sink = &sink;
+        async move {
+            hub.post("/api/v1/login", &json!({"email": "ann@example.org"}))
+                .await;
+            let (_, _, cookie) = hub
+                .verify(&link_token(sink, "ann@example.org", seen).await)
+                .await;
+            cookie.unwrap()
+        }
+    };
+    let me = |cookie: String| {
+        hub.client
+            .get(hub.url("/api/v1/me"))
+            .header("cookie", cookie)
+            .send()
+    };
+    let phone = sign_in(1).await;
+    assert_eq!(me(phone.clone()).await.unwrap().status(), StatusCode::OK);
+
+    let everywhere = with_session(hub.client.post(hub.url("/api/v1/logout")), &hub, &laptop)
+        .header("content-type", "application/json")
+        .body(json!({"all": true}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(everywhere.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me(laptop).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(me(phone).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    let (tablet, desk) = (sign_in(2).await, sign_in(3).await);
+    let page = with_session(hub.client.get(hub.url("/account")), &hub, &tablet)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"logout-all\""), "{page}");
+    let form = with_session(hub.client.post(hub.url("/logout")), &hub, &tablet)
+        .form(&[("all", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        form.status().is_success(),
+        "redirected to the landing page: {}",
+        form.status()
+    );
+    assert_eq!(me(desk).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    let kept = sign_in(4).await;
+    let account = peer.membership(&hub).await["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let banned = super::admin_post(&hub, &account, "ban", &json!({"reason": "spam"})).await;
+    assert_eq!(banned.status(), StatusCode::OK);
+    assert_eq!(
+        me(kept).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "a ban ends the account's sessions"
     );
 }
