@@ -169,7 +169,9 @@ impl Member {
     /// Joins the open community by signature (201 `active`).
     async fn join(&self) -> Result<(), String> {
         let body = json!({}).to_string().into_bytes();
-        let response = self.send(reqwest::Method::POST, "/api/v1/join", body).await?;
+        let response = self
+            .send(reqwest::Method::POST, "/api/v1/join", body)
+            .await?;
         match response.status().as_u16() {
             201 => Ok(()),
             status => Err(format!(
@@ -190,8 +192,14 @@ impl Member {
         while started.elapsed() < length {
             ticker.tick().await;
             let (method, path, body) = if n.is_multiple_of(PUBLISH_EVERY_READS) {
-                let msg = json!({"type": "update", "peerId": Ed25519PeerId::from(self.key.public()).to_string(), "content": format!("tick {n}")});
-                (reqwest::Method::POST, "/publish", msg.to_string().into_bytes())
+                let peer_id = Ed25519PeerId::from(self.key.public()).to_string();
+                let msg =
+                    json!({"type": "update", "peerId": peer_id, "content": format!("tick {n}")});
+                (
+                    reqwest::Method::POST,
+                    "/publish",
+                    msg.to_string().into_bytes(),
+                )
             } else {
                 (reqwest::Method::GET, "/api/v1/membership", Vec::new())
             };
