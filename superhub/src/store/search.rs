@@ -1,5 +1,10 @@
 //! Search over listed hubs (superhub.md §5.1): filters, the per-dialect text match and keyset
-//! paging in one query. The text match is the one place where the SQL differs by database.
+//! paging in one query. The text match is the one place where the SQL differs by database. The
+//! relevance order ranks a bounded candidate set ([`relevance`]).
+
+mod relevance;
+
+pub use relevance::RANKED_MATCHES;
 
 use shared::db::DbKind;
 
@@ -84,8 +89,8 @@ pub struct HubSearch {
     pub limit: u32,
 }
 
-/// A listed hub that matched, with its text rank (null without tokens or in another order than
-/// relevance).
+/// A listed hub that matched, with its text rank (null without tokens, in another order than
+/// relevance, or beyond the ranked candidates).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct SearchHit {
     /// The hub.
@@ -108,11 +113,26 @@ struct Sql {
 }
 
 impl Sql {
+    fn new() -> Self {
+        Self {
+            text: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
     /// Binds `value` and returns its placeholder.
     fn bind(&mut self, value: Bind) -> String {
         self.binds.push(value);
         format!("${}", self.binds.len())
     }
+}
+
+/// Whether each selective filter value is carried by fewer than [`RARE`] listed hubs: a rare one
+/// drives the search from its index, a common one is tested per hub along the order's index.
+struct Rarity {
+    tags: Vec<bool>,
+    region: bool,
+    language: bool,
 }
 
 impl Store {
@@ -121,11 +141,28 @@ impl Store {
     /// # Errors
     /// [`StoreError`].
     pub async fn search_hubs(&self, search: &HubSearch) -> Result<Vec<SearchHit>, StoreError> {
-        let mut rare = Vec::with_capacity(search.tags.len());
+        let mut rarity = Rarity {
+            tags: Vec::with_capacity(search.tags.len()),
+            region: false,
+            language: false,
+        };
         for tag in &search.tags {
-            rare.push(self.tag_is_rare(tag).await?);
+            rarity.tags.push(self.is_rare(RARE_TAG, tag).await?);
         }
-        let sql = build(self.kind(), search, &rare);
+        if let Some(region) = &search.region {
+            rarity.region = self.is_rare(RARE_REGION, region).await?;
+        }
+        if let Some(language) = &search.language {
+            rarity.language = self.is_rare(RARE_LANGUAGE, language).await?;
+        }
+        if search.sort == SearchSort::Relevance && !search.tokens.is_empty() {
+            return self.search_ranked(search, &rarity).await;
+        }
+        self.fetch(build(self.kind(), search, &rarity)).await
+    }
+
+    /// Runs `sql`.
+    async fn fetch(&self, sql: Sql) -> Result<Vec<SearchHit>, StoreError> {
         let mut query = sqlx::query_as::<_, SearchHit>(sqlx::AssertSqlSafe(sql.text));
         for bind in sql.binds {
             query = match bind {
@@ -136,30 +173,47 @@ impl Store {
         }
         Ok(query.fetch_all(self.pool()).await?)
     }
-}
 
-/// A tag carried by fewer hubs than this drives the search from `hub_tags`; a more common one is
-/// tested per hub while the search walks its order's index.
-const RARE_TAG: i64 = 2_000;
-
-impl Store {
-    /// Whether fewer than [`RARE_TAG`] hubs carry `tag` (counts at most that many index entries).
-    async fn tag_is_rare(&self, tag: &str) -> Result<bool, StoreError> {
-        let carried: i64 = sqlx::query_scalar(
-            "select cast(count(*) as bigint) from \
-             (select 1 from hub_tags where tag = $1 limit $2) c",
-        )
-        .bind(tag)
-        .bind(RARE_TAG)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(carried < RARE_TAG)
+    /// Whether fewer than [`RARE`] listed hubs (hubs for tags and languages, whose rows are not
+    /// filtered by state) carry `value`, counting at most that many index entries.
+    async fn is_rare(&self, count: &'static str, value: &str) -> Result<bool, StoreError> {
+        let carried: i64 = sqlx::query_scalar(count)
+            .bind(value)
+            .bind(RARE)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(carried < RARE)
     }
 }
 
-/// The text-match pieces of `kind`: (from clause, score expression, match condition, whether a
-/// lower score is better).
-fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> (String, String, String, bool) {
+/// A filter value carried by fewer hubs than this drives the search from its index (`hub_tags`,
+/// `hub_languages`, `hubs_search_region`); a more common one is tested per hub while the search
+/// walks its order's index.
+const RARE: i64 = 2_000;
+const RARE_TAG: &str = "select cast(count(*) as bigint) from \
+     (select 1 from hub_tags where tag = $1 limit $2) c";
+const RARE_LANGUAGE: &str = "select cast(count(*) as bigint) from \
+     (select 1 from hub_languages where language = $1 limit $2) c";
+const RARE_REGION: &str = "select cast(count(*) as bigint) from \
+     (select 1 from hubs where lower(region) = $1 and state = 'listed' and hidden_at is null \
+      limit $2) c";
+
+/// The per-dialect text match of `tokens`.
+struct TextMatch {
+    /// The from clause (`h` is the hub row).
+    from: String,
+    /// The match condition.
+    condition: String,
+    /// The index order in which matches come cheapest: the ranked candidates are the first
+    /// matches in this order.
+    preorder: &'static str,
+    /// What a candidate carries out of the match query (`rank_input`) ...
+    carried: &'static str,
+    /// ... and the rank computed from it over the candidate `k`.
+    rank: String,
+}
+
+fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> TextMatch {
     let last = tokens.len().saturating_sub(1);
     match kind {
         DbKind::Sqlite => {
@@ -170,12 +224,15 @@ fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> (String, String
                 .collect::<Vec<_>>()
                 .join(" ");
             let p = sql.bind(Bind::Text(phrase));
-            (
-                "hubs_fts join hubs h on h.id = hubs_fts.id".to_owned(),
-                "bm25(hubs_fts, 0, 4.0, 3.0, 2.0, 1.0)".to_owned(),
-                format!("hubs_fts match {p}"),
-                true,
-            )
+            TextMatch {
+                from: "hubs_fts join hubs h on h.id = hubs_fts.id".to_owned(),
+                condition: format!("hubs_fts match {p}"),
+                preorder: "hubs_fts.rowid",
+                // bm25 needs the FTS cursor, so it is computed while matching (only for the rows
+                // the limited match query returns).
+                carried: "bm25(hubs_fts, 0, 4.0, 3.0, 2.0, 1.0)",
+                rank: "k.rank_input".to_owned(),
+            }
         }
         DbKind::Postgres => {
             let terms = tokens
@@ -185,44 +242,28 @@ fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> (String, String
                 .collect::<Vec<_>>()
                 .join(" & ");
             let p = sql.bind(Bind::Text(terms));
-            (
-                "hubs h".to_owned(),
-                format!("cast(ts_rank(h.search, to_tsquery('simple', {p})) as double precision)"),
-                format!("h.search @@ to_tsquery('simple', {p})"),
-                false,
-            )
+            TextMatch {
+                from: "hubs h".to_owned(),
+                condition: format!("h.search @@ to_tsquery('simple', {p})"),
+                preorder: "h.id",
+                carried: "h.search",
+                rank: format!(
+                    "cast(ts_rank(k.rank_input, to_tsquery('simple', {p})) as double precision)"
+                ),
+            }
         }
     }
 }
 
-/// The page query of `search`; `rare[i]` says whether `search.tags[i]` is a rare tag.
-fn build(kind: DbKind, search: &HubSearch, rare: &[bool]) -> Sql {
-    let mut sql = Sql {
-        text: String::new(),
-        binds: Vec::new(),
-    };
+/// The filter conditions of `search` other than the text match (and the listed state).
+fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
     let mut conditions = vec![
         "h.state = 'listed'".to_owned(),
         "h.hidden_at is null".to_owned(),
     ];
-    let unranked = "cast(null as double precision)".to_owned();
-    let (from, score, lower_is_better) = if search.tokens.is_empty() {
-        ("hubs h".to_owned(), unranked, true)
-    } else {
-        let (from, score, matches, lower) = text_match(kind, &search.tokens, &mut sql);
-        conditions.push(matches);
-        // Only the relevance order needs the rank: another order leaves it null rather than
-        // compute it for every match before the page is cut.
-        let score = if search.sort == SearchSort::Relevance {
-            score
-        } else {
-            unranked
-        };
-        (from, score, lower)
-    };
-    // A rare tag's hubs are few: the planner looks them up and sorts them. A common tag is a
+    // A rare value's hubs are few: the planner looks them up and sorts them. A common value is a
     // per-hub test, so the search walks the order's index and stops at the page's end.
-    for (tag, &rare) in search.tags.iter().zip(rare) {
+    for (tag, &rare) in search.tags.iter().zip(&rarity.tags) {
         let p = sql.bind(Bind::Text(tag.clone()));
         conditions.push(if rare {
             format!("h.id in (select hub_id from hub_tags where tag = {p})")
@@ -231,12 +272,25 @@ fn build(kind: DbKind, search: &HubSearch, rare: &[bool]) -> Sql {
         });
     }
     if let Some(language) = &search.language {
-        let p = sql.bind(Bind::Text(format!("%\"{language}\"%")));
-        conditions.push(format!("h.languages like {p}"));
+        conditions.push(if rarity.language {
+            let p = sql.bind(Bind::Text(language.clone()));
+            format!("h.id in (select hub_id from hub_languages where language = {p})")
+        } else {
+            let p = sql.bind(Bind::Text(format!("%\"{language}\"%")));
+            format!("h.languages like {p}")
+        });
     }
     if let Some(region) = &search.region {
         let p = sql.bind(Bind::Text(region.clone()));
-        conditions.push(format!("h.region = {p}"));
+        // `lower(region)` is the spelling `hubs_search_region` serves; plain `region` is not.
+        conditions.push(if rarity.region {
+            format!(
+                "h.id in (select r.id from hubs r where lower(r.region) = {p} \
+                 and r.state = 'listed' and r.hidden_at is null)"
+            )
+        } else {
+            format!("h.region = {p}")
+        });
     }
     if let Some(access) = &search.access {
         let p = sql.bind(Bind::Text(access.clone()));
@@ -251,44 +305,57 @@ fn build(kind: DbKind, search: &HubSearch, rare: &[bool]) -> Sql {
             .join(", ");
         conditions.push(format!("h.join_mode in ({list})"));
     }
-    let (column, outer, direction) = match search.sort {
-        SearchSort::Relevance if !search.tokens.is_empty() => (
-            score.clone(),
-            "p.score",
-            if lower_is_better { "asc" } else { "desc" },
-        ),
-        SearchSort::Relevance | SearchSort::Members => {
-            ("h.member_count".to_owned(), "h.member_count", "desc")
-        }
-        SearchSort::Uptime => ("h.uptime_30d".to_owned(), "h.uptime_30d", "desc"),
-        SearchSort::Newest => ("h.first_listed_at".to_owned(), "h.first_listed_at", "desc"),
+    conditions
+}
+
+/// The page query of `search` in an order by a column (`members`, `uptime`, `newest`, and
+/// `relevance` without tokens): the text rank is not computed.
+fn build(kind: DbKind, search: &HubSearch, rarity: &Rarity) -> Sql {
+    let mut sql = Sql::new();
+    let mut from = "hubs h".to_owned();
+    let mut conditions = Vec::new();
+    if !search.tokens.is_empty() {
+        let text = text_match(kind, &search.tokens, &mut sql);
+        from = text.from;
+        conditions.push(text.condition);
+    }
+    conditions.extend(filters(search, rarity, &mut sql));
+    let column = match search.sort {
+        SearchSort::Relevance | SearchSort::Members => "h.member_count",
+        SearchSort::Uptime => "h.uptime_30d",
+        SearchSort::Newest => "h.first_listed_at",
     };
     if let Some((key, id)) = &search.after {
-        conditions.push(after(&mut sql, &column, direction, *key, id));
+        conditions.push(after(&mut sql, column, "h.id", "desc", *key, id));
     }
     let limit = sql.bind(Bind::Int(i64::from(search.limit)));
-    // Ordering by the alias computes the rank once per row.
-    let inner = if outer == "p.score" { "score" } else { &column };
     // The page's ids are found first and its rows read after: a row is wide (the envelope), and
-    // the filters, the order and the text rank need only indexed columns.
+    // the filters and the order need only indexed columns.
     sql.text = format!(
-        "select {LISTING_COLUMNS}, p.score as score from \
-         (select h.id as id, {score} as score from {from} where {} \
-          order by {inner} {direction} nulls last, h.id asc limit {limit}) p \
-         join hubs h on h.id = p.id order by {outer} {direction} nulls last, h.id asc",
+        "select {LISTING_COLUMNS}, cast(null as double precision) as score from \
+         (select h.id as id from {from} where {} \
+          order by {column} desc nulls last, h.id asc limit {limit}) p \
+         join hubs h on h.id = p.id order by {column} desc nulls last, h.id asc",
         conditions.join(" and ")
     );
     sql
 }
 
 /// The keyset condition "after (key, id)" for `column` ordered `direction` with nulls last.
-fn after(sql: &mut Sql, column: &str, direction: &str, key: SortKey, id: &str) -> String {
+fn after(
+    sql: &mut Sql,
+    column: &str,
+    id_column: &str,
+    direction: &str,
+    key: SortKey,
+    id: &str,
+) -> String {
     let i = sql.bind(Bind::Text(id.to_owned()));
     let k = match key {
-        SortKey::Null => return format!("({column} is null and h.id > {i})"),
+        SortKey::Null => return format!("({column} is null and {id_column} > {i})"),
         SortKey::Int(v) => sql.bind(Bind::Int(v)),
         SortKey::Float(v) => sql.bind(Bind::Float(v)),
     };
     let beyond = if direction == "asc" { ">" } else { "<" };
-    format!("({column} {beyond} {k} or ({column} = {k} and h.id > {i}) or {column} is null)")
+    format!("({column} {beyond} {k} or ({column} = {k} and {id_column} > {i}) or {column} is null)")
 }

@@ -6,4 +6,5 @@ mod http;
 mod probe;
 mod replicas;
 mod search;
+mod search_scale;
 mod store;
