@@ -297,25 +297,25 @@ async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> 
         .execute(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
-        for tag in &r.tags {
-            sqlx::query(
+        let value_rows = [
+            (
                 "insert into hub_tags (tag, hub_id) values ($1, $2) on conflict do nothing",
-            )
-            .bind(tag)
-            .bind(&r.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
-        }
-        for language in &r.languages {
-            sqlx::query(
+                &r.tags,
+            ),
+            (
                 "insert into hub_languages (language, hub_id) values ($1, $2) on conflict do nothing",
-            )
-            .bind(language)
-            .bind(&r.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
+                &r.languages,
+            ),
+        ];
+        for (insert, values) in value_rows {
+            for value in values {
+                sqlx::query(insert)
+                    .bind(value)
+                    .bind(&r.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
         }
         sqlx::query(
             "insert into slug_claims (slug, hub_id, claimed_at, witnessed_at, envelope, source, updated_at) \

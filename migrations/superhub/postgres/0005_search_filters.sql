@@ -1,8 +1,8 @@
 -- Search filters (superhub.md §5.1, §11) that few hubs match are looked up rather than tested per
 -- hub along an order's index (the store counts a value's hubs first, as for tags):
 -- * `hub_languages`: one row per (language, hub) of the hub's stored record, written in the same
---   transaction as the hub row like `hub_tags` (the backfill's JSON function is the one dialect
---   difference);
+--   transaction as the hub row like `hub_tags` (the backfill's JSON function differs by dialect,
+--   and SQLite also gets the covering index `hubs_search_match`; migrations/README.md);
 -- * `hubs_search_region` serves `lower(region) = <region>`, the spelling the store uses for a
 --   rare region only: a common region stays a per-hub test on the order's index (`region =`), which
 --   this index cannot serve. Regions are stored lower-case, so both spellings match the same hubs.
