@@ -282,12 +282,10 @@ fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
     }
     if let Some(region) = &search.region {
         let p = sql.bind(Bind::Text(region.clone()));
-        // `lower(region)` is the spelling `hubs_search_region` serves; plain `region` is not.
+        // `lower(region)` is the spelling `hubs_search_region` serves; plain `region` is not. (An
+        // `id in (select … from hubs …)` lookup lets Postgres probe it per hub of the order's index.)
         conditions.push(if rarity.region {
-            format!(
-                "h.id in (select r.id from hubs r where lower(r.region) = {p} \
-                 and r.state = 'listed' and r.hidden_at is null)"
-            )
+            format!("lower(h.region) = {p}")
         } else {
             format!("h.region = {p}")
         });
