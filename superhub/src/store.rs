@@ -23,7 +23,7 @@ pub use hubs::{
     PutRecord, PutTombstone, TombstoneRow, fts_rowid,
 };
 pub use probes::{DueProbe, ProbeReport, ProbeResult, ProbeRow, ProbeStatus, Recorded, Transition};
-pub use search::{HubSearch, RANKED_MATCHES, SearchHit, SearchSort, SortKey};
+pub use search::{HubSearch, SearchHit, SearchSort, SortKey};
 pub use shared::db::StoreError;
 pub use slug_claims::{Claim, HeldClaim, claim_key, release_claims, winner, witness_claim};
 

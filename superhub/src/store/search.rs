@@ -1,10 +1,5 @@
 //! Search over listed hubs (superhub.md §5.1): filters, the per-dialect text match and keyset
-//! paging in one query. The text match is the one place where the SQL differs by database. The
-//! relevance order ranks a bounded candidate set ([`relevance`]).
-
-mod relevance;
-
-pub use relevance::RANKED_MATCHES;
+//! paging in one query. The text match is the one place where the SQL differs by database.
 
 use shared::db::DbKind;
 
@@ -89,8 +84,8 @@ pub struct HubSearch {
     pub limit: u32,
 }
 
-/// A listed hub that matched, with its text rank (null without tokens, in another order than
-/// relevance, or beyond the ranked candidates).
+/// A listed hub that matched, with its text rank (null without tokens or in another order than
+/// relevance).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct SearchHit {
     /// The hub.
@@ -155,14 +150,7 @@ impl Store {
         if let Some(language) = &search.language {
             rarity.language = self.is_rare(RARE_LANGUAGE, language).await?;
         }
-        if search.sort == SearchSort::Relevance && !search.tokens.is_empty() {
-            return self.search_ranked(search, &rarity).await;
-        }
-        self.fetch(build(self.kind(), search, &rarity)).await
-    }
-
-    /// Runs `sql`.
-    async fn fetch(&self, sql: Sql) -> Result<Vec<SearchHit>, StoreError> {
+        let sql = build(self.kind(), search, &rarity);
         let mut query = sqlx::query_as::<_, SearchHit>(sqlx::AssertSqlSafe(sql.text));
         for bind in sql.binds {
             query = match bind {
@@ -204,13 +192,10 @@ struct TextMatch {
     from: String,
     /// The match condition.
     condition: String,
-    /// The index order in which matches come cheapest: the ranked candidates are the first
-    /// matches in this order.
-    preorder: &'static str,
-    /// What a candidate carries out of the match query (`rank_input`) ...
-    carried: &'static str,
-    /// ... and the rank computed from it over the candidate `k`.
-    rank: String,
+    /// The text rank of a match.
+    score: String,
+    /// Whether a lower rank is better (bm25) rather than a higher one (`ts_rank`).
+    lower_is_better: bool,
 }
 
 fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> TextMatch {
@@ -227,11 +212,8 @@ fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> TextMatch {
             TextMatch {
                 from: "hubs_fts join hubs h on h.id = hubs_fts.id".to_owned(),
                 condition: format!("hubs_fts match {p}"),
-                preorder: "hubs_fts.rowid",
-                // bm25 needs the FTS cursor, so it is computed while matching (only for the rows
-                // the limited match query returns).
-                carried: "bm25(hubs_fts, 0, 4.0, 3.0, 2.0, 1.0)",
-                rank: "k.rank_input".to_owned(),
+                score: "bm25(hubs_fts, 0, 4.0, 3.0, 2.0, 1.0)".to_owned(),
+                lower_is_better: true,
             }
         }
         DbKind::Postgres => {
@@ -245,11 +227,10 @@ fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> TextMatch {
             TextMatch {
                 from: "hubs h".to_owned(),
                 condition: format!("h.search @@ to_tsquery('simple', {p})"),
-                preorder: "h.id",
-                carried: "h.search",
-                rank: format!(
-                    "cast(ts_rank(k.rank_input, to_tsquery('simple', {p})) as double precision)"
+                score: format!(
+                    "cast(ts_rank(h.search, to_tsquery('simple', {p})) as double precision)"
                 ),
+                lower_is_better: false,
             }
         }
     }
@@ -306,54 +287,65 @@ fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
     conditions
 }
 
-/// The page query of `search` in an order by a column (`members`, `uptime`, `newest`, and
-/// `relevance` without tokens): the text rank is not computed.
+/// The page query of `search`: with tokens, `relevance` ranks every match; the other orders (and
+/// `relevance` without tokens) leave the text rank uncomputed.
 fn build(kind: DbKind, search: &HubSearch, rarity: &Rarity) -> Sql {
     let mut sql = Sql::new();
+    let unranked = "cast(null as double precision)".to_owned();
     let mut from = "hubs h".to_owned();
+    let mut score = unranked.clone();
+    let mut lower_is_better = true;
     let mut conditions = Vec::new();
     if !search.tokens.is_empty() {
         let text = text_match(kind, &search.tokens, &mut sql);
         from = text.from;
         conditions.push(text.condition);
+        // Only the relevance order needs the rank: another order leaves it null rather than
+        // compute it for every match before the page is cut.
+        if search.sort == SearchSort::Relevance {
+            score = text.score;
+            lower_is_better = text.lower_is_better;
+        }
     }
     conditions.extend(filters(search, rarity, &mut sql));
-    let column = match search.sort {
-        SearchSort::Relevance | SearchSort::Members => "h.member_count",
-        SearchSort::Uptime => "h.uptime_30d",
-        SearchSort::Newest => "h.first_listed_at",
+    let (column, outer, direction) = match search.sort {
+        SearchSort::Relevance if !search.tokens.is_empty() => (
+            score.clone(),
+            "p.score",
+            if lower_is_better { "asc" } else { "desc" },
+        ),
+        SearchSort::Relevance | SearchSort::Members => {
+            ("h.member_count".to_owned(), "h.member_count", "desc")
+        }
+        SearchSort::Uptime => ("h.uptime_30d".to_owned(), "h.uptime_30d", "desc"),
+        SearchSort::Newest => ("h.first_listed_at".to_owned(), "h.first_listed_at", "desc"),
     };
     if let Some((key, id)) = &search.after {
-        conditions.push(after(&mut sql, column, "h.id", "desc", *key, id));
+        conditions.push(after(&mut sql, &column, direction, *key, id));
     }
     let limit = sql.bind(Bind::Int(i64::from(search.limit)));
+    // Ordering by the alias computes the rank once per row.
+    let inner = if outer == "p.score" { "score" } else { &column };
     // The page's ids are found first and its rows read after: a row is wide (the envelope), and
-    // the filters and the order need only indexed columns.
+    // the filters, the order and the text rank need only indexed columns.
     sql.text = format!(
-        "select {LISTING_COLUMNS}, cast(null as double precision) as score from \
-         (select h.id as id from {from} where {} \
-          order by {column} desc nulls last, h.id asc limit {limit}) p \
-         join hubs h on h.id = p.id order by {column} desc nulls last, h.id asc",
+        "select {LISTING_COLUMNS}, p.score as score from \
+         (select h.id as id, {score} as score from {from} where {} \
+          order by {inner} {direction} nulls last, h.id asc limit {limit}) p \
+         join hubs h on h.id = p.id order by {outer} {direction} nulls last, h.id asc",
         conditions.join(" and ")
     );
     sql
 }
 
 /// The keyset condition "after (key, id)" for `column` ordered `direction` with nulls last.
-fn after(
-    sql: &mut Sql,
-    column: &str,
-    id_column: &str,
-    direction: &str,
-    key: SortKey,
-    id: &str,
-) -> String {
+fn after(sql: &mut Sql, column: &str, direction: &str, key: SortKey, id: &str) -> String {
     let i = sql.bind(Bind::Text(id.to_owned()));
     let k = match key {
-        SortKey::Null => return format!("({column} is null and {id_column} > {i})"),
+        SortKey::Null => return format!("({column} is null and h.id > {i})"),
         SortKey::Int(v) => sql.bind(Bind::Int(v)),
         SortKey::Float(v) => sql.bind(Bind::Float(v)),
     };
     let beyond = if direction == "asc" { ">" } else { "<" };
-    format!("({column} {beyond} {k} or ({column} = {k} and {id_column} > {i}) or {column} is null)")
+    format!("({column} {beyond} {k} or ({column} = {k} and h.id > {i}) or {column} is null)")
 }
