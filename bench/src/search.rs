@@ -10,8 +10,10 @@
 //! skip the 50 most frequent (stop words, in most descriptions) and follow the same distribution
 //! over the rest. The mix: one word, two words of one hub's name, a prefix (a word without its
 //! last letter), filters only (each order), two tags (AND), text with filters, and paging five
-//! pages deep through cursors. One client sends the queries one after
-//! another; each request's latency counts.
+//! pages deep through cursors. Regions and languages in queries follow the records' distribution
+//! (popular values are asked for more), and one region or language query in `ABSENT` asks for a
+//! value no hub lists (an empty result). One client sends the queries one after
+//! another; each request's latency counts; per-class p50/p95 are printed too.
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +47,10 @@ const HEAD: usize = 50;
 const REGIONS: [&str; 8] = ["nl", "de", "us", "fr", "jp", "br", "in", "gb"];
 const LANGUAGES: [&str; 8] = ["en", "nl", "de", "fr", "ja", "pt-br", "hi", "es"];
 const JOIN_MODES: [&str; 4] = ["open", "email", "invite", "application"];
+/// A valid region and language that no hub lists: one filter query in `ABSENT` asks for it.
+const ABSENT_REGION: &str = "is";
+const ABSENT_LANGUAGE: &str = "fi";
+const ABSENT: usize = 10;
 
 pub(crate) async fn run() -> Result<(), String> {
     let records = std::env::var("GOOP_BENCH_SEARCH_RECORDS")
@@ -119,7 +125,9 @@ impl Rng {
     /// A rank in `0..n`, log-uniform: rank r is drawn with probability about 1/(r+1) (Zipf, s = 1).
     fn zipf(&mut self, n: usize) -> usize {
         let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
+        (((n + 1) as f64).powf(u) as usize)
+            .saturating_sub(1)
+            .min(n - 1)
     }
 }
 
@@ -234,7 +242,7 @@ macro_rules! json {
 }
 
 /// Writes the rows `put_record` writes for new hubs (`hubs`, `hubs_fts` under
-/// [`superhub::store::fts_rowid`], `hub_tags`, `slug_claims`) in one transaction.
+/// [`superhub::store::fts_rowid`], `hub_tags`, `hub_languages`, `slug_claims`) in one transaction.
 async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> Result<(), String> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url)
@@ -290,15 +298,25 @@ async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> 
         .execute(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
-        for tag in &r.tags {
-            sqlx::query(
+        let value_rows = [
+            (
                 "insert into hub_tags (tag, hub_id) values ($1, $2) on conflict do nothing",
-            )
-            .bind(tag)
-            .bind(&r.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
+                &r.tags,
+            ),
+            (
+                "insert into hub_languages (language, hub_id) values ($1, $2) on conflict do nothing",
+                &r.languages,
+            ),
+        ];
+        for (insert, values) in value_rows {
+            for value in values {
+                sqlx::query(insert)
+                    .bind(value)
+                    .bind(&r.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
         }
         sqlx::query(
             "insert into slug_claims (slug, hub_id, claimed_at, witnessed_at, envelope, source, updated_at) \
@@ -370,14 +388,20 @@ fn next_query(rng: &mut Rng, words: &[String], corpus: &Corpus) -> (&'static str
             ("filters", q, 1)
         }
         12 => {
-            let q = format!("region={}&sort=uptime", REGIONS[rng.below(REGIONS.len())]);
-            ("filters", q, 1)
+            let region = if rng.below(ABSENT) == 0 {
+                ABSENT_REGION
+            } else {
+                REGIONS[rng.zipf(REGIONS.len())]
+            };
+            ("filters", format!("region={region}&sort=uptime"), 1)
         }
         13 => {
-            let q = format!(
-                "language={}&join_mode=open&join_mode=email&sort=newest",
-                LANGUAGES[rng.below(LANGUAGES.len())]
-            );
+            let language = if rng.below(ABSENT) == 0 {
+                ABSENT_LANGUAGE
+            } else {
+                LANGUAGES[rng.zipf(LANGUAGES.len())]
+            };
+            let q = format!("language={language}&join_mode=open&join_mode=email&sort=newest");
             ("filters", q, 1)
         }
         14 => {

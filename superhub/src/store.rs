@@ -3,6 +3,7 @@
 
 mod changes;
 mod federation_peers;
+mod hub_languages;
 mod hub_tags;
 mod hubs;
 mod probes;

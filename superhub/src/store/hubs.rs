@@ -257,6 +257,7 @@ impl Store {
             index_for_search(&mut *conn, record).await?;
         }
         super::hub_tags::index_tags(&mut *conn, record).await?;
+        super::hub_languages::index_languages(&mut *conn, record).await?;
         append_change(&mut *conn, ChangeKind::HubRecord, &record.id, now_ms).await?;
         let claim = Claim {
             slug: &record.slug,

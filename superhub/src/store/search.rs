@@ -108,11 +108,26 @@ struct Sql {
 }
 
 impl Sql {
+    fn new() -> Self {
+        Self {
+            text: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
     /// Binds `value` and returns its placeholder.
     fn bind(&mut self, value: Bind) -> String {
         self.binds.push(value);
         format!("${}", self.binds.len())
     }
+}
+
+/// Whether each selective filter value is carried by fewer than [`RARE`] listed hubs: a rare one
+/// drives the search from its index, a common one is tested per hub along the order's index.
+struct Rarity {
+    tags: Vec<bool>,
+    region: bool,
+    language: bool,
 }
 
 impl Store {
@@ -121,11 +136,21 @@ impl Store {
     /// # Errors
     /// [`StoreError`].
     pub async fn search_hubs(&self, search: &HubSearch) -> Result<Vec<SearchHit>, StoreError> {
-        let mut rare = Vec::with_capacity(search.tags.len());
+        let mut rarity = Rarity {
+            tags: Vec::with_capacity(search.tags.len()),
+            region: false,
+            language: false,
+        };
         for tag in &search.tags {
-            rare.push(self.tag_is_rare(tag).await?);
+            rarity.tags.push(self.is_rare(RARE_TAG, tag).await?);
         }
-        let sql = build(self.kind(), search, &rare);
+        if let Some(region) = &search.region {
+            rarity.region = self.is_rare(RARE_REGION, region).await?;
+        }
+        if let Some(language) = &search.language {
+            rarity.language = self.is_rare(RARE_LANGUAGE, language).await?;
+        }
+        let sql = build(self.kind(), search, &rarity);
         let mut query = sqlx::query_as::<_, SearchHit>(sqlx::AssertSqlSafe(sql.text));
         for bind in sql.binds {
             query = match bind {
@@ -136,30 +161,44 @@ impl Store {
         }
         Ok(query.fetch_all(self.pool()).await?)
     }
-}
 
-/// A tag carried by fewer hubs than this drives the search from `hub_tags`; a more common one is
-/// tested per hub while the search walks its order's index.
-const RARE_TAG: i64 = 2_000;
-
-impl Store {
-    /// Whether fewer than [`RARE_TAG`] hubs carry `tag` (counts at most that many index entries).
-    async fn tag_is_rare(&self, tag: &str) -> Result<bool, StoreError> {
-        let carried: i64 = sqlx::query_scalar(
-            "select cast(count(*) as bigint) from \
-             (select 1 from hub_tags where tag = $1 limit $2) c",
-        )
-        .bind(tag)
-        .bind(RARE_TAG)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(carried < RARE_TAG)
+    /// Whether fewer than [`RARE`] listed hubs (hubs for tags and languages, whose rows are not
+    /// filtered by state) carry `value`, counting at most that many index entries.
+    async fn is_rare(&self, count: &'static str, value: &str) -> Result<bool, StoreError> {
+        let carried: i64 = sqlx::query_scalar(count)
+            .bind(value)
+            .bind(RARE)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(carried < RARE)
     }
 }
 
-/// The text-match pieces of `kind`: (from clause, score expression, match condition, whether a
-/// lower score is better).
-fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> (String, String, String, bool) {
+/// A filter value carried by fewer hubs than this drives the search from its index (`hub_tags`,
+/// `hub_languages`, `hubs_search_region`); a more common one is tested per hub while the search
+/// walks its order's index.
+const RARE: i64 = 2_000;
+const RARE_TAG: &str = "select cast(count(*) as bigint) from \
+     (select 1 from hub_tags where tag = $1 limit $2) c";
+const RARE_LANGUAGE: &str = "select cast(count(*) as bigint) from \
+     (select 1 from hub_languages where language = $1 limit $2) c";
+const RARE_REGION: &str = "select cast(count(*) as bigint) from \
+     (select 1 from hubs where lower(region) = $1 and state = 'listed' and hidden_at is null \
+      limit $2) c";
+
+/// The per-dialect text match of `tokens`.
+struct TextMatch {
+    /// The from clause (`h` is the hub row).
+    from: String,
+    /// The match condition.
+    condition: String,
+    /// The text rank of a match.
+    score: String,
+    /// Whether a lower rank is better (bm25) rather than a higher one (`ts_rank`).
+    lower_is_better: bool,
+}
+
+fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> TextMatch {
     let last = tokens.len().saturating_sub(1);
     match kind {
         DbKind::Sqlite => {
@@ -170,12 +209,12 @@ fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> (String, String
                 .collect::<Vec<_>>()
                 .join(" ");
             let p = sql.bind(Bind::Text(phrase));
-            (
-                "hubs_fts join hubs h on h.id = hubs_fts.id".to_owned(),
-                "bm25(hubs_fts, 0, 4.0, 3.0, 2.0, 1.0)".to_owned(),
-                format!("hubs_fts match {p}"),
-                true,
-            )
+            TextMatch {
+                from: "hubs_fts join hubs h on h.id = hubs_fts.id".to_owned(),
+                condition: format!("hubs_fts match {p}"),
+                score: "bm25(hubs_fts, 0, 4.0, 3.0, 2.0, 1.0)".to_owned(),
+                lower_is_better: true,
+            }
         }
         DbKind::Postgres => {
             let terms = tokens
@@ -185,44 +224,27 @@ fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> (String, String
                 .collect::<Vec<_>>()
                 .join(" & ");
             let p = sql.bind(Bind::Text(terms));
-            (
-                "hubs h".to_owned(),
-                format!("cast(ts_rank(h.search, to_tsquery('simple', {p})) as double precision)"),
-                format!("h.search @@ to_tsquery('simple', {p})"),
-                false,
-            )
+            TextMatch {
+                from: "hubs h".to_owned(),
+                condition: format!("h.search @@ to_tsquery('simple', {p})"),
+                score: format!(
+                    "cast(ts_rank(h.search, to_tsquery('simple', {p})) as double precision)"
+                ),
+                lower_is_better: false,
+            }
         }
     }
 }
 
-/// The page query of `search`; `rare[i]` says whether `search.tags[i]` is a rare tag.
-fn build(kind: DbKind, search: &HubSearch, rare: &[bool]) -> Sql {
-    let mut sql = Sql {
-        text: String::new(),
-        binds: Vec::new(),
-    };
+/// The filter conditions of `search` other than the text match (and the listed state).
+fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
     let mut conditions = vec![
         "h.state = 'listed'".to_owned(),
         "h.hidden_at is null".to_owned(),
     ];
-    let unranked = "cast(null as double precision)".to_owned();
-    let (from, score, lower_is_better) = if search.tokens.is_empty() {
-        ("hubs h".to_owned(), unranked, true)
-    } else {
-        let (from, score, matches, lower) = text_match(kind, &search.tokens, &mut sql);
-        conditions.push(matches);
-        // Only the relevance order needs the rank: another order leaves it null rather than
-        // compute it for every match before the page is cut.
-        let score = if search.sort == SearchSort::Relevance {
-            score
-        } else {
-            unranked
-        };
-        (from, score, lower)
-    };
-    // A rare tag's hubs are few: the planner looks them up and sorts them. A common tag is a
+    // A rare value's hubs are few: the planner looks them up and sorts them. A common value is a
     // per-hub test, so the search walks the order's index and stops at the page's end.
-    for (tag, &rare) in search.tags.iter().zip(rare) {
+    for (tag, &rare) in search.tags.iter().zip(&rarity.tags) {
         let p = sql.bind(Bind::Text(tag.clone()));
         conditions.push(if rare {
             format!("h.id in (select hub_id from hub_tags where tag = {p})")
@@ -231,12 +253,23 @@ fn build(kind: DbKind, search: &HubSearch, rare: &[bool]) -> Sql {
         });
     }
     if let Some(language) = &search.language {
-        let p = sql.bind(Bind::Text(format!("%\"{language}\"%")));
-        conditions.push(format!("h.languages like {p}"));
+        conditions.push(if rarity.language {
+            let p = sql.bind(Bind::Text(language.clone()));
+            format!("h.id in (select hub_id from hub_languages where language = {p})")
+        } else {
+            let p = sql.bind(Bind::Text(format!("%\"{language}\"%")));
+            format!("h.languages like {p}")
+        });
     }
     if let Some(region) = &search.region {
         let p = sql.bind(Bind::Text(region.clone()));
-        conditions.push(format!("h.region = {p}"));
+        // `lower(region)` is the spelling `hubs_search_region` serves; plain `region` is not. (An
+        // `id in (select … from hubs …)` lookup lets Postgres probe it per hub of the order's index.)
+        conditions.push(if rarity.region {
+            format!("lower(h.region) = {p}")
+        } else {
+            format!("h.region = {p}")
+        });
     }
     if let Some(access) = &search.access {
         let p = sql.bind(Bind::Text(access.clone()));
@@ -251,6 +284,30 @@ fn build(kind: DbKind, search: &HubSearch, rare: &[bool]) -> Sql {
             .join(", ");
         conditions.push(format!("h.join_mode in ({list})"));
     }
+    conditions
+}
+
+/// The page query of `search`: with tokens, `relevance` ranks every match; the other orders (and
+/// `relevance` without tokens) leave the text rank uncomputed.
+fn build(kind: DbKind, search: &HubSearch, rarity: &Rarity) -> Sql {
+    let mut sql = Sql::new();
+    let unranked = "cast(null as double precision)".to_owned();
+    let mut from = "hubs h".to_owned();
+    let mut score = unranked.clone();
+    let mut lower_is_better = true;
+    let mut conditions = Vec::new();
+    if !search.tokens.is_empty() {
+        let text = text_match(kind, &search.tokens, &mut sql);
+        from = text.from;
+        conditions.push(text.condition);
+        // Only the relevance order needs the rank: another order leaves it null rather than
+        // compute it for every match before the page is cut.
+        if search.sort == SearchSort::Relevance {
+            score = text.score;
+            lower_is_better = text.lower_is_better;
+        }
+    }
+    conditions.extend(filters(search, rarity, &mut sql));
     let (column, outer, direction) = match search.sort {
         SearchSort::Relevance if !search.tokens.is_empty() => (
             score.clone(),

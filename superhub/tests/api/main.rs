@@ -7,4 +7,5 @@ mod http_limits;
 mod probe;
 mod replicas;
 mod search;
+mod search_scale;
 mod store;

@@ -14,21 +14,21 @@ use testkit::{TestDb, TestSuperhub, each_backend};
 
 /// A hub to list: its profile and the measured values set after storing it.
 #[derive(Clone)]
-struct Hub {
-    name: &'static str,
-    slug: &'static str,
-    description: &'static str,
-    tags: &'static [&'static str],
-    languages: &'static [&'static str],
-    region: &'static str,
-    join_mode: &'static str,
-    access: &'static str,
-    members: Option<i64>,
-    uptime: Option<f64>,
-    listed_at: Option<i64>,
+pub(crate) struct Hub {
+    pub(crate) name: &'static str,
+    pub(crate) slug: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) tags: &'static [&'static str],
+    pub(crate) languages: &'static [&'static str],
+    pub(crate) region: &'static str,
+    pub(crate) join_mode: &'static str,
+    pub(crate) access: &'static str,
+    pub(crate) members: Option<i64>,
+    pub(crate) uptime: Option<f64>,
+    pub(crate) listed_at: Option<i64>,
 }
 
-const BASE: Hub = Hub {
+pub(crate) const BASE: Hub = Hub {
     name: "Plain hub",
     slug: "plain",
     description: "",
@@ -43,15 +43,15 @@ const BASE: Hub = Hub {
 };
 
 /// A super hub with a generous search bucket, and direct access to its database.
-struct Directory {
+pub(crate) struct Directory {
     superhub: TestSuperhub,
-    store: Store,
+    pub(crate) store: Store,
     pool: sqlx::AnyPool,
     _dir: tempfile::TempDir,
 }
 
 impl Directory {
-    async fn start(db: &TestDb) -> Self {
+    pub(crate) async fn start(db: &TestDb) -> Self {
         let superhub = TestSuperhub::spawn_with(db, |config| {
             config.rate_limits.search_ip = RateLimit::new(10_000, 0.001);
         })
@@ -72,7 +72,7 @@ impl Directory {
 
     /// Stores `hub` through the store's write path, then lists it with its measured values
     /// (probing is not what these tests are about). Returns its id.
-    async fn list(&self, hub: &Hub) -> String {
+    pub(crate) async fn list(&self, hub: &Hub) -> String {
         let key = Keypair::generate();
         let now = unix_ms();
         let mut record = hub_record(&key, "https://hub.example.org", now);
@@ -126,7 +126,7 @@ impl Directory {
         record.id
     }
 
-    async fn set(&self, sql: &'static str, id: &str) {
+    pub(crate) async fn set(&self, sql: &'static str, id: &str) {
         sqlx::query(sql).bind(id).execute(&self.pool).await.unwrap();
     }
 
@@ -142,13 +142,13 @@ impl Directory {
             .unwrap();
     }
 
-    async fn get(&self, query: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, query: &str) -> (u16, Value) {
         let response = self.superhub.get(&format!("/api/v1/hubs?{query}")).await;
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
     /// The names found by `query` (one page), in order.
-    async fn names(&self, query: &str) -> Vec<String> {
+    pub(crate) async fn names(&self, query: &str) -> Vec<String> {
         let (status, body) = self.get(query).await;
         assert_eq!(status, 200, "{query}: {body}");
         body["items"]
@@ -160,7 +160,7 @@ impl Directory {
     }
 
     /// Every id found by following `next` from `query`, in order.
-    async fn all_pages(&self, query: &str) -> Vec<String> {
+    pub(crate) async fn all_pages(&self, query: &str) -> Vec<String> {
         let mut ids = Vec::new();
         let mut next: Option<String> = None;
         for _ in 0..100 {
@@ -186,7 +186,7 @@ impl Directory {
     }
 }
 
-fn sorted(mut names: Vec<String>) -> Vec<String> {
+pub(crate) fn sorted(mut names: Vec<String>) -> Vec<String> {
     names.sort();
     names
 }

@@ -138,6 +138,7 @@ async fn delete_hub(conn: &mut AnyConnection, kind: DbKind, id: &str) -> Result<
     .execute(&mut *conn)
     .await?;
     crate::store::hub_tags::unindex_tags(&mut *conn, id).await?;
+    crate::store::hub_languages::unindex_languages(&mut *conn, id).await?;
     for sql in [
         "delete from slug_claims where hub_id = $1",
         "delete from probes where hub_id = $1",
