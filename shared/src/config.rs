@@ -94,6 +94,10 @@ pub struct HttpConfig {
     pub max_tcp_connections: usize,
     /// Open TCP connections per client address (IPv6 by /64); trusted proxies are exempt.
     pub max_tcp_connections_per_ip: usize,
+    /// Time a write to a connection may make no progress (the client reads nothing); then the
+    /// connection is closed.
+    #[serde(rename = "write_timeout_secs", with = "secs")]
+    pub write_timeout: std::time::Duration,
 }
 
 impl HttpConfig {
@@ -109,6 +113,7 @@ impl HttpConfig {
             body_read_timeout: std::time::Duration::from_secs(15),
             max_tcp_connections: 16_384,
             max_tcp_connections_per_ip: 256,
+            write_timeout: std::time::Duration::from_secs(30),
         }
     }
 
@@ -181,6 +186,7 @@ impl HttpConfig {
                 "http.max_tcp_connections_per_ip",
                 self.max_tcp_connections_per_ip as u64,
             ),
+            ("http.write_timeout_secs", self.write_timeout.as_secs()),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(LoadConfigError::rule(key, "must be at least 1"));
@@ -723,6 +729,13 @@ mod tests {
     }
 
     #[test]
+    fn write_timeout_beyond_ten_years_is_refused_naming_key() {
+        let err = load(None, &[("T_HTTP__WRITE_TIMEOUT_SECS", "315360001")]).unwrap_err();
+
+        assert!(err.to_string().contains("write_timeout_secs"), "{err}");
+    }
+
+    #[test]
     fn external_url_replaces_unspecified_ip_when_empty() {
         let http = HttpConfig::on_port(8787);
 
@@ -744,12 +757,18 @@ mod tests {
         http.max_header_bytes = 16_384;
         http.max_tcp_connections_per_ip = 0;
         let zero = http.validate();
+        http.max_tcp_connections_per_ip = 1;
+        http.write_timeout = std::time::Duration::ZERO;
+        let no_write_time = http.validate();
 
         assert!(
             matches!(small, Err(LoadConfigError::Rule { key, .. }) if key == "http.max_header_bytes")
         );
         assert!(
             matches!(zero, Err(LoadConfigError::Rule { key, .. }) if key == "http.max_tcp_connections_per_ip")
+        );
+        assert!(
+            matches!(no_write_time, Err(LoadConfigError::Rule { key, .. }) if key == "http.write_timeout_secs")
         );
     }
 

@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //! - `tasks`: [`Tasks`], [`TaskError`].
-//! - `serve`: [`serve_http`] (header limits, TCP connection caps).
+//! - `serve`: [`serve_http`] (header limits, TCP connection caps, write stall deadline).
 //! - `guard`: the `general_ip` budget, in-flight cap and body deadline [`finish_router`] adds;
 //!   [`client_ip_of`].
 //! - `http`: [`serve_metrics`], [`HttpMetrics`], [`finish_router`], error bodies.

@@ -1,9 +1,11 @@
 //! Serving the HTTP listener (hub.md §13.1, superhub.md §10): HTTP/1.1 with a header read
 //! deadline and a header size limit, `TCP_NODELAY`, WebSocket upgrades, `ConnectInfo`, graceful
-//! shutdown, and a cap on open TCP connections in total and per client address, enforced at
-//! accept: a connection over the cap is closed at once, never held.
+//! shutdown, a cap on open TCP connections in total and per client address, enforced at
+//! accept (a connection over the cap is closed at once, never held), and a write stall deadline
+//! that closes a connection whose client stopped reading.
 
 use std::collections::HashMap;
+use std::future::Future as _;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -15,6 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service as _;
@@ -27,7 +30,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves `app` on `listener` until `token` is cancelled, within the limits of `http`
 /// (`header_read_timeout_secs`, `max_header_bytes`, `max_tcp_connections`,
-/// `max_tcp_connections_per_ip`). `TCP_NODELAY` is set on every connection: presence frames are
+/// `max_tcp_connections_per_ip`, `write_timeout_secs`). `TCP_NODELAY` is set on every connection: presence frames are
 /// small, and Nagle's algorithm would hold one back behind an unacknowledged ping for a
 /// delayed-ACK period. On cancellation it stops accepting, lets each connection finish its
 /// request in flight and waits for them.
@@ -74,9 +77,10 @@ pub async fn serve_http(
         let service = TowerToHyperService::new(service);
         let builder = builder.clone();
         let token = token.clone();
+        let write_timeout = http.write_timeout;
         connections.spawn(async move {
             // The slot travels with the socket, also into an upgraded WebSocket.
-            let io = TokioIo::new(Slotted { tcp, _slot: slot });
+            let io = TokioIo::new(Slotted::new(tcp, slot, write_timeout));
             let conn = builder.serve_connection(io, service).with_upgrades();
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
@@ -185,11 +189,53 @@ impl Drop for ConnectionSlot {
     }
 }
 
-/// A TCP stream holding its connection slot for as long as the socket lives.
+/// A TCP stream holding its connection slot for as long as the socket lives, with a write stall
+/// deadline: once writes have returned `Pending` without a byte written for `write_timeout`, the
+/// next poll fails with [`io::ErrorKind::TimedOut`], so hyper (or the WebSocket over the upgraded
+/// connection) closes the socket and frees the slot. A client that stops reading would otherwise
+/// hold both forever, since hyper polls nothing else while a write is pending.
 #[derive(Debug)]
 struct Slotted {
     tcp: TcpStream,
     _slot: ConnectionSlot,
+    write_timeout: Duration,
+    /// Fires `write_timeout` after the first `Pending` write since the last progress.
+    stall: Pin<Box<Sleep>>,
+    /// Whether a write is pending and `stall` runs.
+    stalled: bool,
+}
+
+impl Slotted {
+    fn new(tcp: TcpStream, slot: ConnectionSlot, write_timeout: Duration) -> Self {
+        Self {
+            tcp,
+            _slot: slot,
+            write_timeout,
+            stall: Box::pin(tokio::time::sleep(write_timeout)),
+            stalled: false,
+        }
+    }
+
+    /// Passes a finished write through (progress, the deadline stops); a pending one starts the
+    /// deadline or fails once it has passed.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = false;
+            return poll;
+        }
+        if !self.stalled {
+            self.stalled = true;
+            let deadline = tokio::time::Instant::now() + self.write_timeout;
+            self.stall.as_mut().reset(deadline);
+        }
+        match self.stall.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing within http.write_timeout_secs",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl AsyncRead for Slotted {
@@ -208,7 +254,8 @@ impl AsyncWrite for Slotted {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.watch(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -216,7 +263,8 @@ impl AsyncWrite for Slotted {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -224,7 +272,8 @@ impl AsyncWrite for Slotted {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        let poll = Pin::new(&mut self.tcp).poll_flush(cx);
+        self.watch(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -259,6 +308,31 @@ mod tests {
         assert!(second.is_some());
         assert!(third.is_none());
         assert!(after_drop.is_some());
+    }
+
+    #[tokio::test]
+    async fn writes_a_client_never_reads_fail_with_timed_out_after_the_write_timeout() {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (tcp, remote) = listener.accept().await.unwrap();
+        let slot = gate(1, 1).admit(remote.ip()).unwrap();
+        let mut slotted = Slotted::new(tcp, slot, Duration::from_millis(200));
+        let chunk = vec![0u8; 64 * 1024];
+
+        let written = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Err(e) = slotted.write_all(&chunk).await {
+                    return e;
+                }
+            }
+        })
+        .await
+        .expect("the write fails in time");
+
+        assert_eq!(written.kind(), io::ErrorKind::TimedOut);
     }
 
     #[test]
