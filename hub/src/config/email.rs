@@ -118,7 +118,8 @@ const LOCAL_SUFFIXES: [&str; 6] = [
 ];
 
 /// Whether `url` names a host others can reach: not loopback, private, link-local or unique
-/// local, and not a local-only name. `""` (the URL derived from the bind address) and anything
+/// local, and not a local-only name (a single label such as a compose service `hub`, `localhost`, or a
+/// name under [`LOCAL_SUFFIXES`]). `""` (the URL derived from the bind address) and anything
 /// that does not parse are not public.
 pub(crate) fn is_public_url(url: &str) -> bool {
     let Some(host) = reqwest::Url::parse(url)
@@ -150,7 +151,8 @@ pub(crate) fn is_public_url(url: &str) -> bool {
                 || (first & 0xffc0) == 0xfe80
                 || mapped.is_some_and(|v4| !is_public_url(&format!("http://{v4}/"))))
         }
-        Err(_) => host != "localhost" && !LOCAL_SUFFIXES.iter().any(|s| host.ends_with(s)),
+        // A single label (`localhost`, a compose service `hub`) never resolves on the internet.
+        Err(_) => host.contains('.') && !LOCAL_SUFFIXES.iter().any(|s| host.ends_with(s)),
     }
 }
 
@@ -173,6 +175,7 @@ mod tests {
             "not a url",
             "http://localhost:8787",
             "http://LOCALHOST.:8787",
+            "http://hub:8787",
             "http://hub.localhost",
             "http://box.local",
             "http://hub.home.arpa",
