@@ -191,10 +191,11 @@ impl Server {
             ),
         );
         let http = state.config.http.clone();
+        let http_metrics = metrics.http.clone();
         let app = crate::routes::router(state, metrics.http.clone());
         let http_token = token.child_token();
         tasks.spawn("http", async move {
-            shared::server::serve_http(http_listener, app, &http, http_token).await
+            shared::server::serve_http(http_listener, app, &http, http_metrics, http_token).await
         });
         if let Some(listener) = metrics_listener {
             tasks.spawn(

@@ -142,10 +142,11 @@ impl Server {
             metrics.federation.set_changes_head(head);
         }
         let http = state.config.http.clone();
+        let http_metrics = metrics.http.clone();
         let app = crate::http::router(state, metrics.http.clone());
         let http_token = token.child_token();
         tasks.spawn("http", async move {
-            shared::server::serve_http(http_listener, app, &http, http_token).await
+            shared::server::serve_http(http_listener, app, &http, http_metrics, http_token).await
         });
         if let Some(listener) = metrics_listener {
             tasks.spawn(

@@ -89,6 +89,12 @@ async fn connections_beyond_the_per_ip_cap_are_closed_at_once() {
         .await;
 
     assert_eq!(read_until_closed(&mut fourth).await.as_deref(), Some(""));
+    assert!(
+        hub.metrics()
+            .await
+            .contains("hub_http_connections_refused_total{reason=\"per_ip\"} 1"),
+        "the refused connection is counted"
+    );
     drop(held.pop());
     eventually(DEADLINE, "a freed slot admits a connection", || async {
         hub.client

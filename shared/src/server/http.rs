@@ -91,15 +91,23 @@ struct RouteLabels {
 
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
-/// `<prefix>_http_requests_total` and `<prefix>_http_request_duration_seconds`.
+/// Labels of the refused-connection counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    reason: &'static str,
+}
+
+/// `<prefix>_http_requests_total`, `<prefix>_http_request_duration_seconds` and
+/// `<prefix>_http_connections_refused_total`.
 #[derive(Debug, Clone)]
 pub struct HttpMetrics {
     requests: Family<RequestLabels, Counter>,
     duration: HistogramFamily,
+    refused: Family<RefusedLabels, Counter>,
 }
 
 impl HttpMetrics {
-    /// Registers both metrics under `prefix` (`hub` or `superhub`).
+    /// Registers the metrics under `prefix` (`hub` or `superhub`).
     pub fn register(registry: &mut Registry, prefix: &str) -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
         let duration: HistogramFamily = Family::new_with_constructor(|| {
@@ -116,7 +124,27 @@ impl HttpMetrics {
             "HTTP handling time by method and route (streams: time to first byte)",
             duration.clone(),
         );
-        Self { requests, duration }
+        let refused = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            format!("{prefix}_http_connections_refused"),
+            "TCP connections closed at accept by http.max_tcp_connections (total) or \
+             http.max_tcp_connections_per_ip (per_ip)",
+            refused.clone(),
+        );
+        Self {
+            requests,
+            duration,
+            refused,
+        }
+    }
+
+    /// Counts a connection closed at accept by `cap`.
+    pub(crate) fn refused_connection(&self, cap: super::serve::ConnectionCap) {
+        self.refused
+            .get_or_create(&RefusedLabels {
+                reason: cap.as_str(),
+            })
+            .inc();
     }
 
     /// Middleware recording every request; use with `axum::middleware::from_fn_with_state`.

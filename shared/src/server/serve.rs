@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service as _;
 
+use super::HttpMetrics;
 use crate::config::HttpConfig;
 use crate::rate_limit::ip_key;
 
@@ -42,6 +43,7 @@ pub async fn serve_http(
     listener: TcpListener,
     app: axum::Router,
     http: &HttpConfig,
+    metrics: HttpMetrics,
     token: CancellationToken,
 ) -> io::Result<()> {
     let gate = Arc::new(ConnectionGate::new(http));
@@ -68,9 +70,13 @@ pub async fn serve_http(
                 }
             }
         };
-        // Over the cap: dropping the stream closes it before a byte is read.
-        let Some(slot) = gate.admit(remote.ip()) else {
-            continue;
+        // Over a cap: dropping the stream closes it before a byte is read.
+        let slot = match gate.admit(remote.ip()) {
+            Ok(slot) => slot,
+            Err(cap) => {
+                metrics.refused_connection(cap);
+                continue;
+            }
         };
         let _ = tcp.set_nodelay(true);
         let Ok(service) = make_service.call(remote).await;
@@ -144,25 +150,44 @@ impl ConnectionGate {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A slot for a connection from `ip`, or `None` when a cap is reached.
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionSlot> {
+    /// A slot for a connection from `ip`, or the cap that is reached.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, ConnectionCap> {
         let key = (!self.trusted.is_trusted_proxy(ip)).then(|| ip_key(ip));
         let mut open = self.lock();
         if open.total >= self.max_total {
-            return None;
+            return Err(ConnectionCap::Total);
         }
         if let Some(key) = key {
             let count = open.per_ip.entry(key).or_insert(0);
             if *count >= self.max_per_ip {
-                return None;
+                return Err(ConnectionCap::PerIp);
             }
             *count += 1;
         }
         open.total += 1;
-        Some(ConnectionSlot {
+        Ok(ConnectionSlot {
             gate: Arc::clone(self),
             key,
         })
+    }
+}
+
+/// The cap that refused a connection at accept (`reason` of `*_http_connections_refused_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectionCap {
+    /// `http.max_tcp_connections`.
+    Total,
+    /// `http.max_tcp_connections_per_ip`.
+    PerIp,
+}
+
+impl ConnectionCap {
+    /// The metric label.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Total => "total",
+            Self::PerIp => "per_ip",
+        }
     }
 }
 
@@ -305,9 +330,9 @@ mod tests {
         drop(first);
         let after_drop = gate.admit(b);
 
-        assert!(second.is_some());
-        assert!(third.is_none());
-        assert!(after_drop.is_some());
+        assert!(second.is_ok());
+        assert_eq!(third.err(), Some(ConnectionCap::PerIp));
+        assert!(after_drop.is_ok());
     }
 
     #[tokio::test]
@@ -342,8 +367,11 @@ mod tests {
 
         let slots: Vec<_> = (0..4).map(|_| gate.admit(proxy)).collect();
 
-        assert!(slots[..3].iter().all(Option::is_some));
-        assert!(slots[3].is_none());
-        assert!(gate.admit("192.0.2.1".parse().unwrap()).is_none());
+        assert!(slots[..3].iter().all(Result::is_ok));
+        assert_eq!(slots[3].as_ref().err(), Some(&ConnectionCap::Total));
+        assert_eq!(
+            gate.admit("192.0.2.1".parse().unwrap()).err(),
+            Some(ConnectionCap::Total)
+        );
     }
 }
