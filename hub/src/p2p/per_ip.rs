@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::task::{Context, Poll};
 
 use libp2p::core::transport::PortUse;
@@ -18,35 +18,16 @@ use libp2p::swarm::{
     THandler, THandlerInEvent, THandlerOutEvent, ToSwarm, dummy,
 };
 use libp2p::{Multiaddr, PeerId};
+use shared::rate_limit::ip_key;
 
-/// The address a limit is counted under: an IPv4 address, or the /64 of an IPv6 one (an
-/// IPv4-mapped IPv6 address counts as its IPv4 address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct IpKey(IpAddr);
-
-impl IpKey {
-    /// The key of `ip`.
-    pub(crate) fn of(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(v4) => Self(IpAddr::V4(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Self(IpAddr::V4(v4)),
-                None => {
-                    let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                    Self(IpAddr::V6(Ipv6Addr::from(prefix)))
-                }
-            },
-        }
-    }
-
-    /// The key of the first IP in `addr`; `None` for addresses without one.
-    fn of_addr(addr: &Multiaddr) -> Option<Self> {
-        addr.iter().find_map(|p| match p {
-            Protocol::Ip4(ip) => Some(Self::of(IpAddr::V4(ip))),
-            Protocol::Ip6(ip) => Some(Self::of(IpAddr::V6(ip))),
-            _ => None,
-        })
-    }
+/// The address `addr`'s limits count under ([`ip_key`]: IPv4, or the /64 of IPv6); `None` for
+/// addresses without an IP.
+fn key_of(addr: &Multiaddr) -> Option<IpAddr> {
+    addr.iter().find_map(|p| match p {
+        Protocol::Ip4(ip) => Some(ip_key(IpAddr::V4(ip))),
+        Protocol::Ip6(ip) => Some(ip_key(IpAddr::V6(ip))),
+        _ => None,
+    })
 }
 
 /// Why a connection was refused.
@@ -58,15 +39,15 @@ pub(crate) struct LimitReached {
     limit: usize,
 }
 
-/// Counts inbound connections per [`IpKey`] and denies those beyond the limits.
+/// Counts inbound connections per client address ([`key_of`]) and denies those beyond the limits.
 #[derive(Debug)]
 pub(crate) struct PerIp {
     max_pending: usize,
     max_established: usize,
-    pending: HashMap<ConnectionId, IpKey>,
-    established: HashMap<ConnectionId, IpKey>,
+    pending: HashMap<ConnectionId, IpAddr>,
+    established: HashMap<ConnectionId, IpAddr>,
     /// Pending and established connections per key; an entry goes when both reach zero.
-    counts: HashMap<IpKey, (usize, usize)>,
+    counts: HashMap<IpAddr, (usize, usize)>,
 }
 
 impl PerIp {
@@ -81,11 +62,11 @@ impl PerIp {
         }
     }
 
-    fn count(&self, key: IpKey) -> (usize, usize) {
+    fn count(&self, key: IpAddr) -> (usize, usize) {
         self.counts.get(&key).copied().unwrap_or_default()
     }
 
-    fn change(&mut self, key: IpKey, pending: isize, established: isize) {
+    fn change(&mut self, key: IpAddr, pending: isize, established: isize) {
         let entry = self.counts.entry(key).or_default();
         entry.0 = entry.0.saturating_add_signed(pending);
         entry.1 = entry.1.saturating_add_signed(established);
@@ -102,7 +83,7 @@ impl PerIp {
 
     fn check(
         kind: &'static str,
-        key: IpKey,
+        key: IpAddr,
         count: usize,
         limit: usize,
     ) -> Result<(), ConnectionDenied> {
@@ -111,7 +92,7 @@ impl PerIp {
         }
         Err(ConnectionDenied::new(LimitReached {
             kind,
-            ip: key.0,
+            ip: key,
             limit,
         }))
     }
@@ -127,7 +108,7 @@ impl NetworkBehaviour for PerIp {
         _: &Multiaddr,
         remote_addr: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
-        let Some(key) = IpKey::of_addr(remote_addr) else {
+        let Some(key) = key_of(remote_addr) else {
             return Ok(());
         };
         Self::check("pending", key, self.count(key).0, self.max_pending)?;
@@ -144,7 +125,7 @@ impl NetworkBehaviour for PerIp {
         remote_addr: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         self.end_pending(id);
-        if let Some(key) = IpKey::of_addr(remote_addr) {
+        if let Some(key) = key_of(remote_addr) {
             Self::check("established", key, self.count(key).1, self.max_established)?;
         }
         Ok(dummy::ConnectionHandler)
@@ -169,7 +150,7 @@ impl NetworkBehaviour for PerIp {
                 endpoint: ConnectedPoint::Listener { send_back_addr, .. },
                 ..
             }) => {
-                if let Some(key) = IpKey::of_addr(send_back_addr) {
+                if let Some(key) = key_of(send_back_addr) {
                     self.established.insert(connection_id, key);
                     self.change(key, 0, 1);
                 }
@@ -304,8 +285,8 @@ mod tests {
     #[test]
     fn ipv4_mapped_ipv6_counts_as_its_ipv4_address() {
         assert_eq!(
-            IpKey::of("::ffff:10.0.0.1".parse().unwrap()),
-            IpKey::of("10.0.0.1".parse().unwrap())
+            ip_key("::ffff:10.0.0.1".parse().unwrap()),
+            ip_key("10.0.0.1".parse().unwrap())
         );
     }
 }
