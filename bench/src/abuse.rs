@@ -240,20 +240,14 @@ impl Member {
         path: &str,
         body: Vec<u8>,
     ) -> reqwest::RequestBuilder {
-        let headers = shared::peer_sig::SignedHeaders::sign(
-            &self.key,
-            &self.hub_id,
-            shared::clock::unix_ms(),
-            method.as_str(),
-            path,
-            &body,
-        );
+        let headers =
+            testkit::signed_headers(&self.key, &self.hub_id, method.as_str(), path, &body);
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
-        for (name, value) in headers.into_pairs() {
+        for (name, value) in headers {
             request = request.header(name, value);
         }
         request

@@ -257,7 +257,7 @@ impl Membership {
         }
         // An address verified already may receive a join anyone started: its device is added
         // only when the owner asked for it (hub.md §6.8 rule 8).
-        let first_verification = account.state == State::PendingEmail;
+        let first_verification = !account.state.is_verified();
         let bind = bind.unwrap_or(first_verification);
         if first_verification {
             self.activate(tx, &account.id, token, now).await?;

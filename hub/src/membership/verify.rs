@@ -173,7 +173,7 @@ impl Membership {
             Some(id) => {
                 let mut conn = self.store().acquire().await?;
                 match store::get_account(&mut conn, id).await {
-                    Ok(account) => account.state != State::PendingEmail,
+                    Ok(account) => account.state.is_verified(),
                     Err(StoreError::NotFound) => false,
                     Err(other) => return Err(other.into()),
                 }

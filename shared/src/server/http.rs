@@ -179,19 +179,16 @@ impl HttpMetrics {
 /// Cross-cutting HTTP limits of hub.md §13 / superhub.md §10.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
-    /// Concurrent requests; beyond it the server answers 503 at once instead of queueing.
-    pub max_in_flight: usize,
     /// Default request body limit in bytes.
     pub body_limit: usize,
     /// Non-streaming handler deadline; answered 503 `unavailable` when exceeded.
     pub handler_timeout: Duration,
-    /// Time to receive a request body; answered 408 `request_timeout` when exceeded.
-    pub body_read_timeout: Duration,
     /// The `general_ip` bucket, charged before any route.
     pub general_ip: RateLimit,
     /// Path prefixes `general_ip` does not charge (besides `/healthz` and `/readyz`).
     pub general_exempt: &'static [&'static str],
-    /// The `[http]` section, for the client address behind trusted proxies.
+    /// The `[http]` section: requests in flight (`max_connections`), the body deadline and the
+    /// client address behind trusted proxies.
     pub http: HttpConfig,
     /// Path prefixes whose errors are JSON; other paths get HTML pages.
     pub json_prefixes: &'static [&'static str],
@@ -211,10 +208,8 @@ impl HttpLimits {
         json_prefixes: &'static [&'static str],
     ) -> Self {
         Self {
-            max_in_flight: http.max_connections,
             body_limit: Self::BODY_LIMIT,
             handler_timeout: Self::HANDLER_TIMEOUT,
-            body_read_timeout: http.body_read_timeout,
             general_ip,
             general_exempt: &[],
             http: http.clone(),
@@ -237,7 +232,7 @@ pub fn finish_router(
     use tower_http::trace::TraceLayer;
 
     let prefixes = limits.json_prefixes;
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.http.max_connections));
     let budget = Arc::new(GeneralBudget::new(
         limits.general_ip,
         limits.http.clone(),
@@ -277,7 +272,7 @@ pub fn finish_router(
                     HttpMetrics::track,
                 ))
                 .layer(axum::middleware::from_fn_with_state(
-                    limits.body_read_timeout,
+                    limits.http.body_read_timeout,
                     limit_body_time,
                 ))
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
