@@ -1,5 +1,13 @@
-//! The Goop² peer: a lean client that joins several hubs (see `docs/spec/peer.md`). This first
-//! slice owns the peer's data directory and identity; the network, hubs and protocols follow.
+//! The Goop² peer (`docs/spec/peer.md`): a lean client that takes part in several hubs at once.
+//! [`Peer`] is the library handle; the `peer` binary and the local HTTP API are thin layers over
+//! it.
+//!
+//! # Layout
+//! - `config`: `peer.toml` ([`PeerConfig`]); `hub_url`: a hub's normalised base URL.
+//! - `node`: [`Peer`] (start, shutdown) and [`Node`], the context every subsystem shares.
+//! - `p2p`: the libp2p node ([`p2p::Net`] handle, event loop).
+//! - `peers`: the merged peer table; `event`: the event bus.
+//! - `store`: `peer.db`.
 //!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();
@@ -10,10 +18,24 @@
 
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod event;
+pub mod hub_url;
+mod node;
+pub mod p2p;
+pub mod peers;
+pub mod store;
+
 use std::path::{Path, PathBuf};
 
 use shared::ids::Ed25519PeerId;
 use shared::keyfile::KeyFileError;
+
+pub use config::PeerConfig;
+pub use node::{Node, Peer, SHUTDOWN_TIMEOUT, StartError};
+
+/// The peer's software name: identify agent `goop-peer/<version>`, `goopClientVersion`.
+pub const SOFTWARE: &str = "goop-peer";
 
 /// File name of the identity key inside the data directory (peer.md §1.2).
 pub const IDENTITY_FILE: &str = "identity.key";
@@ -41,7 +63,6 @@ pub fn load_or_create_identity(data_dir: &Path) -> Result<(Ed25519PeerId, bool),
     let (key, created) = shared::keyfile::load_or_create(&data_dir.join(IDENTITY_FILE))?;
     Ok((key.public().into(), created))
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,246 @@
+//! [`Peer`]: the library handle (peer.md §1.1). `start` loads the identity, opens the database,
+//! binds libp2p (and later the local API) and spawns every subsystem; `shutdown` stops them within
+//! [`SHUTDOWN_TIMEOUT`]. [`Node`] is what every subsystem shares.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::identity::ed25519;
+use libp2p::{Multiaddr, PeerId};
+use shared::clock::Clock;
+use shared::keyfile::KeyFileError;
+use shared::server::Tasks;
+use tokio::sync::broadcast;
+
+use crate::config::PeerConfig;
+use crate::event::{Events, Numbered};
+use crate::p2p::{self, Net, StartNetError};
+use crate::peers::PeerTable;
+use crate::store::{OpenStoreError, Store};
+
+/// Everything must have stopped within this after `shutdown` (peer.md §1.1).
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the peer could not start. Nothing keeps running after an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `identity.key` is unreadable or corrupt (it is never replaced).
+    #[error(transparent)]
+    Identity(#[from] KeyFileError),
+    /// `peer.db` could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] OpenStoreError),
+    /// A configuration value is unusable.
+    #[error(transparent)]
+    Config(#[from] shared::config::LoadConfigError),
+    /// libp2p could not start or bind.
+    #[error(transparent)]
+    Network(#[from] StartNetError),
+    /// A local API listener could not be bound.
+    #[error("local API {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What every subsystem shares: configuration, identity, storage, the network, the peer table
+/// and the event bus.
+#[derive(Debug)]
+pub struct Node {
+    /// The configuration as loaded.
+    pub config: PeerConfig,
+    /// The identity key.
+    pub key: ed25519::Keypair,
+    /// Our PeerId.
+    pub peer_id: PeerId,
+    /// The database.
+    pub store: Store,
+    /// The event bus.
+    pub events: Events,
+    /// The libp2p node.
+    pub net: Net,
+    /// The merged peer table.
+    pub peers: PeerTable,
+    /// The clock of every timestamp.
+    pub clock: Clock,
+}
+
+/// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
+#[derive(Debug)]
+pub struct Peer {
+    node: Arc<Node>,
+    listen_addrs: Vec<Multiaddr>,
+    http_addr: Option<SocketAddr>,
+    tasks: Tasks,
+}
+
+impl Peer {
+    /// Starts the peer with everything bound before returning.
+    ///
+    /// # Errors
+    /// [`StartError`] naming what failed.
+    pub async fn start(config: PeerConfig) -> Result<Self, StartError> {
+        config.validate()?;
+        let dir = &config.data_dir;
+        shared::keyfile::create_private_dir(dir).map_err(|source| StartError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let (key, created) = shared::keyfile::load_or_create(&dir.join(crate::IDENTITY_FILE))?;
+        let store = Store::open(dir).await?;
+        let tasks = Tasks::default();
+        let (net, event_loop, listen_addrs) =
+            match p2p::start(&key, &config.p2p, config.presence.gossip).await {
+                Ok(started) => started,
+                Err(error) => {
+                    store.close().await;
+                    return Err(error.into());
+                }
+            };
+        let peer_id = net.peer_id();
+        if created {
+            tracing::info!(%peer_id, "created a new identity");
+        }
+        tasks.spawn_infallible("libp2p", event_loop.run(tasks.token().child_token()));
+        let events = Events::default();
+        let node = Arc::new(Node {
+            clock: config.clock.clone(),
+            config,
+            key,
+            peer_id,
+            store,
+            peers: PeerTable::new(events.clone()),
+            events,
+            net,
+        });
+        tracing::info!(%peer_id, addrs = ?listen_addrs, "peer started");
+        Ok(Self {
+            node,
+            listen_addrs,
+            http_addr: None,
+            tasks,
+        })
+    }
+
+    /// Our PeerId.
+    pub fn peer_id(&self) -> PeerId {
+        self.node.peer_id
+    }
+
+    /// The bound direct listen addresses (empty with `p2p.listen = false`).
+    pub fn listen_addrs(&self) -> &[Multiaddr] {
+        &self.listen_addrs
+    }
+
+    /// The local API address, when enabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// A receiver of every later event (the SSE stream's events).
+    pub fn events(&self) -> broadcast::Receiver<Arc<Numbered>> {
+        self.node.events.subscribe()
+    }
+
+    /// The shared context, for the local API and tests.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Resolves when a task ends on its own (a failure); the daemon then shuts down.
+    pub async fn stopped(&mut self) -> shared::server::TaskError {
+        self.tasks.join().await
+    }
+
+    /// Stops every task within [`SHUTDOWN_TIMEOUT`] and closes the database.
+    pub async fn shutdown(self) {
+        if !self.tasks.shutdown(SHUTDOWN_TIMEOUT).await {
+            tracing::warn!("some tasks did not stop within the shutdown deadline");
+        }
+        self.node.store.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn two_peers_connect_and_identify_each_other_over_loopback() {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = Peer::start(PeerConfig::for_tests(dir_a.path()))
+            .await
+            .unwrap();
+        let b = Peer::start(PeerConfig::for_tests(dir_b.path()))
+            .await
+            .unwrap();
+        assert!(!b.listen_addrs().is_empty());
+        let mut events = a.node().net.subscribe();
+
+        a.node()
+            .net
+            .dial(
+                b.peer_id(),
+                b.listen_addrs().to_vec(),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+
+        let agent = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(p2p::NetEvent::Identified { peer, agent, .. }) = events.recv().await
+                    && peer == b.peer_id()
+                {
+                    return agent;
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert!(agent.starts_with("goop-peer/"), "{agent}");
+        assert!(a.node().net.is_connected(b.peer_id()).await.unwrap());
+        a.shutdown().await;
+        b.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn corrupt_identity_aborts_start_and_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(crate::IDENTITY_FILE), b"junk").unwrap();
+
+        let error = Peer::start(PeerConfig::for_tests(dir.path()))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, StartError::Identity(_)), "{error}");
+        assert_eq!(
+            std::fs::read(dir.path().join(crate::IDENTITY_FILE)).unwrap(),
+            b"junk"
+        );
+    }
+
+    #[tokio::test]
+    async fn listening_off_binds_no_direct_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = PeerConfig::for_tests(dir.path());
+        config.p2p.listen = false;
+        let peer = Peer::start(config).await.unwrap();
+        assert!(peer.listen_addrs().is_empty());
+        peer.shutdown().await;
+    }
+}
