@@ -6,7 +6,8 @@
 //! - `config`: `peer.toml` ([`PeerConfig`]); `hub_url`: a hub's normalised base URL.
 //! - `node`: [`Peer`] (start, shutdown) and [`Node`], the context every subsystem shares.
 //! - `p2p`: the libp2p node ([`p2p::Net`] handle, event loop).
-//! - `peers`: the merged peer table; `event`: the event bus.
+//! - `peers`: the merged peer table; `event`: the event bus; `hubs`: the hub registry.
+//! - `presence`: our own presence message; `dial`: reaching a peer.
 //! - `store`: `peer.db`.
 //!
 //! ```
@@ -19,11 +20,15 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod dial;
 pub mod event;
+mod http;
 pub mod hub_url;
+pub mod hubs;
 mod node;
 pub mod p2p;
 pub mod peers;
+pub mod presence;
 pub mod store;
 
 use std::path::{Path, PathBuf};

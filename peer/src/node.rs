@@ -11,10 +11,12 @@ use libp2p::{Multiaddr, PeerId};
 use shared::clock::Clock;
 use shared::keyfile::KeyFileError;
 use shared::server::Tasks;
+use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
 use crate::config::PeerConfig;
 use crate::event::{Events, Numbered};
+use crate::hubs::Hubs;
 use crate::p2p::{self, Net, StartNetError};
 use crate::peers::PeerTable;
 use crate::store::{OpenStoreError, Store};
@@ -75,6 +77,8 @@ pub struct Node {
     pub net: Net,
     /// The merged peer table.
     pub peers: PeerTable,
+    /// The hubs and their states.
+    pub hubs: Hubs,
     /// The clock of every timestamp.
     pub clock: Clock,
 }
@@ -124,14 +128,38 @@ impl Peer {
             peer_id,
             store,
             peers: PeerTable::new(events.clone()),
+            hubs: Hubs::new(events.clone()),
             events,
             net,
         });
-        tracing::info!(%peer_id, addrs = ?listen_addrs, "peer started");
+        // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
+
+        let http_addr = if node.config.http.enabled {
+            let addr = node.config.http.addr;
+            let listener = match TcpListener::bind(addr).await {
+                Ok(listener) => listener,
+                Err(source) => {
+                    tasks.shutdown(SHUTDOWN_TIMEOUT).await;
+                    node.store.close().await;
+                    return Err(StartError::Bind { addr, source });
+                }
+            };
+            let bound = listener
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tasks.spawn(
+                "local API",
+                crate::http::serve(listener, node.clone(), tasks.token().child_token()),
+            );
+            Some(bound)
+        } else {
+            None
+        };
+        tracing::info!(%peer_id, addrs = ?listen_addrs, http = ?http_addr, "peer started");
         Ok(Self {
             node,
             listen_addrs,
-            http_addr: None,
+            http_addr,
             tasks,
         })
     }
