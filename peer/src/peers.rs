@@ -104,6 +104,7 @@ pub(crate) struct SightingState {
 #[derive(Debug, Clone)]
 pub struct PeerTable {
     inner: Arc<Mutex<HashMap<PeerId, Entry>>>,
+    snapshots: Arc<Mutex<HashMap<Source, i64>>>,
     events: Events,
 }
 
@@ -112,12 +113,17 @@ impl PeerTable {
     pub fn new(events: Events) -> Self {
         Self {
             inner: Arc::new(Mutex::new(HashMap::new())),
+            snapshots: Arc::new(Mutex::new(HashMap::new())),
             events,
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Entry>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_snapshots(&self) -> std::sync::MutexGuard<'_, HashMap<Source, i64>> {
+        self.snapshots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes an `online`/`update` message from `source` (peer.md §3.4 merging rules: scalars take
@@ -180,6 +186,40 @@ impl PeerTable {
         self.events.emit(Event::PeerUpdate(
             serde_json::to_value(view).unwrap_or_default(),
         ));
+    }
+
+    /// A v2 stream of `source` starts a snapshot (WS v2 `auth-ok`, SSE `?v=2`): sightings of that
+    /// source not refreshed by the snapshot go offline at [`PeerTable::end_snapshot`].
+    pub fn begin_snapshot(&self, source: &Source, now: i64) {
+        self.lock_snapshots().insert(source.clone(), now);
+    }
+
+    /// `snapshot-end`: every sighting of `source` older than the snapshot's start becomes offline
+    /// (peer.md §3.4).
+    pub fn end_snapshot(&self, source: &Source, now: i64) {
+        let Some(started) = self.lock_snapshots().remove(source) else {
+            return;
+        };
+        let stale: Vec<PeerId> = self
+            .lock()
+            .iter()
+            .filter(|(_, e)| {
+                e.sightings
+                    .get(source)
+                    .is_some_and(|s| !s.offline && s.last_seen < started)
+            })
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in stale {
+            self.mark_offline(source, &peer, now);
+        }
+    }
+
+    /// The stream of `source` ended: its sightings are kept at most `presence.ttl_secs` from now
+    /// unless a new snapshot replaces them (peer.md §3.4).
+    pub fn stream_ended(&self, source: &Source, now: i64) {
+        self.lock_snapshots().remove(source);
+        let _ = now;
     }
 
     /// Removes a peer (pruning); emits `peer.gone`.
