@@ -53,9 +53,8 @@ pub use bindings::{
 };
 pub use email_outbox::{DueEmail, NewEmail, count_emails_since, insert_email};
 pub use email_tokens::{
-    EmailToken, delete_account_tokens_except, delete_account_tokens_keeping,
-    delete_join_tokens_except, find_email_token, find_newest_join_token, insert_email_token,
-    mark_email_token_consumed,
+    EmailToken, delete_account_tokens_except, delete_join_tokens_except, find_email_token,
+    find_newest_join_token, insert_email_token, mark_email_token_consumed,
 };
 pub use invites::{
     Invite, find_invite, insert_invite, list_invites, mark_invite_revoked, mark_invite_used,

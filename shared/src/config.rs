@@ -132,18 +132,19 @@ impl HttpConfig {
     }
 
     /// The client of a request: the socket address, unless it is a trusted proxy; then the
-    /// rightmost `X-Forwarded-For` entry that is not a trusted proxy (hub.md §13.2). A malformed
-    /// header falls back to the socket address.
-    pub fn client_ip(&self, socket: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+    /// rightmost `X-Forwarded-For` entry that is not a trusted proxy (hub.md §13.2), reading the
+    /// header's lines in order. A malformed entry falls back to the socket address.
+    pub fn client_ip<'a>(
+        &self,
+        socket: IpAddr,
+        forwarded_for: impl IntoIterator<Item = &'a str>,
+    ) -> IpAddr {
         let trusted = |ip: &IpAddr| self.is_trusted_proxy(*ip);
         if !trusted(&socket) {
             return socket;
         }
-        let Some(header) = forwarded_for else {
-            return socket;
-        };
         let mut hops = Vec::new();
-        for part in header.split(',') {
+        for part in forwarded_for.into_iter().flat_map(|line| line.split(',')) {
             match part.trim().parse::<IpAddr>() {
                 Ok(ip) => hops.push(ip),
                 Err(_) => return socket,
@@ -779,13 +780,13 @@ mod tests {
         let proxy: IpAddr = "10.1.1.1".parse().unwrap();
         let stranger: IpAddr = "203.0.113.9".parse().unwrap();
 
-        assert_eq!(http.client_ip(stranger, Some("198.51.100.1")), stranger);
+        assert_eq!(http.client_ip(stranger, ["198.51.100.1"]), stranger);
         assert_eq!(
-            http.client_ip(proxy, Some("198.51.100.1, 10.2.2.2")),
+            http.client_ip(proxy, ["198.51.100.1, 10.2.2.2"]),
             "198.51.100.1".parse::<IpAddr>().unwrap()
         );
-        assert_eq!(http.client_ip(proxy, Some("not-an-ip")), proxy);
-        assert_eq!(http.client_ip(proxy, None), proxy);
+        assert_eq!(http.client_ip(proxy, ["not-an-ip"]), proxy);
+        assert_eq!(http.client_ip(proxy, []), proxy);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! is dropped by a sweep every refill-to-full period; a full map drops its least recently used tenth. Client
 //! addresses are keyed by [`ip_key`] (IPv6 by /64).
 
+mod keyed_count;
 #[cfg(test)]
 mod proptests;
 
@@ -16,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LoadConfigError;
 use crate::config::secs::MAX_SECS;
+
+pub use keyed_count::KeyedCount;
 
 /// Buckets per keyed limiter.
 const MAX_KEYS: usize = 100_000;

@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 pub use api_error::{ApiError, ApiResult};
-pub use guard::client_ip_of;
+pub use guard::{client_ip_of, socket_addr};
 pub use health::{Readiness, healthz, readyz_response};
 pub use http::{
     ClientIp, Escaped, HttpLimits, HttpMetrics, HttpState, client_ip, esc, finish_router,

@@ -9,7 +9,7 @@ mod subscriber;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
+use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use secrecy::ExposeSecret as _;
@@ -47,10 +47,7 @@ impl shared::server::HttpState for AppState {
 
 /// The socket address of the connection (unspecified when the server was not given it).
 fn socket_of(parts: &Parts) -> SocketAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0)
+    shared::server::socket_addr(&parts.extensions)
 }
 
 /// What an `Authorization: Bearer` header says.

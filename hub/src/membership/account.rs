@@ -192,12 +192,9 @@ impl Membership {
         let undoing = token.message.as_deref() == Some(UNDO_MARK);
         // Links sent before the change (to this or an earlier address) must not act on the
         // account any more, except the undo links of earlier changes.
-        if undoing {
-            store::delete_account_tokens_except(tx, &account_id, &token.token_hash).await?;
-        } else {
-            store::delete_account_tokens_keeping(tx, &account_id, &token.token_hash, UNDO_MARK)
-                .await?;
-        }
+        let keep_marked = (!undoing).then_some(UNDO_MARK);
+        store::delete_account_tokens_except(tx, &account_id, &token.token_hash, keep_marked)
+            .await?;
         // Sessions opened under the old address end too; the link's consumer gets a new one.
         store::delete_account_sessions(tx, &account_id).await?;
         if let Some(former) = former.filter(|f| *f != token.email && !undoing) {

@@ -77,42 +77,37 @@ impl Membership {
     pub(super) async fn send_token(
         &self,
         tx: &mut sqlx::AnyConnection,
-        mut token: EmailToken,
+        token: EmailToken,
     ) -> Result<String> {
-        let secret = codes::new_secret();
-        token.token_hash = codes::hash(&secret);
-        store::insert_email_token(tx, &token).await?;
         let purpose = TokenPurpose::parse(&token.purpose)?;
-        let link = format!("{}/verify?token={secret}", self.external_url());
-        let device = token.peer_id.as_deref().map(|peer_id| Device {
-            peer_id,
-            label: token.peer_label.as_deref(),
-        });
-        let text = messages::email_link(
-            &self.config().hub.name,
-            purpose,
-            &link,
-            token.expires_at,
-            device,
-        );
-        self.queue_mail(tx, &token, text).await?;
-        Ok(token.token_hash)
+        let hub_name = self.config().hub.name.clone();
+        let peer_id = token.peer_id.clone();
+        let peer_label = token.peer_label.clone();
+        self.send_token_with(tx, token, |link, expires_at| {
+            let device = peer_id.as_deref().map(|peer_id| Device {
+                peer_id,
+                label: peer_label.as_deref(),
+            });
+            messages::email_link(&hub_name, purpose, link, expires_at, device)
+        })
+        .await
     }
 
     /// Creates `token` (its hash set from a fresh secret) and queues `text(link, expires_at)` to
-    /// its address, in the caller's transaction.
+    /// its address, in the caller's transaction. Returns the token's hash.
     pub(super) async fn send_token_with(
         &self,
         tx: &mut sqlx::AnyConnection,
         mut token: EmailToken,
         text: impl FnOnce(&str, i64) -> messages::Text,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let secret = codes::new_secret();
         token.token_hash = codes::hash(&secret);
         store::insert_email_token(tx, &token).await?;
         let link = format!("{}/verify?token={secret}", self.external_url());
         let text = text(&link, token.expires_at);
-        self.queue_mail(tx, &token, text).await
+        self.queue_mail(tx, &token, text).await?;
+        Ok(token.token_hash)
     }
 
     /// Queues the outbox mail of `token` (§6.8 rule 5a).

@@ -3,10 +3,9 @@
 //! sessions do; those still authenticating are also capped on their own (`ws_max_pending`,
 //! `ws_max_pending_per_ip`), so sockets that never authenticate cannot crowd out members.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use shared::rate_limit::ip_key;
+use shared::rate_limit::{KeyedCount, ip_key};
 
 use super::Presence;
 use crate::config::PresenceConfig;
@@ -32,32 +31,30 @@ struct Count {
 /// The slot counts, per client address (/64 for IPv6) and in total.
 #[derive(Debug, Default)]
 pub(super) struct Slots {
-    per_ip: HashMap<IpAddr, Count>,
+    open: KeyedCount<IpAddr>,
+    pending: KeyedCount<IpAddr>,
     total: Count,
 }
 
 impl Slots {
     fn take(&mut self, key: IpAddr, config: &PresenceConfig) -> Result<(), SlotError> {
-        let ip = self.per_ip.get(&key).copied().unwrap_or_default();
-        if ip.open >= config.ws_max_per_ip || self.total.open >= config.ws_max_total {
+        if self.open.get(&key) >= config.ws_max_per_ip || self.total.open >= config.ws_max_total {
             return Err(SlotError::TooMany);
         }
-        if ip.pending >= config.ws_max_pending_per_ip || self.total.pending >= config.ws_max_pending
+        if self.pending.get(&key) >= config.ws_max_pending_per_ip
+            || self.total.pending >= config.ws_max_pending
         {
             return Err(SlotError::TooManyPending);
         }
-        let ip = self.per_ip.entry(key).or_default();
-        ip.open += 1;
-        ip.pending += 1;
+        self.open.add(key);
+        self.pending.add(key);
         self.total.open += 1;
         self.total.pending += 1;
         Ok(())
     }
 
     fn admit(&mut self, key: IpAddr) {
-        if let Some(ip) = self.per_ip.get_mut(&key) {
-            ip.pending = ip.pending.saturating_sub(1);
-        }
+        self.pending.remove_one(&key);
         self.total.pending = self.total.pending.saturating_sub(1);
     }
 
@@ -65,12 +62,7 @@ impl Slots {
         if pending {
             self.admit(key);
         }
-        if let Some(ip) = self.per_ip.get_mut(&key) {
-            ip.open = ip.open.saturating_sub(1);
-            if ip.open == 0 {
-                self.per_ip.remove(&key);
-            }
-        }
+        self.open.remove_one(&key);
         self.total.open = self.total.open.saturating_sub(1);
     }
 }
@@ -154,6 +146,10 @@ mod tests {
         assert_eq!(after_release, Ok(()));
         slots.release(ip, true);
         slots.release(ip, false);
-        assert!(slots.per_ip.is_empty(), "released addresses leave no entry");
+        assert_eq!(
+            (slots.open.keys(), slots.pending.keys()),
+            (0, 0),
+            "released addresses leave no entry"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
-use shared::rate_limit::ip_key;
+use shared::rate_limit::{KeyedCount, ip_key};
 use tokio::sync::{mpsc, watch};
 
 use super::slots::Slots;
@@ -74,8 +74,8 @@ pub(super) struct State {
     subscribers: HashMap<u64, Subscriber>,
     /// WS sessions per peer, newest last.
     sessions: HashMap<PeerId, Vec<u64>>,
-    /// Subscribers per transport and client address ([`ip_key`]).
-    per_ip: HashMap<(Transport, IpAddr), usize>,
+    /// SSE streams per client address ([`ip_key`]); WebSockets are counted by the slots.
+    sse_per_ip: KeyedCount<IpAddr>,
     per_transport: HashMap<Transport, usize>,
     pub(super) locks: HashMap<PeerId, Instant>,
     punched: HashMap<(PeerId, PeerId), Instant>,
@@ -188,23 +188,16 @@ impl State {
             .collect()
     }
 
-    pub(super) fn has_room(
-        &self,
-        transport: Transport,
-        ip: IpAddr,
-        config: &PresenceConfig,
-    ) -> bool {
-        let (per_ip, total) = match transport {
-            Transport::Ws => (config.ws_max_per_ip, config.ws_max_total),
-            Transport::Sse => (config.sse_max_per_ip, config.sse_max_total),
-        };
-        let ip_count = self
-            .per_ip
-            .get(&(transport, ip_key(ip)))
+    /// Whether another SSE stream from `ip` fits the SSE caps. WebSockets hold a slot of
+    /// `presence::Slots` from before their upgrade, which is what their caps count.
+    fn has_sse_room(&self, ip: IpAddr, config: &PresenceConfig) -> bool {
+        let ip_count = self.sse_per_ip.get(&ip_key(ip));
+        let total_count = self
+            .per_transport
+            .get(&Transport::Sse)
             .copied()
             .unwrap_or(0);
-        let total_count = self.per_transport.get(&transport).copied().unwrap_or(0);
-        ip_count < per_ip && total_count < total
+        ip_count < config.sse_max_per_ip && total_count < config.sse_max_total
     }
 
     pub(super) fn subscribe(
@@ -219,10 +212,7 @@ impl State {
         if self.shutting_down {
             return Err(SubscribeError::ShuttingDown);
         }
-        // A WebSocket holds its slot since before the upgrade, which is what its caps count.
-        if request.transport == Transport::Sse
-            && !self.has_room(request.transport, request.ip, config)
-        {
+        if request.transport == Transport::Sse && !self.has_sse_room(request.ip, config) {
             return Err(SubscribeError::TooMany);
         }
         self.next_id += 1;
@@ -243,10 +233,9 @@ impl State {
             .values()
             .map(|live| Frame::from(live.msg.to_json(MsgType::Online, request.class)))
             .collect::<Vec<_>>();
-        *self
-            .per_ip
-            .entry((request.transport, ip_key(request.ip)))
-            .or_default() += 1;
+        if request.transport == Transport::Sse {
+            self.sse_per_ip.add(ip_key(request.ip));
+        }
         *self.per_transport.entry(request.transport).or_default() += 1;
         metrics
             .presence_subscribers
@@ -272,12 +261,8 @@ impl State {
 
     fn remove_subscriber(&mut self, id: u64, metrics: &Metrics) -> Option<Subscriber> {
         let sub = self.subscribers.remove(&id)?;
-        let key = (sub.request.transport, ip_key(sub.request.ip));
-        if let Some(count) = self.per_ip.get_mut(&key) {
-            *count -= 1;
-            if *count == 0 {
-                self.per_ip.remove(&key);
-            }
+        if sub.request.transport == Transport::Sse {
+            self.sse_per_ip.remove_one(&ip_key(sub.request.ip));
         }
         if let Some(count) = self.per_transport.get_mut(&sub.request.transport) {
             *count = count.saturating_sub(1);

@@ -145,7 +145,9 @@ pub async fn delete_join_tokens_except(
     Ok(())
 }
 
-/// Deletes an account's unconsumed tokens except `keep` (after an email change).
+/// Deletes an account's unconsumed tokens except `keep` and, with `keep_marked`, those whose
+/// `message` is that mark (the undo links of earlier address changes, which a later change must
+/// not void; hub.md §6.10).
 ///
 /// # Errors
 /// [`StoreError`].
@@ -153,35 +155,15 @@ pub async fn delete_account_tokens_except(
     conn: &mut AnyConnection,
     account_id: &str,
     keep: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "delete from email_tokens where account_id = $1 and consumed_at is null and token_hash <> $2",
-    )
-    .bind(account_id)
-    .bind(keep)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Like [`delete_account_tokens_except`], but keeps the tokens whose `message` is `mark` (the
-/// undo links of earlier address changes, which a later change must not void).
-///
-/// # Errors
-/// [`StoreError`].
-pub async fn delete_account_tokens_keeping(
-    conn: &mut AnyConnection,
-    account_id: &str,
-    keep: &str,
-    mark: &str,
+    keep_marked: Option<&str>,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "delete from email_tokens where account_id = $1 and consumed_at is null and token_hash <> $2 \
-         and (message is null or message <> $3)",
+         and (cast($3 as text) is null or message is null or message <> cast($3 as text))",
     )
     .bind(account_id)
     .bind(keep)
-    .bind(mark)
+    .bind(keep_marked)
     .execute(conn)
     .await?;
     Ok(())

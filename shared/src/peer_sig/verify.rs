@@ -3,7 +3,7 @@
 //! request cannot be replayed; each client address holds a bounded share of that memory, so fresh
 //! keys from one place cannot fill it for everyone.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -12,6 +12,7 @@ use libp2p::PeerId;
 
 use super::{PEER_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::ids::{Ed25519PeerId, ParsePeerIdError};
+use crate::rate_limit::KeyedCount;
 use crate::signing::{self, SIGNATURE_LEN};
 
 /// The replay cache holds at most this many signatures; beyond it signed requests get 503.
@@ -183,7 +184,7 @@ struct Entry {
 struct ReplayCache {
     seen: HashSet<(PeerId, [u8; SIGNATURE_LEN])>,
     order: VecDeque<(i64, Entry)>,
-    per_client: HashMap<IpAddr, usize>,
+    per_client: KeyedCount<IpAddr>,
     capacity: usize,
     share: usize,
 }
@@ -193,7 +194,7 @@ impl ReplayCache {
         Self {
             seen: HashSet::new(),
             order: VecDeque::new(),
-            per_client: HashMap::new(),
+            per_client: KeyedCount::default(),
             capacity,
             share,
         }
@@ -206,25 +207,19 @@ impl ReplayCache {
             }
             self.order.pop_front();
             self.seen.remove(&(old.peer, old.sig));
-            if let Some(held) = self.per_client.get_mut(&old.client) {
-                *held -= 1;
-                if *held == 0 {
-                    self.per_client.remove(&old.client);
-                }
-            }
+            self.per_client.remove_one(&old.client);
         }
         if self.seen.contains(&(entry.peer, entry.sig)) {
             return Err(PeerSigError::Replayed);
         }
-        let held = self.per_client.get(&entry.client).copied().unwrap_or(0);
-        if held >= self.share {
+        if self.per_client.get(&entry.client) >= self.share {
             return Err(PeerSigError::ShareExceeded);
         }
         if self.seen.len() >= self.capacity {
             return Err(PeerSigError::CacheFull);
         }
         self.seen.insert((entry.peer, entry.sig));
-        *self.per_client.entry(entry.client).or_insert(0) += 1;
+        self.per_client.add(entry.client);
         self.order.push_back((now_ms + keep_ms, entry));
         Ok(())
     }

@@ -31,25 +31,23 @@ fn is_health(path: &str) -> bool {
     HEALTH_PATHS.contains(&path)
 }
 
+/// The connection's socket address, as `serve_http` records it (unspecified when the server was
+/// not given it).
+pub fn socket_addr(extensions: &axum::http::Extensions) -> std::net::SocketAddr {
+    extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0)
+}
+
 /// The client address of a request (hub.md §13.2): the connection's peer, or — when that is a
 /// trusted proxy — the address `X-Forwarded-For` names, read across every header line in order.
 pub fn client_ip_of(http: &HttpConfig, socket: IpAddr, headers: &HeaderMap) -> IpAddr {
-    let mut lines = headers.get_all("x-forwarded-for").iter();
-    let Some(first) = lines.next() else {
-        return http.client_ip(socket, None);
-    };
-    let mut joined = String::new();
-    for line in std::iter::once(first).chain(lines) {
-        let Ok(text) = line.to_str() else {
-            // Malformed: the socket address decides.
-            return http.client_ip(socket, Some("\u{0}"));
-        };
-        if !joined.is_empty() {
-            joined.push(',');
-        }
-        joined.push_str(text);
+    let lines = headers.get_all("x-forwarded-for");
+    if lines.iter().any(|line| line.to_str().is_err()) {
+        // Malformed: the socket address decides.
+        return socket;
     }
-    http.client_ip(socket, Some(&joined))
+    http.client_ip(socket, lines.iter().filter_map(|line| line.to_str().ok()))
 }
 
 /// The `general_ip` bucket of every route but the health checks and `exempt` prefixes.
@@ -80,10 +78,7 @@ pub(super) async fn charge_general(
     if is_health(path) || budget.exempt.iter().any(|p| path.starts_with(p)) {
         return next.run(request).await;
     }
-    let socket = request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let socket = socket_addr(request.extensions()).ip();
     let ip = client_ip_of(&budget.http, socket, request.headers());
     match budget.limiter.check(ip, Instant::now()) {
         Ok(()) => next.run(request).await,
@@ -118,6 +113,10 @@ pub(super) async fn limit_body_time(
     request: Request,
     next: Next,
 ) -> Response {
+    // A body already at its end (GETs, empty POSTs) has nothing left to wait for.
+    if http_body::Body::is_end_stream(request.body()) {
+        return next.run(request).await;
+    }
     let expired = Arc::new(AtomicBool::new(false));
     let request = request.map(|body| {
         Body::new(DeadlineBody {

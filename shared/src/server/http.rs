@@ -18,7 +18,9 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::guard::{GeneralBudget, charge_general, client_ip_of, limit_body_time, limit_in_flight};
+use super::guard::{
+    GeneralBudget, charge_general, client_ip_of, limit_body_time, limit_in_flight, socket_addr,
+};
 use crate::api::{ErrorBody, ErrorDetail};
 use crate::config::HttpConfig;
 use crate::rate_limit::RateLimit;
@@ -322,11 +324,7 @@ pub fn client_ip(
     http: &crate::config::HttpConfig,
     parts: &axum::http::request::Parts,
 ) -> std::net::IpAddr {
-    let socket = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
-    client_ip_of(http, socket.ip(), &parts.headers)
+    client_ip_of(http, socket_addr(&parts.extensions).ip(), &parts.headers)
 }
 
 /// A server state that knows its `[http]` section, so [`ClientIp`] can read the trusted proxies.

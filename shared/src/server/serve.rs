@@ -4,7 +4,6 @@
 //! accept (a connection over the cap is closed at once, never held), and a write stall deadline
 //! that closes a connection whose client stopped reading.
 
-use std::collections::HashMap;
 use std::future::Future as _;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +23,7 @@ use tower::Service as _;
 
 use super::HttpMetrics;
 use crate::config::HttpConfig;
-use crate::rate_limit::ip_key;
+use crate::rate_limit::{KeyedCount, ip_key};
 
 /// Pause after an accept error that is not about one connection (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -131,7 +130,7 @@ struct ConnectionGate {
 #[derive(Debug, Default)]
 struct Open {
     total: usize,
-    per_ip: HashMap<IpAddr, usize>,
+    per_ip: KeyedCount<IpAddr>,
 }
 
 impl ConnectionGate {
@@ -158,11 +157,10 @@ impl ConnectionGate {
             return Err(ConnectionCap::Total);
         }
         if let Some(key) = key {
-            let count = open.per_ip.entry(key).or_insert(0);
-            if *count >= self.max_per_ip {
+            if open.per_ip.get(&key) >= self.max_per_ip {
                 return Err(ConnectionCap::PerIp);
             }
-            *count += 1;
+            open.per_ip.add(key);
         }
         open.total += 1;
         Ok(ConnectionSlot {
@@ -203,13 +201,8 @@ impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let mut open = self.gate.lock();
         open.total = open.total.saturating_sub(1);
-        if let Some(key) = self.key
-            && let Some(count) = open.per_ip.get_mut(&key)
-        {
-            *count -= 1;
-            if *count == 0 {
-                open.per_ip.remove(&key);
-            }
+        if let Some(key) = self.key {
+            open.per_ip.remove_one(&key);
         }
     }
 }
