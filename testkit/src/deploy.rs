@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use shared::config::{LoadConfigError, Sources};
+
 /// The repository root (the parent of `testkit/`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -163,4 +165,48 @@ pub fn example_keys(example: &str) -> BTreeSet<String> {
         }
     }
     keys
+}
+
+/// The `<prefix><SECTION>__<KEY>` variables of the deploy files (see [`deploy_env_vars`]) that
+/// `load` refuses as naming no key, each as `file: NAME=value: error`. Other refusals (a secret
+/// file absent here, a value too short) do not count: the name is a key.
+pub fn unknown_env_keys(
+    prefix: &str,
+    load: impl Fn(&Sources) -> Result<(), LoadConfigError>,
+) -> Vec<String> {
+    let vars = deploy_env_vars(prefix);
+    assert!(
+        vars.iter().any(|(file, ..)| file.starts_with("deploy/k8s")),
+        "no {prefix}* variable in deploy/k8s: {vars:?}"
+    );
+    vars.into_iter()
+        .filter_map(|(file, name, value)| {
+            let sources = Sources {
+                file: None,
+                env: vec![(name.clone(), value.clone())],
+            };
+            let text = load(&sources).err()?.to_string();
+            (text.contains("unknown field") || text.contains("empty key segment"))
+                .then(|| format!("{file}: {name}={value}: {text}"))
+        })
+        .collect()
+}
+
+/// The `section.key`s of `defaults` (a serialized config) that `example` does not list, leaving
+/// out array-of-tables sections and the keys in `skip` (shown as example blocks).
+pub fn keys_missing_from_example(
+    example: &str,
+    defaults: &serde_json::Value,
+    skip: &[&str],
+) -> Vec<String> {
+    let listed = example_keys(example);
+    let sections = defaults
+        .as_object()
+        .expect("a config serializes to a table");
+    sections
+        .iter()
+        .filter_map(|(section, table)| Some((section, table.as_object()?)))
+        .flat_map(|(section, table)| table.keys().map(move |key| format!("{section}.{key}")))
+        .filter(|dotted| !listed.contains(dotted) && !skip.contains(&dotted.as_str()))
+        .collect()
 }

@@ -22,11 +22,12 @@ pub enum HealthcheckError {
     #[error(transparent)]
     Config(#[from] LoadConfigError),
     /// Nothing answered at the address, or the connection broke.
-    #[error("GET http://{addr}/readyz: {source}")]
+    #[error("GET http://{addr}/readyz")]
     Io {
         /// Where the request went.
         addr: SocketAddr,
         /// What failed.
+        #[source]
         source: std::io::Error,
     },
     /// No answer within the time limit.

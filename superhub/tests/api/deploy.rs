@@ -2,12 +2,12 @@
 //! served from start, the Grafana dashboards query only served metrics, the compose file and the
 //! Kubernetes manifests set only keys the config accepts, and the example config lists every key.
 
-use shared::config::{Overrides, Sources};
+use shared::config::Overrides;
 use superhub::Config;
 use superhub::config::FederationPeer;
 use testkit::deploy::{
-    dashboard_metric_names, deploy_env_vars, example_keys, has_series, sample_names, served_names,
-    spec_metric_families,
+    dashboard_metric_names, has_series, keys_missing_from_example, sample_names, served_names,
+    spec_metric_families, unknown_env_keys,
 };
 use testkit::{TestDb, TestSuperhub};
 
@@ -78,47 +78,23 @@ async fn dashboards_query_only_metrics_a_superhub_serves() {
 
 #[test]
 fn deploy_files_set_only_superhub_keys_the_config_accepts() {
-    let vars = deploy_env_vars(superhub::config::ENV_PREFIX);
-    assert!(
-        vars.iter().any(|(file, ..)| file.starts_with("deploy/k8s")),
-        "{vars:?}"
-    );
+    let unknown = unknown_env_keys(superhub::config::ENV_PREFIX, |sources| {
+        Config::load(sources, &Overrides::default()).map(drop)
+    });
 
-    for (file, name, value) in vars {
-        let sources = Sources {
-            file: None,
-            env: vec![(name.clone(), value.clone())],
-        };
-        if let Err(error) = Config::load(&sources, &Overrides::default()) {
-            let text = error.to_string();
-            assert!(
-                !text.contains("unknown field") && !text.contains("empty key segment"),
-                "{file}: {name}={value}: {text}"
-            );
-        }
-    }
+    assert!(unknown.is_empty(), "{unknown:#?}");
 }
 
 #[test]
 fn example_config_lists_every_key() {
-    let example = example_keys(superhub::init::EXAMPLE_CONFIG);
     let defaults = serde_json::to_value(Config::default()).unwrap();
 
-    let mut missing = Vec::new();
-    for (section, table) in defaults.as_object().unwrap() {
-        let Some(table) = table.as_object() else {
-            continue;
-        };
-        for (key, value) in table {
-            if value.is_array() && key == "peers" {
-                continue; // [[federation.peers]]: an example block.
-            }
-            let dotted = format!("{section}.{key}");
-            if !example.contains(&dotted) {
-                missing.push(dotted);
-            }
-        }
-    }
+    let missing = keys_missing_from_example(
+        superhub::init::EXAMPLE_CONFIG,
+        &defaults,
+        &["federation.peers"],
+    );
+
     assert!(
         missing.is_empty(),
         "not in deploy/superhub.example.toml: {missing:?}"
