@@ -234,6 +234,7 @@ impl Config {
             config.email.smtp_url = Some(shared::config::read_secret_file(&path)?.into());
         }
         config.billing.read_secret_files(&config.hub.data_dir)?;
+        config.database.read_url_file(&config.hub.data_dir)?;
         config.superhubs.normalize();
         config.validate()?;
         Ok(config)

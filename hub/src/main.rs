@@ -1,4 +1,5 @@
-//! `hub`: parse the command line, then run, init, print the id, or manage a running hub.
+//! `hub`: parse the command line, then run, init, print the id, check health, or manage a running
+//! hub.
 
 use std::process::ExitCode;
 
@@ -22,6 +23,8 @@ enum Command {
     Init(hub::init::InitArgs),
     /// Print the hub id.
     Id,
+    /// Exit 0 when the hub's own /readyz answers 200, else 1 (container health checks).
+    Healthcheck,
     /// Print a freshly signed hub record envelope (hub.md §11.3).
     Record,
     /// Withdraw this community from every configured super hub (hub.md §11.4).
@@ -42,6 +45,9 @@ async fn main() -> ExitCode {
             .map(|done| shared::cli::print_initialized("hub", &done))
             .map_err(Into::into),
         Command::Id => shared::cli::print_id::<hub::Server>(&cli.common).map_err(Into::into),
+        Command::Healthcheck => shared::cli::healthcheck::<hub::Server>(&cli.common)
+            .await
+            .map_err(Into::into),
         Command::Record => hub::directory_cli::print_record(cli.common.load::<hub::Server>())
             .await
             .map_err(Into::into),

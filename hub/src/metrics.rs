@@ -9,6 +9,53 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use shared::server::HttpMetrics;
 
+use crate::billing::Outcome;
+use crate::members::{State, Tier};
+use crate::membership::TokenPurpose;
+
+/// Every account state, in the order of hub.md §6.3.
+pub(crate) const MEMBER_STATES: [State; 6] = [
+    State::PendingEmail,
+    State::PendingApproval,
+    State::Active,
+    State::Grace,
+    State::Lapsed,
+    State::Banned,
+];
+/// Every tier.
+pub(crate) const MEMBER_TIERS: [Tier; 4] = [Tier::Guest, Tier::Member, Tier::Paid, Tier::Comped];
+/// Tier labels of `hub_relay_reservations` and `hub_relay_bytes_total`.
+pub(crate) const RELAY_TIERS: [&str; 5] = ["none", "guest", "member", "paid", "comped"];
+/// `reason` labels of `hub_relay_denied_total`.
+const DENIAL_REASONS: [&str; 5] = [
+    "not_member",
+    "source_not_allowed",
+    "limit",
+    "no_reservation",
+    "other",
+];
+/// `transport` labels of the presence metrics.
+const TRANSPORTS: [&str; 2] = ["ws", "sse"];
+/// `class` labels of `hub_presence_subscribers`.
+const CLASSES: [&str; 3] = ["admin", "participant", "public"];
+/// `type` and `outcome` labels of `hub_presence_messages_total`.
+const MESSAGE_TYPES: [&str; 4] = ["online", "update", "offline", "punch"];
+const MESSAGE_OUTCOMES: [&str; 3] = ["changed", "unchanged", "rejected"];
+/// `kind` labels of `hub_presence_frames_total`.
+const FRAME_KINDS: [&str; 4] = ["event", "snapshot", "refresh", "punch"];
+/// `outcome` labels of `hub_email_sent_total`.
+const EMAIL_OUTCOMES: [&str; 3] = ["sent", "failed", "suppressed"];
+/// `outcome` labels of `hub_billing_events_total`.
+const BILLING_OUTCOMES: [Outcome; 7] = [
+    Outcome::Processed,
+    Outcome::Duplicate,
+    Outcome::Stale,
+    Outcome::Unmatched,
+    Outcome::Ignored,
+    Outcome::Error,
+    Outcome::BadSignature,
+];
+
 /// `tier` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct TierLabel {
@@ -213,6 +260,86 @@ impl Metrics {
             "Peers disconnected because their relay entitlement ended",
             metrics.relay_revocations.clone(),
         );
+        metrics.prefill();
         metrics
+    }
+
+    /// Creates every series with known labels at 0, so that a fresh hub already serves each
+    /// family (dashboards and alerts then show zero, not "no data"). Revocation reasons are open
+    /// and appear with their first use.
+    fn prefill(&self) {
+        for tier in RELAY_TIERS {
+            self.relay_reservations
+                .get_or_create(&TierLabel { tier })
+                .set(0);
+            self.relay_bytes
+                .get_or_create(&TierLabel { tier })
+                .inc_by(0);
+        }
+        for reason in DENIAL_REASONS {
+            self.relay_denied
+                .get_or_create(&ReasonLabel { reason })
+                .inc_by(0);
+        }
+        for transport in TRANSPORTS {
+            self.presence_slow_consumers
+                .get_or_create(&TransportLabel { transport })
+                .inc_by(0);
+            for class in CLASSES {
+                self.presence_subscribers
+                    .get_or_create(&SubscriberLabels { transport, class })
+                    .set(0);
+            }
+            for kind in FRAME_KINDS {
+                self.presence_frames
+                    .get_or_create(&FrameLabels { transport, kind })
+                    .inc_by(0);
+            }
+        }
+        for r#type in MESSAGE_TYPES {
+            for outcome in MESSAGE_OUTCOMES {
+                self.presence_messages
+                    .get_or_create(&MessageLabels { r#type, outcome })
+                    .inc_by(0);
+            }
+        }
+        for purpose in TokenPurpose::ALL.map(TokenPurpose::as_str) {
+            for outcome in EMAIL_OUTCOMES {
+                self.email_sent
+                    .get_or_create(&EmailLabels { purpose, outcome })
+                    .inc_by(0);
+            }
+        }
+        for tier in MEMBER_TIERS {
+            self.vouchers_issued
+                .get_or_create(&TierLabel { tier: tier.label() })
+                .inc_by(0);
+        }
+        self.zero_members();
+        let types = crate::billing::client::EVENT_TYPES.iter().copied();
+        for r#type in types.chain(["other"]) {
+            for outcome in BILLING_OUTCOMES {
+                self.billing_events
+                    .get_or_create(&BillingEventLabels {
+                        r#type,
+                        outcome: outcome.as_str(),
+                    })
+                    .inc_by(0);
+            }
+        }
+    }
+
+    /// Sets `hub_members{state,tier}` to 0 for every state and tier.
+    pub(crate) fn zero_members(&self) {
+        for state in MEMBER_STATES {
+            for tier in MEMBER_TIERS {
+                self.members
+                    .get_or_create(&MemberLabels {
+                        state: state.label(),
+                        tier: tier.label(),
+                    })
+                    .set(0);
+            }
+        }
     }
 }

@@ -296,6 +296,10 @@ impl shared::cli::Service for Server {
         config.key_path()
     }
 
+    fn http_bind(config: &Config) -> std::net::SocketAddr {
+        config.http.bind
+    }
+
     async fn start(config: Config) -> Result<Self, StartError> {
         Self::start(config).await
     }

@@ -1,6 +1,6 @@
 //! The command-line frame both servers share (feature `server`): the common flags
 //! ([`CommonArgs`]), `run` (start, wait for a shutdown signal or a failed task, stop) and `id`, on
-//! top of a small trait each server implements ([`Service`]). A server's `main.rs` only declares
+//! top of a small trait each server implements ([`Service`]), and `healthcheck` ([`healthcheck`]). A server's `main.rs` only declares
 //! its subcommands.
 //!
 //! ```no_run
@@ -16,6 +16,10 @@
 //! shared::cli::report("hub", outcome.map_err(Into::into))
 //! # }
 //! ```
+
+mod healthcheck;
+
+pub use healthcheck::{HealthcheckError, check_ready, local_addr};
 
 use std::error::Error;
 use std::future::Future;
@@ -51,6 +55,9 @@ pub trait Service: Sized {
 
     /// The node key file, absolute.
     fn key_path(config: &Self::Config) -> PathBuf;
+
+    /// `http.bind`, the listener `healthcheck` asks.
+    fn http_bind(config: &Self::Config) -> SocketAddr;
 
     /// Starts the server with every listener bound.
     fn start(config: Self::Config) -> impl Future<Output = Result<Self, Self::StartError>>;
@@ -172,6 +179,17 @@ pub fn print_id<S: Service>(args: &CommonArgs) -> Result<(), PrintIdError> {
     let key = crate::keyfile::load(&S::key_path(&config))?;
     println!("{}", crate::ids::Ed25519PeerId::from(key.public()));
     Ok(())
+}
+
+/// `healthcheck`: `GET /readyz` on the configured `http.bind` (loopback when it is unspecified);
+/// `Ok` when the server answers 200. For container health checks: the image needs no curl.
+///
+/// # Errors
+/// [`HealthcheckError`] when the config cannot be read, nothing answers within 5 s, or the
+/// answer is not 200.
+pub async fn healthcheck<S: Service>(args: &CommonArgs) -> Result<(), HealthcheckError> {
+    let config = args.load::<S>()?;
+    check_ready(local_addr(S::http_bind(&config))).await
 }
 
 /// The flags of `init` every server takes.

@@ -4,7 +4,7 @@
 
 mod state_table;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,10 @@ impl DbKind {
 pub struct DatabaseConfig {
     /// `sqlite://file.db?mode=rwc` (relative paths resolve against the data dir) or `postgres://…`.
     pub url: String,
+    /// A file holding the URL (content trimmed), relative to the data dir; when set it replaces
+    /// `url`, so a password need not sit in the config or the environment (`url_file`).
+    #[serde(default)]
+    pub url_file: PathBuf,
     /// Pool size.
     pub max_connections: u32,
     /// Run embedded migrations at start.
@@ -72,10 +76,23 @@ impl DatabaseConfig {
     pub fn with_url(url: &str) -> Self {
         Self {
             url: url.to_owned(),
+            url_file: PathBuf::new(),
             max_connections: 8,
             run_migrations: true,
             connect_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// Reads the URL from `url_file` (resolved against `data_dir`) when that is set.
+    ///
+    /// # Errors
+    /// [`LoadConfigError::File`] when the file cannot be read (an empty one fails validation).
+    pub fn read_url_file(&mut self, data_dir: &Path) -> Result<(), LoadConfigError> {
+        if !self.url_file.as_os_str().is_empty() {
+            let path = crate::config::resolve(data_dir, &self.url_file);
+            self.url = crate::config::read_secret_file(&path)?;
+        }
+        Ok(())
     }
 
     /// Checks the section at config load, so a bad URL stops start-up before anything is created.
@@ -399,6 +416,22 @@ mod tests {
         let config = DatabaseConfig::with_url("sqlite://t.db?mode=rwc");
         let db = Database::connect(&config, dir.path()).await.unwrap();
         (dir, db)
+    }
+
+    #[test]
+    fn url_file_replaces_url_relative_to_data_dir_and_missing_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("db.url"), "postgres://u:pw@db/x\n").unwrap();
+        let mut config = DatabaseConfig::with_url("sqlite://t.db?mode=rwc");
+        config.url_file = PathBuf::from("db.url");
+        let mut missing = config.clone();
+        missing.url_file = PathBuf::from("nope.url");
+
+        config.read_url_file(dir.path()).unwrap();
+        let error = missing.read_url_file(dir.path()).unwrap_err();
+
+        assert_eq!(config.url, "postgres://u:pw@db/x");
+        assert!(error.to_string().contains("nope.url"), "{error}");
     }
 
     #[tokio::test]

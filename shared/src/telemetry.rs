@@ -1,5 +1,6 @@
 //! `tracing` set-up shared by every binary: an `EnvFilter` (`RUST_LOG` wins over the configured
-//! level) and a text or JSON formatter on stderr.
+//! level) and a text or JSON formatter on stderr. Text carries colour codes only when stderr is a
+//! terminal, so container and file logs stay plain.
 
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
@@ -53,7 +54,8 @@ pub fn init(config: &LogConfig) -> Result<(), InitTelemetryError> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // try_init fails only when a subscriber is already installed, which is fine.
     let _ = match config.format {
         LogFormat::Text => builder.try_init(),

@@ -108,6 +108,7 @@ impl Config {
             &mut config.http,
             &mut config.log,
         )?;
+        config.database.read_url_file(&config.superhub.data_dir)?;
         config.validate()?;
         Ok(config)
     }

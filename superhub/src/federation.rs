@@ -55,6 +55,7 @@ pub(crate) fn spawn_pullers(
     }
     let client = pull::client(config);
     for peer in &config.federation.peers {
+        metrics.add_peer(peer.key());
         let puller = pull::Puller {
             peer: peer.clone(),
             directory: directory.clone(),

@@ -1,4 +1,4 @@
-//! `superhub`: parse the command line, then run, init or print the id.
+//! `superhub`: parse the command line, then run, init, print the id or check health.
 
 use std::process::ExitCode;
 
@@ -26,6 +26,8 @@ enum Command {
     Init(shared::cli::InitArgs),
     /// Print the super hub id.
     Id,
+    /// Exit 0 when the super hub's own /readyz answers 200, else 1 (container health checks).
+    Healthcheck,
 }
 
 #[tokio::main]
@@ -39,6 +41,9 @@ async fn main() -> ExitCode {
             .map(|done| shared::cli::print_initialized("super hub", &done))
             .map_err(Into::into),
         Command::Id => shared::cli::print_id::<superhub::Server>(&cli.common).map_err(Into::into),
+        Command::Healthcheck => shared::cli::healthcheck::<superhub::Server>(&cli.common)
+            .await
+            .map_err(Into::into),
     };
     shared::cli::report("superhub", outcome)
 }

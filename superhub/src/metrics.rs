@@ -8,7 +8,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use shared::server::HttpMetrics;
 
-use crate::store::{HubCounts, HubState};
+use crate::probe::{HttpOutcome, P2pOutcome};
+use crate::store::{HubCounts, HubState, SearchSort};
+
 /// Labels of `superhub_probes_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ProbeLabels {
@@ -70,7 +72,7 @@ impl Metrics {
             "Probes due but not started",
             probe_due.clone(),
         );
-        Self {
+        let metrics = Self {
             http,
             directory: DirectoryMetrics::register(registry),
             federation: FederationMetrics::register(registry),
@@ -78,9 +80,65 @@ impl Metrics {
             probes,
             probe_duration,
             probe_due,
+        };
+        metrics.prefill();
+        metrics
+    }
+
+    /// Creates every series with known labels at 0, so that a fresh super hub already serves each
+    /// family (dashboards and alerts then show zero, not "no data"). Per-peer federation series
+    /// appear with their peer's first pull.
+    fn prefill(&self) {
+        let kinds = [
+            ("http", HttpOutcome::ALL.map(HttpOutcome::as_str).to_vec()),
+            ("p2p", P2pOutcome::ALL.map(P2pOutcome::as_str).to_vec()),
+        ];
+        for (kind, outcomes) in kinds {
+            let _ = self.probe_duration.get_or_create(&KindLabel { kind });
+            for outcome in outcomes {
+                self.probes
+                    .get_or_create(&ProbeLabels { kind, outcome })
+                    .inc_by(0);
+            }
+        }
+        self.directory.set_hubs(&HubCounts::default());
+        for r#type in REGISTRATION_TYPES {
+            for outcome in REGISTRATION_OUTCOMES {
+                self.directory
+                    .registrations
+                    .get_or_create(&RegistrationLabels { r#type, outcome })
+                    .inc_by(0);
+            }
+        }
+        for outcome in ["found", "not_found"] {
+            self.directory
+                .resolve
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(0);
+        }
+        for sort in SearchSort::ALL {
+            self.search
+                .requests
+                .get_or_create(&SortLabels {
+                    sort: sort.as_str(),
+                })
+                .inc_by(0);
         }
     }
 }
+
+/// The `type` words of `superhub_registrations_total`.
+const REGISTRATION_TYPES: [&str; 3] = ["hub-record", "hub-tombstone", "other"];
+
+/// The `outcome` words of `superhub_registrations_total` (§12).
+const REGISTRATION_OUTCOMES: [&str; 6] = [
+    "accepted",
+    "unchanged",
+    "stale",
+    "tombstoned",
+    "invalid",
+    "rate_limited",
+];
 
 /// Labels of `superhub_registrations_total`: `type` is `hub-record`, `hub-tombstone` or `other`,
 /// so invented envelope types cannot grow the family.
@@ -221,6 +279,35 @@ impl FederationMetrics {
         metrics
     }
 
+    /// Creates the series of a configured `peer` at 0 (pulls, items of every kind and outcome,
+    /// up, last success: 0 = none since start), so its families are served before its first pull.
+    pub(crate) fn add_peer(&self, peer: &str) {
+        for outcome in ["ok", "error"] {
+            self.pulls
+                .get_or_create(&PeerOutcome {
+                    peer: peer.to_owned(),
+                    outcome,
+                })
+                .inc_by(0);
+        }
+        for kind in ITEM_KINDS {
+            for outcome in ITEM_OUTCOMES {
+                self.items
+                    .get_or_create(&ItemLabels {
+                        peer: peer.to_owned(),
+                        kind,
+                        outcome,
+                    })
+                    .inc_by(0);
+            }
+        }
+        let label = PeerLabel {
+            peer: peer.to_owned(),
+        };
+        self.peer_up.get_or_create(&label).set(0);
+        self.last_success.get_or_create(&label).set(0);
+    }
+
     /// Counts a pull of `peer`; `ok` also marks it up at `now_secs`.
     pub(crate) fn pulled(&self, peer: &str, ok: bool, now_secs: i64) {
         let outcome = if ok { "ok" } else { "error" };
@@ -255,6 +342,18 @@ impl FederationMetrics {
         self.changes_head.set(head);
     }
 }
+
+/// `kind` labels of `superhub_federation_items_total` (`federation::items::kind_label`).
+const ITEM_KINDS: [&str; 5] = [
+    "hub-record",
+    "hub-tombstone",
+    "slug-claim",
+    "moderation-note",
+    "unknown",
+];
+
+/// `outcome` labels of `superhub_federation_items_total` (§12).
+const ITEM_OUTCOMES: [&str; 5] = ["stored", "stale", "expired", "invalid", "policy"];
 
 /// The `sort` label of search requests.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

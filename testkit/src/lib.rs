@@ -9,6 +9,7 @@
 
 mod clock;
 mod db;
+pub mod deploy;
 mod peer;
 mod proxy;
 pub mod raw_http;

@@ -84,7 +84,7 @@ impl Membership {
     pub(crate) async fn refresh_member_gauge(&self) -> Result<(), StoreError> {
         let counts = self.store().count_members().await?;
         let gauge = &self.inner.metrics.members;
-        gauge.clear();
+        self.inner.metrics.zero_members();
         let members = members::published_member_count(&counts);
         self.inner.member_count.store(
             u64::try_from(members).unwrap_or(0),

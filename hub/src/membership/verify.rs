@@ -25,6 +25,9 @@ pub(crate) enum TokenPurpose {
 pub(crate) struct UnknownPurpose(String);
 
 impl TokenPurpose {
+    /// Every purpose.
+    pub(crate) const ALL: [Self; 3] = [Self::Join, Self::Login, Self::ChangeEmail];
+
     /// The stored word.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -36,7 +39,7 @@ impl TokenPurpose {
 
     /// The purpose a stored word names.
     pub(crate) fn parse(text: &str) -> std::result::Result<Self, UnknownPurpose> {
-        [Self::Join, Self::Login, Self::ChangeEmail]
+        Self::ALL
             .into_iter()
             .find(|purpose| purpose.as_str() == text)
             .ok_or_else(|| UnknownPurpose(text.to_owned()))

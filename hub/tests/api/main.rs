@@ -3,6 +3,7 @@
 
 mod admin;
 mod billing;
+mod deploy;
 mod directory;
 mod email;
 mod environment;

@@ -133,6 +133,17 @@ impl HttpMetrics {
              http.max_tcp_connections_per_ip (per_ip)",
             refused.clone(),
         );
+        // Present from start at 0, so that an alert on it sees zero rather than no data.
+        for cap in [
+            super::serve::ConnectionCap::Total,
+            super::serve::ConnectionCap::PerIp,
+        ] {
+            refused
+                .get_or_create(&RefusedLabels {
+                    reason: cap.as_str(),
+                })
+                .inc_by(0);
+        }
         Self {
             requests,
             duration,

@@ -1,5 +1,6 @@
 //! Super hub integration tests: one binary; database tests run on SQLite and on Postgres.
 
+mod deploy;
 mod directory;
 mod federation;
 mod http;

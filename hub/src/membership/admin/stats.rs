@@ -3,23 +3,10 @@
 use serde_json::json;
 
 use super::{Membership, Result};
-use crate::members::{State, Tier};
-use crate::metrics::TierLabel;
+use crate::metrics::{
+    MEMBER_STATES as STATES, MEMBER_TIERS as TIERS, RELAY_TIERS as RESERVATION_TIERS, TierLabel,
+};
 use crate::store;
-
-/// Every state, in the order of hub.md §6.3 (stats list them all, zeros included).
-const STATES: [State; 6] = [
-    State::PendingEmail,
-    State::PendingApproval,
-    State::Active,
-    State::Grace,
-    State::Lapsed,
-    State::Banned,
-];
-/// Every tier.
-const TIERS: [Tier; 4] = [Tier::Guest, Tier::Member, Tier::Paid, Tier::Comped];
-/// Tier labels of `hub_relay_reservations`.
-const RESERVATION_TIERS: [&str; 5] = ["none", "guest", "member", "paid", "comped"];
 
 /// The window of `billing.donations_30d`.
 const DONATION_WINDOW_MS: i64 = 30 * 86_400_000;
