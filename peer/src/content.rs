@@ -88,7 +88,7 @@ pub async fn probe(node: &Node, peer: PeerId) -> Result<String, ProbeError> {
 }
 
 /// One line of at most [`MAX_LINE`] bytes, `\n` or `\r\n` terminated or ended by EOF.
-async fn read_line(stream: &mut Stream) -> Result<String, ProbeError> {
+async fn read_line(stream: impl futures::AsyncRead + Unpin) -> Result<String, ProbeError> {
     let mut buf = Vec::with_capacity(256);
     let mut limited = stream.take(MAX_LINE as u64 + 1);
     let mut chunk = [0_u8; 512];

@@ -38,7 +38,7 @@ pub enum DropReason {
     /// Our own presence, relayed back.
     #[error("own presence")]
     Own,
-    /// A type gossip does not carry (`punch`).
+    /// A type gossip does not carry (`punch`; the parser already refuses it from clients).
     #[error("type not carried by gossip")]
     UnexpectedType,
 }
