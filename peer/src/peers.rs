@@ -4,8 +4,11 @@
 //! # Layout
 //! - `table`: the state and every rule of §3.4 as functions of `now` (merging, liveness per
 //!   source kind, snapshots, expiry, grace removal, the reachability rule).
+//! - `cache`: which entries are due for `_peer_cache`, and what it adds at start.
 //! - `maintenance`: the task that loads `_peer_cache`, prunes every second and writes the cache.
-//! - `probe`: the task that probes new and unreachable peers with `/goop/content/1.0.0`.
+//! - `probe`: the task that probes new and unreachable peers with `/goop/content/1.0.0`, and
+//!   the reachability rule.
+mod cache;
 mod maintenance;
 mod probe;
 mod table;

@@ -84,7 +84,8 @@ async fn start(dir: &std::path::Path, label: &str) -> Peer {
     Peer::start(config).await.unwrap()
 }
 
-async fn connect(a: &Peer, b: &Peer) {
+/// Connects `a` to `b` over `b`'s listen addresses.
+pub(crate) async fn connect(a: &Peer, b: &Peer) {
     a.node()
         .net
         .dial(

@@ -227,15 +227,7 @@ async fn two_peers_see_each_other_through_gossip_and_see_the_offline_at_shutdown
     let b = Peer::start(config(dir_b.path(), "bob")).await.unwrap();
     let mut events = a.events();
 
-    a.node()
-        .net
-        .dial(
-            b.peer_id(),
-            b.listen_addrs().to_vec(),
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+    crate::content::tests::connect(&a, &b).await;
 
     wait_for(&a, b.peer_id(), "alice sees bob", |v| {
         v.online && v.label == "bob"

@@ -1,6 +1,6 @@
 //! The content prober (peer.md §3.4): probes new peers and unreachable ones that sent an update
-//! with `/goop/content/1.0.0`, at most [`MAX_PROBES`] at once, and feeds the outcomes to the
-//! reachability rule of the table.
+//! with `/goop/content/1.0.0`, at most [`MAX_PROBES`] at once, and the reachability rule the
+//! outcomes feed.
 
 use std::sync::Arc;
 
@@ -8,7 +8,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use libp2p::PeerId;
+
 use super::maintenance::PRUNE_TICK;
+use super::table::{Change, Table};
 use crate::content::ProbeError;
 use crate::dial::DialError;
 use crate::node::Node;
@@ -63,6 +66,89 @@ pub(crate) async fn run(node: Arc<Node>, tracker: TaskTracker, token: Cancellati
                     }
                 }
             });
+        }
+    }
+}
+
+/// Two probe failures at least this far apart make a peer unreachable (peer.md §3.4).
+pub(crate) const PROBE_RETRY_MS: i64 = 2_000;
+
+/// Content probing state of one peer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ProbeState {
+    /// A probe should run once `now >= not_before`.
+    pub(crate) wanted: bool,
+    pub(crate) in_flight: bool,
+    pub(crate) not_before: i64,
+    /// Time of the first failure of the current run of failures.
+    pub(super) first_failure_at: Option<i64>,
+}
+
+impl Table {
+    /// Applies a probe outcome (peer.md §3.4): success ⇒ reachable; two failures at least
+    /// [`PROBE_RETRY_MS`] apart ⇒ unreachable, the first one schedules the second attempt.
+    pub(crate) fn record_probe(
+        &mut self,
+        peer: &PeerId,
+        reachable: bool,
+        now: i64,
+    ) -> Option<Change> {
+        self.edit(peer, now, |entry| {
+            let probe = &mut entry.probe;
+            probe.in_flight = false;
+            if reachable {
+                entry.reachable = Some(true);
+                probe.wanted = false;
+                probe.first_failure_at = None;
+                return;
+            }
+            match probe.first_failure_at {
+                Some(first) if now - first >= PROBE_RETRY_MS => {
+                    entry.reachable = Some(false);
+                    probe.wanted = false;
+                    probe.first_failure_at = None;
+                }
+                Some(first) => {
+                    probe.wanted = true;
+                    probe.not_before = first + PROBE_RETRY_MS;
+                }
+                None => {
+                    probe.first_failure_at = Some(now);
+                    probe.wanted = true;
+                    probe.not_before = now + PROBE_RETRY_MS;
+                }
+            }
+        })
+    }
+
+    /// Up to `max` online peers whose probe is due; they are marked in flight.
+    pub(crate) fn take_due_probes(&mut self, now: i64, max: usize) -> Vec<PeerId> {
+        let mut due = Vec::new();
+        for (peer, entry) in &mut self.peers {
+            if due.len() >= max {
+                break;
+            }
+            let probe = &mut entry.probe;
+            let online = entry.sightings.values().any(|s| !s.offline);
+            if probe.wanted
+                && !probe.in_flight
+                && probe.not_before <= now
+                && !entry.blocked
+                && online
+            {
+                probe.in_flight = true;
+                probe.wanted = false;
+                due.push(*peer);
+            }
+        }
+        due
+    }
+
+    /// A probe ended without an outcome (the peer is shutting down): it is wanted again.
+    pub(crate) fn abandon_probe(&mut self, peer: &PeerId) {
+        if let Some(entry) = self.peers.get_mut(peer) {
+            entry.probe.in_flight = false;
+            entry.probe.wanted = true;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The state behind [`super::PeerTable`] and the rules of peer.md §3.4 as plain functions of
 //! `now`: merging, liveness per source kind, snapshots, expiry, grace removal and the
-//! reachability rule. Nothing here waits or emits; callers turn the returned [`Change`]s into
+//! user flags (the reachability rule is in `probe`, the cache bookkeeping in `cache`). Nothing
+//! here waits or emits; callers turn the returned [`Change`]s into
 //! events.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -9,12 +10,9 @@ use libp2p::{Multiaddr, PeerId};
 use shared::presence::PresenceMsg;
 
 use super::{MAX_PEERS, PeerView, Sighting, Source};
-use crate::store::PeerCacheRow;
 
-/// Two probe failures at least this far apart make a peer unreachable (peer.md §3.4).
-pub(crate) const PROBE_RETRY_MS: i64 = 2_000;
-/// A `_peer_cache` row is written at most once per this (peer.md §12).
-pub(crate) const CACHE_WRITE_MS: i64 = 30_000;
+use super::cache::{CACHE_WRITE_MS, CacheState};
+use super::probe::ProbeState;
 
 /// What a mutation changed, for the event bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,27 +45,6 @@ pub(crate) struct SourceState {
     ended_at: Option<i64>,
 }
 
-/// Content probing state of one peer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ProbeState {
-    /// A probe should run once `now >= not_before`.
-    pub(crate) wanted: bool,
-    pub(crate) in_flight: bool,
-    pub(crate) not_before: i64,
-    /// Time of the first failure of the current run of failures.
-    first_failure_at: Option<i64>,
-}
-
-/// `_peer_cache` bookkeeping of one entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct CacheState {
-    dirty: bool,
-    /// A user flag changed: written at the next flush, whatever the 30 s rule says.
-    urgent: bool,
-    written_at: Option<i64>,
-    written_last_seen: i64,
-}
-
 /// One entry of the table.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Entry {
@@ -78,25 +55,25 @@ pub(crate) struct Entry {
     pub(crate) public_key: String,
     pub(crate) addrs: Vec<Multiaddr>,
     /// Receive time of the message the scalars came from.
-    scalars_at: i64,
+    pub(super) scalars_at: i64,
     pub(crate) reachable: Option<bool>,
     pub(crate) probe: ProbeState,
     pub(crate) favorite: bool,
     pub(crate) blocked: bool,
     pub(crate) sightings: BTreeMap<Source, SightingState>,
     /// When the peer stopped being online; `None` while online.
-    offline_since: Option<i64>,
+    pub(super) offline_since: Option<i64>,
     /// `last_seen` of the cache row, for an entry no source has seen since start.
-    cached_last_seen: i64,
-    cache: CacheState,
+    pub(super) cached_last_seen: i64,
+    pub(super) cache: CacheState,
 }
 
 impl Entry {
-    fn online(&self) -> bool {
+    pub(super) fn online(&self) -> bool {
         self.sightings.values().any(|s| !s.offline)
     }
 
-    fn last_seen(&self) -> i64 {
+    pub(super) fn last_seen(&self) -> i64 {
         self.sightings
             .values()
             .map(|s| s.last_seen)
@@ -132,26 +109,11 @@ impl Entry {
     }
 
     /// Keeps `offline_since` in step with the sightings.
-    fn settle(&mut self, now: i64) {
+    pub(super) fn settle(&mut self, now: i64) {
         if self.online() {
             self.offline_since = None;
         } else if self.offline_since.is_none() {
             self.offline_since = Some(now);
-        }
-    }
-
-    fn row(&self, peer: &PeerId) -> PeerCacheRow {
-        PeerCacheRow {
-            peer_id: *peer,
-            label: self.label.clone(),
-            email: self.email.clone(),
-            avatar_hash: self.avatar_hash.clone(),
-            client_version: self.client_version.clone(),
-            public_key: self.public_key.clone(),
-            addrs: self.addrs.iter().map(ToString::to_string).collect(),
-            last_seen: self.last_seen(),
-            favorite: self.favorite,
-            blocked: self.blocked,
         }
     }
 }
@@ -170,15 +132,20 @@ fn timeless(mut view: PeerView) -> PeerView {
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     pub(crate) peers: HashMap<PeerId, Entry>,
-    sources: HashMap<Source, SourceState>,
+    pub(super) sources: HashMap<Source, SourceState>,
     /// Peers removed since the last flush, whose cache rows go.
-    removed: HashSet<PeerId>,
+    pub(super) removed: HashSet<PeerId>,
 }
 
 impl Table {
     /// Runs `change` on `peer`'s entry and reports a [`Change::Update`] when the view changed in
     /// more than its times. The entry's cache row becomes dirty on any change.
-    fn edit(&mut self, peer: &PeerId, now: i64, change: impl FnOnce(&mut Entry)) -> Option<Change> {
+    pub(super) fn edit(
+        &mut self,
+        peer: &PeerId,
+        now: i64,
+        change: impl FnOnce(&mut Entry),
+    ) -> Option<Change> {
         let entry = self.peers.get_mut(peer)?;
         let before = timeless(entry.view(peer));
         change(entry);
@@ -192,7 +159,7 @@ impl Table {
     }
 
     /// Makes room for one more entry: false when the table is full of peers that cannot go.
-    fn make_room(&mut self) -> bool {
+    pub(super) fn make_room(&mut self) -> bool {
         if self.peers.len() < MAX_PEERS {
             return true;
         }
@@ -414,169 +381,5 @@ impl Table {
             entry.cache.urgent = true;
         }
         Some(change)
-    }
-
-    /// Applies a probe outcome (peer.md §3.4): success ⇒ reachable; two failures at least
-    /// [`PROBE_RETRY_MS`] apart ⇒ unreachable, the first one schedules the second attempt.
-    pub(crate) fn record_probe(
-        &mut self,
-        peer: &PeerId,
-        reachable: bool,
-        now: i64,
-    ) -> Option<Change> {
-        self.edit(peer, now, |entry| {
-            let probe = &mut entry.probe;
-            probe.in_flight = false;
-            if reachable {
-                entry.reachable = Some(true);
-                probe.wanted = false;
-                probe.first_failure_at = None;
-                return;
-            }
-            match probe.first_failure_at {
-                Some(first) if now - first >= PROBE_RETRY_MS => {
-                    entry.reachable = Some(false);
-                    probe.wanted = false;
-                    probe.first_failure_at = None;
-                }
-                Some(first) => {
-                    probe.wanted = true;
-                    probe.not_before = first + PROBE_RETRY_MS;
-                }
-                None => {
-                    probe.first_failure_at = Some(now);
-                    probe.wanted = true;
-                    probe.not_before = now + PROBE_RETRY_MS;
-                }
-            }
-        })
-    }
-
-    /// Up to `max` online peers whose probe is due; they are marked in flight.
-    pub(crate) fn take_due_probes(&mut self, now: i64, max: usize) -> Vec<PeerId> {
-        let mut due = Vec::new();
-        for (peer, entry) in &mut self.peers {
-            if due.len() >= max {
-                break;
-            }
-            let probe = &mut entry.probe;
-            let online = entry.sightings.values().any(|s| !s.offline);
-            if probe.wanted
-                && !probe.in_flight
-                && probe.not_before <= now
-                && !entry.blocked
-                && online
-            {
-                probe.in_flight = true;
-                probe.wanted = false;
-                due.push(*peer);
-            }
-        }
-        due
-    }
-
-    /// A probe ended without an outcome (the peer is shutting down): it is wanted again.
-    pub(crate) fn abandon_probe(&mut self, peer: &PeerId) {
-        if let Some(entry) = self.peers.get_mut(peer) {
-            entry.probe.in_flight = false;
-            entry.probe.wanted = true;
-        }
-    }
-
-    /// Adds cache rows at start: unknown peers become offline entries; known ones take the
-    /// user flags and fill empty scalars.
-    pub(crate) fn load(&mut self, rows: Vec<PeerCacheRow>, now: i64) {
-        for row in rows {
-            let written = CacheState {
-                dirty: false,
-                urgent: false,
-                written_at: Some(now),
-                written_last_seen: row.last_seen,
-            };
-            if let Some(entry) = self.peers.get_mut(&row.peer_id) {
-                entry.favorite |= row.favorite;
-                entry.blocked |= row.blocked;
-                for (mine, cached) in [
-                    (&mut entry.label, row.label),
-                    (&mut entry.avatar_hash, row.avatar_hash),
-                    (&mut entry.client_version, row.client_version),
-                    (&mut entry.public_key, row.public_key),
-                ] {
-                    if mine.is_empty() {
-                        *mine = cached;
-                    }
-                }
-                entry.cache.dirty = true;
-                continue;
-            }
-            if self.peers.len() >= MAX_PEERS {
-                continue;
-            }
-            let entry = Entry {
-                label: row.label,
-                email: row.email,
-                avatar_hash: row.avatar_hash,
-                client_version: row.client_version,
-                public_key: row.public_key,
-                addrs: row.addrs.iter().filter_map(|a| a.parse().ok()).collect(),
-                favorite: row.favorite,
-                blocked: row.blocked,
-                offline_since: Some(if row.last_seen > 0 {
-                    row.last_seen
-                } else {
-                    now
-                }),
-                cached_last_seen: row.last_seen,
-                cache: written,
-                ..Entry::default()
-            };
-            self.peers.insert(row.peer_id, entry);
-        }
-    }
-
-    /// The rows to write now (dirty and past the 30 s rule, or all dirty with `all`) and the
-    /// rows to delete; both are marked written.
-    pub(crate) fn take_cache_work(
-        &mut self,
-        now: i64,
-        all: bool,
-        max: usize,
-    ) -> (Vec<PeerCacheRow>, Vec<PeerId>) {
-        let mut rows = Vec::new();
-        for (peer, entry) in &mut self.peers {
-            if rows.len() >= max {
-                break;
-            }
-            let cache = entry.cache;
-            let allowed =
-                all || cache.urgent || cache.written_at.is_none_or(|w| now - w >= CACHE_WRITE_MS);
-            if cache.dirty && allowed {
-                entry.cache = CacheState {
-                    dirty: false,
-                    urgent: false,
-                    written_at: Some(now),
-                    written_last_seen: entry.last_seen(),
-                };
-                rows.push(entry.row(peer));
-            }
-        }
-        let peers = &self.peers;
-        let removed: Vec<PeerId> = self
-            .removed
-            .drain()
-            .filter(|p| !peers.contains_key(p))
-            .collect();
-        (rows, removed)
-    }
-
-    /// A failed flush: the rows become dirty again and the deletions are retried.
-    pub(crate) fn requeue_cache_work(&mut self, rows: &[PeerCacheRow], removed: Vec<PeerId>) {
-        for row in rows {
-            if let Some(entry) = self.peers.get_mut(&row.peer_id) {
-                entry.cache.dirty = true;
-            }
-        }
-        self.removed
-            .extend(removed.into_iter().filter(|p| !self.peers.contains_key(p)));
     }
 }
