@@ -133,9 +133,17 @@ impl PeerTable {
     /// `verified` counts for hubs only. A new peer, or an unreachable one, is queued for a
     /// content probe. Emits `peer.update` when the entry changed in more than its times.
     pub fn upsert(&self, source: Source, msg: &PresenceMsg, verified: bool, now: i64) {
-        let change = self.lock().upsert(source, msg, verified, now);
+        let peer = msg.peer_id.peer_id();
+        let (change, wants_probe) = {
+            let mut table = self.lock();
+            let change = table.upsert(source, msg, verified, now);
+            let wants = |e: &table::Entry| e.probe.wanted && !e.probe.in_flight;
+            (change, table.peers.get(&peer).is_some_and(wants))
+        };
         self.emit(change);
-        self.probe_wake.notify_one();
+        if wants_probe {
+            self.probe_wake.notify_one();
+        }
     }
 
     /// `offline` from `source`: that source no longer sees the peer.
