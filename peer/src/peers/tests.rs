@@ -270,6 +270,46 @@ fn two_probe_failures_two_seconds_apart_make_a_peer_unreachable() {
 }
 
 #[test]
+fn due_probes_are_bounded_and_skip_offline_and_blocked_peers() {
+    let (table, _rx) = table();
+    let peers: Vec<Ed25519PeerId> = (0..5).map(|_| id()).collect();
+    for peer in &peers {
+        table.upsert(Source::Gossip, &msg(peer, "x"), false, 0);
+    }
+    table.mark_offline(&Source::Gossip, &peers[0].peer_id(), 0);
+    table.set_blocked(&peers[1].peer_id(), true, 0);
+
+    let first = table.lock().take_due_probes(0, 2);
+    let rest = table.lock().take_due_probes(0, 8);
+
+    assert_eq!(first.len(), 2);
+    assert_eq!(rest.len(), 1);
+    for skipped in [&peers[0], &peers[1]] {
+        assert!(!first.contains(&skipped.peer_id()) && !rest.contains(&skipped.peer_id()));
+    }
+}
+
+#[test]
+fn list_filters_by_hub_and_by_online() {
+    let (table, _rx) = table();
+    let (a, b) = (id(), id());
+    table.upsert(hub(1), &msg(&a, "a"), false, 0);
+    table.upsert(Source::Gossip, &msg(&b, "b"), false, 0);
+    table.mark_offline(&Source::Gossip, &b.peer_id(), 1);
+
+    let hub_1 = match hub(1) {
+        Source::Hub(url) => url,
+        Source::Gossip => unreachable!(),
+    };
+
+    assert_eq!(table.list(None, false).len(), 2);
+    assert_eq!(table.list(None, true).len(), 1);
+    let seen_at_hub = table.list(Some(&hub_1), false);
+    assert_eq!(seen_at_hub.len(), 1);
+    assert_eq!(seen_at_hub[0].peer_id, a.peer_id().to_base58());
+}
+
+#[test]
 fn a_full_table_evicts_the_longest_offline_peer_and_never_a_favourite() {
     let (table, _rx) = table();
     let favourite = id();
