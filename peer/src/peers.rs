@@ -173,6 +173,13 @@ impl PeerTable {
         self.lock().stream_ended(source, now);
     }
 
+    /// `source` is gone for good (the hub was left): its live sightings go offline at once
+    /// rather than after `ttl_secs`.
+    pub fn forget_source(&self, source: &Source, now: i64) {
+        let changes = self.lock().forget_source(source, now);
+        self.emit(changes);
+    }
+
     /// Removes a peer; emits `peer.gone`.
     pub fn remove(&self, peer: &PeerId) {
         let change = self.lock().remove(peer);

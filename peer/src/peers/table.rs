@@ -291,6 +291,21 @@ impl Table {
         }
     }
 
+    /// `source` is gone for good (the hub was left): every live sighting of it goes offline now
+    /// and its stream state is forgotten.
+    pub(crate) fn forget_source(&mut self, source: &Source, now: i64) -> Vec<Change> {
+        self.sources.remove(source);
+        let live: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, e)| e.sightings.get(source).is_some_and(|s| !s.offline))
+            .map(|(peer, _)| *peer)
+            .collect();
+        live.iter()
+            .filter_map(|peer| self.mark_offline(source, peer, now))
+            .collect()
+    }
+
     /// The prune tick: expires sightings by their source's liveness rule and removes peers
     /// offline longer than `grace_ms` (never favourites or blocked peers).
     pub(crate) fn prune(&mut self, now: i64, ttl_ms: i64, grace_ms: i64) -> Vec<Change> {

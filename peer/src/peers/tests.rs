@@ -149,6 +149,22 @@ fn a_new_snapshot_within_ttl_of_a_stream_end_keeps_its_peers() {
 }
 
 #[test]
+fn forgetting_a_source_takes_its_sightings_offline_at_once() {
+    let (table, _rx) = table();
+    let (a, b) = (id(), id());
+    table.begin_snapshot(&hub(1), 0);
+    table.upsert(hub(1), &msg(&a, "a"), false, 0);
+    table.upsert(hub(1), &msg(&b, "b"), false, 0);
+    table.upsert(Source::Gossip, &msg(&b, "b"), false, 0);
+
+    table.forget_source(&hub(1), 1);
+
+    assert!(!online(&table, &a));
+    assert!(online(&table, &b), "gossip still sees b");
+    assert!(table.hubs_seeing(&b.peer_id()).is_empty());
+}
+
+#[test]
 fn offline_peers_are_removed_after_grace_except_favourites_and_blocked() {
     let (table, mut rx) = table();
     let (plain, favourite, blocked) = (id(), id(), id());
