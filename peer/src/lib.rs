@@ -8,6 +8,7 @@
 //! - `p2p`: the libp2p node ([`p2p::Net`] handle, event loop).
 //! - `peers`: the merged peer table; `event`: the event bus; `hubs`: the hub registry.
 //! - `presence`: our own presence message; `dial`: reaching a peer.
+//! - `gossip`: presence gossip; `content`: the reachability probe protocol.
 //! - `store`: `peer.db`.
 //!
 //! ```
@@ -20,8 +21,10 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod content;
 pub mod dial;
 pub mod event;
+pub mod gossip;
 mod http;
 pub mod hub_url;
 pub mod hubs;

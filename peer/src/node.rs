@@ -133,6 +133,9 @@ impl Peer {
             net,
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
+        crate::peers::spawn(&node, &tasks);
+        crate::gossip::spawn(&node, &tasks);
+        crate::content::spawn(&node, &tasks);
 
         let http_addr = if node.config.http.enabled {
             let addr = node.config.http.addr;

@@ -1,18 +1,32 @@
 //! The merged peer table (peer.md §3.4): one entry per PeerId with a sighting per source (a hub
 //! or gossip). Hubs and gossip feed it; dialling, the local API and the events read it.
 //!
-//! This first cut keeps entries and sightings; the liveness, snapshot, pruning and persistence
-//! rules of §3.4 are filled in by `peers/` modules.
+//! # Layout
+//! - `table`: the state and every rule of §3.4 as functions of `now` (merging, liveness per
+//!   source kind, snapshots, expiry, grace removal, the reachability rule).
+//! - `cache`: which entries are due for `_peer_cache`, and what it adds at start.
+//! - `maintenance`: the task that loads `_peer_cache`, prunes every second and writes the cache.
+//! - `probe`: the task that probes new and unreachable peers with `/goop/content/1.0.0`, and
+//!   the reachability rule.
+mod cache;
+mod maintenance;
+mod probe;
+mod table;
+#[cfg(test)]
+mod tests;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use libp2p::{Multiaddr, PeerId};
 use serde::Serialize;
 use shared::presence::PresenceMsg;
+use shared::server::Tasks;
+use tokio::sync::Notify;
 
 use crate::event::{Event, Events, PeerGone};
 use crate::hub_url::HubUrl;
+use crate::node::Node;
+use table::{Change, Table};
 
 /// Most peers kept in the table; beyond it the longest-offline entry is evicted.
 pub const MAX_PEERS: usize = 10_000;
@@ -78,170 +92,156 @@ pub struct PeerView {
     pub sightings: Vec<Sighting>,
 }
 
-/// One entry of the table.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) label: String,
-    pub(crate) email: String,
-    pub(crate) avatar_hash: String,
-    pub(crate) client_version: String,
-    pub(crate) addrs: Vec<Multiaddr>,
-    pub(crate) reachable: Option<bool>,
-    pub(crate) favorite: bool,
-    pub(crate) blocked: bool,
-    pub(crate) sightings: BTreeMap<Source, SightingState>,
-}
-
-/// What one source says about one peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SightingState {
-    pub(crate) last_seen: i64,
-    pub(crate) verified: bool,
-    pub(crate) offline: bool,
-}
-
 /// The shared table. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PeerTable {
-    inner: Arc<Mutex<HashMap<PeerId, Entry>>>,
-    snapshots: Arc<Mutex<HashMap<Source, i64>>>,
+    inner: Arc<Mutex<Table>>,
     events: Events,
+    /// Wakes the probe task when a peer wants a probe.
+    probe_wake: Arc<Notify>,
 }
 
 impl PeerTable {
     /// An empty table emitting on `events`.
     pub fn new(events: Events) -> Self {
         Self {
-            inner: Arc::new(Mutex::new(HashMap::new())),
-            snapshots: Arc::new(Mutex::new(HashMap::new())),
+            inner: Arc::new(Mutex::new(Table::default())),
             events,
+            probe_wake: Arc::new(Notify::new()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_snapshots(&self) -> std::sync::MutexGuard<'_, HashMap<Source, i64>> {
-        self.snapshots.lock().unwrap_or_else(|e| e.into_inner())
+    fn emit(&self, changes: impl IntoIterator<Item = Change>) {
+        for change in changes {
+            match change {
+                Change::Update(view) => self.events.emit(Event::PeerUpdate(
+                    serde_json::to_value(view).unwrap_or_default(),
+                )),
+                Change::Gone(peer) => self.events.emit(Event::PeerGone(PeerGone {
+                    peer_id: peer.to_base58(),
+                })),
+            }
+        }
     }
 
-    /// Takes an `online`/`update` message from `source` (peer.md §3.4 merging rules: scalars take
-    /// the newest message; an empty value never overwrites a non-empty client version).
+    /// Takes an `online`/`update` message from `source` (peer.md §3.4): scalars take the newest
+    /// message by receive time (an empty `publicKey`/`goopClientVersion` never overwrites);
+    /// `verified` counts for hubs only. A new peer, or an unreachable one, is queued for a
+    /// content probe. Emits `peer.update` when the entry changed in more than its times.
     pub fn upsert(&self, source: Source, msg: &PresenceMsg, verified: bool, now: i64) {
-        let peer: PeerId = msg.peer_id.peer_id();
-        let view = {
+        let peer = msg.peer_id.peer_id();
+        let (change, wants_probe) = {
             let mut table = self.lock();
-            if !table.contains_key(&peer) && table.len() >= MAX_PEERS {
-                evict_one(&mut table);
-            }
-            let entry = table.entry(peer).or_insert_with(|| Entry {
-                label: String::new(),
-                email: String::new(),
-                avatar_hash: String::new(),
-                client_version: String::new(),
-                addrs: Vec::new(),
-                reachable: None,
-                favorite: false,
-                blocked: false,
-                sightings: BTreeMap::new(),
-            });
-            entry.label.clone_from(&msg.content);
-            entry.email.clone_from(&msg.email);
-            entry.avatar_hash.clone_from(&msg.avatar_hash);
-            if !msg.goop_client_version.is_empty() {
-                entry.client_version.clone_from(&msg.goop_client_version);
-            }
-            entry.addrs = msg.addrs.iter().filter_map(|a| a.parse().ok()).collect();
-            let verified = matches!(source, Source::Hub(_)) && verified;
-            entry.sightings.insert(
-                source,
-                SightingState {
-                    last_seen: now,
-                    verified,
-                    offline: false,
-                },
-            );
-            view_of(&peer, entry)
+            let change = table.upsert(source, msg, verified, now);
+            let wants = |e: &table::Entry| e.probe.wanted && !e.probe.in_flight;
+            (change, table.peers.get(&peer).is_some_and(wants))
         };
-        self.events.emit(Event::PeerUpdate(
-            serde_json::to_value(view).unwrap_or_default(),
-        ));
+        self.emit(change);
+        if wants_probe {
+            self.probe_wake.notify_one();
+        }
     }
 
     /// `offline` from `source`: that source no longer sees the peer.
     pub fn mark_offline(&self, source: &Source, peer: &PeerId, now: i64) {
-        let view = {
-            let mut table = self.lock();
-            let Some(entry) = table.get_mut(peer) else {
-                return;
-            };
-            let Some(sighting) = entry.sightings.get_mut(source) else {
-                return;
-            };
-            sighting.offline = true;
-            sighting.last_seen = now;
-            view_of(peer, entry)
-        };
-        self.events.emit(Event::PeerUpdate(
-            serde_json::to_value(view).unwrap_or_default(),
-        ));
+        let change = self.lock().mark_offline(source, peer, now);
+        self.emit(change);
     }
 
-    /// A v2 stream of `source` starts a snapshot (WS v2 `auth-ok`, SSE `?v=2`): sightings of that
-    /// source not refreshed by the snapshot go offline at [`PeerTable::end_snapshot`].
+    /// A v2 stream of `source` starts a snapshot (WS v2 `auth-ok`, SSE `?v=2`). From now on the
+    /// source is a v2 stream: its sightings stay live without a timer until an `offline`, the
+    /// end of a snapshot that lacks them, or [`PeerTable::stream_ended`] plus `ttl_secs`.
     pub fn begin_snapshot(&self, source: &Source, now: i64) {
-        self.lock_snapshots().insert(source.clone(), now);
+        self.lock().begin_snapshot(source, now);
     }
 
-    /// `snapshot-end`: every sighting of `source` older than the snapshot's start becomes offline
-    /// (peer.md §3.4).
+    /// `snapshot-end`: every sighting of `source` not refreshed since
+    /// [`PeerTable::begin_snapshot`] becomes offline (peer.md §3.4).
     pub fn end_snapshot(&self, source: &Source, now: i64) {
-        let Some(started) = self.lock_snapshots().remove(source) else {
-            return;
-        };
-        let stale: Vec<PeerId> = self
-            .lock()
-            .iter()
-            .filter(|(_, e)| {
-                e.sightings
-                    .get(source)
-                    .is_some_and(|s| !s.offline && s.last_seen < started)
-            })
-            .map(|(peer, _)| *peer)
-            .collect();
-        for peer in stale {
-            self.mark_offline(source, &peer, now);
-        }
+        let changes = self.lock().end_snapshot(source, now);
+        self.emit(changes);
     }
 
     /// The stream of `source` ended: its sightings are kept at most `presence.ttl_secs` from now
-    /// unless a new snapshot replaces them (peer.md §3.4).
+    /// unless a new snapshot replaces them (peer.md §3.4). No effect on a legacy source, whose
+    /// sightings expire by their own `last_seen`.
     pub fn stream_ended(&self, source: &Source, now: i64) {
-        self.lock_snapshots().remove(source);
-        let _ = now;
+        self.lock().stream_ended(source, now);
     }
 
-    /// Removes a peer (pruning); emits `peer.gone`.
+    /// `source` is gone for good (the hub was left): its live sightings go offline at once
+    /// rather than after `ttl_secs`.
+    pub fn forget_source(&self, source: &Source, now: i64) {
+        let changes = self.lock().forget_source(source, now);
+        self.emit(changes);
+    }
+
+    /// Removes a peer; emits `peer.gone`.
     pub fn remove(&self, peer: &PeerId) {
-        if self.lock().remove(peer).is_some() {
-            self.events.emit(Event::PeerGone(PeerGone {
-                peer_id: peer.to_base58(),
-            }));
-        }
+        let change = self.lock().remove(peer);
+        self.emit(change);
+    }
+
+    /// Marks or unmarks `peer` as a favourite (never pruned), creating an offline entry for a
+    /// peer not seen yet. Written to `_peer_cache` within a second. False when the table is full.
+    pub fn set_favorite(&self, peer: &PeerId, favorite: bool, now: i64) -> bool {
+        self.set_flag(peer, now, |e| e.favorite = favorite)
+    }
+
+    /// Blocks or unblocks `peer`: every inbound stream from a blocked peer is reset. As
+    /// [`PeerTable::set_favorite`] otherwise.
+    pub fn set_blocked(&self, peer: &PeerId, blocked: bool, now: i64) -> bool {
+        self.set_flag(peer, now, |e| e.blocked = blocked)
+    }
+
+    fn set_flag(&self, peer: &PeerId, now: i64, set: impl FnOnce(&mut table::Entry)) -> bool {
+        let Some(change) = self.lock().set_flag(peer, now, set) else {
+            return false;
+        };
+        self.emit(change);
+        true
+    }
+
+    /// Records the outcome of a content probe (peer.md §3.4): success ⇒ reachable, two
+    /// failures at least 2 s apart ⇒ unreachable.
+    pub fn record_probe(&self, peer: &PeerId, reachable: bool, now: i64) {
+        let change = self.lock().record_probe(peer, reachable, now);
+        self.emit(change);
+        self.probe_wake.notify_one();
+    }
+
+    /// The expiry and removal pass of the prune tick, with the configured TTL and grace.
+    pub(crate) fn prune(&self, now: i64, ttl_ms: i64, grace_ms: i64) {
+        let changes = self.lock().prune(now, ttl_ms, grace_ms);
+        self.emit(changes);
     }
 
     /// The addresses `peer` announced.
     pub fn addrs(&self, peer: &PeerId) -> Vec<Multiaddr> {
         self.lock()
+            .peers
             .get(peer)
             .map(|e| e.addrs.clone())
+            .unwrap_or_default()
+    }
+
+    /// The encryption key `peer` announced through a hub (empty when none).
+    pub fn public_key(&self, peer: &PeerId) -> String {
+        self.lock()
+            .peers
+            .get(peer)
+            .map(|e| e.public_key.clone())
             .unwrap_or_default()
     }
 
     /// The hubs whose presence currently reports `peer` (not offline).
     pub fn hubs_seeing(&self, peer: &PeerId) -> Vec<HubUrl> {
         self.lock()
+            .peers
             .get(peer)
             .map(|e| {
                 e.sightings
@@ -258,18 +258,19 @@ impl PeerTable {
 
     /// One peer's view.
     pub fn get(&self, peer: &PeerId) -> Option<PeerView> {
-        self.lock().get(peer).map(|e| view_of(peer, e))
+        self.lock().peers.get(peer).map(|e| e.view(peer))
     }
 
-    /// Every peer, optionally only those seen through `hub` and only online ones.
+    /// Every peer, optionally only those seen through `hub` and only online ones, by PeerId.
     pub fn list(&self, hub: Option<&HubUrl>, online_only: bool) -> Vec<PeerView> {
         let table = self.lock();
         let mut views: Vec<PeerView> = table
+            .peers
             .iter()
             .filter(|(_, e)| {
                 hub.is_none_or(|url| e.sightings.contains_key(&Source::Hub(url.clone())))
             })
-            .map(|(peer, e)| view_of(peer, e))
+            .map(|(peer, e)| e.view(peer))
             .filter(|v| !online_only || v.online)
             .collect();
         views.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
@@ -278,50 +279,23 @@ impl PeerTable {
 
     /// Whether `peer` is on the user's blocklist.
     pub fn is_blocked(&self, peer: &PeerId) -> bool {
-        self.lock().get(peer).is_some_and(|e| e.blocked)
+        self.lock().peers.get(peer).is_some_and(|e| e.blocked)
     }
 }
 
-fn view_of(peer: &PeerId, entry: &Entry) -> PeerView {
-    let sightings: Vec<Sighting> = entry
-        .sightings
-        .iter()
-        .map(|(source, s)| Sighting {
-            source: source.label(),
-            last_seen: s.last_seen,
-            verified: s.verified,
-            offline: s.offline,
-        })
-        .collect();
-    PeerView {
-        peer_id: peer.to_base58(),
-        label: entry.label.clone(),
-        email: entry.email.clone(),
-        verified: entry.sightings.values().any(|s| s.verified && !s.offline),
-        avatar_hash: entry.avatar_hash.clone(),
-        online: entry.sightings.values().any(|s| !s.offline),
-        reachable: entry.reachable,
-        last_seen: entry
-            .sightings
-            .values()
-            .map(|s| s.last_seen)
-            .max()
-            .unwrap_or(0),
-        favorite: entry.favorite,
-        blocked: entry.blocked,
-        client_version: entry.client_version.clone(),
-        sightings,
-    }
-}
-
-/// Drops the entry that has been offline longest (never a favourite or blocked one).
-fn evict_one(table: &mut HashMap<PeerId, Entry>) {
-    let victim = table
-        .iter()
-        .filter(|(_, e)| !e.favorite && !e.blocked && e.sightings.values().all(|s| s.offline))
-        .min_by_key(|(_, e)| e.sightings.values().map(|s| s.last_seen).max().unwrap_or(0))
-        .map(|(peer, _)| *peer);
-    if let Some(peer) = victim {
-        table.remove(&peer);
-    }
+/// Starts the table's tasks: `_peer_cache` loading and writing with the 1 s prune tick, and the
+/// content prober.
+pub(crate) fn spawn(node: &Arc<Node>, tasks: &Tasks) {
+    tasks.spawn_infallible(
+        "peer table",
+        maintenance::run(node.clone(), tasks.token().child_token()),
+    );
+    tasks.spawn_infallible(
+        "content prober",
+        probe::run(
+            node.clone(),
+            tasks.tracker().clone(),
+            tasks.token().child_token(),
+        ),
+    );
 }

@@ -18,6 +18,10 @@ use tokio_util::sync::CancellationToken;
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::{Command, NetEvent, NetStatus, Reachability};
 
+/// After cancellation the loop serves until no command came for this long…
+const DRAIN_IDLE: Duration = Duration::from_millis(300);
+/// …and at most this long.
+const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// Dial waiters kept per peer at most; more callers get an error rather than grow the map.
 const MAX_WAITERS_PER_PEER: usize = 64;
 
@@ -51,14 +55,36 @@ impl EventLoop {
         }
     }
 
-    /// Runs until `token` is cancelled or every handle is dropped.
+    /// Runs until `token` is cancelled or every handle is dropped, then drains.
     pub(crate) async fn run(mut self, token: CancellationToken) {
         loop {
             tokio::select! {
                 () = token.cancelled() => break,
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
-                    None => break,
+                    None => return,
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+            }
+        }
+        self.drain().await;
+    }
+
+    /// After cancellation, keeps serving until no command came for [`DRAIN_IDLE`] (at most
+    /// [`DRAIN_MAX`]), so farewells sent at shutdown (the gossip `offline`, peer.md §6) reach
+    /// the wire.
+    async fn drain(&mut self) {
+        let end = tokio::time::Instant::now() + DRAIN_MAX;
+        let mut idle = tokio::time::Instant::now() + DRAIN_IDLE;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(idle.min(end)) => return,
+                command = self.commands.recv() => match command {
+                    Some(command) => {
+                        self.on_command(command);
+                        idle = tokio::time::Instant::now() + DRAIN_IDLE;
+                    }
+                    None => return,
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
             }
