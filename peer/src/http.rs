@@ -10,10 +10,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::node::Node;
 
+mod chat;
+mod mq;
+
 /// Every route of the API listener.
 pub(crate) fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(mq::routes())
+        .merge(chat::routes())
         .with_state(node)
 }
 

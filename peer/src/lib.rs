@@ -8,6 +8,8 @@
 //! - `p2p`: the libp2p node ([`p2p::Net`] handle, event loop).
 //! - `peers`: the merged peer table; `event`: the event bus; `hubs`: the hub registry.
 //! - `presence`: our own presence message; `dial`: reaching a peer.
+//! - `mq`: the message bus (`/goop/mq/1.0.0`) and its topic dispatch; `chat`: direct chat;
+//!   `identity`: the identity exchange.
 //! - `store`: `peer.db`.
 //!
 //! ```
@@ -19,12 +21,15 @@
 
 #![warn(missing_docs)]
 
+pub mod chat;
 pub mod config;
 pub mod dial;
 pub mod event;
 mod http;
 pub mod hub_url;
 pub mod hubs;
+pub mod identity;
+pub mod mq;
 mod node;
 pub mod p2p;
 pub mod peers;

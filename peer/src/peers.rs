@@ -79,7 +79,7 @@ pub struct PeerView {
 }
 
 /// One entry of the table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Entry {
     pub(crate) label: String,
     pub(crate) email: String,
@@ -279,6 +279,36 @@ impl PeerTable {
     /// Whether `peer` is on the user's blocklist.
     pub fn is_blocked(&self, peer: &PeerId) -> bool {
         self.lock().get(peer).is_some_and(|e| e.blocked)
+    }
+
+    /// Takes what `peer` said about itself in `identity.response` (peer.md §7.2): label, email,
+    /// avatar hash, client version (an empty one never overwrites). A new peer gets an entry
+    /// without sightings (offline). Emits `peer.update`.
+    pub fn apply_identity(
+        &self,
+        peer: PeerId,
+        label: &str,
+        email: &str,
+        avatar_hash: &str,
+        client_version: &str,
+    ) {
+        let view = {
+            let mut table = self.lock();
+            if !table.contains_key(&peer) && table.len() >= MAX_PEERS {
+                evict_one(&mut table);
+            }
+            let entry = table.entry(peer).or_default();
+            label.clone_into(&mut entry.label);
+            email.clone_into(&mut entry.email);
+            avatar_hash.clone_into(&mut entry.avatar_hash);
+            if !client_version.is_empty() {
+                client_version.clone_into(&mut entry.client_version);
+            }
+            view_of(&peer, entry)
+        };
+        self.events.emit(Event::PeerUpdate(
+            serde_json::to_value(view).unwrap_or_default(),
+        ));
     }
 }
 

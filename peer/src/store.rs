@@ -2,6 +2,7 @@
 //! migrations of `migrations/peer/sqlite` applied at start. All of the peer's SQL lives in this
 //! module and its children, one file per table; callers see domain types only.
 
+mod chat_messages;
 mod hubs;
 
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use shared::db::{ConnectError, Database, DatabaseConfig};
 use sqlx::migrate::{MigrateError, Migrator};
 
+pub use chat_messages::{ChatRow, HISTORY_PER_PEER, NewChat};
 pub use hubs::{HubRow, HubSource};
 pub use shared::db::StoreError;
 
