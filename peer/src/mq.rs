@@ -100,3 +100,6 @@ pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
         ),
     );
 }
+
+#[cfg(test)]
+mod tests;
