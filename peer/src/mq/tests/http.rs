@@ -23,6 +23,15 @@ async fn post(peer: &Peer, path: &str, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+async fn call(method: reqwest::Method, url: String) -> Value {
+    let response = reqwest::Client::new()
+        .request(method, url)
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
 /// Reads an SSE body until it contains `needle`.
 async fn read_until(response: &mut reqwest::Response, seen: &mut String, needle: &str) {
     tokio::time::timeout(WAIT, async {
@@ -188,20 +197,11 @@ async fn chat_routes_send_list_and_clear_history() {
         assert_eq!(status, 200, "{body}");
         assert!(body["msg_id"].is_string());
     }
-    let client = reqwest::Client::new();
     let history = |query: String| {
-        let client = client.clone();
-        let url = url(&a.peer, &format!("/api/chat/history?{query}"));
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        call(
+            reqwest::Method::GET,
+            url(&a.peer, &format!("/api/chat/history?{query}")),
+        )
     };
 
     let all = history(format!("peer_id={bob}")).await;
@@ -217,14 +217,11 @@ async fn chat_routes_send_list_and_clear_history() {
     let newest = history(format!("peer_id={bob}&limit=1")).await;
     assert_eq!(newest[0]["content"], "three");
 
-    let cleared = client
-        .delete(url(&a.peer, &format!("/api/chat/history?peer_id={bob}")))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let cleared = call(
+        reqwest::Method::DELETE,
+        url(&a.peer, &format!("/api/chat/history?peer_id={bob}")),
+    )
+    .await;
     assert_eq!(cleared, json!({"ok": true, "deleted": 3}));
     assert_eq!(history(format!("peer_id={bob}")).await, json!([]));
     a.peer.shutdown().await;
