@@ -238,3 +238,73 @@ async fn send_to_a_peer_without_address_is_unreachable() {
     );
     a.peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stream_without_a_line_is_reset_after_the_read_deadline() {
+    let b = start("bob").await;
+    let raw = Raw::connect(&b.peer).await;
+    let started = std::time::Instant::now();
+
+    assert_eq!(raw.exchange(b"{\"type\":\"msg\"").await, None);
+
+    assert!(
+        started.elapsed() >= crate::mq::READ_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    b.peer.shutdown().await;
+}
+
+/// A raw MQ server answering each of the first `answers.len()` streams: `Some(true)` with the
+/// right ack, `Some(false)` with an ack for another id, `None` with a reset. Returns the ids read.
+fn serve(raw: &Raw, answers: Vec<Option<bool>>) -> tokio::task::JoinHandle<Vec<crate::mq::MsgId>> {
+    use futures::{AsyncWriteExt as _, StreamExt as _};
+    let mut incoming = raw.control.clone().accept(crate::mq::PROTOCOL).unwrap();
+    tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for answer in answers {
+            let (_, mut stream) = incoming.next().await.unwrap();
+            let line = crate::mq::wire::read_line(&mut stream, 4096).await.unwrap();
+            let mut msg = crate::mq::wire::parse_msg(&line).unwrap();
+            ids.push(msg.id.clone());
+            if let Some(right) = answer {
+                if !right {
+                    msg.id = crate::mq::MsgId::new();
+                }
+                stream.write_all(&msg.ack_line()).await.unwrap();
+                stream.close().await.unwrap();
+            }
+        }
+        ids
+    })
+}
+
+#[tokio::test]
+async fn a_failed_attempt_is_retried_once_with_the_same_id() {
+    let a = start("alice").await;
+    let raw = Raw::connect(&a.peer).await;
+    let server = serve(&raw, vec![None, Some(true)]);
+
+    let id = crate::mq::send(a.peer.node(), raw.id, "app", json!(1))
+        .await
+        .unwrap();
+
+    assert_eq!(server.await.unwrap(), vec![id.clone(), id]);
+    a.peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_ack_for_another_id_is_a_failure() {
+    let a = start("alice").await;
+    let raw = Raw::connect(&a.peer).await;
+    let server = serve(&raw, vec![Some(false), Some(false)]);
+
+    let error = crate::mq::send(a.peer.node(), raw.id, "app", json!(1))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, crate::mq::SendError::Failed(_)), "{error}");
+    let ids = server.await.unwrap();
+    assert_eq!(ids[0], ids[1]);
+    a.peer.shutdown().await;
+}

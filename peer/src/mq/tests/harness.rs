@@ -96,6 +96,11 @@ impl Raw {
                 swarm.select_next_some().await;
             }
         });
+        let net = &target.node().net;
+        testkit::eventually(WAIT, "the peer sees the raw client", || async {
+            net.is_connected(id).await.ok().filter(|up| *up)
+        })
+        .await;
         Self {
             id,
             control,
