@@ -184,16 +184,15 @@ async fn mq_send_answers_502_when_unreachable_and_504_when_never_acked() {
 }
 
 #[tokio::test]
-async fn chat_routes_send_list_and_clear_history() {
+async fn chat_routes_send_list_and_clear_history_and_mq_send_of_chat_is_chat() {
     let (a, b) = pair().await;
     let bob = b.peer.peer_id().to_base58();
-    for text in ["one", "two", "three"] {
-        let (status, body) = post(
-            &a.peer,
-            "/api/chat/send",
-            json!({"peer_id": bob, "content": text}),
-        )
-        .await;
+    for (route, text) in [("chat", "one"), ("chat", "two"), ("mq", "three")] {
+        let body = match route {
+            "chat" => json!({"peer_id": bob, "content": text}),
+            _ => json!({"peer_id": bob, "topic": "chat", "payload": {"content": text}}),
+        };
+        let (status, body) = post(&a.peer, &format!("/api/{route}/send"), body).await;
         assert_eq!(status, 200, "{body}");
         assert!(body["msg_id"].is_string());
     }
