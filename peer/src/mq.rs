@@ -89,6 +89,22 @@ impl Mq {
     }
 }
 
+impl crate::Peer {
+    /// Sends `payload` on `topic` to `peer` and waits for its ack (peer.md §1.1, §4.2); topic
+    /// `chat` is better sent with [`crate::chat::send`], which also stores the line.
+    ///
+    /// # Errors
+    /// [`SendError`]. Cancel-safe.
+    pub async fn send(
+        &self,
+        peer: PeerId,
+        topic: &str,
+        payload: serde_json::Value,
+    ) -> Result<MsgId, SendError> {
+        send(self.node(), peer, topic, payload).await
+    }
+}
+
 /// Starts the MQ server: accepts `/goop/mq/1.0.0` streams until the peer shuts down.
 pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
     tasks.spawn(

@@ -170,7 +170,9 @@ async fn app_messages_flow_both_ways_into_the_listening_inbox() {
     let _la = na.mq.inbox().listen(&na.events);
     let _lb = nb.mq.inbox().listen(&nb.events);
 
-    let id = crate::mq::send(na, b.peer.peer_id(), "app:hello", json!({"n": 1}))
+    let id = a
+        .peer
+        .send(b.peer.peer_id(), "app:hello", json!({"n": 1}))
         .await
         .unwrap();
     crate::mq::send(nb, a.peer.peer_id(), "app:hello", json!({"n": 2}))
