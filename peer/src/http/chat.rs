@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::mq::{Body, RouteError, peer_id};
+use super::{ApiError, ApiJson, ApiResult, parse_peer_id};
 use crate::chat;
 use crate::node::Node;
 use crate::store::HISTORY_PER_PEER;
@@ -32,9 +32,9 @@ struct SendBody {
 
 async fn send(
     State(node): State<Arc<Node>>,
-    Body(body): Body<SendBody>,
-) -> Result<Json<Value>, RouteError> {
-    let peer = peer_id(&body.peer_id)?;
+    ApiJson(body): ApiJson<SendBody>,
+) -> ApiResult<Json<Value>> {
+    let peer = parse_peer_id(&body.peer_id)?;
     let sent = chat::send(&node, peer, &body.content).await?;
     Ok(Json(json!({ "msg_id": sent.msg_id })))
 }
@@ -58,17 +58,14 @@ struct Line {
 async fn history(
     State(node): State<Arc<Node>>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<Line>>, RouteError> {
-    let Query(query) =
-        query.map_err(|e| RouteError::bad_request("invalid_query", e.body_text()))?;
-    let peer = peer_id(&query.peer_id)?;
+) -> ApiResult<Json<Vec<Line>>> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let peer = parse_peer_id(&query.peer_id)?;
     let limit = query
         .limit
         .unwrap_or(DEFAULT_LIMIT)
         .clamp(1, HISTORY_PER_PEER);
-    let rows = chat::history(&node, peer, limit, query.before)
-        .await
-        .map_err(RouteError::internal)?;
+    let rows = chat::history(&node, peer, limit, query.before).await?;
     Ok(Json(
         rows.into_iter()
             .map(|row| Line {
@@ -89,12 +86,9 @@ struct ClearQuery {
 async fn clear(
     State(node): State<Arc<Node>>,
     query: Result<Query<ClearQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, RouteError> {
-    let Query(query) =
-        query.map_err(|e| RouteError::bad_request("invalid_query", e.body_text()))?;
-    let peer = peer_id(&query.peer_id)?;
-    let deleted = chat::clear(&node, peer)
-        .await
-        .map_err(RouteError::internal)?;
+) -> ApiResult<Json<Value>> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let peer = parse_peer_id(&query.peer_id)?;
+    let deleted = chat::clear(&node, peer).await?;
     Ok(Json(json!({ "ok": true, "deleted": deleted })))
 }

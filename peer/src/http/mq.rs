@@ -6,20 +6,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use libp2p::PeerId;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::{ApiError, ApiJson, ApiResult, parse_peer_id};
 use crate::chat::{self, ChatError};
 use crate::event::Event;
 use crate::mq::{self, MsgId, SendError};
@@ -38,58 +34,33 @@ pub(crate) fn routes() -> Router<Arc<Node>> {
         .route("/api/mq/events", get(events))
 }
 
-/// An error answer `{"error":{"code","message"}}` (peer.md §11.1).
-#[derive(Debug)]
-pub(crate) struct RouteError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl RouteError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
+impl From<SendError> for ApiError {
+    fn from(error: SendError) -> Self {
+        let message = error.to_string();
+        match error {
+            SendError::InvalidTopic => Self::bad_request("invalid_topic", message),
+            SendError::TooLarge => Self::PayloadTooLarge,
+            SendError::Unreachable(_) => Self::BadGateway {
+                code: "unreachable",
+                message,
+            },
+            SendError::Failed(_) => Self::BadGateway {
+                code: "delivery_failed",
+                message,
+            },
+            SendError::Timeout => Self::GatewayTimeout {
+                code: "timeout",
+                message,
+            },
+            SendError::Stopped => Self::Unavailable {
+                code: "shutting_down",
+                message,
+            },
         }
     }
-
-    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
-        tracing::error!(%error, "local API: internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
-    }
 }
 
-impl IntoResponse for RouteError {
-    fn into_response(self) -> Response {
-        shared::server::json_error(self.status, self.code, &self.message, None)
-    }
-}
-
-impl From<SendError> for RouteError {
-    fn from(error: SendError) -> Self {
-        let (status, code) = match &error {
-            SendError::InvalidTopic => (StatusCode::BAD_REQUEST, "invalid_topic"),
-            SendError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            SendError::Unreachable(_) => (StatusCode::BAD_GATEWAY, "unreachable"),
-            SendError::Failed(_) => (StatusCode::BAD_GATEWAY, "delivery_failed"),
-            SendError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
-            SendError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
-        };
-        Self::new(status, code, error.to_string())
-    }
-}
-
-impl From<ChatError> for RouteError {
+impl From<ChatError> for ApiError {
     fn from(error: ChatError) -> Self {
         match error {
             ChatError::InvalidContent => Self::bad_request("invalid_content", error.to_string()),
@@ -97,38 +68,6 @@ impl From<ChatError> for RouteError {
             ChatError::Store(error) => Self::internal(error),
         }
     }
-}
-
-/// A JSON body whose rejection answers with the error body of peer.md §11.1.
-pub(crate) struct Body<T>(pub(crate) T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = RouteError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, RouteError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => {
-                let code = match &rejection {
-                    JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
-                    _ => "invalid_json",
-                };
-                let status = match rejection.status() {
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::PAYLOAD_TOO_LARGE => {
-                        rejection.status()
-                    }
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                Err(RouteError::new(status, code, rejection.body_text()))
-            }
-        }
-    }
-}
-
-/// Parses a PeerId field.
-pub(crate) fn peer_id(text: &str) -> Result<PeerId, RouteError> {
-    text.parse()
-        .map_err(|_| RouteError::bad_request("invalid_peer_id", "peer_id is not a PeerId"))
 }
 
 #[derive(Deserialize)]
@@ -144,14 +83,14 @@ struct SendBody {
 
 async fn send(
     State(node): State<Arc<Node>>,
-    Body(body): Body<SendBody>,
-) -> Result<Json<Value>, RouteError> {
-    let peer = peer_id(&body.peer_id)?;
+    ApiJson(body): ApiJson<SendBody>,
+) -> ApiResult<Json<Value>> {
+    let peer = parse_peer_id(&body.peer_id)?;
     if !mq::wire::valid_topic(&body.topic) {
-        return Err(RouteError::bad_request("invalid_topic", "invalid topic"));
+        return Err(ApiError::bad_request("invalid_topic", "invalid topic"));
     }
     if mq::is_reserved(&body.topic) {
-        return Err(RouteError::bad_request(
+        return Err(ApiError::bad_request(
             "reserved_topic",
             "this topic is sent by the peer itself",
         ));
@@ -164,7 +103,7 @@ async fn send(
     if body.topic == chat::TOPIC {
         let content = body.payload.get("content").and_then(Value::as_str);
         let content = content.ok_or_else(|| {
-            RouteError::bad_request("invalid_content", "payload.content must be a string")
+            ApiError::bad_request("invalid_content", "payload.content must be a string")
         })?;
         chat::send_with_id(&node, peer, id.clone(), content).await?;
     } else {
@@ -184,16 +123,16 @@ struct AckBody {
 /// marks a local message and sends nothing).
 async fn ack(
     State(node): State<Arc<Node>>,
-    Body(body): Body<AckBody>,
-) -> Result<Json<Value>, RouteError> {
+    ApiJson(body): ApiJson<AckBody>,
+) -> ApiResult<Json<Value>> {
     if body.msg_id.is_empty() || body.msg_id.len() > 128 {
-        return Err(RouteError::bad_request(
+        return Err(ApiError::bad_request(
             "invalid_msg_id",
             "msg_id must be 1-128 bytes",
         ));
     }
     if !body.from_peer_id.is_empty() {
-        let peer = peer_id(&body.from_peer_id)?;
+        let peer = parse_peer_id(&body.from_peer_id)?;
         let receipt = mq::send(&node, peer, "mq.ack", json!({ "msg_id": body.msg_id }));
         tokio::time::timeout(ACK_TIMEOUT, receipt)
             .await

@@ -138,3 +138,10 @@ pub(crate) fn line(topic: &str, payload: serde_json::Value) -> (String, Vec<u8>)
     };
     (msg.id.to_string(), msg.to_line())
 }
+
+/// A PeerId nobody uses (Ed25519, as the local API requires).
+pub(crate) fn random_peer() -> PeerId {
+    libp2p::identity::Keypair::generate_ed25519()
+        .public()
+        .to_peer_id()
+}

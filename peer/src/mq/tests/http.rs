@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-use super::harness::{Raw, WAIT, pair, start};
+use super::harness::{Raw, WAIT, pair, random_peer, start};
 use crate::Peer;
 
 fn url(peer: &Peer, path: &str) -> String {
@@ -100,7 +100,7 @@ async fn mq_send_delivers_and_events_stream_speaks_the_goop2_sdk_format() {
 #[tokio::test]
 async fn mq_send_refuses_reserved_and_invalid_input() {
     let a = start("alice").await;
-    let peer = libp2p::PeerId::random().to_base58();
+    let peer = random_peer().to_base58();
     let cases = [
         (
             json!({"peer_id": peer, "topic": "group:g:join", "payload": {}}),
@@ -126,7 +126,7 @@ async fn mq_send_refuses_reserved_and_invalid_input() {
             json!({"peer_id": peer, "topic": "chat", "payload": {"content": 5}}),
             "invalid_content",
         ),
-        (json!({"topic": "app"}), "invalid_json"),
+        (json!({"topic": "app"}), "invalid_field"),
     ];
 
     for (body, code) in cases {
@@ -146,7 +146,7 @@ async fn mq_send_answers_502_when_unreachable_and_504_when_never_acked() {
     let (status, body) = post(
         &a.peer,
         "/api/mq/send",
-        json!({"peer_id": libp2p::PeerId::random().to_base58(), "topic": "app", "payload": 1}),
+        json!({"peer_id": random_peer().to_base58(), "topic": "app", "payload": 1}),
     )
     .await;
     assert_eq!(
