@@ -7,7 +7,7 @@ use libp2p::PeerId;
 use serde_json::Value;
 
 use super::wire::Msg;
-use crate::event::{Event, MqDelivered};
+use crate::event::{Event, MqDelivered, MqUndecryptable};
 use crate::node::Node;
 
 /// Where a topic goes.
@@ -87,6 +87,15 @@ pub fn is_reserved(topic: &str) -> bool {
 
 /// Hands an acked, first-seen message of `from` to its handler.
 pub(super) async fn dispatch(node: &Node, from: PeerId, msg: Msg) {
+    if is_sealed(&msg.payload) {
+        // No crypto support yet (peer.md §10): such messages are acked and dropped.
+        tracing::debug!(%from, topic = %msg.topic, "mq: sealed message dropped");
+        node.events.emit(Event::MqUndecryptable(MqUndecryptable {
+            from: from.to_base58(),
+            id: msg.id.to_string(),
+        }));
+        return;
+    }
     let route = route(&msg.topic);
     match route {
         Route::Chat => crate::chat::receive(node, from, &msg).await,
@@ -102,6 +111,13 @@ pub(super) async fn dispatch(node: &Node, from: PeerId, msg: Msg) {
     if !matches!(route, Route::Identity | Route::IdentityResponse) {
         crate::identity::meet(node, from).await;
     }
+}
+
+/// A payload that is exactly `{"enc":"<sealed>"}` (peer.md §4.2).
+fn is_sealed(payload: &Value) -> bool {
+    payload
+        .as_object()
+        .is_some_and(|map| map.len() == 1 && map.get("enc").is_some_and(Value::is_string))
 }
 
 /// `mq.ack` `{"msg_id":string}` → `mq.delivered`; anything else is dropped.
@@ -141,6 +157,14 @@ mod tests {
         for (topic, expected) in cases {
             assert_eq!(route(topic), expected, "{topic}");
         }
+    }
+
+    #[test]
+    fn only_a_lone_string_enc_field_is_sealed() {
+        assert!(is_sealed(&serde_json::json!({"enc": "abc"})));
+        assert!(!is_sealed(&serde_json::json!({"enc": "abc", "x": 1})));
+        assert!(!is_sealed(&serde_json::json!({"enc": 5})));
+        assert!(!is_sealed(&serde_json::json!("enc")));
     }
 
     #[test]

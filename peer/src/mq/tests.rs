@@ -138,6 +138,32 @@ async fn known_namespaces_without_handler_are_acked_and_dropped() {
 }
 
 #[tokio::test]
+async fn a_sealed_message_is_acked_dropped_and_reported_undecryptable() {
+    let b = start("bob").await;
+    let mut events = b.peer.events();
+    let raw = Raw::connect(&b.peer).await;
+    let (id, bytes) = line("chat", json!({"enc": "c2VhbGVk"}));
+
+    assert!(raw.exchange(&bytes).await.is_some());
+
+    let reported = wait_for(&mut events, |e| match e {
+        Event::MqUndecryptable(u) => Some(u.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((reported.id, reported.from), (id, raw.id.to_base58()));
+    let rows = b
+        .peer
+        .node()
+        .store
+        .list_chat_messages(&raw.id.to_base58(), 50, None)
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    b.peer.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_burst_beyond_the_rate_limit_is_reset() {
     let b = start("bob").await;
     let raw = Raw::connect(&b.peer).await;
