@@ -336,3 +336,50 @@ async fn an_ack_for_another_id_is_a_failure() {
     assert_eq!(ids[0], ids[1]);
     a.peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_remote_beyond_32_open_streams_is_reset() {
+    let b = start("bob").await;
+    let raw = Raw::connect(&b.peer).await;
+    let mut held = Vec::new();
+    for _ in 0..crate::mq::PER_REMOTE {
+        let stream = raw
+            .control
+            .clone()
+            .open_stream(b.peer.peer_id(), crate::mq::PROTOCOL)
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    let (_, bytes) = line("app", json!(1));
+
+    assert_eq!(raw.exchange(&bytes).await, None);
+
+    drop(held);
+    testkit::eventually(WAIT, "a free slot", || async {
+        let (_, bytes) = line("app", json!(2));
+        raw.exchange(&bytes).await
+    })
+    .await;
+    b.peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_caller_without_table_entry_is_asked_for_its_identity() {
+    let (a, b) = pair().await;
+    let nb = b.peer.node();
+    assert!(nb.peers.get(&a.peer.peer_id()).is_none());
+
+    a.peer
+        .send(b.peer.peer_id(), "app", json!(1))
+        .await
+        .unwrap();
+
+    let view = testkit::eventually(WAIT, "alice in bob's table", || async {
+        nb.peers.get(&a.peer.peer_id())
+    })
+    .await;
+    assert_eq!(view.label, "alice");
+    a.peer.shutdown().await;
+    b.peer.shutdown().await;
+}

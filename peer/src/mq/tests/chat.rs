@@ -146,3 +146,42 @@ async fn identity_response_is_taken_only_from_the_peer_it_describes() {
     assert!(node.peers.get(&other).is_none());
     b.peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_received_line_trims_the_conversation_to_200() {
+    let (a, b) = pair().await;
+    let nb = b.peer.node();
+    let alice = a.peer.peer_id().to_base58();
+    for ts in 0..crate::store::HISTORY_PER_PEER {
+        let old = crate::store::NewChat {
+            peer_id: &alice,
+            from_id: &alice,
+            content: "old",
+            ts,
+            msg_id: "m",
+        };
+        nb.store.insert_chat_message(old).await.unwrap();
+    }
+    let mut eb = b.peer.events();
+
+    crate::chat::send(a.peer.node(), b.peer.peer_id(), "newest")
+        .await
+        .unwrap();
+
+    wait_for(&mut eb, |e| {
+        matches!(e, Event::ChatMessage(_)).then_some(())
+    })
+    .await;
+    let rows = nb
+        .store
+        .list_chat_messages(&alice, 1000, None)
+        .await
+        .unwrap();
+    assert_eq!(rows.len() as i64, crate::store::HISTORY_PER_PEER);
+    assert_eq!(
+        (rows[0].ts, rows.last().unwrap().content.as_str()),
+        (1, "newest")
+    );
+    a.peer.shutdown().await;
+    b.peer.shutdown().await;
+}
