@@ -26,6 +26,8 @@ pub enum Event {
     MqMessage(MqMessage),
     /// `mq.delivered`: a peer acknowledged one of our messages with `mq.ack`.
     MqDelivered(MqDelivered),
+    /// `mq.undecryptable`: a sealed message arrived without crypto support (peer.md §4.2).
+    MqUndecryptable(MqUndecryptable),
     /// `chat.message`: a direct chat message, sent or received.
     ChatMessage(ChatMessage),
     /// `chat.broadcast`: a broadcast chat line (not stored).
@@ -46,6 +48,7 @@ impl Event {
             Self::PeerGone(_) => "peer.gone",
             Self::MqMessage(_) => "mq.message",
             Self::MqDelivered(_) => "mq.delivered",
+            Self::MqUndecryptable(_) => "mq.undecryptable",
             Self::ChatMessage(_) => "chat.message",
             Self::ChatBroadcast(_) => "chat.broadcast",
             Self::HubState(_) => "hub.state",
@@ -76,6 +79,15 @@ pub struct MqMessage {
 pub struct MqDelivered {
     /// The id of our message the peer acknowledged.
     pub msg_id: String,
+}
+
+/// `mq.undecryptable` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MqUndecryptable {
+    /// The authenticated sender.
+    pub from: String,
+    /// The message id.
+    pub id: String,
 }
 
 /// `chat.message` / `chat.broadcast` data.

@@ -1,6 +1,10 @@
 //! The local HTTP API (peer.md §11): a thin layer over [`crate::Node`], bound to loopback only.
 //! Each area has its own module returning a `Router<Arc<Node>>`, merged here.
 
+mod chat;
+mod error;
+mod mq;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -8,12 +12,16 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use error::{ApiError, ApiJson, ApiResult, parse_peer_id};
+
 use crate::node::Node;
 
 /// Every route of the API listener.
 pub(crate) fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(mq::routes())
+        .merge(chat::routes())
         .with_state(node)
 }
 

@@ -9,6 +9,8 @@
 //! - `peers`: the merged peer table; `event`: the event bus; `hubs`: the hub registry.
 //! - `presence`: our own presence message; `dial`: reaching a peer.
 //! - `gossip`: presence gossip; `content`: the reachability probe protocol.
+//! - `mq`: the message bus (`/goop/mq/1.0.0`) and its topic dispatch; `chat`: direct chat;
+//!   `identity`: the identity exchange.
 //! - `store`: `peer.db`.
 //!
 //! ```
@@ -20,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod chat;
 pub mod config;
 pub mod content;
 pub mod dial;
@@ -28,6 +31,8 @@ pub mod gossip;
 mod http;
 pub mod hub_url;
 pub mod hubs;
+pub mod identity;
+pub mod mq;
 mod node;
 pub mod p2p;
 pub mod peers;

@@ -81,6 +81,8 @@ pub struct Node {
     pub hubs: Hubs,
     /// The clock of every timestamp.
     pub clock: Clock,
+    /// The message bus state (sequence, duplicates, admission, inbox).
+    pub mq: crate::mq::Mq,
 }
 
 /// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
@@ -131,11 +133,13 @@ impl Peer {
             hubs: Hubs::new(events.clone()),
             events,
             net,
+            mq: crate::mq::Mq::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
         crate::peers::spawn(&node, &tasks);
         crate::gossip::spawn(&node, &tasks);
         crate::content::spawn(&node, &tasks);
+        crate::mq::spawn(&node, &tasks);
 
         let http_addr = if node.config.http.enabled {
             let addr = node.config.http.addr;

@@ -92,6 +92,19 @@ pub struct PeerView {
     pub sightings: Vec<Sighting>,
 }
 
+/// What a peer says about itself in `identity.response` (peer.md §7.2).
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityFields<'a> {
+    /// Display name.
+    pub label: &'a str,
+    /// Announced email.
+    pub email: &'a str,
+    /// `avatarHash`.
+    pub avatar_hash: &'a str,
+    /// `goopClientVersion`.
+    pub client_version: &'a str,
+}
+
 /// The shared table. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PeerTable {
@@ -204,6 +217,21 @@ impl PeerTable {
         };
         self.emit(change);
         true
+    }
+
+    /// Takes what `peer` said about itself in `identity.response` (peer.md §7.2): label, email,
+    /// avatar hash, client version (an empty one never overwrites). A new peer gets an entry
+    /// without sightings (offline). Emits `peer.update` when the view changed.
+    pub fn apply_identity(&self, peer: PeerId, identity: &IdentityFields<'_>, now: i64) {
+        let change = self.lock().set_flag(&peer, now, |e| {
+            identity.label.clone_into(&mut e.label);
+            identity.email.clone_into(&mut e.email);
+            identity.avatar_hash.clone_into(&mut e.avatar_hash);
+            if !identity.client_version.is_empty() {
+                identity.client_version.clone_into(&mut e.client_version);
+            }
+        });
+        self.emit(change.flatten());
     }
 
     /// Records the outcome of a content probe (peer.md §3.4): success ⇒ reachable, two

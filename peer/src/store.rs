@@ -2,6 +2,7 @@
 //! migrations of `migrations/peer/sqlite` applied at start. All of the peer's SQL lives in this
 //! module and its children, one file per table; callers see domain types only.
 
+mod chat_messages;
 mod hubs;
 mod peer_cache;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use shared::db::{ConnectError, Database, DatabaseConfig};
 use sqlx::migrate::{MigrateError, Migrator};
 
+pub use chat_messages::{ChatRow, HISTORY_PER_PEER, NewChat};
 pub use hubs::{HubRow, HubSource};
 pub use peer_cache::PeerCacheRow;
 pub use shared::db::StoreError;
