@@ -276,6 +276,31 @@ impl PeerTable {
         views
     }
 
+    /// Sets the user's favourite flag; false for an unknown peer. Emits `peer.update`.
+    pub fn set_favorite(&self, peer: &PeerId, favorite: bool) -> bool {
+        self.set_flag(peer, |e| e.favorite = favorite)
+    }
+
+    /// Sets the user's block flag; false for an unknown peer. Emits `peer.update`.
+    pub fn set_blocked(&self, peer: &PeerId, blocked: bool) -> bool {
+        self.set_flag(peer, |e| e.blocked = blocked)
+    }
+
+    fn set_flag(&self, peer: &PeerId, change: impl FnOnce(&mut Entry)) -> bool {
+        let view = {
+            let mut table = self.lock();
+            let Some(entry) = table.get_mut(peer) else {
+                return false;
+            };
+            change(entry);
+            view_of(peer, entry)
+        };
+        self.events.emit(Event::PeerUpdate(
+            serde_json::to_value(view).unwrap_or_default(),
+        ));
+        true
+    }
+
     /// Whether `peer` is on the user's blocklist.
     pub fn is_blocked(&self, peer: &PeerId) -> bool {
         self.lock().get(peer).is_some_and(|e| e.blocked)
