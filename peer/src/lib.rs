@@ -8,7 +8,7 @@
 //! - `p2p`: the libp2p node ([`p2p::Net`] handle, event loop).
 //! - `peers`: the merged peer table; `event`: the event bus; `hubs`: the hub registry.
 //! - `presence`: our own presence message; `dial`: reaching a peer.
-//! - `store`: `peer.db`.
+//! - `store`: `peer.db`; `init`: `peer init` (the commented `peer.toml`).
 //!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();
@@ -25,6 +25,7 @@ pub mod event;
 mod http;
 pub mod hub_url;
 pub mod hubs;
+pub mod init;
 mod node;
 pub mod p2p;
 pub mod peers;
