@@ -86,10 +86,11 @@ mod tests {
         for line in EXAMPLE_CONFIG.lines() {
             if line.starts_with('[') {
                 inside = line == format!("[{section}]");
-            } else if inside && let Some(rest) = line.strip_prefix("# ") {
-                if let Some((key, _)) = rest.split_once(" = ") {
-                    keys.push(key.to_owned());
-                }
+            } else if inside
+                && let Some(rest) = line.strip_prefix("# ")
+                && let Some((key, _)) = rest.split_once(" = ")
+            {
+                keys.push(key.to_owned());
             }
         }
         keys
