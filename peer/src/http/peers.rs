@@ -7,6 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use libp2p::PeerId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -64,12 +65,10 @@ async fn favorite(
     State(node): State<Arc<Node>>,
     ApiJson(request): ApiJson<FavoriteRequest>,
 ) -> ApiResult<Json<Value>> {
-    let peer = parse_peer_id(&request.peer_id)?;
-    if !node.peers.set_favorite(&peer, request.favorite) {
-        return Err(unknown_peer());
-    }
-    tracing::info!(%peer, favorite = request.favorite, "favourite flag changed");
-    Ok(Json(json!({ "ok": true })))
+    let value = request.favorite;
+    set_flag(&request.peer_id, "favorite", value, |peer| {
+        node.peers.set_favorite(peer, value)
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,11 +81,24 @@ async fn block(
     State(node): State<Arc<Node>>,
     ApiJson(request): ApiJson<BlockRequest>,
 ) -> ApiResult<Json<Value>> {
-    let peer = parse_peer_id(&request.peer_id)?;
-    if !node.peers.set_blocked(&peer, request.blocked) {
+    let value = request.blocked;
+    set_flag(&request.peer_id, "blocked", value, |peer| {
+        node.peers.set_blocked(peer, value)
+    })
+}
+
+/// Parses `peer_id` and sets `flag` with `set`, which says whether the peer is known.
+fn set_flag(
+    peer_id: &str,
+    flag: &'static str,
+    value: bool,
+    set: impl FnOnce(&PeerId) -> bool,
+) -> ApiResult<Json<Value>> {
+    let peer = parse_peer_id(peer_id)?;
+    if !set(&peer) {
         return Err(unknown_peer());
     }
-    tracing::info!(%peer, blocked = request.blocked, "block flag changed");
+    tracing::info!(%peer, flag, value, "peer flag changed");
     Ok(Json(json!({ "ok": true })))
 }
 
