@@ -16,10 +16,8 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-#[allow(unused_imports)]
 pub(crate) use error::{ApiError, ApiJson, ApiResult, parse_peer_id};
-#[allow(unused_imports)]
-pub(crate) use guard::{StreamSlot, Streams};
+pub(crate) use guard::Streams;
 
 use crate::node::Node;
 

@@ -16,8 +16,7 @@ use axum::{Extension, Router};
 use futures::{Stream, StreamExt, stream};
 use tokio::sync::broadcast;
 
-use super::error::{ApiError, ApiResult};
-use super::guard::Streams;
+use super::{ApiError, ApiResult, Streams};
 use crate::event::Numbered;
 use crate::node::Node;
 

@@ -252,4 +252,31 @@ mod tests {
         ]);
         assert!(host_and_origin(&allowed, &navigation).is_ok());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn only_the_three_loopback_hosts_pass_whatever_the_header_bytes(
+            host in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+            origin in proptest::option::of(proptest::collection::vec(proptest::num::u8::ANY, 0..80)),
+        ) {
+            let allowed = AllowedHosts::on_port(7777);
+            let mut map = HeaderMap::new();
+            if let Ok(value) = axum::http::HeaderValue::from_bytes(&host) {
+                map.insert(header::HOST, value);
+            }
+            if let Some(Ok(value)) = origin.as_deref().map(axum::http::HeaderValue::from_bytes) {
+                map.insert(header::ORIGIN, value);
+            }
+            if host_and_origin(&allowed, &map).is_ok() {
+                let host = String::from_utf8(host).unwrap().to_ascii_lowercase();
+                proptest::prop_assert!(
+                    ["127.0.0.1:7777", "localhost:7777", "[::1]:7777"].contains(&host.as_str())
+                );
+                if let Some(origin) = origin {
+                    let origin = String::from_utf8(origin).unwrap().to_ascii_lowercase();
+                    proptest::prop_assert!(origin.starts_with("http://"));
+                }
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use super::error::{ApiError, ApiResult};
+use super::{ApiError, ApiResult};
 use crate::node::Node;
 use crate::p2p::Reachability;
 

@@ -11,7 +11,7 @@ use libp2p::PeerId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::{ApiError, ApiJson, ApiResult, parse_peer_id};
+use super::{ApiError, ApiJson, ApiResult, parse_peer_id};
 use crate::hub_url::HubUrl;
 use crate::node::Node;
 use crate::peers::PeerView;
