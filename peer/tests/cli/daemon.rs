@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -36,52 +36,98 @@ fn healthz(addr: SocketAddr) -> String {
     answer
 }
 
+/// A `peer run` child process and its API address (read from its log).
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Running {
+    fn start(dir: &DataDir) -> Self {
+        let mut child = dir
+            .command(&["run"], &LOOPBACK)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (lines_tx, lines_rx) = mpsc::channel();
+        let stderr_pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            let line = lines_rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the daemon logs its API address");
+            if let Some((_, rest)) = line.split_once("local API on http://") {
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect();
+                break addr.parse().unwrap();
+            }
+        };
+        Self { child, addr }
+    }
+
+    /// Sends SIGTERM; the exit status, which must come within 5 s.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let stopped = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < stopped, "still running 5 s after SIGTERM");
+            // Polling the child: std has no wait with a deadline.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn run_serves_the_api_and_stops_cleanly_within_5_s_of_sigterm() {
     let dir = DataDir::new();
     assert!(dir.run(&["init"], &[]).status.success());
-    let mut child = dir
-        .command(&["run"], &LOOPBACK)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines_rx) = mpsc::channel();
-    let stderr_pipe = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let addr: SocketAddr = loop {
-        let line = lines_rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the daemon logs its API address");
-        if let Some((_, rest)) = line.split_once("local API on http://") {
-            let addr: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                .collect();
-            break addr.parse().unwrap();
-        }
-    };
-    assert!(healthz(addr).ends_with("ok"));
+    let running = Running::start(&dir);
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let stopped = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < stopped, "still running 5 s after SIGTERM");
-        // Polling the child: there is no portable way to wait for it with a deadline.
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    assert!(healthz(running.addr).ends_with("ok"));
+
+    assert_eq!(running.terminate().code(), Some(0));
+}
+
+#[test]
+fn peers_prints_the_daemons_table_and_send_exits_6_when_the_daemon_cannot_deliver() {
+    let dir = DataDir::new();
+    assert!(dir.run(&["init"], &[]).status.success());
+    let running = Running::start(&dir);
+    let addr = running.addr.to_string();
+    let env = [("PEER_HTTP__ADDR", addr.as_str())];
+
+    let peers = dir.run(&["peers", "--online"], &env);
+    let id = stdout(&dir.run(&["id"], &[])).trim().to_owned();
+    let send = dir.run(&["send", &id, "hi"], &env);
+
+    assert!(peers.status.success(), "{}", stderr(&peers));
+    assert_eq!(
+        stdout(&peers),
+        "PEER ID  LABEL  ONLINE  VERIFIED  REACHABLE  FLAGS  LAST SEEN  SOURCES\n"
+    );
+    assert_eq!(send.status.code(), Some(6), "{}", stderr(&send));
+    assert_eq!(running.terminate().code(), Some(0));
 }
 
 #[test]
