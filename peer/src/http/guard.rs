@@ -253,6 +253,56 @@ mod tests {
         assert!(host_and_origin(&allowed, &navigation).is_ok());
     }
 
+    /// Sends a GET with the right Host; the status code.
+    async fn status_of(addr: std::net::SocketAddr, path: &str) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            addr.port()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer[9..12].parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn request_beyond_sixty_four_in_flight_is_refused_with_503() {
+        let (entered_tx, mut entered_rx) = tokio::sync::mpsc::channel::<()>(MAX_IN_FLIGHT);
+        let release = CancellationToken::new();
+        let routes = Router::new().route(
+            "/slow",
+            axum::routing::get({
+                let release = release.clone();
+                move || async move {
+                    let _ = entered_tx.send(()).await;
+                    release.cancelled().await;
+                    "done"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = frame(routes, addr.port(), CancellationToken::new());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let slow: Vec<_> = (0..MAX_IN_FLIGHT)
+            .map(|_| tokio::spawn(status_of(addr, "/slow")))
+            .collect();
+        for _ in 0..MAX_IN_FLIGHT {
+            tokio::time::timeout(Duration::from_secs(10), entered_rx.recv())
+                .await
+                .expect("every slow request reaches its handler");
+        }
+
+        assert_eq!(status_of(addr, "/slow").await, 503);
+
+        release.cancel();
+        for request in slow {
+            assert_eq!(request.await.unwrap(), 200);
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn only_the_three_loopback_hosts_pass_whatever_the_header_bytes(
