@@ -197,3 +197,22 @@ fn send_exits_6_and_peers_exits_1_when_no_daemon_runs() {
     assert!(stderr(&send).contains("not delivered"));
     assert_eq!(peers.status.code(), Some(1), "{}", stderr(&peers));
 }
+
+#[test]
+fn run_exits_1_when_the_api_address_is_taken() {
+    let dir = DataDir::new();
+    assert!(dir.run(&["init"], &[]).status.success());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+
+    let output = dir.run(
+        &["run"],
+        &[
+            ("PEER_HTTP__ADDR", &addr),
+            ("PEER_P2P__LOOPBACK_ONLY", "true"),
+        ],
+    );
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&addr), "{}", stderr(&output));
+}
