@@ -130,3 +130,23 @@ async fn malformed_last_event_id_is_refused_with_400() {
     assert_eq!((status, error_code(&body).as_str()), (400, "invalid_field"));
     api.stop().await;
 }
+
+#[tokio::test]
+async fn open_event_stream_ends_when_the_peer_shuts_down() {
+    let api = Api::start().await;
+    let (mut stream, _) = open(&api, None).await;
+
+    let started = std::time::Instant::now();
+    api.stop().await;
+
+    assert!(
+        started.elapsed() < peer::SHUTDOWN_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the stream")
+        .unwrap();
+}
