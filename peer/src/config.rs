@@ -81,6 +81,7 @@ pub struct P2pConfig {
     /// Listen on loopback only (`127.0.0.1`), for tests and single-machine setups.
     pub loopback_only: bool,
     /// Operator-supplied public multiaddrs, published as confirmed.
+    #[serde(deserialize_with = "shared::config::comma_list")]
     pub external_addrs: Vec<Multiaddr>,
     /// Established connections, total.
     pub max_connections: u32,
@@ -103,6 +104,7 @@ impl Default for P2pConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HubsConfig {
     /// Hub base URLs (merged with the `_hubs` table).
+    #[serde(deserialize_with = "shared::config::comma_list")]
     pub urls: Vec<String>,
     /// Hub URL → token, only for legacy goop2 hubs that require registration.
     pub verification_tokens: BTreeMap<String, String>,
@@ -305,6 +307,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.profile.label, "env");
+    }
+
+    #[test]
+    fn env_lists_are_comma_separated() {
+        let config = load(
+            None,
+            &[
+                ("PEER_HUBS__URLS", "http://a.example, http://b.example"),
+                ("PEER_P2P__EXTERNAL_ADDRS", "/ip4/203.0.113.7/tcp/4001"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.hubs.urls, ["http://a.example", "http://b.example"]);
+        assert_eq!(config.p2p.external_addrs.len(), 1);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! - `gossip`: presence gossip; `content`: the reachability probe protocol.
 //! - `mq`: the message bus (`/goop/mq/1.0.0`) and its topic dispatch; `chat`: direct chat;
 //!   `identity`: the identity exchange.
-//! - `store`: `peer.db`.
+//! - `store`: `peer.db`; `init`: `peer init` (the commented `peer.toml`).
 //!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();
@@ -32,6 +32,7 @@ mod http;
 pub mod hub_url;
 pub mod hubs;
 pub mod identity;
+pub mod init;
 pub mod mq;
 mod node;
 pub mod p2p;

@@ -1,6 +1,6 @@
 //! [`ApiError`]: the local API's error answer (peer.md §11.1), `{"error":{"code","message"}}`
 //! with a stable snake_case code, and [`ApiJson`], the JSON body extractor whose rejections are
-//! such errors (415 without `Content-Type: application/json`, 413 too large, 400 otherwise).
+//! such errors (415 without `Content-Type: application/json`, 413 above 1 MiB, 400 otherwise).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -22,13 +22,41 @@ pub(crate) enum ApiError {
         /// What was wrong.
         message: String,
     },
+    /// 403: `forbidden_host`, `forbidden_origin`.
+    #[error("{code}: {message}")]
+    Forbidden {
+        /// The code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// 404: unknown peer, hub, route.
+    #[error("{code}: {message}")]
+    NotFound {
+        /// The code, e.g. `unknown_peer`.
+        code: &'static str,
+        /// What was not found.
+        message: String,
+    },
+    /// 409: the request conflicts with the current state.
+    #[error("{code}: {message}")]
+    Conflict {
+        /// The code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// 413 `payload_too_large`.
     #[error("payload too large")]
     PayloadTooLarge,
     /// 415 `unsupported_media_type`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
-    /// 502: the remote peer failed.
+    /// 502: the remote peer or hub failed.
+    #[allow(dead_code, reason = "raised by the MQ and chat routes")]
     #[error("{code}: {message}")]
     BadGateway {
         /// The code, e.g. `unreachable`.
@@ -36,7 +64,8 @@ pub(crate) enum ApiError {
         /// What failed.
         message: String,
     },
-    /// 504: the remote peer did not answer in time.
+    /// 504: the remote peer or hub did not answer in time.
+    #[allow(dead_code, reason = "raised by the MQ and chat routes")]
     #[error("{code}: {message}")]
     GatewayTimeout {
         /// The code, e.g. `timeout`.
@@ -44,10 +73,10 @@ pub(crate) enum ApiError {
         /// What timed out.
         message: String,
     },
-    /// 503: not available now (shutting down).
+    /// 503: too many requests or streams, or the request took too long.
     #[error("{code}: {message}")]
     Unavailable {
-        /// The code.
+        /// The code, e.g. `busy`.
         code: &'static str,
         /// Why.
         message: String,
@@ -66,57 +95,92 @@ impl ApiError {
         }
     }
 
+    /// 403 with `code`.
+    pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 404 with `code`.
+    pub(crate) fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 503 with `code`.
+    pub(crate) fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// 500 for an unexpected failure; `error` is logged, not sent.
     pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
         Self::Internal(error.to_string())
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, message) = match &self {
-            Self::BadRequest { code, message } => {
-                (StatusCode::BAD_REQUEST, *code, message.as_str())
-            }
+    fn parts(&self) -> (StatusCode, &'static str, &str) {
+        match self {
+            Self::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
+            Self::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message),
+            Self::NotFound { code, message } => (StatusCode::NOT_FOUND, code, message),
+            Self::Conflict { code, message } => (StatusCode::CONFLICT, code, message),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this method is not allowed here",
+            ),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "too large",
+                "the body is larger than 1 MiB",
             ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "JSON bodies need Content-Type: application/json",
             ),
-            Self::BadGateway { code, message } => {
-                (StatusCode::BAD_GATEWAY, *code, message.as_str())
-            }
-            Self::GatewayTimeout { code, message } => {
-                (StatusCode::GATEWAY_TIMEOUT, *code, message.as_str())
-            }
-            Self::Unavailable { code, message } => {
-                (StatusCode::SERVICE_UNAVAILABLE, *code, message.as_str())
-            }
-            Self::Internal(error) => {
-                tracing::error!(%error, "local API: internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
-            }
-        };
+            Self::BadGateway { code, message } => (StatusCode::BAD_GATEWAY, code, message),
+            Self::GatewayTimeout { code, message } => (StatusCode::GATEWAY_TIMEOUT, code, message),
+            Self::Unavailable { code, message } => (StatusCode::SERVICE_UNAVAILABLE, code, message),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(error) = &self {
+            tracing::error!(%error, "local API request failed");
+        }
+        let (status, code, message) = self.parts();
         shared::server::json_error(status, code, message, None)
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
-        Self::internal(error)
+        match error {
+            crate::store::StoreError::NotFound => Self::not_found("not_found", "not found"),
+            crate::store::StoreError::Conflict => Self::Conflict {
+                code: "conflict",
+                message: "conflicts with an existing entry".to_owned(),
+            },
+            other => Self::internal(other),
+        }
     }
 }
 
-/// A JSON request body (peer.md §11.1): `Content-Type: application/json`.
+/// A JSON request body (peer.md §11.1): `Content-Type: application/json`, at most 1 MiB.
 #[derive(Debug)]
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
