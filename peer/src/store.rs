@@ -3,6 +3,7 @@
 //! module and its children, one file per table; callers see domain types only.
 
 mod hubs;
+mod memberships;
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use shared::db::{ConnectError, Database, DatabaseConfig};
 use sqlx::migrate::{MigrateError, Migrator};
 
 pub use hubs::{HubRow, HubSource};
+pub use memberships::MembershipRow;
 pub use shared::db::StoreError;
 
 /// The peer's migrations.
