@@ -10,10 +10,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::node::Node;
 
+mod hubs;
+
 /// Every route of the API listener.
 pub(crate) fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(hubs::routes())
         .with_state(node)
 }
 

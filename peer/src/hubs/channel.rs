@@ -90,9 +90,11 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
 }
 
 fn fail(ctx: &Ctx, code: &str) {
-    let changed = ctx.node.hubs.get(&ctx.url).is_some_and(|v| {
-        v.state != "failing" || v.last_error.as_deref() != Some(code)
-    });
+    let changed = ctx
+        .node
+        .hubs
+        .get(&ctx.url)
+        .is_some_and(|v| v.state != "failing" || v.last_error.as_deref() != Some(code));
     ctx.set(|v| {
         v.state = "failing".to_owned();
         v.last_error = Some(code.to_owned());
@@ -107,7 +109,11 @@ async fn attempt(ctx: &Arc<Ctx>, counters: &mut Counters) -> Next {
     if ctx.token.is_cancelled() {
         return Next::Stop;
     }
-    let kind = match discover(ctx).await {
+    let discovered = tokio::select! {
+        () = ctx.token.cancelled() => return Next::Stop,
+        discovered = discover(ctx) => discovered,
+    };
+    let kind = match discovered {
         Ok(kind) => kind,
         Err(error) => return Next::Backoff(Some(error.code())),
     };
@@ -115,11 +121,10 @@ async fn attempt(ctx: &Arc<Ctx>, counters: &mut Counters) -> Next {
         HubKind::Signed => ws::run(ctx, Version::V2).await,
         HubKind::Legacy => legacy_session(ctx).await,
     };
-    *ctx.http_presence.lock().unwrap_or_else(|e| e.into_inner()) = false;
-    if session
-        .up_since
-        .is_some_and(|t| t.elapsed() >= STABLE)
-    {
+    if session.up_since.is_some() {
+        *ctx.http_presence.lock().unwrap_or_else(|e| e.into_inner()) = false;
+    }
+    if session.up_since.is_some_and(|t| t.elapsed() >= STABLE) {
         counters.backoff.reset();
         counters.auth_failures = 0;
     }
@@ -229,7 +234,9 @@ async fn discover(ctx: &Arc<Ctx>) -> Result<HubKind, HubCallError> {
         HubKind::Signed => {
             let info = discovery::read_info(&ctx.client).await?;
             let stored = ctx.node.store.membership(&ctx.url).await.ok().flatten();
-            if let Some(row) = stored.filter(|r| !r.hub_id.is_empty() && r.hub_id != info.id.to_string()) {
+            if let Some(row) =
+                stored.filter(|r| !r.hub_id.is_empty() && r.hub_id != info.id.to_string())
+            {
                 tracing::warn!(hub = %ctx.url, was = row.hub_id, now = %info.id, "the hub id changed");
             }
             ctx.client.set_hub_id(Some(info.id.clone()));
@@ -284,13 +291,14 @@ async fn refresh_relay(ctx: Arc<Ctx>) {
 
 /// Legacy start: unsigned `online` publish, then WS v1 (425 → retry after 250 ms, 20 times).
 async fn legacy_session(ctx: &Arc<Ctx>) -> ws::Session {
-    if let Err(error) = publish::publish(ctx, MsgType::Online).await {
-        tracing::debug!(hub = %ctx.url, %error, "legacy publish failed");
+    match publish::publish(ctx, MsgType::Online).await {
+        Ok(()) => *ctx.http_presence.lock().unwrap_or_else(|e| e.into_inner()) = true,
+        Err(error) => tracing::debug!(hub = %ctx.url, %error, "legacy publish failed"),
     }
     let mut tries = 0;
     loop {
         let session = ws::run(ctx, Version::V1).await;
-        if session.ended != Ended::Status(425, None) || tries >= TOO_EARLY_RETRIES {
+        if !matches!(session.ended, Ended::Status(425, _)) || tries >= TOO_EARLY_RETRIES {
             return session;
         }
         tries += 1;
@@ -306,7 +314,11 @@ async fn legacy_session(ctx: &Arc<Ctx>) -> ws::Session {
 /// Waits (membership re-read every 5 min) until the hub grants presence again.
 async fn wait_for_presence(ctx: &Ctx) -> bool {
     loop {
-        if ctx.refresh_membership().await == Some(true) {
+        let granted = tokio::select! {
+            () = ctx.token.cancelled() => return false,
+            granted = ctx.refresh_membership() => granted,
+        };
+        if granted == Some(true) {
             tracing::info!(hub = %ctx.url, "presence granted again");
             return true;
         }

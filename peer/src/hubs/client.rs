@@ -83,9 +83,7 @@ impl HubCallError {
             Self::TooLarge => "too_large".to_owned(),
             Self::Malformed(_) => "malformed".to_owned(),
             Self::Status { code, status } if code.is_empty() => format!("http_{status}"),
-            Self::Status { code, .. } | Self::Refused(code) | Self::Signature(code) => {
-                code.clone()
-            }
+            Self::Status { code, .. } | Self::Refused(code) | Self::Signature(code) => code.clone(),
             Self::RateLimited(_) => "rate_limited".to_owned(),
             Self::Unavailable(_) => "unavailable".to_owned(),
             Self::NoHubId => "no_hub_id".to_owned(),
@@ -178,7 +176,10 @@ impl HubClient {
 
     /// The hub id signatures are made for.
     pub fn hub_id(&self) -> Option<Ed25519PeerId> {
-        self.hub_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.hub_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sets the hub id (from `/api/v1/info`).
@@ -197,6 +198,10 @@ impl HubClient {
         if (offset - self.offset_ms()).abs() > slack_ms {
             tracing::debug!(hub = %self.url, offset, "hub clock offset changed");
             self.offset_ms.store(offset, Ordering::Relaxed);
+            // A new offset starts a new sequence: waiting for the old one to be passed could take
+            // as long as the clock was off. Signatures still differ (the replay cache keys on
+            // the signature, whose input holds the timestamp).
+            *self.last_ts.lock().unwrap_or_else(|e| e.into_inner()) = 0;
         }
     }
 
@@ -266,7 +271,13 @@ impl HubClient {
             let bytes = body.clone().unwrap_or_default();
             let headers = self.sign(&method, target, &bytes)?;
             let answer = self
-                .send(method.clone(), target, body.clone(), Some(headers), deadline)
+                .send(
+                    method.clone(),
+                    target,
+                    body.clone(),
+                    Some(headers),
+                    deadline,
+                )
                 .await?;
             let code = answer.code();
             match (answer.status.as_u16(), code.as_str()) {
@@ -436,10 +447,7 @@ mod tests {
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(784_111_777_000)
         );
-        assert_eq!(
-            parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
-            Some(0)
-        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 CET"), None);
         assert_eq!(parse_http_date("yesterday"), None);
         assert_eq!(parse_http_date(""), None);

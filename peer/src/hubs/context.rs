@@ -214,7 +214,11 @@ impl Ctx {
                     v.tier.clone_from(&m.tier);
                     v.relay_allowed = reservations_any || m.entitlements.relay;
                 });
-                let hub_id = self.client.hub_id().map(|id| id.to_string()).unwrap_or_default();
+                let hub_id = self
+                    .client
+                    .hub_id()
+                    .map(|id| id.to_string())
+                    .unwrap_or_default();
                 let stored = self.node.store.set_membership(
                     &self.url,
                     &hub_id,

@@ -152,9 +152,7 @@ pub async fn read_relay(
         .await?;
     match answer.status {
         StatusCode::NOT_FOUND => Ok(None),
-        StatusCode::OK => {
-            relay_of(&answer.body, client.url().is_loopback(), expected).map(Some)
-        }
+        StatusCode::OK => relay_of(&answer.body, client.url().is_loopback(), expected).map(Some),
         _ => Err(answer.error()),
     }
 }
@@ -278,7 +276,10 @@ mod tests {
     #[test]
     fn capabilities_decide_the_kind() {
         assert_eq!(kind_of(br#"{"signed_presence":true}"#), Ok(HubKind::Signed));
-        assert_eq!(kind_of(br#"{"signed_presence":"true"}"#), Ok(HubKind::Legacy));
+        assert_eq!(
+            kind_of(br#"{"signed_presence":"true"}"#),
+            Ok(HubKind::Legacy)
+        );
         assert_eq!(kind_of(br#"{"relay":true}"#), Ok(HubKind::Legacy));
         assert!(kind_of(b"[]").is_err());
         assert!(kind_of(b"<html>").is_err());
@@ -312,8 +313,12 @@ mod tests {
         assert_eq!(
             kept,
             vec![
-                format!("/ip4/192.168.1.2/tcp/4001/p2p/{relay}").parse::<Multiaddr>().unwrap(),
-                format!("/ip4/203.0.113.5/tcp/4001/p2p/{relay}").parse().unwrap(),
+                format!("/ip4/192.168.1.2/tcp/4001/p2p/{relay}")
+                    .parse::<Multiaddr>()
+                    .unwrap(),
+                format!("/ip4/203.0.113.5/tcp/4001/p2p/{relay}")
+                    .parse()
+                    .unwrap(),
             ]
         );
         assert_eq!(filter_addrs(&raw, &relay, true).len(), 3);

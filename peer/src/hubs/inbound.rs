@@ -117,8 +117,8 @@ pub fn parse(text: &str, me: &PeerId, now: i64) -> Result<Frame, Dropped> {
         map.insert("type".to_owned(), Value::from("update"));
     }
     let bytes = serde_json::to_vec(&Value::Object(map)).unwrap_or_default();
-    let mut msg = PresenceMsg::parse(&bytes, now, None)
-        .map_err(|e| Dropped::Invalid(e.to_string()))?;
+    let mut msg =
+        PresenceMsg::parse(&bytes, now, None).map_err(|e| Dropped::Invalid(e.to_string()))?;
     msg.verified = verified;
     Ok(match (kind.as_str(), msg.kind) {
         ("punch", _) => Frame::Punch(
@@ -146,7 +146,8 @@ mod tests {
     #[test]
     fn presence_frames_keep_the_hubs_verified_flag() {
         let (me, other) = (PeerId::random(), id());
-        let text = format!(r#"{{"type":"online","peerId":"{other}","content":"x","verified":true}}"#);
+        let text =
+            format!(r#"{{"type":"online","peerId":"{other}","content":"x","verified":true}}"#);
         let Ok(Frame::Presence(msg)) = parse(&text, &me, 1) else {
             panic!("a presence frame");
         };
@@ -186,7 +187,10 @@ mod tests {
                 vec!["/ip4/192.168.1.9/tcp/4001".parse().unwrap()]
             ))
         );
-        assert_eq!(parse(&text(&PeerId::random()), &me, 1), Err(Dropped::NotForUs));
+        assert_eq!(
+            parse(&text(&PeerId::random()), &me, 1),
+            Err(Dropped::NotForUs)
+        );
     }
 
     proptest! {

@@ -159,7 +159,9 @@ impl Hubs {
         if self.list().len() >= MAX_HUBS {
             return Err(HubsError::TooMany);
         }
-        node.store.insert_hub(&url, source, node.clock.now_ms()).await?;
+        node.store
+            .insert_hub(&url, source, node.clock.now_ms())
+            .await?;
         self.start(url, source)
     }
 
@@ -220,7 +222,10 @@ impl Hubs {
             .remove(url);
         if let Some(running) = running {
             running.token.cancel();
-            if tokio::time::timeout(LEAVE_WAIT, running.handle).await.is_err() {
+            if tokio::time::timeout(LEAVE_WAIT, running.handle)
+                .await
+                .is_err()
+            {
                 tracing::warn!(hub = %url, "hub channel did not stop in time");
             }
         }

@@ -8,8 +8,8 @@ use reqwest::Method;
 use shared::presence::MsgType;
 
 use super::HubKind;
-use super::context::Ctx;
 use super::client::{HubCallError, PUBLISH_TIMEOUT};
+use super::context::Ctx;
 
 /// At most one publish per this, per hub.
 pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(2);
@@ -31,7 +31,13 @@ pub(crate) async fn publish(ctx: &Ctx, kind: MsgType) -> Result<(), HubCallError
     let answer = match ctx.kind() {
         Some(HubKind::Signed) => {
             ctx.client
-                .signed("publish", Method::POST, "/publish", Some(body), PUBLISH_TIMEOUT)
+                .signed(
+                    "publish",
+                    Method::POST,
+                    "/publish",
+                    Some(body),
+                    PUBLISH_TIMEOUT,
+                )
                 .await?
         }
         _ => {

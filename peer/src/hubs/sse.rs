@@ -106,10 +106,8 @@ async fn pump(ctx: &Arc<Ctx>, response: reqwest::Response) -> SseEnd {
     let mut parser = Parser::default();
     let heartbeat = Duration::from_secs(ctx.node.config.presence.heartbeat_secs.max(1));
     let mut beat = tokio::time::interval(heartbeat);
-    let mut probe = tokio::time::interval_at(
-        tokio::time::Instant::now() + FIRST_PROBE,
-        PROBE_EVERY,
-    );
+    let mut probe =
+        tokio::time::interval_at(tokio::time::Instant::now() + FIRST_PROBE, PROBE_EVERY);
     let mut kind = MsgType::Online;
     loop {
         tokio::select! {
@@ -197,7 +195,8 @@ impl Parser {
                 continue;
             }
             let line = std::mem::take(&mut self.line);
-            let line = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(&line)).into_owned();
+            let line =
+                String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(&line)).into_owned();
             if line.is_empty() {
                 let event = std::mem::take(&mut self.event);
                 if !event.data.is_empty() || !event.name.is_empty() {
@@ -211,7 +210,9 @@ impl Parser {
                 if !self.event.data.is_empty() {
                     self.event.data.push('\n');
                 }
-                self.event.data.push_str(data.strip_prefix(' ').unwrap_or(data));
+                self.event
+                    .data
+                    .push_str(data.strip_prefix(' ').unwrap_or(data));
             } else if let Some(name) = line.strip_prefix("event:") {
                 self.event.name = name.trim().to_owned();
             }
@@ -233,8 +234,14 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                Some(Event { name: String::new(), data: "{\"a\":1}".to_owned() }),
-                Some(Event { name: "snapshot-end".to_owned(), data: "{}".to_owned() }),
+                Some(Event {
+                    name: String::new(),
+                    data: "{\"a\":1}".to_owned()
+                }),
+                Some(Event {
+                    name: "snapshot-end".to_owned(),
+                    data: "{}".to_owned()
+                }),
             ]
         );
     }

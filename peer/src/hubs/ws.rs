@@ -77,7 +77,8 @@ pub(crate) async fn run(ctx: &Arc<Ctx>, version: Version) -> Session {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_IN))
         .max_frame_size(Some(MAX_FRAME_IN));
-    let connect = tokio_tungstenite::connect_async_with_config(ctx.url.ws(&query), Some(config), true);
+    let connect =
+        tokio_tungstenite::connect_async_with_config(ctx.url.ws(&query), Some(config), true);
     let socket = tokio::select! {
         () = ctx.token.cancelled() => return Session { ended: Ended::Shutdown, up_since: None },
         result = tokio::time::timeout(HANDSHAKE_TIMEOUT, connect) => result,
@@ -101,7 +102,7 @@ pub(crate) async fn run(ctx: &Arc<Ctx>, version: Version) -> Session {
         up_since: None,
     };
     if version == Version::V1 {
-        ctx.stream_up(false);
+        ctx.stream_up(true);
         session.up_since = Some(Instant::now());
         if let Err(e) = send(&mut socket, ctx.own_frame(MsgType::Online).await).await {
             return ended(e);
@@ -235,7 +236,9 @@ async fn on_frame(
             ctx.auth_ok(state, tier);
             ctx.node.peers.begin_snapshot(&ctx.source, now);
             *phase = Phase::Snapshot;
-            send(socket, ctx.own_frame(MsgType::Online).await).await.err()
+            send(socket, ctx.own_frame(MsgType::Online).await)
+                .await
+                .err()
         }
         (Frame::SnapshotEnd, Phase::Snapshot) => {
             ctx.node.peers.end_snapshot(&ctx.source, now);

@@ -109,7 +109,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
         let url = HubUrl::parse("http://h.example").unwrap();
-        store.set_membership(&url, "A", "none", None, 1).await.unwrap();
+        store
+            .set_membership(&url, "A", "none", None, 1)
+            .await
+            .unwrap();
         sqlx::query("update _memberships set voucher = 'v', voucher_expires_at = 9")
             .execute(store.db().pool())
             .await
@@ -124,7 +127,10 @@ mod tests {
         assert_eq!(kept.tier.as_deref(), Some("member"));
         assert_eq!(kept.voucher_expires_at, Some(9));
 
-        store.set_membership(&url, "B", "active", Some("member"), 3).await.unwrap();
+        store
+            .set_membership(&url, "B", "active", Some("member"), 3)
+            .await
+            .unwrap();
         let changed = store.membership(&url).await.unwrap().unwrap();
         assert_eq!(changed.hub_id, "B");
         assert_eq!(changed.voucher_expires_at, None);

@@ -1,0 +1,96 @@
+//! Hubs that answer garbage, too much or nothing are failing with backoff; the others are not
+//! disturbed (peer.md §3, §14 "hub responses").
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::routing::get;
+
+use super::{hub_view, open_hub, start_peer, url};
+
+/// An HTTP server answering `/api/capabilities` with `body`, recording when it was asked.
+async fn bad_hub(body: &'static [u8]) -> (SocketAddr, Arc<Mutex<Vec<Instant>>>) {
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let seen = hits.clone();
+    let app = Router::new().route(
+        "/api/capabilities",
+        get(move || {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(Instant::now());
+                body
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, hits)
+}
+
+/// A TCP listener that accepts and never answers.
+async fn silent_hub() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_huge_and_silent_hubs_fail_with_backoff_and_leave_the_others_alone() {
+    static HUGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut body = b"{\"x\":\"".to_vec();
+        body.resize(2 * 1024 * 1024, b'a');
+        body.extend_from_slice(b"\"}");
+        body
+    });
+    let hub = open_hub(|_| {}).await;
+    let (garbage, hits) = bad_hub(b"<html>not json</html>").await;
+    let (huge, _) = bad_hub(HUGE.as_slice()).await;
+    let silent = silent_hub().await;
+    let urls = [
+        format!("http://{garbage}"),
+        format!("http://{huge}"),
+        format!("http://{silent}"),
+        hub.base_url.clone(),
+    ];
+    let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let (a, _d) = start_peer(&refs, |_| {}).await;
+
+    hub_view(&a, &url(&hub.base_url), "the real hub online", |v| {
+        v.state == "online"
+    })
+    .await;
+    let g = hub_view(&a, &url(&urls[0]), "garbage failing", |v| {
+        v.state == "failing"
+    })
+    .await;
+    let h = hub_view(&a, &url(&urls[1]), "huge failing", |v| v.state == "failing").await;
+    let s = hub_view(&a, &url(&urls[2]), "silent failing", |v| {
+        v.state == "failing"
+    })
+    .await;
+
+    assert_eq!(g.last_error.as_deref(), Some("malformed"));
+    assert_eq!(h.last_error.as_deref(), Some("too_large"));
+    assert_eq!(s.last_error.as_deref(), Some("unreachable"));
+    let times = testkit::eventually(super::DEADLINE, "four attempts", || async {
+        let times = hits.lock().unwrap().clone();
+        (times.len() >= 4).then_some(times)
+    })
+    .await;
+    let gaps: Vec<_> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[2] > gaps[0] * 2, "backoff grows: {gaps:?}");
+    assert_eq!(
+        a.node().hubs.get(&url(&hub.base_url)).unwrap().state,
+        "online"
+    );
+    a.shutdown().await;
+}
