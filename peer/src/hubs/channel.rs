@@ -239,7 +239,7 @@ async fn discover(ctx: &Arc<Ctx>) -> Result<HubKind, HubCallError> {
             {
                 tracing::warn!(hub = %ctx.url, was = row.hub_id, now = %info.id, "the hub id changed");
             }
-            ctx.client.set_hub_id(Some(info.id.clone()));
+            ctx.client.set_hub_id(Some(info.id));
             *ctx.reservations.lock().unwrap_or_else(|e| e.into_inner()) = info.reservations;
             ctx.set(|v| {
                 v.hub_id = Some(info.id.peer_id());
