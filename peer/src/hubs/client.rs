@@ -5,8 +5,6 @@
 //! `bad_signature` (hub id re-read first). Bodies are read up to [`MAX_BODY`]; 429 pauses that
 //! kind of call for `Retry-After`.
 
-mod http_date;
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -21,7 +19,12 @@ use shared::peer_sig::SignedHeaders;
 
 use crate::hub_url::HubUrl;
 
-pub use http_date::parse_http_date;
+/// A `Date` header value (IMF-fixdate) in unix ms.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    let time = httpdate::parse_http_date(text).ok()?;
+    let since = time.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since.as_millis()).ok()
+}
 
 /// Deadline of a hub HTTP call (peer.md §13).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -396,6 +399,16 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_date_parses_to_unix_ms() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777_000)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(parse_http_date(""), None);
+    }
 
     #[test]
     fn timestamps_increase_strictly_and_follow_the_offset() {
