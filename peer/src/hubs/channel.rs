@@ -62,7 +62,10 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
         let next = attempt(&ctx, &mut counters).await;
         let wait = match next {
             Next::Stop => break,
-            Next::Now => Duration::ZERO,
+            Next::Now => {
+                ctx.set(|v| v.state = "connecting".to_owned());
+                Duration::ZERO
+            }
             Next::Wait(wait) => wait,
             Next::Backoff(failing) => {
                 if let Some(code) = failing {

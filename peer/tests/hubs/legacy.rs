@@ -15,6 +15,17 @@ fn goop2_peer() -> (String, serde_json::Value) {
     (id.to_string(), msg)
 }
 
+/// Another goop2 peer publishes at `hub`; `a` sees it online.
+async fn sees_an_announced_goop2_peer(hub: &Goop2Hub, a: &peer::Peer) {
+    let (other, msg) = goop2_peer();
+    hub.announce(&msg);
+    let other: libp2p::PeerId = other.parse().unwrap();
+    testkit::eventually(DEADLINE, "the announced goop2 peer", || async {
+        a.node().peers.get(&other).filter(|p| p.online).map(|_| ())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_hub_gets_an_unsigned_publish_and_a_ws_v1_session() {
     for capabilities in [true, false] {
@@ -30,13 +41,7 @@ async fn a_legacy_hub_gets_an_unsigned_publish_and_a_ws_v1_session() {
         let h = url(&hub.base_url);
 
         let view = hub_view(&a, &h, "online", |v| v.state == "online").await;
-        let (other, msg) = goop2_peer();
-        hub.announce(&msg);
-        let other: libp2p::PeerId = other.parse().unwrap();
-        testkit::eventually(DEADLINE, "the goop2 peer", || async {
-            a.node().peers.get(&other).filter(|p| p.online).map(|_| ())
-        })
-        .await;
+        sees_an_announced_goop2_peer(&hub, &a).await;
         let log = testkit::eventually(DEADLINE, "a heartbeat over WS", || async {
             let log = hub.log();
             log.ws_frames
@@ -73,13 +78,7 @@ async fn a_legacy_hub_without_websocket_is_followed_over_unsigned_sse() {
     let h = url(&hub.base_url);
 
     hub_view(&a, &h, "fallback", |v| v.state == "fallback").await;
-    let (other, msg) = goop2_peer();
-    hub.announce(&msg);
-    let other: libp2p::PeerId = other.parse().unwrap();
-    testkit::eventually(DEADLINE, "the goop2 peer over SSE", || async {
-        a.node().peers.get(&other).filter(|p| p.online).map(|_| ())
-    })
-    .await;
+    sees_an_announced_goop2_peer(&hub, &a).await;
     let log = testkit::eventually(DEADLINE, "publishes while on SSE", || async {
         let log = hub.log();
         (log.publishes.len() >= 2).then_some(log)
