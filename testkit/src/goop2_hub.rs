@@ -56,6 +56,7 @@ pub struct Goop2Hub {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     log: Arc<Mutex<Goop2Log>>,
+    live: Arc<Mutex<BTreeMap<String, Value>>>,
     tx: broadcast::Sender<String>,
     server: JoinHandle<()>,
 }
@@ -75,9 +76,10 @@ impl Goop2Hub {
     pub async fn start(capabilities: bool, ws: bool) -> Self {
         let (tx, _) = broadcast::channel(256);
         let log = Arc::new(Mutex::new(Goop2Log::default()));
+        let live = Arc::new(Mutex::new(BTreeMap::new()));
         let shared = Shared {
             log: log.clone(),
-            live: Arc::new(Mutex::new(BTreeMap::new())),
+            live: live.clone(),
             tx: tx.clone(),
             capabilities,
             ws,
@@ -99,6 +101,7 @@ impl Goop2Hub {
         Self {
             base_url: format!("http://{addr}"),
             log,
+            live,
             tx,
             server,
         }
@@ -111,6 +114,12 @@ impl Goop2Hub {
 
     /// Sends `msg` to every subscriber, as if another goop2 peer had published it.
     pub fn announce(&self, msg: &Value) {
+        if let Some(peer) = msg["peerId"].as_str() {
+            self.live
+                .lock()
+                .expect("live")
+                .insert(peer.to_owned(), msg.clone());
+        }
         let _ = self.tx.send(msg.to_string());
     }
 }

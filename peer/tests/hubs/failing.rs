@@ -51,7 +51,7 @@ async fn garbage_huge_and_silent_hubs_fail_with_backoff_and_leave_the_others_alo
         body.extend_from_slice(b"\"}");
         body
     });
-    let hub = open_hub(|_| {}).await;
+    let (hub, _db) = open_hub(|_| {}).await;
     let (garbage, hits) = bad_hub(b"<html>not json</html>").await;
     let (huge, _) = bad_hub(HUGE.as_slice()).await;
     let silent = silent_hub().await;

@@ -16,13 +16,16 @@ use testkit::{TestDb, TestHub};
 /// How long a test waits for a state.
 const DEADLINE: Duration = Duration::from_secs(15);
 
-/// A hub in open join mode (a peer binds at its first v2 auth, hub.md §6.2), after `adjust`.
-async fn open_hub(adjust: impl FnOnce(&mut hub::Config)) -> TestHub {
-    TestHub::spawn_with(&TestDb::sqlite(), |c| {
+/// A hub in open join mode (a peer binds at its first v2 auth, hub.md §6.2), after `adjust`, and
+/// its database (keep it: the SQLite file vanishes with it).
+async fn open_hub(adjust: impl FnOnce(&mut hub::Config)) -> (TestHub, TestDb) {
+    let db = TestDb::sqlite();
+    let hub = TestHub::spawn_with(&db, |c| {
         c.membership.join_mode = JoinMode::Open;
         adjust(c);
     })
-    .await
+    .await;
+    (hub, db)
 }
 
 /// A peer on loopback joined to `hubs`.

@@ -14,7 +14,7 @@ use super::{DEADLINE, hub_view, open_hub, sees, start_peer, url};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_appear_in_a_hubs_presence_and_see_each_other_through_it() {
-    let hub = open_hub(|_| {}).await;
+    let (hub, _db) = open_hub(|_| {}).await;
     let (a, _da) = start_peer(&[&hub.base_url], |c| c.profile.label = "Alice".into()).await;
     let (b, _db) = start_peer(&[&hub.base_url], |_| {}).await;
     let h = url(&hub.base_url);
@@ -41,7 +41,7 @@ async fn peers_appear_in_a_hubs_presence_and_see_each_other_through_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_snapshot_replaces_the_hubs_view_after_a_reconnect() {
-    let hub = open_hub(|_| {}).await;
+    let (hub, _db) = open_hub(|_| {}).await;
     let proxy = TcpProxy::start(hub.server().http_addr()).await;
     let base = format!("http://{}", proxy.addr());
     let (a, _d) = start_peer(&[&base], |_| {}).await;
@@ -72,7 +72,7 @@ async fn a_new_snapshot_replaces_the_hubs_view_after_a_reconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_seen_through_a_healthy_v2_stream_stays_online_without_heartbeats() {
-    let hub = open_hub(|c| c.presence.ws_ping = Duration::from_secs(1)).await;
+    let (hub, _db) = open_hub(|c| c.presence.ws_ping = Duration::from_secs(1)).await;
     let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
     let h = url(&hub.base_url);
     let quiet = TestPeer::new();
@@ -99,7 +99,7 @@ async fn a_peer_seen_through_a_healthy_v2_stream_stays_online_without_heartbeats
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
-    let hub = open_hub(|c| {
+    let (hub, _db) = open_hub(|c| {
         c.presence.ws_queue = 1;
         c.rate_limits.publish_ip = shared::rate_limit::RateLimit {
             burst: 100_000,
@@ -110,7 +110,13 @@ async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
     let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
     let h = url(&hub.base_url);
     hub_view(&a, &h, "online", |v| v.state == "online").await;
-    let mut events = a.events();
+    let start = a
+        .node()
+        .events
+        .subscribe_after(0)
+        .0
+        .last()
+        .map_or(0, |e| e.id);
 
     // Our peer is the hub's only subscriber; concurrent publishes outrun a one-frame queue.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -134,18 +140,19 @@ async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
         }
     }
 
-    let states = tokio::time::timeout(DEADLINE, async {
-        let mut states = Vec::new();
-        while states.last().map(String::as_str) != Some("online") {
-            let event = events.recv().await.unwrap();
-            if let peer::event::Event::HubState(change) = &event.event {
-                states.push(change.state.clone());
-            }
-        }
-        states
+    // The event ring keeps the transitions even when a receiver would have lagged.
+    let states = testkit::eventually(DEADLINE, "connecting, then online", || async {
+        let (kept, _) = a.node().events.subscribe_after(start);
+        let states: Vec<String> = kept
+            .iter()
+            .filter_map(|e| match &e.event {
+                peer::event::Event::HubState(change) => Some(change.state.clone()),
+                _ => None,
+            })
+            .collect();
+        (states.last().map(String::as_str) == Some("online")).then_some(states)
     })
-    .await
-    .unwrap();
+    .await;
     assert_eq!(states, ["connecting", "online"]);
     for talker in &talkers {
         sees(&a, &talker.peer_id(), &h, true).await;
@@ -155,10 +162,8 @@ async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_refusing_presence_with_4003_is_not_retried() {
-    let hub = TestHub::spawn_with(&TestDb::sqlite(), |c| {
-        c.membership.join_mode = JoinMode::Email
-    })
-    .await;
+    let db = TestDb::sqlite();
+    let hub = TestHub::spawn_with(&db, |c| c.membership.join_mode = JoinMode::Email).await;
     let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
     let h = url(&hub.base_url);
 
@@ -187,7 +192,7 @@ async fn a_hub_refusing_presence_with_4003_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_calls_succeed_with_the_clock_90_s_off() {
-    let hub = open_hub(|_| {}).await;
+    let (hub, _db) = open_hub(|_| {}).await;
     let key = libp2p::identity::ed25519::Keypair::generate();
     let clock = shared::clock::Clock::system();
     clock.advance(Duration::from_secs(90));
@@ -226,7 +231,7 @@ async fn signed_calls_succeed_with_the_clock_90_s_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pulse_at_a_signed_hub_is_signed_and_rate_limited() {
-    let hub = open_hub(|_| {}).await;
+    let (hub, _db) = open_hub(|_| {}).await;
     let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
     let h = url(&hub.base_url);
     hub_view(&a, &h, "online", |v| v.state == "online").await;
@@ -248,7 +253,7 @@ async fn pulse_at_a_signed_hub_is_signed_and_rate_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_a_hub_says_offline_and_forgets_it() {
-    let hub = open_hub(|_| {}).await;
+    let (hub, _db) = open_hub(|_| {}).await;
     let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
     let h = url(&hub.base_url);
     hub_view(&a, &h, "online", |v| v.state == "online").await;
