@@ -242,3 +242,19 @@ impl Ctx {
         *self.reservations.lock().unwrap_or_else(|e| e.into_inner()) == Admission::Any
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_backoff_doubles_to_30_s_with_jitter_and_resets() {
+        let mut backoff = Backoff::reconnect();
+        let delays: Vec<Duration> = (0..10).map(|_| backoff.next_delay()).collect();
+        assert!(delays[0] >= Duration::from_millis(200) && delays[0] <= Duration::from_millis(300));
+        assert!(delays[1] >= Duration::from_millis(400) && delays[1] <= Duration::from_millis(600));
+        assert!(delays[9] >= Duration::from_secs(24) && delays[9] <= Duration::from_secs(36));
+        backoff.reset();
+        assert!(backoff.next_delay() <= Duration::from_millis(300));
+    }
+}
