@@ -92,5 +92,11 @@ async fn garbage_huge_and_silent_hubs_fail_with_backoff_and_leave_the_others_alo
         a.node().hubs.get(&url(&hub.base_url)).unwrap().state,
         "online"
     );
+    let started = Instant::now();
     a.shutdown().await;
+    assert!(
+        started.elapsed() < peer::SHUTDOWN_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
 }

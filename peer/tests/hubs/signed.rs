@@ -300,3 +300,37 @@ async fn leaving_a_hub_says_offline_and_forgets_it() {
     assert!(a.node().store.list_hubs().await.unwrap().is_empty());
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_listen_address_is_announced_with_an_update() {
+    let (hub, _db) = open_hub(|_| {}).await;
+    let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
+    let h = url(&hub.base_url);
+    hub_view(&a, &h, "online", |v| v.state == "online").await;
+    let watcher = TestPeer::new();
+    let (mut watch, _) = watcher.open_v2(&hub).await;
+    let before = a.listen_addrs().len();
+
+    a.node()
+        .net
+        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+        .await
+        .unwrap();
+
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let frame = next_json(&mut watch).await;
+            if frame["peerId"] == a.peer_id().to_base58()
+                && frame["type"] == "update"
+                && frame["addrs"]
+                    .as_array()
+                    .is_some_and(|list| list.len() > before)
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("an update carrying the new address");
+    a.shutdown().await;
+}
