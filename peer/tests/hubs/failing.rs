@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::routing::get;
+use serde_json::json;
+use testkit::TestPeer;
 
 use super::{hub_view, open_hub, start_peer, url};
 
@@ -99,4 +101,67 @@ async fn garbage_huge_and_silent_hubs_fail_with_backoff_and_leave_the_others_alo
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A hub whose WS challenge names another hub id than its info document: the peer must not sign
+/// it (peer.md §3.3). Records every text frame the peer sends.
+async fn impostor_hub() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use axum::extract::ws::{Message, WebSocketUpgrade};
+    let own = TestPeer::new().id.to_string();
+    let other = TestPeer::new().id.to_string();
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let seen = frames.clone();
+    let app = Router::new()
+        .route(
+            "/api/capabilities",
+            get(|| async { axum::Json(json!({"signed_presence": true})) }),
+        )
+        .route(
+            "/api/v1/info",
+            get(move || {
+                let own = own.clone();
+                async move { axum::Json(json!({"id": own})) }
+            }),
+        )
+        .route(
+            "/ws",
+            get(move |ws: WebSocketUpgrade| {
+                let (other, seen) = (other.clone(), seen.clone());
+                async move {
+                    ws.on_upgrade(move |mut socket| async move {
+                        let challenge = json!({"type": "challenge", "hubId": other,
+                            "nonce": "bm9uY2U", "ts": testkit::now_ms()});
+                        let _ = socket
+                            .send(Message::Text(challenge.to_string().into()))
+                            .await;
+                        while let Some(Ok(msg)) = socket.recv().await {
+                            if let Message::Text(text) = msg {
+                                seen.lock().unwrap().push(text.to_string());
+                            }
+                        }
+                    })
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, frames)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_for_another_hub_is_never_signed() {
+    let (addr, frames) = impostor_hub().await;
+    let base = format!("http://{addr}");
+    let (a, _d) = start_peer(&[&base], |_| {}).await;
+
+    let view = hub_view(&a, &url(&base), "failing", |v| v.state == "failing").await;
+
+    assert_eq!(view.last_error.as_deref(), Some("wrong_hub"));
+    assert!(
+        frames.lock().unwrap().is_empty(),
+        "{:?}",
+        frames.lock().unwrap()
+    );
+    a.shutdown().await;
 }
