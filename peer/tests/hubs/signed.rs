@@ -334,3 +334,31 @@ async fn a_new_listen_address_is_announced_with_an_update() {
     .expect("an update carrying the new address");
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_added_later_starts_its_channel_and_is_stored() {
+    let (hub, _db) = open_hub(|_| {}).await;
+    let (a, _d) = start_peer(&[], |_| {}).await;
+    let h = url(&hub.base_url);
+
+    let added = a
+        .node()
+        .hubs
+        .add(h.clone(), peer::store::HubSource::Api)
+        .await
+        .unwrap();
+    let again = a
+        .node()
+        .hubs
+        .add(h.clone(), peer::store::HubSource::Api)
+        .await
+        .unwrap();
+
+    assert!(added);
+    assert!(!again);
+    hub_view(&a, &h, "online", |v| v.state == "online").await;
+    let rows = a.node().store.list_hubs().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].source, peer::store::HubSource::Api);
+    a.shutdown().await;
+}
