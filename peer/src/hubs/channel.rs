@@ -351,9 +351,22 @@ async fn pause(ctx: &Ctx, wait: Duration) -> bool {
         let allowed = view.is_some_and(|v| {
             v.kind.is_some() && v.presence_allowed && v.state != "refused" && v.state != "replaced"
         });
-        if allowed && publish::publish(ctx, kind).await.is_ok() {
-            *ctx.http_presence.lock().unwrap_or_else(|e| e.into_inner()) = true;
-            kind = MsgType::Update;
+        if !allowed {
+            continue;
+        }
+        match publish::publish(ctx, kind).await {
+            Ok(()) => {
+                *ctx.http_presence.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                kind = MsgType::Update;
+            }
+            Err(HubCallError::Refused(code)) => {
+                tracing::warn!(hub = %ctx.url, code, "hub refused our published presence");
+                ctx.set(|v| {
+                    v.presence_allowed = false;
+                    v.last_error = Some(code);
+                });
+            }
+            Err(error) => tracing::debug!(hub = %ctx.url, %error, "publish failed"),
         }
     }
 }

@@ -12,6 +12,7 @@ use reqwest::Method;
 use shared::presence::MsgType;
 
 use super::HubKind;
+use super::client::HubCallError;
 use super::context::Ctx;
 use super::inbound::{self, Frame};
 use super::publish;
@@ -126,9 +127,13 @@ async fn pump(ctx: &Arc<Ctx>, response: reqwest::Response) -> SseEnd {
                 }
             }
             _ = beat.tick() => {
-                if publish::publish(ctx, kind).await.is_ok() {
-                    *ctx.http_presence.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                    kind = MsgType::Update;
+                match publish::publish(ctx, kind).await {
+                    Ok(()) => {
+                        *ctx.http_presence.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                        kind = MsgType::Update;
+                    }
+                    Err(HubCallError::Refused(code)) => return SseEnd::Refused(code),
+                    Err(error) => tracing::debug!(hub = %ctx.url, %error, "publish failed"),
                 }
             }
             _ = probe.tick() => {
