@@ -165,3 +165,52 @@ async fn a_challenge_for_another_hub_is_never_signed() {
     );
     a.shutdown().await;
 }
+
+/// A legacy hub whose WS sends one frame over 64 KiB, recording the close code the peer answers
+/// with and counting sessions.
+async fn oversized_frame_hub() -> (SocketAddr, Arc<Mutex<Vec<u16>>>) {
+    use axum::extract::ws::{Message, WebSocketUpgrade};
+    let closes = Arc::new(Mutex::new(Vec::new()));
+    let seen = closes.clone();
+    let app = Router::new()
+        .route("/api/capabilities", get(|| async { axum::Json(json!({})) }))
+        .route("/publish", axum::routing::post(|| async { "ok" }))
+        .route(
+            "/ws",
+            get(move |ws: WebSocketUpgrade| {
+                let seen = seen.clone();
+                async move {
+                    ws.on_upgrade(move |mut socket| async move {
+                        let huge = "x".repeat(70 * 1024);
+                        let _ = socket.send(Message::Text(huge.into())).await;
+                        while let Some(Ok(msg)) = socket.recv().await {
+                            if let Message::Close(frame) = msg {
+                                seen.lock().unwrap().push(frame.map_or(1005, |f| f.code));
+                                break;
+                            }
+                        }
+                    })
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, closes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_64_kib_ends_the_session_with_1009_and_a_reconnect() {
+    let (addr, closes) = oversized_frame_hub().await;
+    let base = format!("http://{addr}");
+    let (a, _d) = start_peer(&[&base], |_| {}).await;
+
+    let closes = testkit::eventually(super::DEADLINE, "two sessions closed", || async {
+        let closes = closes.lock().unwrap().clone();
+        (closes.len() >= 2).then_some(closes)
+    })
+    .await;
+
+    assert!(closes.iter().all(|c| *c == 1009), "{closes:?}");
+    a.shutdown().await;
+}
