@@ -12,6 +12,14 @@ use testkit::TestPeer;
 
 use super::{hub_view, open_hub, start_peer, url};
 
+/// Serves `app` on a loopback port.
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 /// An HTTP server answering `/api/capabilities` with `body`, recording when it was asked.
 async fn bad_hub(body: &'static [u8]) -> (SocketAddr, Arc<Mutex<Vec<Instant>>>) {
     let hits = Arc::new(Mutex::new(Vec::new()));
@@ -26,9 +34,7 @@ async fn bad_hub(body: &'static [u8]) -> (SocketAddr, Arc<Mutex<Vec<Instant>>>) 
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(app).await;
     (addr, hits)
 }
 
@@ -143,9 +149,7 @@ async fn impostor_hub() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(app).await;
     (addr, frames)
 }
 
@@ -193,9 +197,7 @@ async fn oversized_frame_hub() -> (SocketAddr, Arc<Mutex<Vec<u16>>>) {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(app).await;
     (addr, closes)
 }
 

@@ -38,6 +38,15 @@ async fn start_peer(hubs: &[&str], adjust: impl FnOnce(&mut PeerConfig)) -> (Pee
     (Peer::start(config).await.unwrap(), dir)
 }
 
+/// An open hub and a peer online at it.
+async fn online_at_open_hub() -> (TestHub, TestDb, Peer, TempDir, HubUrl) {
+    let (hub, db) = open_hub(|_| {}).await;
+    let (peer, dir) = start_peer(&[&hub.base_url], |_| {}).await;
+    let h = url(&hub.base_url);
+    hub_view(&peer, &h, "online", |v| v.state == "online").await;
+    (hub, db, peer, dir, h)
+}
+
 fn url(base: &str) -> HubUrl {
     HubUrl::parse(base).unwrap()
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use testkit::ws::{self, next_json};
 use testkit::{TcpProxy, TestDb, TestHub, TestPeer};
 
-use super::{DEADLINE, hub_view, open_hub, sees, start_peer, url};
+use super::{DEADLINE, hub_view, online_at_open_hub, open_hub, sees, start_peer, url};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_appear_in_a_hubs_presence_and_see_each_other_through_it() {
@@ -231,10 +231,7 @@ async fn signed_calls_succeed_with_the_clock_90_s_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pulse_at_a_signed_hub_is_signed_and_rate_limited() {
-    let (hub, _db) = open_hub(|_| {}).await;
-    let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
-    let h = url(&hub.base_url);
-    hub_view(&a, &h, "online", |v| v.state == "online").await;
+    let (_hub, _db, a, _d, h) = online_at_open_hub().await;
     let absent = TestPeer::new().peer_id();
 
     let first = a.node().hubs.pulse(&h, &absent).await.unwrap();
@@ -253,10 +250,7 @@ async fn pulse_at_a_signed_hub_is_signed_and_rate_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_a_hub_says_offline_and_forgets_it() {
-    let (hub, _db) = open_hub(|_| {}).await;
-    let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
-    let h = url(&hub.base_url);
-    hub_view(&a, &h, "online", |v| v.state == "online").await;
+    let (hub, _db, a, _d, h) = online_at_open_hub().await;
     let watcher = TestPeer::new();
     let (mut watch, snapshot) = watcher.open_v2(&hub).await;
     assert!(
@@ -303,10 +297,7 @@ async fn leaving_a_hub_says_offline_and_forgets_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_listen_address_is_announced_with_an_update() {
-    let (hub, _db) = open_hub(|_| {}).await;
-    let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
-    let h = url(&hub.base_url);
-    hub_view(&a, &h, "online", |v| v.state == "online").await;
+    let (hub, _db, a, _d, _h) = online_at_open_hub().await;
     let watcher = TestPeer::new();
     let (mut watch, _) = watcher.open_v2(&hub).await;
     let before = a.listen_addrs().len();
