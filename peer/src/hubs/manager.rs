@@ -283,10 +283,16 @@ impl Hubs {
                     .signed("pulse", Method::POST, &target_path, body, PULSE_TIMEOUT)
                     .await?
             }
-            _ => {
+            Some(HubKind::Legacy) => {
                 client
                     .call(Method::POST, &target_path, body, PULSE_TIMEOUT)
                     .await?
+            }
+            // Not discovered yet: never risk an unsigned call to a signed hub.
+            None => {
+                return Err(HubCallError::Unreachable(
+                    "hub kind not known yet".to_owned(),
+                ));
             }
         };
         match answer.status {

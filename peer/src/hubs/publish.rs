@@ -40,10 +40,16 @@ pub(crate) async fn publish(ctx: &Ctx, kind: MsgType) -> Result<(), HubCallError
                 )
                 .await?
         }
-        _ => {
+        Some(HubKind::Legacy) => {
             ctx.client
                 .call(Method::POST, "/publish", Some(body), PUBLISH_TIMEOUT)
                 .await?
+        }
+        // Not discovered yet: a hub.md hub must never receive unsigned presence.
+        None => {
+            return Err(HubCallError::Unreachable(
+                "hub kind not known yet".to_owned(),
+            ));
         }
     };
     if answer.status.is_success() {
