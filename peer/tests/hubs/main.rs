@@ -3,6 +3,7 @@
 mod failing;
 mod legacy;
 mod signed;
+mod unsigned;
 
 use std::time::Duration;
 
