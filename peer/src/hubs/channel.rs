@@ -118,6 +118,8 @@ async fn attempt(ctx: &Arc<Ctx>, counters: &mut Counters) -> Next {
     };
     let kind = match discovered {
         Ok(kind) => kind,
+        // 429 is "not now", not a failure (peer.md §3.2 rule 3).
+        Err(HubCallError::RateLimited(wait)) => return Next::Wait(wait),
         Err(error) => return Next::Backoff(Some(error.code())),
     };
     let session = match kind {

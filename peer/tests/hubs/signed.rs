@@ -153,7 +153,12 @@ async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
         (states.last().map(String::as_str) == Some("online")).then_some(states)
     })
     .await;
-    assert_eq!(states, ["connecting", "online"]);
+    // At once: `connecting` right after the close (a loaded machine may fail the first attempt).
+    assert_eq!(
+        states.first().map(String::as_str),
+        Some("connecting"),
+        "{states:?}"
+    );
     for talker in &talkers {
         sees(&a, &talker.peer_id(), &h, true).await;
     }
