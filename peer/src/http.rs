@@ -7,6 +7,7 @@ mod chat;
 mod error;
 mod events;
 mod guard;
+mod hubs;
 mod me;
 mod mq;
 mod peers;
@@ -27,6 +28,7 @@ use crate::node::Node;
 pub(crate) fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(hubs::routes())
         .merge(mq::routes())
         .merge(chat::routes())
         .merge(events::routes())

@@ -1,9 +1,24 @@
 //! The hubs this peer takes part in (peer.md §3): [`Hubs`], the shared registry of one
 //! [`HubView`] per hub that the presence channels write and the relay client, dialling and the
 //! local API read. Every change bumps a watch counter so readers can react.
+//!
+//! The presence client lives in the children: `client` (HTTP with PeerSig, §3.2), `discovery`
+//! (kind, info, relay, membership), `ws` (WS v2/v1 sessions), `sse` (fallback), `publish`
+//! (`POST /publish`), `inbound` (received frames), `context` + `channel` (one state machine per
+//! hub) and `manager` ([`spawn`], [`Hubs::add`], [`Hubs::leave`], [`Hubs::pulse`]).
+
+mod channel;
+pub mod client;
+mod context;
+pub mod discovery;
+pub mod inbound;
+mod manager;
+mod publish;
+pub mod sse;
+mod ws;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
@@ -13,6 +28,9 @@ use tokio::sync::watch;
 use crate::event::{Event, Events, StateChange};
 use crate::hub_url::HubUrl;
 use crate::store::HubSource;
+
+pub use client::HubCallError;
+pub use manager::{HubsError, MAX_HUBS, PulseOutcome, spawn};
 
 /// What kind of hub answers at a URL (peer.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,7 +134,9 @@ impl HubView {
 pub struct Hubs {
     inner: Arc<Mutex<BTreeMap<HubUrl, HubView>>>,
     changes: watch::Sender<u64>,
+    presence: watch::Sender<u64>,
     events: Events,
+    manager: Arc<OnceLock<manager::Manager>>,
 }
 
 impl Hubs {
@@ -125,7 +145,9 @@ impl Hubs {
         Self {
             inner: Arc::new(Mutex::new(BTreeMap::new())),
             changes: watch::channel(0).0,
+            presence: watch::channel(0).0,
             events,
+            manager: Arc::new(OnceLock::new()),
         }
     }
 

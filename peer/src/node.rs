@@ -136,6 +136,7 @@ impl Peer {
             mq: crate::mq::Mq::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
+        crate::hubs::spawn(&node, &tasks);
         crate::peers::spawn(&node, &tasks);
         crate::gossip::spawn(&node, &tasks);
         crate::content::spawn(&node, &tasks);

@@ -4,6 +4,7 @@
 
 mod chat_messages;
 mod hubs;
+mod memberships;
 mod peer_cache;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 
 pub use chat_messages::{ChatRow, HISTORY_PER_PEER, NewChat};
 pub use hubs::{HubRow, HubSource};
+pub use memberships::MembershipRow;
 pub use peer_cache::PeerCacheRow;
 pub use shared::db::StoreError;
 

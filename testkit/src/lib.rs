@@ -10,6 +10,7 @@
 mod clock;
 mod db;
 pub mod deploy;
+mod goop2_hub;
 mod peer;
 mod proxy;
 pub mod raw_http;
@@ -24,6 +25,7 @@ pub mod ws;
 
 pub use clock::now_ms;
 pub use db::{Backend, TestDb};
+pub use goop2_hub::{Goop2Hub, Goop2Log, Published};
 pub use peer::TestPeer;
 pub use proxy::TcpProxy;
 pub use response::{code_of, json_of};
