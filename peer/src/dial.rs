@@ -1,15 +1,27 @@
-//! Reaching a peer (peer.md §2.1), used by every client protocol: an existing connection, else
-//! its announced direct addresses.
+//! Reaching a peer X (peer.md §2.1), used by every client protocol: an existing connection, else
+//! X's direct addresses (3 s, all at once), else circuit addresses through the relays of the hubs
+//! that report X plus the circuit addresses X published (5 s).
+//!
+//! Direct loopback and link-local addresses are dialled only when a hub that reports X is itself
+//! on loopback (a LAN or test setup); gossip alone never makes them dialable. A hub relay that
+//! admits only members as circuit sources is used only while our `relay_allowed` there is true
+//! (vouchers, §3.5 rule 8, come later).
 
 use std::time::Duration;
 
-use libp2p::PeerId;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
 
+use crate::hubs::{Admission, HubView};
 use crate::node::Node;
 use crate::p2p::NetError;
 
 /// Deadline of a direct dial (peer.md §13).
 pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Deadline of a dial through relay circuits (peer.md §13).
+pub const CIRCUIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most addresses tried per step.
+const MAX_ADDRS: usize = 32;
 
 /// Why a peer could not be reached.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,7 +34,7 @@ pub enum DialError {
     Stopped,
 }
 
-/// Makes sure a connection to `peer` exists.
+/// Makes sure a connection to `peer` exists (peer.md §2.1 steps 1–3, 5).
 ///
 /// # Errors
 /// [`DialError`].
@@ -35,13 +47,130 @@ pub async fn connect(node: &Node, peer: PeerId) -> Result<(), DialError> {
     {
         return Ok(());
     }
-    let addrs = node.peers.addrs(&peer);
-    if addrs.is_empty() {
-        return Err(DialError::Unreachable("no known address".to_owned()));
+    let hubs: Vec<HubView> = node
+        .peers
+        .hubs_seeing(&peer)
+        .iter()
+        .filter_map(|url| node.hubs.get(url))
+        .collect();
+    let loopback_ok = hubs.iter().any(|h| h.url.is_loopback());
+    let known = node.peers.addrs(&peer);
+    let mut failures = Vec::new();
+
+    let direct = direct_addrs(&known, loopback_ok);
+    if !direct.is_empty() {
+        match node.net.dial(peer, direct, DIRECT_TIMEOUT).await {
+            Ok(()) => return Ok(()),
+            Err(NetError::Stopped) => return Err(DialError::Stopped),
+            Err(error) => failures.push(format!("direct: {error}")),
+        }
     }
-    match node.net.dial(peer, addrs, DIRECT_TIMEOUT).await {
-        Ok(()) => Ok(()),
-        Err(NetError::Stopped) => Err(DialError::Stopped),
-        Err(error) => Err(DialError::Unreachable(error.to_string())),
+
+    let circuits = circuit_addrs(&known, peer, &hubs, |relay| node.hubs.by_relay(relay));
+    if !circuits.is_empty() {
+        match node.net.dial(peer, circuits, CIRCUIT_TIMEOUT).await {
+            Ok(()) => return Ok(()),
+            Err(NetError::Stopped) => return Err(DialError::Stopped),
+            Err(error) => failures.push(format!("circuit: {error}")),
+        }
     }
+
+    if failures.is_empty() {
+        failures.push("no known address".to_owned());
+    }
+    tracing::debug!(%peer, reasons = ?failures, "peer unreachable");
+    Err(DialError::Unreachable(failures.join("; ")))
+}
+
+/// Step 2: X's addresses without circuits, loopback and link-local only when `loopback_ok`.
+fn direct_addrs(known: &[Multiaddr], loopback_ok: bool) -> Vec<Multiaddr> {
+    let mut addrs: Vec<Multiaddr> = Vec::new();
+    for addr in known {
+        if is_circuit(addr) || (!loopback_ok && is_local(addr)) || addrs.contains(addr) {
+            continue;
+        }
+        addrs.push(addr.clone());
+    }
+    addrs.truncate(MAX_ADDRS);
+    addrs
+}
+
+/// Step 3: `<relay addr>/p2p-circuit/p2p/X` for the relay of every hub reporting X, then the
+/// circuit addresses X published; relays admitting only members as sources need our
+/// `relay_allowed` there. `hub_of_relay` finds the hub behind a published circuit's relay.
+fn circuit_addrs(
+    known: &[Multiaddr],
+    peer: PeerId,
+    hubs: &[HubView],
+    hub_of_relay: impl Fn(&PeerId) -> Option<HubView>,
+) -> Vec<Multiaddr> {
+    let usable = |hub: &HubView| hub.circuit_sources == Admission::Any || hub.relay_allowed;
+    let mut addrs: Vec<Multiaddr> = Vec::new();
+    let mut push = |addr: Multiaddr| {
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    };
+    for hub in hubs.iter().filter(|h| usable(h)) {
+        let Some(relay) = &hub.relay else { continue };
+        for addr in &relay.addrs {
+            push(
+                addr.clone()
+                    .with(Protocol::P2pCircuit)
+                    .with(Protocol::P2p(peer)),
+            );
+        }
+    }
+    for addr in known.iter().filter(|a| is_circuit(a)) {
+        let Some(addr) = ending_in(addr, peer) else {
+            continue;
+        };
+        let relay = relay_of(&addr);
+        if relay
+            .and_then(|r| hub_of_relay(&r))
+            .is_some_and(|hub| !usable(&hub))
+        {
+            continue;
+        }
+        push(addr);
+    }
+    addrs.truncate(MAX_ADDRS);
+    addrs
+}
+
+fn is_circuit(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+}
+
+/// `addr` ending in `/p2p/<peer>` (appended when missing); `None` when it names another peer.
+fn ending_in(addr: &Multiaddr, peer: PeerId) -> Option<Multiaddr> {
+    match addr.iter().last() {
+        Some(Protocol::P2p(id)) if id == peer => Some(addr.clone()),
+        Some(Protocol::P2p(_)) => None,
+        _ => Some(addr.clone().with(Protocol::P2p(peer))),
+    }
+}
+
+/// The relay of a circuit address: the `/p2p/` just before `/p2p-circuit`.
+pub(crate) fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
+    let mut previous = None;
+    for protocol in addr.iter() {
+        if matches!(protocol, Protocol::P2pCircuit) {
+            return previous;
+        }
+        previous = match protocol {
+            Protocol::P2p(id) => Some(id),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// Loopback or link-local IP.
+fn is_local(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback() || ip.is_link_local(),
+        Protocol::Ip6(ip) => ip.is_loopback() || ip.is_unicast_link_local(),
+        _ => false,
+    })
 }

@@ -133,6 +133,7 @@ impl Peer {
             net,
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
+        crate::relay::spawn(&node, &tasks);
 
         let http_addr = if node.config.http.enabled {
             let addr = node.config.http.addr;

@@ -194,7 +194,7 @@ impl EventLoop {
                 ..
             } => self.emit(NetEvent::ListenerClosed {
                 listener: listener_id,
-                error: reason.err().map(|e| e.to_string()),
+                error: reason.err().map(|e| error_chain(&e)),
             }),
             SwarmEvent::ListenerError { listener_id, error } => {
                 tracing::debug!(?listener_id, %error, "listener error");
@@ -295,6 +295,18 @@ pub(super) async fn await_listen_addr(
     tokio::time::timeout(timeout, wait)
         .await
         .map_err(|_| "no listen address within the deadline".to_owned())?
+}
+
+/// `error` and its sources, joined with `: ` (a relay listener's reason is in the source).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn is_tcp(addr: &Multiaddr) -> bool {

@@ -1,0 +1,408 @@
+//! Relay reservations, dialling through circuits and `/goop/relay-refresh/1.0.0` against real
+//! hubs on loopback (peer.md §2.1, §3.5, §15.3 check 4). The hub registry entries (kind, relay
+//! parameters from `GET /relay`, entitlement) are written by the tests, as the hubs module does
+//! in production.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
+use hub::Rights;
+use hub::config::{JoinMode, Policy};
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
+use peer::event::{Event, Numbered};
+use peer::hub_url::HubUrl;
+use peer::hubs::{Admission, HubKind, HubView, RelayInfo};
+use peer::peers::Source;
+use peer::store::HubSource;
+use peer::{Peer, PeerConfig};
+use shared::presence::{MsgType, PresenceMsg};
+use testkit::{TestDb, TestHub, TestPeer};
+use tokio::sync::broadcast;
+
+const DEADLINE: Duration = Duration::from_secs(15);
+const ECHO: StreamProtocol = StreamProtocol::new("/goop/test-echo/1.0.0");
+
+async fn hub_with(join_mode: JoinMode, reservations: Policy, sources: Policy) -> TestHub {
+    TestHub::spawn_with(&TestDb::sqlite(), |config| {
+        config.membership.join_mode = join_mode;
+        config.relay.reservations = reservations;
+        config.relay.circuit_sources = sources;
+    })
+    .await
+}
+
+/// A peer without direct listeners (as behind NAT); it is reachable only through relays.
+async fn peer_behind_nat() -> (tempfile::TempDir, Peer) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = PeerConfig::for_tests(dir.path());
+    config.p2p.listen = false;
+    config.http.enabled = false;
+    let peer = Peer::start(config).await.unwrap();
+    (dir, peer)
+}
+
+/// `GET {hub}/relay` as the hubs module reads it (§3.5 rule 1 applied: `/p2p/<id>` appended).
+async fn relay_info(hub: &TestHub) -> RelayInfo {
+    let doc: serde_json::Value = hub
+        .client
+        .get(hub.url("/relay"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let peer_id: PeerId = doc["peer_id"].as_str().unwrap().parse().unwrap();
+    let mut addrs: Vec<Multiaddr> = doc["addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str()?.parse().ok())
+        .collect();
+    if addrs.is_empty() {
+        addrs.push(hub.p2p_addr());
+    }
+    for addr in &mut addrs {
+        if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+            addr.push(Protocol::P2p(peer_id));
+        }
+    }
+    let secs = |key: &str| Duration::from_secs(doc[key].as_u64().unwrap());
+    RelayInfo {
+        peer_id,
+        addrs,
+        cleanup_delay: Duration::from_millis(100),
+        poll_deadline: secs("poll_deadline_sec"),
+        connect_timeout: secs("connect_timeout_sec"),
+        refresh_interval: secs("refresh_interval_sec"),
+        recovery_grace: secs("recovery_grace_sec"),
+    }
+}
+
+/// Adds `hub` to the peer's registry as the hubs module would after discovery.
+fn join(peer: &Peer, url: &HubUrl, relay: RelayInfo, relay_allowed: bool, sources: Admission) {
+    let mut view = HubView::new(url.clone(), HubSource::Api);
+    view.kind = Some(HubKind::Signed);
+    view.hub_id = Some(relay.peer_id);
+    view.state = "online".to_owned();
+    view.presence_allowed = true;
+    view.relay_allowed = relay_allowed;
+    view.circuit_sources = sources;
+    view.relay = Some(relay);
+    assert!(peer.node().hubs.insert(view));
+}
+
+fn url_of(hub: &TestHub) -> HubUrl {
+    HubUrl::parse(&hub.base_url).unwrap()
+}
+
+/// The next `relay.state` event of `url`: (state, detail).
+async fn next_relay_state(
+    events: &mut broadcast::Receiver<Arc<Numbered>>,
+    url: &HubUrl,
+) -> (String, Option<String>) {
+    loop {
+        let event = events.recv().await.expect("event stream open");
+        if let Event::RelayState(change) = &event.event
+            && change.url == url.as_str()
+        {
+            return (change.state.clone(), change.detail.clone());
+        }
+    }
+}
+
+/// Waits (up to 15 s) for relay state `want` of `url`, returning every state seen on the way.
+async fn relay_states_until(
+    events: &mut broadcast::Receiver<Arc<Numbered>>,
+    url: &HubUrl,
+    want: &str,
+) -> Vec<(String, Option<String>)> {
+    let run = async {
+        let mut seen = Vec::new();
+        loop {
+            let state = next_relay_state(events, url).await;
+            let done = state.0 == want;
+            seen.push(state);
+            if done {
+                return seen;
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, run)
+        .await
+        .unwrap_or_else(|_| panic!("relay state {want} within {DEADLINE:?}"))
+}
+
+fn presence_of(peer: &Peer) -> PresenceMsg {
+    let id = peer.peer_id().try_into().unwrap();
+    let mut msg = PresenceMsg::offline(id, shared::clock::unix_ms());
+    msg.kind = MsgType::Online;
+    msg.content = "relayed".to_owned();
+    msg
+}
+
+/// The hub's metrics once they show every `line`.
+async fn metrics_showing(hub: &TestHub, lines: &[&str]) -> String {
+    testkit::eventually(DEADLINE, &format!("metrics showing {lines:?}"), || async {
+        let text = hub.metrics().await;
+        lines.iter().all(|line| text.contains(line)).then_some(text)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_behind_nat_reach_each_other_through_the_hub_relay() {
+    let hub = hub_with(JoinMode::Email, Policy::Any, Policy::Any).await;
+    let url = url_of(&hub);
+    let (_da, a) = peer_behind_nat().await;
+    let (_db, b) = peer_behind_nat().await;
+    let mut a_events = a.events();
+    let mut incoming = a.node().net.streams().accept(ECHO).unwrap();
+
+    for peer in [&a, &b] {
+        join(peer, &url, relay_info(&hub).await, true, Admission::Any);
+    }
+    let states = relay_states_until(&mut a_events, &url, "reserved").await;
+    assert_eq!(states[0].0, "reserving", "{states:?}");
+    let circuit = a.node().hubs.get(&url).unwrap().circuit_addr.unwrap();
+    assert!(circuit.to_string().contains("/p2p-circuit"), "{circuit}");
+    metrics_showing(&hub, &["hub_relay_reservations{tier=\"none\"} 2"]).await;
+
+    // B learns of A from the hub's presence, without any direct address.
+    b.node().peers.upsert(
+        Source::Hub(url.clone()),
+        &presence_of(&a),
+        true,
+        shared::clock::unix_ms(),
+    );
+    peer::dial::connect(b.node(), a.peer_id()).await.unwrap();
+    let mut stream = b
+        .node()
+        .net
+        .streams()
+        .open_stream(a.peer_id(), ECHO)
+        .await
+        .unwrap();
+    stream.write_all(b"hello").await.unwrap();
+    stream.close().await.unwrap();
+    let (from, mut inbound) = tokio::time::timeout(DEADLINE, incoming.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut got = Vec::new();
+    inbound.read_to_end(&mut got).await.unwrap();
+
+    assert_eq!(from, b.peer_id());
+    assert_eq!(got, b"hello");
+    metrics_showing(&hub, &["hub_relay_circuits 1"]).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_member_attempts_no_reservation_at_a_members_only_relay() {
+    let hub = hub_with(JoinMode::Email, Policy::Members, Policy::Members).await;
+    let url = url_of(&hub);
+    let (_d, peer) = peer_behind_nat().await;
+    let mut events = peer.events();
+
+    join(
+        &peer,
+        &url,
+        relay_info(&hub).await,
+        false,
+        Admission::Members,
+    );
+
+    let (state, _) = tokio::time::timeout(DEADLINE, next_relay_state(&mut events, &url))
+        .await
+        .unwrap();
+    assert_eq!(state, "not_entitled");
+    assert!(
+        !peer
+            .node()
+            .net
+            .is_connected(hub.server().peer_id())
+            .await
+            .unwrap()
+    );
+    let metrics = hub.metrics().await;
+    assert!(!metrics.contains("hub_relay_denied_total{"), "{metrics}");
+    assert!(!metrics.contains("hub_relay_reservations{"), "{metrics}");
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reservation_is_denied_and_retried_after_30_then_60_seconds() {
+    // The registry still says we may reserve (a stale view); the relay refuses.
+    let hub = hub_with(JoinMode::Email, Policy::Members, Policy::Members).await;
+    let url = url_of(&hub);
+    let (_d, peer) = peer_behind_nat().await;
+    let mut events = peer.events();
+
+    join(
+        &peer,
+        &url,
+        relay_info(&hub).await,
+        true,
+        Admission::Members,
+    );
+
+    let states = relay_states_until(&mut events, &url, "denied").await;
+    let detail = states.last().unwrap().1.clone().unwrap();
+    assert!(detail.ends_with("retry in 30s"), "{detail}");
+    metrics_showing(&hub, &["hub_relay_denied_total{reason=\"not_member\"} 1"]).await;
+
+    // No retry before the backoff has passed.
+    let early =
+        tokio::time::timeout(Duration::from_secs(1), next_relay_state(&mut events, &url)).await;
+    assert!(early.is_err(), "retried at once: {early:?}");
+    peer.node().clock.advance(Duration::from_secs(31));
+    let states = relay_states_until(&mut events, &url, "denied").await;
+    let detail = states.last().unwrap().1.clone().unwrap();
+    assert!(detail.ends_with("retry in 60s"), "{detail}");
+    metrics_showing(&hub, &["hub_relay_denied_total{reason=\"not_member\"} 2"]).await;
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_reserves_and_losing_the_entitlement_leaves_not_entitled_without_retries() {
+    let hub = hub_with(JoinMode::Open, Policy::Members, Policy::Members).await;
+    let url = url_of(&hub);
+    let (_d, peer) = peer_behind_nat().await;
+    let mut events = peer.events();
+    let mut relay = relay_info(&hub).await;
+    relay.recovery_grace = Duration::from_secs(60);
+
+    join(&peer, &url, relay, true, Admission::Members);
+    relay_states_until(&mut events, &url, "reserved").await;
+    metrics_showing(&hub, &["hub_relay_reservations{tier=\"member\"} 1"]).await;
+
+    hub.server()
+        .set_rights(peer.peer_id(), Rights::NONE, "banned")
+        .await;
+    let (state, _) = tokio::time::timeout(DEADLINE, next_relay_state(&mut events, &url))
+        .await
+        .unwrap();
+    assert_eq!(state, "recovering");
+    // The hubs module's membership re-read finds no `relay` entitlement.
+    peer.node().hubs.update(&url, |h| h.relay_allowed = false);
+    let (state, _) = tokio::time::timeout(DEADLINE, next_relay_state(&mut events, &url))
+        .await
+        .unwrap();
+    assert_eq!(state, "not_entitled");
+
+    peer.node().clock.advance(Duration::from_secs(3600));
+    let later =
+        tokio::time::timeout(Duration::from_secs(1), next_relay_state(&mut events, &url)).await;
+    assert!(later.is_err(), "relay state changed again: {later:?}");
+    let metrics = hub.metrics().await;
+    assert!(!metrics.contains("hub_relay_denied_total{"), "{metrics}");
+    assert!(
+        metrics.contains("hub_relay_reservations{tier=\"member\"} 0"),
+        "{metrics}"
+    );
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pulse_through_the_hub_gets_the_relay_refresh_answer() {
+    let hub = hub_with(JoinMode::Open, Policy::Any, Policy::Any).await;
+    let url = url_of(&hub);
+    let (_d, peer) = peer_behind_nat().await;
+    let mut events = peer.events();
+    join(&peer, &url, relay_info(&hub).await, true, Admission::Any);
+    relay_states_until(&mut events, &url, "reserved").await;
+
+    let path = format!("/api/pulse?peer={}", peer.peer_id());
+    let answer = hub
+        .signed(&TestPeer::new(), reqwest::Method::POST, &path, Vec::new())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"ok": true, "has_circuit": true})
+    );
+    peer.shutdown().await;
+}
+
+/// Opens `/goop/relay-refresh/1.0.0` from a fresh test swarm to `peer` (which listens on
+/// loopback) and reads everything that comes back; returns the swarm's PeerId first through
+/// `before` so the test can register it.
+async fn refresh_from(peer: &Peer, before: impl FnOnce(PeerId)) -> std::io::Result<Vec<u8>> {
+    let mut swarm = testkit::swarm::client();
+    before(*swarm.local_peer_id());
+    let mut control = swarm.behaviour().stream.new_control();
+    for addr in peer.listen_addrs() {
+        swarm
+            .dial(addr.clone().with(Protocol::P2p(peer.peer_id())))
+            .unwrap();
+    }
+    let driver = tokio::spawn(async move {
+        testkit::swarm::pump(&mut [&mut swarm], DEADLINE, "nothing", |_, _| None::<()>).await
+    });
+    let read = async {
+        let mut stream = control
+            .open_stream(peer.peer_id(), shared::protocol::RELAY_REFRESH)
+            .await
+            .map_err(std::io::Error::other)?;
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).await.map(|_| got)
+    };
+    let got = tokio::time::timeout(DEADLINE, read).await.unwrap();
+    driver.abort();
+    got
+}
+
+async fn listening_peer() -> (tempfile::TempDir, Peer) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = PeerConfig::for_tests(dir.path());
+    config.http.enabled = false;
+    let peer = Peer::start(config).await.unwrap();
+    (dir, peer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_refresh_from_a_peer_that_is_not_our_relay_is_reset() {
+    let (_d, peer) = listening_peer().await;
+
+    let got = refresh_from(&peer, |_| {}).await;
+
+    assert!(
+        got.as_ref().is_err() || got.as_ref().is_ok_and(Vec::is_empty),
+        "{got:?}"
+    );
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_refresh_from_our_relay_without_a_circuit_answers_recovering() {
+    let (_d, peer) = listening_peer().await;
+    let url = HubUrl::parse("http://127.0.0.1:9").unwrap();
+
+    let got = refresh_from(&peer, |relay| {
+        let info = RelayInfo {
+            peer_id: relay,
+            addrs: Vec::new(),
+            cleanup_delay: Duration::ZERO,
+            poll_deadline: Duration::ZERO,
+            connect_timeout: Duration::ZERO,
+            refresh_interval: Duration::ZERO,
+            recovery_grace: Duration::ZERO,
+        };
+        join(&peer, &url, info, false, Admission::Any);
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        "{\"ok\":false,\"has_circuit\":false,\"recovering\":true}\n"
+    );
+    peer.shutdown().await;
+}
