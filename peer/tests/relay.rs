@@ -94,6 +94,63 @@ fn join(peer: &Peer, url: &HubUrl, relay: RelayInfo, relay_allowed: bool, source
     assert!(peer.node().hubs.insert(view));
 }
 
+/// A hub (relay reservations and circuit sources both `policy`) and a peer behind NAT whose
+/// registry holds it with `relay_allowed`, subscribed to events before the hub is added.
+struct Setup {
+    hub: TestHub,
+    url: HubUrl,
+    peer: Peer,
+    events: broadcast::Receiver<Arc<Numbered>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(
+    join_mode: JoinMode,
+    policy: Policy,
+    relay_allowed: bool,
+    adjust: impl FnOnce(&mut RelayInfo),
+) -> Setup {
+    let hub = hub_with(join_mode, policy, policy).await;
+    let url = url_of(&hub);
+    let (dir, peer) = peer_behind_nat().await;
+    let events = peer.events();
+    let mut relay = relay_info(&hub).await;
+    adjust(&mut relay);
+    let sources = match policy {
+        Policy::Any => Admission::Any,
+        Policy::Members => Admission::Members,
+    };
+    join(&peer, &url, relay, relay_allowed, sources);
+    Setup {
+        hub,
+        url,
+        peer,
+        events,
+        _dir: dir,
+    }
+}
+
+impl Setup {
+    /// The next `relay.state` of the hub, within the deadline.
+    async fn next_state(&mut self) -> (String, Option<String>) {
+        tokio::time::timeout(DEADLINE, next_relay_state(&mut self.events, &self.url))
+            .await
+            .expect("a relay.state event")
+    }
+
+    /// Every relay state up to `want`.
+    async fn states_until(&mut self, want: &str) -> Vec<(String, Option<String>)> {
+        relay_states_until(&mut self.events, &self.url, want).await
+    }
+
+    /// Fails when a relay state is published within the next second.
+    async fn assert_quiet(&mut self) {
+        let next = next_relay_state(&mut self.events, &self.url);
+        let got = tokio::time::timeout(Duration::from_secs(1), next).await;
+        assert!(got.is_err(), "the relay state changed: {got:?}");
+    }
+}
+
 fn url_of(hub: &TestHub) -> HubUrl {
     HubUrl::parse(&hub.base_url).unwrap()
 }
@@ -203,121 +260,76 @@ async fn two_peers_behind_nat_reach_each_other_through_the_hub_relay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_member_attempts_no_reservation_at_a_members_only_relay() {
-    let hub = hub_with(JoinMode::Email, Policy::Members, Policy::Members).await;
-    let url = url_of(&hub);
-    let (_d, peer) = peer_behind_nat().await;
-    let mut events = peer.events();
+    let mut s = setup(JoinMode::Email, Policy::Members, false, |_| {}).await;
 
-    join(
-        &peer,
-        &url,
-        relay_info(&hub).await,
-        false,
-        Admission::Members,
-    );
+    assert_eq!(s.next_state().await.0, "not_entitled");
 
-    let (state, _) = tokio::time::timeout(DEADLINE, next_relay_state(&mut events, &url))
-        .await
-        .unwrap();
-    assert_eq!(state, "not_entitled");
-    assert!(
-        !peer
-            .node()
-            .net
-            .is_connected(hub.server().peer_id())
-            .await
-            .unwrap()
-    );
-    let metrics = hub.metrics().await;
+    let hub_id = s.hub.server().peer_id();
+    assert!(!s.peer.node().net.is_connected(hub_id).await.unwrap());
+    let metrics = s.hub.metrics().await;
     assert!(!metrics.contains("hub_relay_denied_total{"), "{metrics}");
     assert!(!metrics.contains("hub_relay_reservations{"), "{metrics}");
-    peer.shutdown().await;
+    s.peer.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_reservation_is_denied_and_retried_after_30_then_60_seconds() {
     // The registry still says we may reserve (a stale view); the relay refuses.
-    let hub = hub_with(JoinMode::Email, Policy::Members, Policy::Members).await;
-    let url = url_of(&hub);
-    let (_d, peer) = peer_behind_nat().await;
-    let mut events = peer.events();
+    let mut s = setup(JoinMode::Email, Policy::Members, true, |_| {}).await;
 
-    join(
-        &peer,
-        &url,
-        relay_info(&hub).await,
-        true,
-        Admission::Members,
-    );
+    let first = s.states_until("denied").await.pop().unwrap().1.unwrap();
+    metrics_showing(&s.hub, &["hub_relay_denied_total{reason=\"not_member\"} 1"]).await;
+    s.assert_quiet().await;
+    s.peer.node().clock.advance(Duration::from_secs(31));
+    let second = s.states_until("denied").await.pop().unwrap().1.unwrap();
 
-    let states = relay_states_until(&mut events, &url, "denied").await;
-    let detail = states.last().unwrap().1.clone().unwrap();
-    assert!(detail.ends_with("retry in 30s"), "{detail}");
-    metrics_showing(&hub, &["hub_relay_denied_total{reason=\"not_member\"} 1"]).await;
-
-    // No retry before the backoff has passed.
-    let early =
-        tokio::time::timeout(Duration::from_secs(1), next_relay_state(&mut events, &url)).await;
-    assert!(early.is_err(), "retried at once: {early:?}");
-    peer.node().clock.advance(Duration::from_secs(31));
-    let states = relay_states_until(&mut events, &url, "denied").await;
-    let detail = states.last().unwrap().1.clone().unwrap();
-    assert!(detail.ends_with("retry in 60s"), "{detail}");
-    metrics_showing(&hub, &["hub_relay_denied_total{reason=\"not_member\"} 2"]).await;
-    peer.shutdown().await;
+    assert!(first.ends_with("retry in 30s"), "{first}");
+    assert!(second.ends_with("retry in 60s"), "{second}");
+    metrics_showing(&s.hub, &["hub_relay_denied_total{reason=\"not_member\"} 2"]).await;
+    s.peer.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_reserves_and_losing_the_entitlement_leaves_not_entitled_without_retries() {
-    let hub = hub_with(JoinMode::Open, Policy::Members, Policy::Members).await;
-    let url = url_of(&hub);
-    let (_d, peer) = peer_behind_nat().await;
-    let mut events = peer.events();
-    let mut relay = relay_info(&hub).await;
-    relay.recovery_grace = Duration::from_secs(60);
+    let mut s = setup(JoinMode::Open, Policy::Members, true, |r| {
+        r.recovery_grace = Duration::from_secs(60);
+    })
+    .await;
+    s.states_until("reserved").await;
+    metrics_showing(&s.hub, &["hub_relay_reservations{tier=\"member\"} 1"]).await;
 
-    join(&peer, &url, relay, true, Admission::Members);
-    relay_states_until(&mut events, &url, "reserved").await;
-    metrics_showing(&hub, &["hub_relay_reservations{tier=\"member\"} 1"]).await;
-
-    hub.server()
-        .set_rights(peer.peer_id(), Rights::NONE, "banned")
+    let peer_id = s.peer.peer_id();
+    s.hub
+        .server()
+        .set_rights(peer_id, Rights::NONE, "banned")
         .await;
-    let (state, _) = tokio::time::timeout(DEADLINE, next_relay_state(&mut events, &url))
-        .await
-        .unwrap();
-    assert_eq!(state, "recovering");
+    assert_eq!(s.next_state().await.0, "recovering");
     // The hubs module's membership re-read finds no `relay` entitlement.
-    peer.node().hubs.update(&url, |h| h.relay_allowed = false);
-    let (state, _) = tokio::time::timeout(DEADLINE, next_relay_state(&mut events, &url))
-        .await
-        .unwrap();
-    assert_eq!(state, "not_entitled");
+    s.peer
+        .node()
+        .hubs
+        .update(&s.url, |h| h.relay_allowed = false);
+    assert_eq!(s.next_state().await.0, "not_entitled");
+    s.peer.node().clock.advance(Duration::from_secs(3600));
+    s.assert_quiet().await;
 
-    peer.node().clock.advance(Duration::from_secs(3600));
-    let later =
-        tokio::time::timeout(Duration::from_secs(1), next_relay_state(&mut events, &url)).await;
-    assert!(later.is_err(), "relay state changed again: {later:?}");
-    let metrics = hub.metrics().await;
+    let metrics = s.hub.metrics().await;
     assert!(!metrics.contains("hub_relay_denied_total{"), "{metrics}");
     assert!(
         metrics.contains("hub_relay_reservations{tier=\"member\"} 0"),
         "{metrics}"
     );
-    peer.shutdown().await;
+    s.peer.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pulse_through_the_hub_gets_the_relay_refresh_answer() {
-    let hub = hub_with(JoinMode::Open, Policy::Any, Policy::Any).await;
-    let url = url_of(&hub);
-    let (_d, peer) = peer_behind_nat().await;
-    let mut events = peer.events();
-    join(&peer, &url, relay_info(&hub).await, true, Admission::Any);
-    relay_states_until(&mut events, &url, "reserved").await;
+    let mut s = setup(JoinMode::Open, Policy::Any, true, |_| {}).await;
+    s.states_until("reserved").await;
 
-    let path = format!("/api/pulse?peer={}", peer.peer_id());
-    let answer = hub
+    let path = format!("/api/pulse?peer={}", s.peer.peer_id());
+    let answer = s
+        .hub
         .signed(&TestPeer::new(), reqwest::Method::POST, &path, Vec::new())
         .send()
         .await
@@ -328,7 +340,7 @@ async fn a_pulse_through_the_hub_gets_the_relay_refresh_answer() {
         answer.json::<serde_json::Value>().await.unwrap(),
         serde_json::json!({"ok": true, "has_circuit": true})
     );
-    peer.shutdown().await;
+    s.peer.shutdown().await;
 }
 
 /// Opens `/goop/relay-refresh/1.0.0` from a fresh test swarm to `peer` (which listens on
