@@ -174,3 +174,99 @@ fn is_local(addr: &Multiaddr) -> bool {
         _ => false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::hub_url::HubUrl;
+    use crate::hubs::RelayInfo;
+    use crate::store::HubSource;
+
+    fn addr(text: &str) -> Multiaddr {
+        text.parse().unwrap()
+    }
+
+    fn hub_with_relay(relay: PeerId, sources: Admission, allowed: bool) -> HubView {
+        let mut view = HubView::new(HubUrl::parse("http://hub.example").unwrap(), HubSource::Api);
+        view.circuit_sources = sources;
+        view.relay_allowed = allowed;
+        view.relay = Some(RelayInfo {
+            peer_id: relay,
+            addrs: vec![addr("/ip4/203.0.113.1/tcp/4001").with(Protocol::P2p(relay))],
+            cleanup_delay: Duration::from_millis(500),
+            poll_deadline: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            refresh_interval: Duration::from_secs(90),
+            recovery_grace: Duration::from_secs(2),
+        });
+        view
+    }
+
+    #[test]
+    fn direct_addresses_skip_circuits_and_local_ones_unless_a_hub_is_on_loopback() {
+        let known = [
+            addr("/ip4/127.0.0.1/tcp/1"),
+            addr("/ip4/169.254.1.1/tcp/2"),
+            addr("/ip6/fe80::1/tcp/3"),
+            addr("/ip4/192.168.1.5/tcp/4"),
+            addr("/ip4/192.168.1.5/tcp/4"),
+            addr("/ip4/203.0.113.9/tcp/5/p2p-circuit"),
+        ];
+
+        assert_eq!(direct_addrs(&known, false), [known[3].clone()]);
+        assert_eq!(direct_addrs(&known, true), known[..4].to_vec());
+    }
+
+    #[test]
+    fn circuit_addresses_go_through_hub_relays_then_published_ones() {
+        let (peer, relay, other_relay) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let hub = hub_with_relay(relay, Admission::Any, false);
+        let published = addr("/ip4/198.51.100.7/tcp/4001")
+            .with(Protocol::P2p(other_relay))
+            .with(Protocol::P2pCircuit);
+        let foreign = published.clone().with(Protocol::P2p(PeerId::random()));
+
+        let addrs = circuit_addrs(&[published.clone(), foreign], peer, &[hub], |_| None);
+
+        let via_hub = addr("/ip4/203.0.113.1/tcp/4001")
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(peer));
+        assert_eq!(addrs, [via_hub, published.with(Protocol::P2p(peer))]);
+    }
+
+    #[test]
+    fn members_only_relays_are_skipped_without_our_entitlement_there() {
+        let (peer, relay) = (PeerId::random(), PeerId::random());
+        let hub = hub_with_relay(relay, Admission::Members, false);
+        let published = addr("/ip4/203.0.113.1/tcp/4001")
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(peer));
+        let lookup = |r: &PeerId| (*r == relay).then(|| hub.clone());
+
+        assert!(circuit_addrs(&[published.clone()], peer, &[hub.clone()], lookup).is_empty());
+        let entitled = HubView {
+            relay_allowed: true,
+            ..hub.clone()
+        };
+        let addrs = circuit_addrs(&[published.clone()], peer, &[entitled.clone()], |_| {
+            Some(entitled.clone())
+        });
+        assert_eq!(addrs, [published]);
+    }
+
+    #[test]
+    fn the_relay_of_a_circuit_address_is_the_peer_before_p2p_circuit() {
+        let relay = PeerId::random();
+        let circuit = addr("/dns4/hub.example/tcp/4001")
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(PeerId::random()));
+        assert_eq!(relay_of(&circuit), Some(relay));
+        assert_eq!(relay_of(&addr("/ip4/1.2.3.4/tcp/1/p2p-circuit")), None);
+        assert_eq!(relay_of(&addr("/ip4/1.2.3.4/tcp/1")), None);
+    }
+}

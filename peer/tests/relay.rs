@@ -323,6 +323,29 @@ async fn a_member_reserves_and_losing_the_entitlement_leaves_not_entitled_withou
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_relay_connection_is_redialled_after_the_grace_and_reserved_again() {
+    let mut s = setup(JoinMode::Email, Policy::Any, true, |r| {
+        r.recovery_grace = Duration::from_secs(60);
+    })
+    .await;
+    s.states_until("reserved").await;
+    let first = s.peer.node().hubs.get(&s.url).unwrap().circuit_addr;
+
+    let hub_id = s.hub.server().peer_id();
+    assert!(s.peer.node().net.disconnect(hub_id).await.unwrap());
+    let (state, detail) = s.next_state().await;
+    assert_eq!(state, "recovering", "{detail:?}");
+    s.assert_quiet().await;
+    s.peer.node().clock.advance(Duration::from_secs(61));
+    let states = s.states_until("reserved").await;
+
+    assert_eq!(states[0].0, "reserving", "{states:?}");
+    assert_eq!(s.peer.node().hubs.get(&s.url).unwrap().circuit_addr, first);
+    metrics_showing(&s.hub, &["hub_relay_reservations{tier=\"none\"} 1"]).await;
+    s.peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pulse_through_the_hub_gets_the_relay_refresh_answer() {
     let mut s = setup(JoinMode::Open, Policy::Any, true, |_| {}).await;
     s.states_until("reserved").await;

@@ -5,7 +5,8 @@
 //! `{"ok":false,"has_circuit":false,"recovering":true}` and the hub's worker starts recovery at
 //! once.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{AsyncWriteExt as _, StreamExt as _};
@@ -37,6 +38,7 @@ pub(super) async fn serve(
             return;
         }
     };
+    let in_flight = InFlight::default();
     loop {
         let (peer, stream) = tokio::select! {
             () = token.cancelled() => break,
@@ -45,6 +47,11 @@ pub(super) async fn serve(
                 None => break,
             },
         };
+        // One stream per remote at a time (peer.md §4); excess streams are reset.
+        let Some(slot) = in_flight.take(peer) else {
+            tracing::debug!(%peer, "relay-refresh already in progress: reset");
+            continue;
+        };
         let answer = answer(node.clone(), workers.clone(), peer, stream);
         let token = token.clone();
         tracker.spawn(async move {
@@ -52,7 +59,31 @@ pub(super) async fn serve(
                 () = token.cancelled() => {}
                 () = answer => {}
             }
+            drop(slot);
         });
+    }
+}
+
+/// Remotes with a stream being answered. Bounded by the number of streams the swarm lets in.
+#[derive(Debug, Clone, Default)]
+struct InFlight(Arc<Mutex<HashSet<PeerId>>>);
+
+/// Frees a remote's slot when dropped.
+struct Slot(InFlight, PeerId);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<PeerId>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(&self, peer: PeerId) -> Option<Slot> {
+        self.lock().insert(peer).then(|| Slot(self.clone(), peer))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.lock().remove(&self.1);
     }
 }
 

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
@@ -74,8 +75,11 @@ impl Worker {
     async fn lifecycle(&mut self) {
         let (mut failures, mut refusals) = (0u32, 0u32);
         let mut delay = Duration::ZERO;
+        let mut refused = false;
         loop {
-            match wait(&self.node.clock, delay, &self.token, Some(&self.recover)).await {
+            // A relay-refresh request cuts a recovery wait short, never a refusal backoff.
+            let recover = (!refused).then_some(&*self.recover);
+            match wait(&self.node.clock, delay, &self.token, recover).await {
                 Woke::Stopped => return,
                 Woke::Elapsed | Woke::Recover => {}
             }
@@ -87,6 +91,7 @@ impl Worker {
                 }
                 other => other,
             };
+            refused = matches!(end, End::Refused(_));
             delay = match end {
                 End::Stopped => return,
                 End::Reserved(_) | End::Missing => {
@@ -232,6 +237,8 @@ impl Worker {
     async fn hold(&mut self) -> End {
         let relay = self.info.peer_id;
         let mut next_check = self.next_check();
+        // A request that came while reserving is answered by the reservation itself.
+        let _ = self.recover.notified().now_or_never();
         loop {
             let event = tokio::select! {
                 () = self.token.cancelled() => return End::Stopped,
