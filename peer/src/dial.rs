@@ -247,12 +247,13 @@ mod tests {
             .with(Protocol::P2p(peer));
         let lookup = |r: &PeerId| (*r == relay).then(|| hub.clone());
 
-        assert!(circuit_addrs(&[published.clone()], peer, &[hub.clone()], lookup).is_empty());
+        let one = std::slice::from_ref(&published);
+        assert!(circuit_addrs(one, peer, std::slice::from_ref(&hub), lookup).is_empty());
         let entitled = HubView {
             relay_allowed: true,
             ..hub.clone()
         };
-        let addrs = circuit_addrs(&[published.clone()], peer, &[entitled.clone()], |_| {
+        let addrs = circuit_addrs(one, peer, std::slice::from_ref(&entitled), |_| {
             Some(entitled.clone())
         });
         assert_eq!(addrs, [published]);
