@@ -68,6 +68,7 @@ pub async fn connect(node: &Node, peer: PeerId) -> Result<(), DialError> {
 
     let circuits = circuit_addrs(&known, peer, &hubs, |relay| node.hubs.by_relay(relay));
     if !circuits.is_empty() {
+        connect_relays(node, &hubs).await;
         match node.net.dial(peer, circuits, CIRCUIT_TIMEOUT).await {
             Ok(()) => return Ok(()),
             Err(NetError::Stopped) => return Err(DialError::Stopped),
@@ -80,6 +81,23 @@ pub async fn connect(node: &Node, peer: PeerId) -> Result<(), DialError> {
     }
     tracing::debug!(%peer, reasons = ?failures, "peer unreachable");
     Err(DialError::Unreachable(failures.join("; ")))
+}
+
+/// Connects to the relays of `hubs` first: the relay client gives up on a circuit whose relay
+/// connection it has to dial while another dial to that relay (a reservation) is in flight.
+async fn connect_relays(node: &Node, hubs: &[HubView]) {
+    let dials = hubs.iter().filter_map(|hub| {
+        let relay = hub.relay.as_ref()?;
+        Some(
+            node.net
+                .dial(relay.peer_id, relay.addrs.clone(), relay.connect_timeout),
+        )
+    });
+    for result in futures::future::join_all(dials).await {
+        if let Err(error) = result {
+            tracing::debug!(%error, "relay not reachable before a circuit dial");
+        }
+    }
 }
 
 /// Step 2: X's addresses without circuits, loopback and link-local only when `loopback_ok`.

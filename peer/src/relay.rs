@@ -2,10 +2,12 @@
 //! reservation worker per hub whose relay admits us, up to `relay.max_reservations` hubs in URL
 //! order. Hubs whose relay does not admit us get relay state `not_entitled` and no attempt until
 //! the registry changes; a hub beyond the limit stays `none`. The workers (`relay/reservation.rs`)
-//! run the reservation state machine; `relay/refresh.rs` serves `/goop/relay-refresh/1.0.0`.
+//! run the reservation state machine; `relay/refresh.rs` serves `/goop/relay-refresh/1.0.0`;
+//! `relay/upgrade.rs` closes relayed connections once DCUtR (or any dial) made a direct one.
 
 mod refresh;
 mod reservation;
+mod upgrade;
 mod wait;
 
 use std::collections::HashMap;
@@ -54,7 +56,8 @@ impl Workers {
     }
 }
 
-/// Starts the reservation manager and the `/goop/relay-refresh/1.0.0` server.
+/// Starts the reservation manager, the `/goop/relay-refresh/1.0.0` server and the closing of
+/// relayed connections after a direct upgrade.
 pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
     let workers = Workers::default();
     tasks.spawn_infallible(
@@ -62,6 +65,14 @@ pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
         manage(
             node.clone(),
             workers.clone(),
+            tasks.tracker().clone(),
+            tasks.token().child_token(),
+        ),
+    );
+    tasks.spawn_infallible(
+        "relay upgrade",
+        upgrade::run(
+            node.clone(),
             tasks.tracker().clone(),
             tasks.token().child_token(),
         ),

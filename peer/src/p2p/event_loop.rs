@@ -10,7 +10,7 @@ use libp2p::core::ConnectedPoint;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{DialError, SwarmEvent};
+use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, autonat, gossipsub, identify, relay};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -28,6 +28,8 @@ pub(crate) struct EventLoop {
     events: broadcast::Sender<NetEvent>,
     dialing: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>>,
     reachability: Option<Reachability>,
+    /// Established connections per peer and whether each is relayed (bounded by the limits).
+    connections: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -48,6 +50,7 @@ impl EventLoop {
             events,
             dialing: HashMap::new(),
             reachability: None,
+            connections: HashMap::new(),
         }
     }
 
@@ -97,6 +100,9 @@ impl EventLoop {
                 let _ = reply.send(result);
             }
             Command::AddExternalAddress { addr } => self.swarm.add_external_address(addr),
+            Command::CloseRelayed { peer, reply } => {
+                let _ = reply.send(self.close_relayed(peer));
+            }
             Command::Status { reply } => {
                 let _ = reply.send(NetStatus {
                     listen_addrs: self.swarm.listeners().cloned().collect(),
@@ -133,6 +139,18 @@ impl EventLoop {
         }
     }
 
+    /// Closes the relayed connections to `peer` if a direct one exists.
+    fn close_relayed(&mut self, peer: PeerId) -> usize {
+        let connections = self.connections.get(&peer).cloned().unwrap_or_default();
+        if !connections.iter().any(|(_, relayed)| !relayed) {
+            return 0;
+        }
+        connections
+            .into_iter()
+            .filter(|(id, relayed)| *relayed && self.swarm.close_connection(*id))
+            .count()
+    }
+
     fn finish_dial(&mut self, peer: PeerId, result: Result<(), String>) {
         for waiter in self.dialing.remove(&peer).unwrap_or_default() {
             let _ = waiter.send(result.clone());
@@ -142,9 +160,16 @@ impl EventLoop {
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
             } => {
                 self.finish_dial(peer_id, Ok(()));
+                self.connections
+                    .entry(peer_id)
+                    .or_default()
+                    .push((connection_id, endpoint.is_relayed()));
                 let addr = match &endpoint {
                     ConnectedPoint::Dialer { address, .. } => address.clone(),
                     ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr.clone(),
@@ -158,12 +183,21 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 ..
-            } => self.emit(NetEvent::ConnectionClosed {
-                peer: peer_id,
-                remaining: num_established,
-            }),
+            } => {
+                if let Some(list) = self.connections.get_mut(&peer_id) {
+                    list.retain(|(id, _)| *id != connection_id);
+                    if list.is_empty() {
+                        self.connections.remove(&peer_id);
+                    }
+                }
+                self.emit(NetEvent::ConnectionClosed {
+                    peer: peer_id,
+                    remaining: num_established,
+                });
+            }
             // A failed attempt among several concurrent ones is not the end of the dial.
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),
