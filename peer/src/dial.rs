@@ -143,11 +143,11 @@ fn circuit_addrs(
         let Some(addr) = ending_in(addr, peer) else {
             continue;
         };
-        let relay = relay_of(&addr);
-        if relay
-            .and_then(|r| hub_of_relay(&r))
-            .is_some_and(|hub| !usable(&hub))
-        {
+        // The relay client needs the relay's PeerId right before `/p2p-circuit`.
+        let Some(relay) = relay_of(&addr) else {
+            continue;
+        };
+        if hub_of_relay(&relay).is_some_and(|hub| !usable(&hub)) {
             continue;
         }
         push(addr);
@@ -287,5 +287,44 @@ mod tests {
         assert_eq!(relay_of(&circuit), Some(relay));
         assert_eq!(relay_of(&addr("/ip4/1.2.3.4/tcp/1/p2p-circuit")), None);
         assert_eq!(relay_of(&addr("/ip4/1.2.3.4/tcp/1")), None);
+    }
+
+    /// A multiaddr from bytes (empty when they do not parse) or a TCP address, maybe a circuit.
+    fn any_addr() -> impl proptest::strategy::Strategy<Value = Multiaddr> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64)
+                .prop_map(|b| Multiaddr::try_from(b).unwrap_or_else(|_| Multiaddr::empty())),
+            (any::<[u8; 4]>(), any::<u16>(), any::<bool>()).prop_map(|(ip, port, circuit)| {
+                let addr = Multiaddr::empty()
+                    .with(Protocol::Ip4(ip.into()))
+                    .with(Protocol::Tcp(port))
+                    .with(Protocol::P2p(PeerId::random()));
+                if circuit {
+                    addr.with(Protocol::P2pCircuit)
+                } else {
+                    addr
+                }
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hostile_addresses_never_panic_and_circuits_always_end_in_the_target(
+            known in proptest::collection::vec(any_addr(), 0..80),
+            loopback_ok: bool,
+        ) {
+            let peer = PeerId::random();
+            let hub = hub_with_relay(PeerId::random(), Admission::Any, false);
+            let direct = direct_addrs(&known, loopback_ok);
+            let circuits = circuit_addrs(&known, peer, &[hub], |_| None);
+
+            proptest::prop_assert!(direct.len() <= MAX_ADDRS && circuits.len() <= MAX_ADDRS);
+            proptest::prop_assert!(direct.iter().all(|a| !is_circuit(a)));
+            proptest::prop_assert!(circuits
+                .iter()
+                .all(|a| is_circuit(a) && a.iter().last() == Some(Protocol::P2p(peer))));
+        }
     }
 }
