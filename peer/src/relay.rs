@@ -184,6 +184,7 @@ fn reconcile(
             node.hubs.update(&url, |view| {
                 view.relay_state = state.to_owned();
                 view.circuit_addr = None;
+                view.relay_error = None;
             });
         }
     }

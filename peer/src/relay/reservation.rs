@@ -211,11 +211,7 @@ impl Worker {
                 }
                 Ok(NetEvent::ListenerClosed { listener: l, error }) if l == listener => {
                     self.listener = None;
-                    return match error {
-                        Some(error) if is_refusal(&error) => End::Refused(error),
-                        Some(error) => End::Failed(error),
-                        None => End::Failed("the relay listener closed".to_owned()),
-                    };
+                    return closed(error);
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -260,9 +256,7 @@ impl Worker {
                     if Some(listener) == self.listener =>
                 {
                     self.listener = None;
-                    return End::Failed(
-                        error.unwrap_or_else(|| "the relay listener closed".to_owned()),
-                    );
+                    return closed(error);
                 }
                 Some(Ok(NetEvent::ConnectionClosed { peer, remaining: 0 })) if peer == relay => {
                     return End::Failed("relay connection lost".to_owned());
@@ -329,8 +323,18 @@ impl Worker {
             }
             view.relay_state = state.to_owned();
             view.circuit_addr = circuit;
-            view.last_error = error;
+            view.relay_error = error;
         });
+    }
+}
+
+/// How a relay listener's close ends the attempt or the held reservation (a renewal can be
+/// refused too).
+fn closed(error: Option<String>) -> End {
+    match error {
+        Some(error) if is_refusal(&error) => End::Refused(error),
+        Some(error) => End::Failed(error),
+        None => End::Failed("the relay listener closed".to_owned()),
     }
 }
 
