@@ -1,15 +1,27 @@
-//! Reaching a peer (peer.md §2.1), used by every client protocol: an existing connection, else
-//! its announced direct addresses.
+//! Reaching a peer X (peer.md §2.1), used by every client protocol: an existing connection, else
+//! X's direct addresses (3 s, all at once), else circuit addresses through the relays of the hubs
+//! that report X plus the circuit addresses X published (5 s).
+//!
+//! Direct loopback and link-local addresses are dialled only when a hub that reports X is itself
+//! on loopback (a LAN or test setup); gossip alone never makes them dialable. A hub relay that
+//! admits only members as circuit sources is used only while our `relay_allowed` there is true
+//! (vouchers, §3.5 rule 8, come later).
 
 use std::time::Duration;
 
-use libp2p::PeerId;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
 
+use crate::hubs::{Admission, HubView};
 use crate::node::Node;
 use crate::p2p::NetError;
 
 /// Deadline of a direct dial (peer.md §13).
 pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Deadline of a dial through relay circuits (peer.md §13).
+pub const CIRCUIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most addresses tried per step.
+const MAX_ADDRS: usize = 32;
 
 /// Why a peer could not be reached.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,7 +34,7 @@ pub enum DialError {
     Stopped,
 }
 
-/// Makes sure a connection to `peer` exists.
+/// Makes sure a connection to `peer` exists (peer.md §2.1 steps 1–3, 5).
 ///
 /// # Errors
 /// [`DialError`].
@@ -35,13 +47,284 @@ pub async fn connect(node: &Node, peer: PeerId) -> Result<(), DialError> {
     {
         return Ok(());
     }
-    let addrs = node.peers.addrs(&peer);
-    if addrs.is_empty() {
-        return Err(DialError::Unreachable("no known address".to_owned()));
+    let hubs: Vec<HubView> = node
+        .peers
+        .hubs_seeing(&peer)
+        .iter()
+        .filter_map(|url| node.hubs.get(url))
+        .collect();
+    let loopback_ok = hubs.iter().any(|h| h.url.is_loopback());
+    let known = node.peers.addrs(&peer);
+    let mut failures = Vec::new();
+
+    let direct = direct_addrs(&known, loopback_ok);
+    if !direct.is_empty() {
+        match node.net.dial(peer, direct, DIRECT_TIMEOUT).await {
+            Ok(()) => return Ok(()),
+            Err(NetError::Stopped) => return Err(DialError::Stopped),
+            Err(error) => failures.push(format!("direct: {error}")),
+        }
     }
-    match node.net.dial(peer, addrs, DIRECT_TIMEOUT).await {
-        Ok(()) => Ok(()),
-        Err(NetError::Stopped) => Err(DialError::Stopped),
-        Err(error) => Err(DialError::Unreachable(error.to_string())),
+
+    let circuits = circuit_addrs(&known, peer, &hubs, |relay| node.hubs.by_relay(relay));
+    if !circuits.is_empty() {
+        connect_relays(node, &hubs).await;
+        match node.net.dial(peer, circuits, CIRCUIT_TIMEOUT).await {
+            Ok(()) => return Ok(()),
+            Err(NetError::Stopped) => return Err(DialError::Stopped),
+            Err(error) => failures.push(format!("circuit: {error}")),
+        }
+    }
+
+    if failures.is_empty() {
+        failures.push("no known address".to_owned());
+    }
+    tracing::debug!(%peer, reasons = ?failures, "peer unreachable");
+    Err(DialError::Unreachable(failures.join("; ")))
+}
+
+/// Connects to the relays of `hubs` first: the relay client gives up on a circuit whose relay
+/// connection it has to dial while another dial to that relay (a reservation) is in flight.
+async fn connect_relays(node: &Node, hubs: &[HubView]) {
+    let dials = hubs.iter().filter_map(|hub| {
+        let relay = hub.relay.as_ref()?;
+        Some(
+            node.net
+                .dial(relay.peer_id, relay.addrs.clone(), relay.connect_timeout),
+        )
+    });
+    for result in futures::future::join_all(dials).await {
+        if let Err(error) = result {
+            tracing::debug!(%error, "relay not reachable before a circuit dial");
+        }
+    }
+}
+
+/// Step 2: X's addresses without circuits, loopback and link-local only when `loopback_ok`.
+fn direct_addrs(known: &[Multiaddr], loopback_ok: bool) -> Vec<Multiaddr> {
+    let mut addrs: Vec<Multiaddr> = Vec::new();
+    for addr in known {
+        if is_circuit(addr) || (!loopback_ok && is_local(addr)) || addrs.contains(addr) {
+            continue;
+        }
+        addrs.push(addr.clone());
+    }
+    addrs.truncate(MAX_ADDRS);
+    addrs
+}
+
+/// Step 3: `<relay addr>/p2p-circuit/p2p/X` for the relay of every hub reporting X, then the
+/// circuit addresses X published; relays admitting only members as sources need our
+/// `relay_allowed` there. `hub_of_relay` finds the hub behind a published circuit's relay.
+fn circuit_addrs(
+    known: &[Multiaddr],
+    peer: PeerId,
+    hubs: &[HubView],
+    hub_of_relay: impl Fn(&PeerId) -> Option<HubView>,
+) -> Vec<Multiaddr> {
+    let usable = |hub: &HubView| hub.circuit_sources == Admission::Any || hub.relay_allowed;
+    let mut addrs: Vec<Multiaddr> = Vec::new();
+    let mut push = |addr: Multiaddr| {
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    };
+    for hub in hubs.iter().filter(|h| usable(h)) {
+        let Some(relay) = &hub.relay else { continue };
+        for addr in &relay.addrs {
+            push(
+                addr.clone()
+                    .with(Protocol::P2pCircuit)
+                    .with(Protocol::P2p(peer)),
+            );
+        }
+    }
+    for addr in known.iter().filter(|a| is_circuit(a)) {
+        let Some(addr) = ending_in(addr, peer) else {
+            continue;
+        };
+        // The relay client needs the relay's PeerId right before `/p2p-circuit`.
+        let Some(relay) = relay_of(&addr) else {
+            continue;
+        };
+        if hub_of_relay(&relay).is_some_and(|hub| !usable(&hub)) {
+            continue;
+        }
+        push(addr);
+    }
+    addrs.truncate(MAX_ADDRS);
+    addrs
+}
+
+fn is_circuit(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+}
+
+/// `addr` ending in `/p2p/<peer>` (appended when missing); `None` when it names another peer.
+fn ending_in(addr: &Multiaddr, peer: PeerId) -> Option<Multiaddr> {
+    match addr.iter().last() {
+        Some(Protocol::P2p(id)) if id == peer => Some(addr.clone()),
+        Some(Protocol::P2p(_)) => None,
+        _ => Some(addr.clone().with(Protocol::P2p(peer))),
+    }
+}
+
+/// The relay of a circuit address: the `/p2p/` just before `/p2p-circuit`.
+pub(crate) fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
+    let mut previous = None;
+    for protocol in addr.iter() {
+        if matches!(protocol, Protocol::P2pCircuit) {
+            return previous;
+        }
+        previous = match protocol {
+            Protocol::P2p(id) => Some(id),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// Loopback or link-local IP.
+fn is_local(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback() || ip.is_link_local(),
+        Protocol::Ip6(ip) => ip.is_loopback() || ip.is_unicast_link_local(),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::hub_url::HubUrl;
+    use crate::hubs::RelayInfo;
+    use crate::store::HubSource;
+
+    fn addr(text: &str) -> Multiaddr {
+        text.parse().unwrap()
+    }
+
+    fn hub_with_relay(relay: PeerId, sources: Admission, allowed: bool) -> HubView {
+        let mut view = HubView::new(HubUrl::parse("http://hub.example").unwrap(), HubSource::Api);
+        view.circuit_sources = sources;
+        view.relay_allowed = allowed;
+        view.relay = Some(RelayInfo {
+            peer_id: relay,
+            addrs: vec![addr("/ip4/203.0.113.1/tcp/4001").with(Protocol::P2p(relay))],
+            cleanup_delay: Duration::from_millis(500),
+            poll_deadline: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            refresh_interval: Duration::from_secs(90),
+            recovery_grace: Duration::from_secs(2),
+        });
+        view
+    }
+
+    #[test]
+    fn direct_addresses_skip_circuits_and_local_ones_unless_a_hub_is_on_loopback() {
+        let known = [
+            addr("/ip4/127.0.0.1/tcp/1"),
+            addr("/ip4/169.254.1.1/tcp/2"),
+            addr("/ip6/fe80::1/tcp/3"),
+            addr("/ip4/192.168.1.5/tcp/4"),
+            addr("/ip4/192.168.1.5/tcp/4"),
+            addr("/ip4/203.0.113.9/tcp/5/p2p-circuit"),
+        ];
+
+        assert_eq!(direct_addrs(&known, false), [known[3].clone()]);
+        assert_eq!(direct_addrs(&known, true), known[..4].to_vec());
+    }
+
+    #[test]
+    fn circuit_addresses_go_through_hub_relays_then_published_ones() {
+        let (peer, relay, other_relay) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let hub = hub_with_relay(relay, Admission::Any, false);
+        let published = addr("/ip4/198.51.100.7/tcp/4001")
+            .with(Protocol::P2p(other_relay))
+            .with(Protocol::P2pCircuit);
+        let foreign = published.clone().with(Protocol::P2p(PeerId::random()));
+
+        let addrs = circuit_addrs(&[published.clone(), foreign], peer, &[hub], |_| None);
+
+        let via_hub = addr("/ip4/203.0.113.1/tcp/4001")
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(peer));
+        assert_eq!(addrs, [via_hub, published.with(Protocol::P2p(peer))]);
+    }
+
+    #[test]
+    fn members_only_relays_are_skipped_without_our_entitlement_there() {
+        let (peer, relay) = (PeerId::random(), PeerId::random());
+        let hub = hub_with_relay(relay, Admission::Members, false);
+        let published = addr("/ip4/203.0.113.1/tcp/4001")
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(peer));
+        let lookup = |r: &PeerId| (*r == relay).then(|| hub.clone());
+
+        let one = std::slice::from_ref(&published);
+        assert!(circuit_addrs(one, peer, std::slice::from_ref(&hub), lookup).is_empty());
+        let entitled = HubView {
+            relay_allowed: true,
+            ..hub.clone()
+        };
+        let addrs = circuit_addrs(one, peer, std::slice::from_ref(&entitled), |_| {
+            Some(entitled.clone())
+        });
+        assert_eq!(addrs, [published]);
+    }
+
+    #[test]
+    fn the_relay_of_a_circuit_address_is_the_peer_before_p2p_circuit() {
+        let relay = PeerId::random();
+        let circuit = addr("/dns4/hub.example/tcp/4001")
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(PeerId::random()));
+        assert_eq!(relay_of(&circuit), Some(relay));
+        assert_eq!(relay_of(&addr("/ip4/1.2.3.4/tcp/1/p2p-circuit")), None);
+        assert_eq!(relay_of(&addr("/ip4/1.2.3.4/tcp/1")), None);
+    }
+
+    /// A multiaddr from bytes (empty when they do not parse) or a TCP address, maybe a circuit.
+    fn any_addr() -> impl proptest::strategy::Strategy<Value = Multiaddr> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64)
+                .prop_map(|b| Multiaddr::try_from(b).unwrap_or_else(|_| Multiaddr::empty())),
+            (any::<[u8; 4]>(), any::<u16>(), any::<bool>()).prop_map(|(ip, port, circuit)| {
+                let addr = Multiaddr::empty()
+                    .with(Protocol::Ip4(ip.into()))
+                    .with(Protocol::Tcp(port))
+                    .with(Protocol::P2p(PeerId::random()));
+                if circuit {
+                    addr.with(Protocol::P2pCircuit)
+                } else {
+                    addr
+                }
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hostile_addresses_never_panic_and_circuits_always_end_in_the_target(
+            known in proptest::collection::vec(any_addr(), 0..80),
+            loopback_ok: bool,
+        ) {
+            let peer = PeerId::random();
+            let hub = hub_with_relay(PeerId::random(), Admission::Any, false);
+            let direct = direct_addrs(&known, loopback_ok);
+            let circuits = circuit_addrs(&known, peer, &[hub], |_| None);
+
+            proptest::prop_assert!(direct.len() <= MAX_ADDRS && circuits.len() <= MAX_ADDRS);
+            proptest::prop_assert!(direct.iter().all(|a| !is_circuit(a)));
+            proptest::prop_assert!(circuits
+                .iter()
+                .all(|a| is_circuit(a) && a.iter().last() == Some(Protocol::P2p(peer))));
+        }
     }
 }

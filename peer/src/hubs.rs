@@ -103,6 +103,9 @@ pub struct HubView {
     pub relay_state: String,
     /// Our circuit address through this relay, when reserved.
     pub circuit_addr: Option<Multiaddr>,
+    /// What the relay client has to say about `relay_state` (`denied`: the refusal and the retry
+    /// delay; `recovering`: what failed); the `detail` of `relay.state` events.
+    pub relay_error: Option<String>,
     /// The last error code, when failing.
     pub last_error: Option<String>,
 }
@@ -124,6 +127,7 @@ impl HubView {
             relay: None,
             relay_state: "none".to_owned(),
             circuit_addr: None,
+            relay_error: None,
             last_error: None,
         }
     }
@@ -229,8 +233,10 @@ impl Hubs {
             self.events.emit(Event::HubState(event(&after.state)));
         }
         if before.relay_state != after.relay_state {
-            self.events
-                .emit(Event::RelayState(event(&after.relay_state)));
+            self.events.emit(Event::RelayState(StateChange {
+                detail: after.relay_error.clone(),
+                ..event(&after.relay_state)
+            }));
         }
         if before.membership != after.membership {
             let state = after.membership.as_deref().unwrap_or("none");

@@ -7,7 +7,8 @@
 //! - `node`: [`Peer`] (start, shutdown) and [`Node`], the context every subsystem shares.
 //! - `p2p`: the libp2p node ([`p2p::Net`] handle, event loop).
 //! - `peers`: the merged peer table; `event`: the event bus; `hubs`: the hub registry.
-//! - `presence`: our own presence message; `dial`: reaching a peer.
+//! - `presence`: our own presence message; `dial`: reaching a peer; `relay`: relay
+//!   reservations and `/goop/relay-refresh`.
 //! - `gossip`: presence gossip; `content`: the reachability probe protocol.
 //! - `mq`: the message bus (`/goop/mq/1.0.0`) and its topic dispatch; `chat`: direct chat;
 //!   `identity`: the identity exchange.
@@ -38,6 +39,7 @@ mod node;
 pub mod p2p;
 pub mod peers;
 pub mod presence;
+pub mod relay;
 pub mod store;
 
 use std::path::{Path, PathBuf};

@@ -141,6 +141,7 @@ impl Peer {
         crate::gossip::spawn(&node, &tasks);
         crate::content::spawn(&node, &tasks);
         crate::mq::spawn(&node, &tasks);
+        crate::relay::spawn(&node, &tasks);
 
         let http_addr = if node.config.http.enabled {
             let addr = node.config.http.addr;

@@ -147,6 +147,10 @@ pub(crate) enum Command {
     Status {
         reply: oneshot::Sender<NetStatus>,
     },
+    CloseRelayed {
+        peer: PeerId,
+        reply: oneshot::Sender<usize>,
+    },
 }
 
 /// The node's addresses right now.
@@ -292,6 +296,16 @@ impl Net {
             .send(Command::AddExternalAddress { addr })
             .await
             .map_err(|_| NetError::Stopped)
+    }
+
+    /// Closes the relayed connections to `peer` when a direct one is up (after a DCUtR upgrade,
+    /// peer.md §2.1); answers how many were closed.
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn close_relayed(&self, peer: PeerId) -> Result<usize, NetError> {
+        self.ask(|reply| Command::CloseRelayed { peer, reply })
+            .await
     }
 
     /// The node's addresses.

@@ -10,7 +10,7 @@ use libp2p::core::ConnectedPoint;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{DialError, SwarmEvent};
+use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, autonat, gossipsub, identify, relay};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,8 @@ pub(crate) struct EventLoop {
     events: broadcast::Sender<NetEvent>,
     dialing: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>>,
     reachability: Option<Reachability>,
+    /// Established connections per peer and whether each is relayed (bounded by the limits).
+    connections: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -52,6 +54,7 @@ impl EventLoop {
             events,
             dialing: HashMap::new(),
             reachability: None,
+            connections: HashMap::new(),
         }
     }
 
@@ -123,6 +126,9 @@ impl EventLoop {
                 let _ = reply.send(result);
             }
             Command::AddExternalAddress { addr } => self.swarm.add_external_address(addr),
+            Command::CloseRelayed { peer, reply } => {
+                let _ = reply.send(self.close_relayed(peer));
+            }
             Command::Status { reply } => {
                 let _ = reply.send(NetStatus {
                     listen_addrs: self.swarm.listeners().cloned().collect(),
@@ -159,6 +165,18 @@ impl EventLoop {
         }
     }
 
+    /// Closes the relayed connections to `peer` if a direct one exists.
+    fn close_relayed(&mut self, peer: PeerId) -> usize {
+        let connections = self.connections.get(&peer).cloned().unwrap_or_default();
+        if !connections.iter().any(|(_, relayed)| !relayed) {
+            return 0;
+        }
+        connections
+            .into_iter()
+            .filter(|(id, relayed)| *relayed && self.swarm.close_connection(*id))
+            .count()
+    }
+
     fn finish_dial(&mut self, peer: PeerId, result: Result<(), String>) {
         for waiter in self.dialing.remove(&peer).unwrap_or_default() {
             let _ = waiter.send(result.clone());
@@ -168,9 +186,16 @@ impl EventLoop {
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
             } => {
                 self.finish_dial(peer_id, Ok(()));
+                self.connections
+                    .entry(peer_id)
+                    .or_default()
+                    .push((connection_id, endpoint.is_relayed()));
                 let addr = match &endpoint {
                     ConnectedPoint::Dialer { address, .. } => address.clone(),
                     ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr.clone(),
@@ -184,12 +209,21 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 ..
-            } => self.emit(NetEvent::ConnectionClosed {
-                peer: peer_id,
-                remaining: num_established,
-            }),
+            } => {
+                if let Some(list) = self.connections.get_mut(&peer_id) {
+                    list.retain(|(id, _)| *id != connection_id);
+                    if list.is_empty() {
+                        self.connections.remove(&peer_id);
+                    }
+                }
+                self.emit(NetEvent::ConnectionClosed {
+                    peer: peer_id,
+                    remaining: num_established,
+                });
+            }
             // A failed attempt among several concurrent ones is not the end of the dial.
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),
@@ -220,7 +254,7 @@ impl EventLoop {
                 ..
             } => self.emit(NetEvent::ListenerClosed {
                 listener: listener_id,
-                error: reason.err().map(|e| e.to_string()),
+                error: reason.err().map(|e| error_chain(&e)),
             }),
             SwarmEvent::ListenerError { listener_id, error } => {
                 tracing::debug!(?listener_id, %error, "listener error");
@@ -321,6 +355,18 @@ pub(super) async fn await_listen_addr(
     tokio::time::timeout(timeout, wait)
         .await
         .map_err(|_| "no listen address within the deadline".to_owned())?
+}
+
+/// `error` and its sources, joined with `: ` (a relay listener's reason is in the source).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn is_tcp(addr: &Multiaddr) -> bool {
