@@ -12,7 +12,7 @@ use std::time::Duration;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
-use crate::hubs::{Admission, HubView};
+use crate::hubs::{Admission, HubView, PulseOutcome};
 use crate::node::Node;
 use crate::p2p::NetError;
 
@@ -20,6 +20,8 @@ use crate::p2p::NetError;
 pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Deadline of a dial through relay circuits (peer.md §13).
 pub const CIRCUIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Wait between a pulse answer and the retry through that hub (peer.md §2.1 step 4).
+const PULSE_SETTLE: Duration = Duration::from_secs(1);
 /// Most addresses tried per step.
 const MAX_ADDRS: usize = 32;
 
@@ -34,7 +36,7 @@ pub enum DialError {
     Stopped,
 }
 
-/// Makes sure a connection to `peer` exists (peer.md §2.1 steps 1–3, 5).
+/// Makes sure a connection to `peer` exists (peer.md §2.1).
 ///
 /// # Errors
 /// [`DialError`].
@@ -73,6 +75,25 @@ pub async fn connect(node: &Node, peer: PeerId) -> Result<(), DialError> {
             Ok(()) => return Ok(()),
             Err(NetError::Stopped) => return Err(DialError::Stopped),
             Err(error) => failures.push(format!("circuit: {error}")),
+        }
+    }
+
+    // Step 4: a hub whose relay we may use and that reports X asks X to refresh its
+    // reservation; then its circuits are tried once more.
+    for hub in hubs.iter().filter(|h| h.relay.is_some() && usable_relay(h)) {
+        match node.hubs.pulse(&hub.url, &peer).await {
+            Ok(PulseOutcome::Answered(answer)) => {
+                tracing::debug!(%peer, hub = %hub.url, %answer, "pulse answered");
+                tokio::time::sleep(PULSE_SETTLE).await;
+                let retry = circuit_addrs(&[], peer, std::slice::from_ref(hub), |_| None);
+                match node.net.dial(peer, retry, CIRCUIT_TIMEOUT).await {
+                    Ok(()) => return Ok(()),
+                    Err(NetError::Stopped) => return Err(DialError::Stopped),
+                    Err(error) => failures.push(format!("after pulse at {}: {error}", hub.url)),
+                }
+            }
+            Ok(PulseOutcome::Skip(code)) => failures.push(format!("pulse at {}: {code}", hub.url)),
+            Err(error) => failures.push(format!("pulse at {}: {error}", hub.url)),
         }
     }
 
@@ -122,7 +143,7 @@ fn circuit_addrs(
     hubs: &[HubView],
     hub_of_relay: impl Fn(&PeerId) -> Option<HubView>,
 ) -> Vec<Multiaddr> {
-    let usable = |hub: &HubView| hub.circuit_sources == Admission::Any || hub.relay_allowed;
+    let usable = usable_relay;
     let mut addrs: Vec<Multiaddr> = Vec::new();
     let mut push = |addr: Multiaddr| {
         if !addrs.contains(&addr) {
@@ -154,6 +175,11 @@ fn circuit_addrs(
     }
     addrs.truncate(MAX_ADDRS);
     addrs
+}
+
+/// Whether we may open circuits through the relay of `hub` as source (§3.5 rule 8).
+fn usable_relay(hub: &HubView) -> bool {
+    hub.circuit_sources == Admission::Any || hub.relay_allowed
 }
 
 fn is_circuit(addr: &Multiaddr) -> bool {

@@ -55,6 +55,17 @@ pub fn sample_names(scrape: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The sum of every sample of family `name` in a Prometheus text scrape (0 when it has none):
+/// with every family present from start, "nothing counted" is a zero sum, not a missing line.
+pub fn sample_sum(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Every name a scrape can answer a query for: its sample names, and for each declared family
 /// (`# TYPE`) the family name with the suffixes of its type, series or not.
 pub fn served_names(scrape: &str) -> BTreeSet<String> {

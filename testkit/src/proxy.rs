@@ -4,18 +4,22 @@
 
 use std::net::SocketAddr;
 
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// A loopback TCP proxy to one upstream. While cut it closes every relayed connection and
-/// refuses new ones (accepts and drops them at once); restored, it relays again. Dropping it
-/// stops it.
+/// refuses new ones (accepts and drops them at once); restored, it relays again. While stalled
+/// it keeps every connection open but reads nothing, so the senders' socket buffers fill up as
+/// with a client that stopped reading. Dropping it stops it.
 #[derive(Debug)]
 pub struct TcpProxy {
     addr: SocketAddr,
     /// `true` while cut; every relay ends at the next change.
     cut: watch::Sender<bool>,
+    /// `true` while stalled.
+    stalled: watch::Sender<bool>,
     accept: JoinHandle<()>,
 }
 
@@ -37,18 +41,24 @@ impl TcpProxy {
             .expect("bind the proxy on loopback");
         let addr = listener.local_addr().expect("the proxy's address");
         let (cut, _) = watch::channel(false);
+        let (stalled, _) = watch::channel(false);
         let accept = tokio::spawn({
-            let cut = cut.clone();
+            let (cut, stalled) = (cut.clone(), stalled.clone());
             async move {
                 while let Ok((client, _)) = listener.accept().await {
                     let mut changes = cut.subscribe();
                     if !*changes.borrow_and_update() {
-                        tokio::spawn(relay(client, upstream, changes));
+                        tokio::spawn(relay(client, upstream, changes, stalled.subscribe()));
                     }
                 }
             }
         });
-        Self { addr, cut, accept }
+        Self {
+            addr,
+            cut,
+            stalled,
+            accept,
+        }
     }
 
     /// A proxy in front of the host and port of `url` (e.g. a `postgres://` URL), and that URL
@@ -84,15 +94,66 @@ impl TcpProxy {
     pub fn restore(&self) {
         self.cut.send_replace(false);
     }
+
+    /// Stops reading from both ends of every connection until [`TcpProxy::resume`].
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    /// Reads and relays again after [`TcpProxy::stall`].
+    pub fn resume(&self) {
+        self.stalled.send_replace(false);
+    }
 }
 
-async fn relay(mut client: TcpStream, upstream: SocketAddr, mut cut: watch::Receiver<bool>) {
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
+async fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut cut: watch::Receiver<bool>,
+    stalled: watch::Receiver<bool>,
+) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    let both = futures::future::join(
+        pipe(client_read, server_write, stalled.clone()),
+        pipe(server_read, client_write, stalled),
+    );
     tokio::select! {
         _ = cut.changed() => {}
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = both => {}
+    }
+}
+
+/// Copies `from` to `to` until `from` ends (then shuts `to` down) or `to` fails, reading only
+/// while not stalled.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut stalled: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if stalled.wait_for(|s| !*s).await.is_err() {
+            return;
+        }
+        // A read in progress when the stall begins is given up (reads are cancel-safe).
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            _ = stalled.wait_for(|s| *s) => continue,
+        };
+        let n = match read {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return;
+            }
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -144,6 +205,28 @@ mod tests {
         assert!(live_closed, "a cut closes relayed connections");
         assert!(new_refused, "a cut proxy relays nothing new");
         assert!(round_trip(&mut after).await, "restored, it relays again");
+    }
+
+    #[tokio::test]
+    async fn a_stalled_proxy_holds_the_bytes_until_resumed() {
+        let proxy = TcpProxy::start(echo().await).await;
+        let mut socket = TcpStream::connect(proxy.addr()).await.unwrap();
+        assert!(round_trip(&mut socket).await);
+
+        proxy.stall();
+        socket.write_all(b"y").await.unwrap();
+        let mut byte = [0u8; 1];
+        let held = tokio::time::timeout(Duration::from_millis(300), socket.read(&mut byte))
+            .await
+            .is_err();
+        proxy.resume();
+        let after = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut byte)).await;
+
+        assert!(held, "a stalled proxy relays nothing");
+        assert!(
+            matches!(after, Ok(Ok(1))) && byte == *b"y",
+            "resumed, the held byte arrives on the same connection"
+        );
     }
 
     #[tokio::test]

@@ -25,12 +25,19 @@ const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// Dial waiters kept per peer at most; more callers get an error rather than grow the map.
 const MAX_WAITERS_PER_PEER: usize = 64;
 
+/// The dials in flight to one peer: who waits for them and which addresses they try.
+#[derive(Default)]
+struct Dialing {
+    waiters: Vec<oneshot::Sender<Result<(), String>>>,
+    addrs: Vec<Multiaddr>,
+}
+
 /// The loop that drives the swarm.
 pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<NetEvent>,
-    dialing: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>>,
+    dialing: HashMap<PeerId, Dialing>,
     reachability: Option<Reachability>,
     /// Established connections per peer and whether each is relayed (bounded by the limits).
     connections: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
@@ -149,15 +156,25 @@ impl EventLoop {
             let _ = reply.send(Ok(()));
             return;
         }
-        let waiters = self.dialing.entry(peer).or_default();
-        waiters.retain(|w| !w.is_closed());
-        if waiters.len() >= MAX_WAITERS_PER_PEER {
+        let dialing = self.dialing.entry(peer).or_default();
+        dialing.waiters.retain(|w| !w.is_closed());
+        if dialing.waiters.len() >= MAX_WAITERS_PER_PEER {
             let _ = reply.send(Err("too many dials to this peer at once".to_owned()));
             return;
         }
-        waiters.push(reply);
+        dialing.waiters.push(reply);
+        // Addresses already being dialled are joined, not dialled twice: two circuits through
+        // one relay to one peer would both be opened.
+        let fresh: Vec<Multiaddr> = addrs
+            .into_iter()
+            .filter(|a| !dialing.addrs.contains(a))
+            .collect();
+        if fresh.is_empty() && !dialing.addrs.is_empty() {
+            return;
+        }
+        dialing.addrs.extend(fresh.iter().cloned());
         let opts = DialOpts::peer_id(peer)
-            .addresses(addrs)
+            .addresses(fresh)
             .condition(PeerCondition::Always)
             .build();
         if let Err(error) = self.swarm.dial(opts) {
@@ -178,7 +195,7 @@ impl EventLoop {
     }
 
     fn finish_dial(&mut self, peer: PeerId, result: Result<(), String>) {
-        for waiter in self.dialing.remove(&peer).unwrap_or_default() {
+        for waiter in self.dialing.remove(&peer).unwrap_or_default().waiters {
             let _ = waiter.send(result.clone());
         }
     }

@@ -107,8 +107,10 @@ async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
         };
     })
     .await;
-    let (a, _d) = start_peer(&[&hub.base_url], |_| {}).await;
-    let h = url(&hub.base_url);
+    // Our peer reaches the hub through a proxy that can stop reading, as a slow client does.
+    let (proxy, through_proxy) = TcpProxy::in_front_of(&hub.base_url).await;
+    let (a, _d) = start_peer(&[&through_proxy], |_| {}).await;
+    let h = url(&through_proxy);
     hub_view(&a, &h, "online", |v| v.state == "online").await;
     let start = a
         .node()
@@ -118,19 +120,30 @@ async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
         .last()
         .map_or(0, |e| e.id);
 
-    // Our peer is the hub's only subscriber; concurrent publishes outrun a one-frame queue.
+    // Our peer is the hub's only subscriber. While the proxy holds its bytes, the talkers'
+    // updates fill the socket buffers and then the one-frame queue.
+    let talkers: Vec<TestPeer> = (0..40).map(|_| TestPeer::new()).collect();
+    let hub_ref = &hub;
+    let publish_all = |content: String| {
+        join_all(talkers.iter().map(move |t| {
+            let msg = t.msg("online", &content);
+            async move { t.publish(hub_ref, &msg).await.status() }
+        }))
+    };
+    let joined = publish_all("talker".to_owned()).await;
+    // A loaded machine may refuse a publish; only the accepted ones are in presence.
+    let talkers: Vec<&TestPeer> = talkers
+        .iter()
+        .zip(&joined)
+        .filter(|(_, status)| status.is_success())
+        .map(|(talker, _)| talker)
+        .collect();
+    assert!(!talkers.is_empty(), "{joined:?}");
+    proxy.stall();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut talkers = Vec::new();
-    loop {
+    for round in 0.. {
         assert!(std::time::Instant::now() < deadline, "no 4008");
-        let fresh: Vec<TestPeer> = (0..40).map(|_| TestPeer::new()).collect();
-        join_all(
-            fresh
-                .iter()
-                .map(|t| async { t.publish(&hub, &t.msg("online", "talker")).await }),
-        )
-        .await;
-        talkers.extend(fresh);
+        publish_all(format!("talker {round}")).await;
         let metrics = hub.metrics().await;
         if metrics
             .lines()
@@ -139,6 +152,7 @@ async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
             break;
         }
     }
+    proxy.resume();
 
     // The event ring keeps the transitions even when a receiver would have lagged.
     let states = testkit::eventually(DEADLINE, "connecting, then online", || async {
@@ -159,7 +173,7 @@ async fn slow_consumer_close_reconnects_at_once_with_a_fresh_snapshot() {
         Some("connecting"),
         "{states:?}"
     );
-    for talker in &talkers {
+    for talker in talkers {
         sees(&a, &talker.peer_id(), &h, true).await;
     }
     a.shutdown().await;

@@ -15,7 +15,11 @@ fn seen_peer(api: &Api, label: &str) -> String {
     let mut msg = PresenceMsg::offline(id, 1);
     msg.kind = MsgType::Online;
     msg.content = label.to_owned();
-    api.peer.node().peers.upsert(Source::Gossip, &msg, false, 1);
+    let now = api.peer.node().clock.now_ms();
+    api.peer
+        .node()
+        .peers
+        .upsert(Source::Gossip, &msg, false, now);
     id.to_string()
 }
 

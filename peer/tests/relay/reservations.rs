@@ -1,6 +1,7 @@
 //! The reservation state machine against real hubs (peer.md §3.5, §15.3 check 4).
 
 use super::*;
+use testkit::deploy::sample_sum;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_member_attempts_no_reservation_at_a_members_only_relay() {
@@ -11,8 +12,16 @@ async fn a_non_member_attempts_no_reservation_at_a_members_only_relay() {
     let hub_id = s.hub.server().peer_id();
     assert!(!s.peer.node().net.is_connected(hub_id).await.unwrap());
     let metrics = s.hub.metrics().await;
-    assert!(!metrics.contains("hub_relay_denied_total{"), "{metrics}");
-    assert!(!metrics.contains("hub_relay_reservations{"), "{metrics}");
+    assert_eq!(
+        sample_sum(&metrics, "hub_relay_denied_total"),
+        0.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample_sum(&metrics, "hub_relay_reservations"),
+        0.0,
+        "{metrics}"
+    );
     s.peer.shutdown().await;
 }
 
@@ -58,9 +67,14 @@ async fn a_member_reserves_and_losing_the_entitlement_leaves_not_entitled_withou
     s.assert_quiet().await;
 
     let metrics = s.hub.metrics().await;
-    assert!(!metrics.contains("hub_relay_denied_total{"), "{metrics}");
-    assert!(
-        metrics.contains("hub_relay_reservations{tier=\"member\"} 0"),
+    assert_eq!(
+        sample_sum(&metrics, "hub_relay_denied_total"),
+        0.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample_sum(&metrics, "hub_relay_reservations"),
+        0.0,
         "{metrics}"
     );
     s.peer.shutdown().await;
