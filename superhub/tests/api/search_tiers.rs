@@ -5,11 +5,12 @@ use libp2p::identity::ed25519::Keypair;
 use shared::clock::unix_ms;
 use shared::db::DbKind;
 use superhub::directory::search::cursor;
-use superhub::store::{HubSearch, Provenance, SearchSort, SortKey};
+use superhub::store::{Provenance, SortKey};
 use testkit::record::{hub_record, sign_record};
 use testkit::{TestDb, each_backend};
 
 use crate::search::{BASE, Directory, Hub, sorted};
+use crate::search_scale::relevance_of;
 
 each_backend!(
     search_ranks_the_name_tier_first_and_pages_across_tiers_exactly_once_when_text_matches_both,
@@ -94,17 +95,7 @@ async fn search_resumes_among_the_other_matches_when_a_cursor_lies_beyond_the_na
 ) {
     let dir = Directory::start(&db).await;
     let [names, others, ..] = gardens(&dir).await;
-    let search = HubSearch {
-        tokens: vec!["garden".to_owned()],
-        tags: Vec::new(),
-        region: None,
-        language: None,
-        join_modes: Vec::new(),
-        access: None,
-        sort: SearchSort::Relevance,
-        after: None,
-        limit: 20,
-    };
+    let search = relevance_of("garden", 20);
     // A hand-made position between the tiers (every name-tier rank lies beyond it, every other
     // rank before it) and one beyond every rank: positions, not errors.
     let (between, beyond) = match dir.store.kind() {

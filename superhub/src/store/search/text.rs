@@ -41,24 +41,31 @@ pub(super) struct TextMatch {
 
 /// The FTS5 query of `tokens`: each double-quoted, implicitly ANDed, the last one a prefix.
 pub(super) fn fts_phrase(tokens: &[String]) -> String {
-    let last = tokens.len().saturating_sub(1);
-    tokens
-        .iter()
-        .enumerate()
-        .map(|(i, t)| format!("\"{t}\"{}", if i == last { "*" } else { "" }))
-        .collect::<Vec<_>>()
-        .join(" ")
+    spell(
+        tokens,
+        |t, last| format!("\"{t}\"{}", if last { "*" } else { "" }),
+        " ",
+    )
 }
 
 /// The `tsquery` of `tokens`: ANDed, the last one a prefix.
 fn ts_terms(tokens: &[String]) -> String {
+    spell(
+        tokens,
+        |t, last| format!("{t}{}", if last { ":*" } else { "" }),
+        " & ",
+    )
+}
+
+/// `tokens`, each spelt by `term` (told whether it is the last), joined by `separator`.
+fn spell(tokens: &[String], term: impl Fn(&str, bool) -> String, separator: &str) -> String {
     let last = tokens.len().saturating_sub(1);
     tokens
         .iter()
         .enumerate()
-        .map(|(i, t)| format!("{t}{}", if i == last { ":*" } else { "" }))
+        .map(|(i, t)| term(t, i == last))
         .collect::<Vec<_>>()
-        .join(" & ")
+        .join(separator)
 }
 
 /// Whether the relevance key `key` (from a cursor) lies in the name tier.
