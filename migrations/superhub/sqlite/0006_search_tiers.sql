@@ -1,8 +1,8 @@
 -- Relevance tiers and row keys for text search on SQLite (superhub.md §5.1, §11; migrations/README.md,
 -- dialect-specific search indexes):
--- * `hubs_fts_names` indexes the name and slug alone (same `rowid` as `hubs_fts`): relevance ranks the
---   hubs whose name or slug holds every token first, from this small index, and ranks the other
---   matches only once those run out;
+-- * `hubs_fts_names` indexes the name and slug alone (same `rowid` as `hubs_fts`): relevance ranks
+--   first the hubs whose name and slug hold every token, then those holding some token, from this
+--   small index, and ranks the other matches only once those run out;
 -- * `hubs.search_rowid` is the hub's `hubs_fts` rowid (`store::fts_rowid`, written with the index
 --   rows), so a match joins to its hub by an integer key without reading the index's stored columns,
 --   and an order's index can test "is this hub a match" per hub;

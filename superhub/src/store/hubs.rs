@@ -420,7 +420,7 @@ async fn upsert_hub(
     Ok(())
 }
 
-/// Rewrites the hub's rows of the SQLite full-text indexes (§5.1: `hubs_fts` and the name tier's
+/// Rewrites the hub's rows of the SQLite full-text indexes (§5.1: `hubs_fts` and the relevance tiers'
 /// `hubs_fts_names`) and its `hubs.search_rowid`; Postgres derives its `search` columns from the row
 /// itself. The index rows' `rowid` is [`fts_rowid`] of the hub id, so they are found by key: `id` is
 /// an unindexed FTS column, and deleting by it would scan the whole index. The hub row must exist

@@ -139,8 +139,8 @@ struct Rarity {
 
 impl Store {
     /// One page of listed, unhidden hubs matching `search`, in its order. With tokens and the
-    /// relevance order, the name tier is read first and the other matches only when it runs out
-    /// before the page is full (§5.1).
+    /// relevance order, each tier is read only when the tiers before it run out before the page
+    /// is full (§5.1).
     ///
     /// # Errors
     /// [`StoreError`].
@@ -157,28 +157,29 @@ impl Store {
                 .fetch(build(kind, search, &rarity, part, after, limit))
                 .await;
         }
-        let from_names = match after {
-            None => true,
-            Some((SortKey::Float(key), _)) => text::in_name_tier(kind, *key),
-            Some(_) => false,
+        let resume = match after {
+            None => 0,
+            Some((SortKey::Float(key), _)) => text::tier_of(kind, *key),
+            Some(_) => 2,
+        };
+        // With one token, the second tier is empty: the first holds every name with it.
+        let tiers: &[(usize, TextPart)] = if search.tokens.len() == 1 {
+            &[(0, TextPart::Names), (2, TextPart::Rest)]
+        } else {
+            &[
+                (0, TextPart::Names),
+                (1, TextPart::Partly),
+                (2, TextPart::Rest),
+            ]
         };
         let mut hits = Vec::new();
-        if from_names {
-            hits = self
-                .fetch(build(kind, search, &rarity, TextPart::Names, after, limit))
-                .await?;
-        }
-        if hits.len() < limit {
-            let after = if from_names { None } else { after };
-            let rest = build(
-                kind,
-                search,
-                &rarity,
-                TextPart::Rest,
-                after,
-                limit - hits.len(),
-            );
-            hits.extend(self.fetch(rest).await?);
+        for &(tier, part) in tiers {
+            if tier < resume || hits.len() >= limit {
+                continue;
+            }
+            let after = if tier == resume { after } else { None };
+            let sql = build(kind, search, &rarity, part, after, limit - hits.len());
+            hits.extend(self.fetch(sql).await?);
         }
         Ok(hits)
     }
@@ -205,7 +206,7 @@ impl Store {
         let text = (self.kind() == DbKind::Sqlite
             && !search.tokens.is_empty()
             && search.sort != SearchSort::Relevance)
-            .then(|| text::fts_phrase(&search.tokens));
+            .then(|| text::fts_phrase(&search.tokens, false));
         let (tags, region, language, text) = futures::future::try_join4(
             tags,
             self.is_rare_if(RARE_REGION, search.region.as_deref()),
