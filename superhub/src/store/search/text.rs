@@ -129,14 +129,16 @@ fn fts_match(tokens: &[String], part: TextPart, sql: &mut Sql) -> (String, Strin
                 2.0 * TIER
             )),
         ),
+        // `+` keeps a rowid list from becoming a constraint on the outer FTS5 scan: SQLite would
+        // then rerun the outer match once per listed rowid.
         TextPart::Partly => {
             let any = sql.bind(Bind::Text(fts_phrase(tokens, true)));
             (
                 names,
                 format!(
-                    "hubs_fts_names match {any} and hubs_fts_names.rowid in \
+                    "hubs_fts_names match {any} and +hubs_fts_names.rowid in \
                      (select rowid from hubs_fts where hubs_fts match {p}) \
-                     and hubs_fts_names.rowid not in {}",
+                     and +hubs_fts_names.rowid not in {}",
                     named(&p)
                 ),
                 Some(format!("(bm25(hubs_fts_names, 4.0, 3.0) - {TIER:.1})")),
@@ -147,7 +149,7 @@ fn fts_match(tokens: &[String], part: TextPart, sql: &mut Sql) -> (String, Strin
             (
                 full,
                 format!(
-                    "hubs_fts match {p} and hubs_fts.rowid not in {}",
+                    "hubs_fts match {p} and +hubs_fts.rowid not in {}",
                     named(&any)
                 ),
                 Some("bm25(hubs_fts, 0, 4.0, 3.0, 2.0, 1.0)".to_owned()),
