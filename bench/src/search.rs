@@ -241,8 +241,9 @@ macro_rules! json {
     };
 }
 
-/// Writes the rows `put_record` writes for new hubs (`hubs`, `hubs_fts` under
-/// [`superhub::store::fts_rowid`], `hub_tags`, `hub_languages`, `slug_claims`) in one transaction.
+/// Writes the rows `put_record` writes for new hubs (`hubs`, the full-text rows through
+/// [`superhub::store::index_for_search`], `hub_tags`, `hub_languages`, `slug_claims`) in one
+/// transaction.
 async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> Result<(), String> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url)
@@ -285,19 +286,9 @@ async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> 
         .execute(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
-        sqlx::query(
-            "insert into hubs_fts (rowid, id, name, slug, tags, description) \
-             values ($6, $1, $2, $3, $4, $5)",
-        )
-        .bind(&r.id)
-        .bind(&r.name)
-        .bind(r.slug.replace('-', " "))
-        .bind(r.tags.join(" "))
-        .bind(&r.description)
-        .bind(superhub::store::fts_rowid(&r.id).map_err(|e| e.to_string())?)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+        superhub::store::index_for_search(&mut tx, r)
+            .await
+            .map_err(|e| e.to_string())?;
         let value_rows = [
             (
                 "insert into hub_tags (tag, hub_id) values ($1, $2) on conflict do nothing",

@@ -20,7 +20,7 @@ pub use changes::{ChangePage, FeedEntry, StoredClaim, StoredItem};
 pub use federation_peers::{PeerRow, PeerState, PullOutcome};
 pub use hubs::{
     DETAIL_PROBES, HubCounts, HubDetailRow, HubListing, HubState, LISTING_COLUMNS, Provenance,
-    PutRecord, PutTombstone, TombstoneRow, fts_rowid,
+    PutRecord, PutTombstone, TombstoneRow, fts_rowid, index_for_search,
 };
 pub use probes::{DueProbe, ProbeReport, ProbeResult, ProbeRow, ProbeStatus, Recorded, Transition};
 pub use search::{HubSearch, SearchHit, SearchSort, SortKey};

@@ -420,12 +420,18 @@ async fn upsert_hub(
     Ok(())
 }
 
-/// Rewrites the hub's row of the SQLite full-text index (§5.1); Postgres derives its `search`
-/// column from the row itself. The index row's `rowid` is [`fts_rowid`] of the hub id, so it is
-/// found by key: `id` is an unindexed FTS column, and deleting by it would scan the whole index.
-async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(), StoreError> {
+/// Rewrites the hub's rows of the SQLite full-text indexes (§5.1: `hubs_fts` and the relevance tiers'
+/// `hubs_fts_names`) and its `hubs.search_rowid`; Postgres derives its `search` columns from the row
+/// itself. The index rows' `rowid` is [`fts_rowid`] of the hub id, so they are found by key: `id` is
+/// an unindexed FTS column, and deleting by it would scan the whole index. The hub row must exist
+/// (bulk loaders call this after inserting it).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(), StoreError> {
     let rowid = fts_rowid(&r.id)?;
     unindex_rowid(conn, rowid).await?;
+    let slug_text = r.slug.replace('-', " ");
     sqlx::query(
         "insert into hubs_fts (rowid, id, name, slug, tags, description) \
          values ($1, $2, $3, $4, $5, $6)",
@@ -433,11 +439,22 @@ async fn index_for_search(conn: &mut AnyConnection, r: &HubRecord) -> Result<(),
     .bind(rowid)
     .bind(&r.id)
     .bind(&r.name)
-    .bind(r.slug.replace('-', " "))
+    .bind(&slug_text)
     .bind(r.tags.join(" "))
     .bind(&r.description)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    sqlx::query("insert into hubs_fts_names (rowid, name, slug) values ($1, $2, $3)")
+        .bind(rowid)
+        .bind(&r.name)
+        .bind(&slug_text)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("update hubs set search_rowid = $1 where id = $2")
+        .bind(rowid)
+        .bind(&r.id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -459,10 +476,12 @@ pub fn fts_rowid(id: &str) -> Result<i64, StoreError> {
 }
 
 async fn unindex_rowid(conn: &mut AnyConnection, rowid: i64) -> Result<(), StoreError> {
-    sqlx::query("delete from hubs_fts where rowid = $1")
-        .bind(rowid)
-        .execute(conn)
-        .await?;
+    for sql in [
+        "delete from hubs_fts where rowid = $1",
+        "delete from hubs_fts_names where rowid = $1",
+    ] {
+        sqlx::query(sql).bind(rowid).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -1,9 +1,13 @@
-//! Search over listed hubs (superhub.md §5.1): filters, the per-dialect text match and keyset
-//! paging in one query. The text match is the one place where the SQL differs by database.
+//! Search over listed hubs (superhub.md §5.1): filters, the per-dialect text match ([`text`])
+//! and keyset paging, one query per relevance tier. The text match is the one place where the
+//! SQL differs by database.
+
+mod text;
 
 use shared::db::DbKind;
 
 use super::{HubListing, LISTING_COLUMNS, Store, StoreError};
+use text::TextPart;
 
 /// The order of a result list; ties are always broken by `id` ascending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,35 +126,65 @@ impl Sql {
     }
 }
 
-/// Whether each selective filter value is carried by fewer than [`RARE`] listed hubs: a rare one
-/// drives the search from its index, a common one is tested per hub along the order's index.
+/// Whether each selective filter value (and, on SQLite for an order other than relevance, the
+/// text) is carried by fewer than [`RARE`] hubs: a rare one drives the search from its index, a
+/// common one is tested per hub along the order's index.
+#[derive(Default)]
 struct Rarity {
     tags: Vec<bool>,
     region: bool,
     language: bool,
+    text: bool,
 }
 
 impl Store {
-    /// One page of listed, unhidden hubs matching `search`, in its order.
+    /// One page of listed, unhidden hubs matching `search`, in its order. With tokens and the
+    /// relevance order, each tier is read only when the tiers before it run out before the page
+    /// is full (§5.1).
     ///
     /// # Errors
     /// [`StoreError`].
     pub async fn search_hubs(&self, search: &HubSearch) -> Result<Vec<SearchHit>, StoreError> {
-        let mut rarity = Rarity {
-            tags: Vec::with_capacity(search.tags.len()),
-            region: false,
-            language: false,
+        let rarity = self.rarity(search).await?;
+        let kind = self.kind();
+        let limit = search.limit as usize;
+        let after = search.after.as_ref();
+        if search.tokens.is_empty() || search.sort != SearchSort::Relevance {
+            let part = TextPart::Unranked {
+                common: !rarity.text,
+            };
+            return self
+                .fetch(build(kind, search, &rarity, part, after, limit))
+                .await;
+        }
+        let resume = match after {
+            None => 0,
+            Some((SortKey::Float(key), _)) => text::tier_of(kind, *key),
+            Some(_) => 2,
         };
-        for tag in &search.tags {
-            rarity.tags.push(self.is_rare(RARE_TAG, tag).await?);
+        // With one token, the second tier is empty: the first holds every name with it.
+        let tiers: &[(usize, TextPart)] = if search.tokens.len() == 1 {
+            &[(0, TextPart::Names), (2, TextPart::Rest)]
+        } else {
+            &[
+                (0, TextPart::Names),
+                (1, TextPart::Partly),
+                (2, TextPart::Rest),
+            ]
+        };
+        let mut hits = Vec::new();
+        for &(tier, part) in tiers {
+            if tier < resume || hits.len() >= limit {
+                continue;
+            }
+            let after = if tier == resume { after } else { None };
+            let sql = build(kind, search, &rarity, part, after, limit - hits.len());
+            hits.extend(self.fetch(sql).await?);
         }
-        if let Some(region) = &search.region {
-            rarity.region = self.is_rare(RARE_REGION, region).await?;
-        }
-        if let Some(language) = &search.language {
-            rarity.language = self.is_rare(RARE_LANGUAGE, language).await?;
-        }
-        let sql = build(self.kind(), search, &rarity);
+        Ok(hits)
+    }
+
+    async fn fetch(&self, sql: Sql) -> Result<Vec<SearchHit>, StoreError> {
         let mut query = sqlx::query_as::<_, SearchHit>(sqlx::AssertSqlSafe(sql.text));
         for bind in sql.binds {
             query = match bind {
@@ -162,8 +196,46 @@ impl Store {
         Ok(query.fetch_all(self.pool()).await?)
     }
 
-    /// Whether fewer than [`RARE`] listed hubs (hubs for tags and languages, whose rows are not
-    /// filtered by state) carry `value`, counting at most that many index entries.
+    /// The rarity of each filter value of `search`, counted concurrently.
+    async fn rarity(&self, search: &HubSearch) -> Result<Rarity, StoreError> {
+        let tags = futures::future::try_join_all(
+            search.tags.iter().map(|tag| self.is_rare(RARE_TAG, tag)),
+        );
+        // Only SQLite's other orders choose between the two plans of a text match; Postgres's
+        // planner estimates a text's matches itself.
+        let text = (self.kind() == DbKind::Sqlite
+            && !search.tokens.is_empty()
+            && search.sort != SearchSort::Relevance)
+            .then(|| text::fts_phrase(&search.tokens, false));
+        let (tags, region, language, text) = futures::future::try_join4(
+            tags,
+            self.is_rare_if(RARE_REGION, search.region.as_deref()),
+            self.is_rare_if(RARE_LANGUAGE, search.language.as_deref()),
+            self.is_rare_if(RARE_TEXT, text.as_deref()),
+        )
+        .await?;
+        Ok(Rarity {
+            tags,
+            region,
+            language,
+            text,
+        })
+    }
+
+    /// [`Self::is_rare`] of `value`, or `false` without one.
+    async fn is_rare_if(
+        &self,
+        count: &'static str,
+        value: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        match value {
+            Some(value) => self.is_rare(count, value).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Whether fewer than [`RARE`] listed hubs (hubs for tags, languages and text, whose index
+    /// rows are not filtered by state) carry `value`, counting at most that many index entries.
     async fn is_rare(&self, count: &'static str, value: &str) -> Result<bool, StoreError> {
         let carried: i64 = sqlx::query_scalar(count)
             .bind(value)
@@ -175,8 +247,8 @@ impl Store {
 }
 
 /// A filter value carried by fewer hubs than this drives the search from its index (`hub_tags`,
-/// `hub_languages`, `hubs_search_region`); a more common one is tested per hub while the search
-/// walks its order's index.
+/// `hub_languages`, `hubs_search_region`, `hubs_fts`); a more common one is tested per hub while
+/// the search walks its order's index.
 const RARE: i64 = 2_000;
 const RARE_TAG: &str = "select cast(count(*) as bigint) from \
      (select 1 from hub_tags where tag = $1 limit $2) c";
@@ -185,56 +257,9 @@ const RARE_LANGUAGE: &str = "select cast(count(*) as bigint) from \
 const RARE_REGION: &str = "select cast(count(*) as bigint) from \
      (select 1 from hubs where lower(region) = $1 and state = 'listed' and hidden_at is null \
       limit $2) c";
-
-/// The per-dialect text match of `tokens`.
-struct TextMatch {
-    /// The from clause (`h` is the hub row).
-    from: String,
-    /// The match condition.
-    condition: String,
-    /// The text rank of a match.
-    score: String,
-    /// Whether a lower rank is better (bm25) rather than a higher one (`ts_rank`).
-    lower_is_better: bool,
-}
-
-fn text_match(kind: DbKind, tokens: &[String], sql: &mut Sql) -> TextMatch {
-    let last = tokens.len().saturating_sub(1);
-    match kind {
-        DbKind::Sqlite => {
-            let phrase = tokens
-                .iter()
-                .enumerate()
-                .map(|(i, t)| format!("\"{t}\"{}", if i == last { "*" } else { "" }))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let p = sql.bind(Bind::Text(phrase));
-            TextMatch {
-                from: "hubs_fts join hubs h on h.id = hubs_fts.id".to_owned(),
-                condition: format!("hubs_fts match {p}"),
-                score: "bm25(hubs_fts, 0, 4.0, 3.0, 2.0, 1.0)".to_owned(),
-                lower_is_better: true,
-            }
-        }
-        DbKind::Postgres => {
-            let terms = tokens
-                .iter()
-                .enumerate()
-                .map(|(i, t)| format!("{t}{}", if i == last { ":*" } else { "" }))
-                .collect::<Vec<_>>()
-                .join(" & ");
-            let p = sql.bind(Bind::Text(terms));
-            TextMatch {
-                from: "hubs h".to_owned(),
-                condition: format!("h.search @@ to_tsquery('simple', {p})"),
-                score: format!(
-                    "cast(ts_rank(h.search, to_tsquery('simple', {p})) as double precision)"
-                ),
-                lower_is_better: false,
-            }
-        }
-    }
-}
+/// SQLite only (the FTS5 query of the tokens).
+const RARE_TEXT: &str = "select cast(count(*) as bigint) from \
+     (select 1 from hubs_fts where hubs_fts match $1 limit $2) c";
 
 /// The filter conditions of `search` other than the text match (and the listed state).
 fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
@@ -287,23 +312,28 @@ fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
     conditions
 }
 
-/// The page query of `search`: with tokens, `relevance` ranks every match; the other orders (and
-/// `relevance` without tokens) leave the text rank uncomputed.
-fn build(kind: DbKind, search: &HubSearch, rarity: &Rarity) -> Sql {
+/// The page query of `search` over the matches of `part`: `Names` and `Rest` rank every match
+/// of their tier; the other orders (and `relevance` without tokens) leave the text rank uncomputed.
+fn build(
+    kind: DbKind,
+    search: &HubSearch,
+    rarity: &Rarity,
+    part: TextPart,
+    after_key: Option<&(SortKey, String)>,
+    limit: usize,
+) -> Sql {
     let mut sql = Sql::new();
     let unranked = "cast(null as double precision)".to_owned();
     let mut from = "hubs h".to_owned();
-    let mut score = unranked.clone();
+    let mut score = unranked;
     let mut lower_is_better = true;
     let mut conditions = Vec::new();
     if !search.tokens.is_empty() {
-        let text = text_match(kind, &search.tokens, &mut sql);
+        let text = text::text_match(kind, &search.tokens, part, &mut sql);
         from = text.from;
         conditions.push(text.condition);
-        // Only the relevance order needs the rank: another order leaves it null rather than
-        // compute it for every match before the page is cut.
-        if search.sort == SearchSort::Relevance {
-            score = text.score;
+        if let Some(rank) = text.score {
+            score = rank;
             lower_is_better = text.lower_is_better;
         }
     }
@@ -320,10 +350,10 @@ fn build(kind: DbKind, search: &HubSearch, rarity: &Rarity) -> Sql {
         SearchSort::Uptime => ("h.uptime_30d".to_owned(), "h.uptime_30d", "desc"),
         SearchSort::Newest => ("h.first_listed_at".to_owned(), "h.first_listed_at", "desc"),
     };
-    if let Some((key, id)) = &search.after {
+    if let Some((key, id)) = after_key {
         conditions.push(after(&mut sql, &column, direction, *key, id));
     }
-    let limit = sql.bind(Bind::Int(i64::from(search.limit)));
+    let limit = sql.bind(Bind::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     // Ordering by the alias computes the rank once per row.
     let inner = if outer == "p.score" { "score" } else { &column };
     // The page's ids are found first and its rows read after: a row is wide (the envelope), and

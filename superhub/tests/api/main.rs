@@ -9,4 +9,5 @@ mod probe;
 mod replicas;
 mod search;
 mod search_scale;
+mod search_tiers;
 mod store;

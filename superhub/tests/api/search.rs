@@ -46,7 +46,7 @@ pub(crate) const BASE: Hub = Hub {
 pub(crate) struct Directory {
     superhub: TestSuperhub,
     pub(crate) store: Store,
-    pool: sqlx::AnyPool,
+    pub(crate) pool: sqlx::AnyPool,
     _dir: tempfile::TempDir,
 }
 

@@ -58,17 +58,7 @@ async fn search_ranks_every_match_best_first_across_pages_when_many_match(db: Te
     // Every match's rank, as the store computes it (one page holding them all).
     let hits = dir
         .store
-        .search_hubs(&HubSearch {
-            tokens: vec!["common".to_owned()],
-            tags: Vec::new(),
-            region: None,
-            language: None,
-            join_modes: Vec::new(),
-            access: None,
-            sort: SearchSort::Relevance,
-            after: None,
-            limit: 1_000,
-        })
+        .search_hubs(&relevance_of("common", 1_000))
         .await
         .unwrap();
     let rank: HashMap<String, f64> = hits
@@ -100,6 +90,21 @@ async fn search_ranks_every_match_best_first_across_pages_when_many_match(db: Te
     let (status, body) = dir.get("q=common&sort=members&limit=100").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["items"].as_array().unwrap().len(), 100);
+}
+
+/// The store's relevance search for `word`, `limit` rows from the first.
+pub(crate) fn relevance_of(word: &str, limit: u32) -> HubSearch {
+    HubSearch {
+        tokens: vec![word.to_owned()],
+        tags: Vec::new(),
+        region: None,
+        language: None,
+        join_modes: Vec::new(),
+        access: None,
+        sort: SearchSort::Relevance,
+        after: None,
+        limit,
+    }
 }
 
 async fn search_finds_languages_and_regions_when_a_record_changes_or_no_hub_lists_them(db: TestDb) {
