@@ -6,16 +6,17 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{ApiError, ApiJson, ApiResult, parse_peer_id};
+use super::{ApiError, ApiJson, ApiResult, Streams, parse_peer_id};
 use crate::chat::{self, ChatError};
 use crate::event::Event;
 use crate::mq::{self, MsgId, SendError};
@@ -145,7 +146,9 @@ async fn ack(
 /// listener, so messages queued while nobody listened arrive first.
 async fn events(
     State(node): State<Arc<Node>>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    Extension(streams): Extension<Streams>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let slot = streams.open()?;
     let rx = node.events.subscribe();
     let listening = node.mq.inbox().listen(&node.events);
     let connected = SseEvent::default()
@@ -166,8 +169,15 @@ async fn events(
             }
         }
     });
-    let stream = futures::StreamExt::chain(futures::stream::iter([Ok(connected)]), live);
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    let stream = futures::stream::iter([Ok(connected)])
+        .chain(live)
+        .take_until(slot.token.clone().cancelled_owned())
+        // The slot is released when the client goes away and the stream is dropped.
+        .map(move |frame| {
+            let _held = &slot;
+            frame
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
 /// The goop2 SDK frame of an event, for the two kinds it knows.

@@ -1,5 +1,6 @@
 //! The peer table over HTTP (peer.md §11.3): `GET /api/peers?hub=&online=`,
-//! `POST /api/peers/favorite {peer_id,favorite}`, `POST /api/peers/block {peer_id,blocked}`.
+//! `POST /api/peers/favorite {peer_id,favorite}`, `POST /api/peers/block {peer_id,blocked}`,
+//! `POST /api/peers/probe {peer_id}`.
 
 use std::sync::Arc;
 
@@ -12,6 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, ApiResult, parse_peer_id};
+use crate::content::ProbeError;
+use crate::dial::DialError;
 use crate::hub_url::HubUrl;
 use crate::node::Node;
 use crate::peers::PeerView;
@@ -22,6 +25,7 @@ pub(crate) fn routes() -> Router<Arc<Node>> {
         .route("/api/peers", get(list))
         .route("/api/peers/favorite", post(favorite))
         .route("/api/peers/block", post(block))
+        .route("/api/peers/probe", post(probe))
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +89,31 @@ async fn block(
     set_flag(&request.peer_id, "blocked", value, |peer| {
         node.peers.get(peer).is_some() && node.peers.set_blocked(peer, value, node.clock.now_ms())
     })
+}
+
+#[derive(Debug, Deserialize)]
+struct ProbeRequest {
+    peer_id: String,
+}
+
+/// A content probe on demand (peer.md §4.1): `{reachable, label?}`; a peer that opened the
+/// stream but sent no valid line is reachable without a label.
+async fn probe(
+    State(node): State<Arc<Node>>,
+    ApiJson(request): ApiJson<ProbeRequest>,
+) -> ApiResult<Json<Value>> {
+    let peer = parse_peer_id(&request.peer_id)?;
+    match crate::content::probe(&node, peer).await {
+        Ok(label) => Ok(Json(json!({ "reachable": true, "label": label }))),
+        Err(ProbeError::Dial(DialError::Stopped)) => Err(ApiError::unavailable(
+            "shutting_down",
+            "the peer is shutting down",
+        )),
+        Err(error) => {
+            tracing::debug!(%peer, %error, "probe on request failed");
+            Ok(Json(json!({ "reachable": error.opened() })))
+        }
+    }
 }
 
 /// Parses `peer_id` and sets `flag` with `set`, which says whether the peer is known.

@@ -143,3 +143,44 @@ async fn peer_list_filters_by_hub_and_refuses_bad_filters() {
     assert_eq!((status, error_code(&body).as_str()), (400, "invalid_field"));
     api.stop().await;
 }
+
+#[tokio::test]
+async fn probe_reports_a_reachable_peers_label_and_an_unreachable_peer() {
+    let api = Api::start().await;
+    let other = Api::start().await;
+    let other_id = other.peer.peer_id();
+    let addrs = other.peer.node().net.status().await.unwrap().listen_addrs;
+    api.peer
+        .node()
+        .net
+        .dial(other_id, addrs, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    let (status, body) = api
+        .post_json(
+            "/api/peers/probe",
+            &json!({"peer_id": other_id.to_base58()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer, json!({"reachable": true, "label": "peer"}));
+
+    // No address and no hub reporting it: unreachable, without a label.
+    let nowhere = Keypair::generate_ed25519().public().to_peer_id();
+    let (status, body) = api
+        .post_json("/api/peers/probe", &json!({"peer_id": nowhere.to_base58()}))
+        .await;
+    assert_eq!((status, body.as_str()), (200, r#"{"reachable":false}"#));
+
+    let (status, body) = api
+        .post_json(
+            "/api/peers/probe",
+            &json!({"peer_id": "12D3KooWnot-a-peer"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    other.stop().await;
+    api.stop().await;
+}

@@ -4,6 +4,7 @@
 //! in production.
 
 mod circuits;
+mod js;
 mod refresh;
 mod reservations;
 
