@@ -9,8 +9,7 @@ use std::time::Duration;
 use libp2p::identity::ed25519;
 use libp2p::{Multiaddr, PeerId};
 use shared::clock::Clock;
-use shared::keyfile::KeyFileError;
-use shared::server::Tasks;
+use shared::server::{OpenIdentityError, Tasks, open_identity};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
@@ -27,18 +26,10 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Why the peer could not start. Nothing keeps running after an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data directory could not be created.
-    #[error("data dir {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `identity.key` is unreadable or corrupt (it is never replaced).
+    /// The data directory could not be created, or `identity.key` is unreadable or corrupt (it is
+    /// never replaced).
     #[error(transparent)]
-    Identity(#[from] KeyFileError),
+    Identity(#[from] OpenIdentityError),
     /// `peer.db` could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] OpenStoreError),
@@ -102,11 +93,7 @@ impl Peer {
     pub async fn start(config: PeerConfig) -> Result<Self, StartError> {
         config.validate()?;
         let dir = &config.data_dir;
-        shared::keyfile::create_private_dir(dir).map_err(|source| StartError::DataDir {
-            path: dir.clone(),
-            source,
-        })?;
-        let (key, created) = shared::keyfile::load_or_create(&dir.join(crate::IDENTITY_FILE))?;
+        let (key, _) = open_identity(dir, &dir.join(crate::IDENTITY_FILE))?;
         let store = Store::open(dir).await?;
         let tasks = Tasks::default();
         let (net, event_loop, listen_addrs) =
@@ -118,9 +105,6 @@ impl Peer {
                 }
             };
         let peer_id = net.peer_id();
-        if created {
-            tracing::info!(%peer_id, "created a new identity");
-        }
         tasks.spawn_infallible("libp2p", event_loop.run(tasks.token().child_token()));
         let events = Events::default();
         let node = Arc::new(Node {
