@@ -131,6 +131,35 @@ fn peers_prints_the_daemons_table_and_send_exits_6_when_the_daemon_cannot_delive
 }
 
 #[test]
+fn leave_through_the_daemon_warns_when_the_hub_stays_in_hubs_urls() {
+    let dir = DataDir::new();
+    assert!(dir.run(&["init"], &[]).status.success());
+    let hub = format!("http://{}", closed_addr());
+    let toml = std::fs::read_to_string(dir.file("peer.toml"))
+        .unwrap()
+        .replace("# urls = []", &format!("urls = [\"{hub}\"]"));
+    std::fs::write(dir.file("peer.toml"), toml).unwrap();
+    let running = Running::start(&dir);
+    let addr = running.addr.to_string();
+    let env = [("PEER_HTTP__ADDR", addr.as_str())];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stdout(&dir.run(&["hubs"], &env)).contains(&hub) {
+        assert!(Instant::now() < deadline, "the daemon never listed {hub}");
+    }
+
+    let left = dir.run(&["leave", &hub], &env);
+
+    assert!(left.status.success(), "{}", stderr(&left));
+    assert_eq!(stdout(&left), format!("left {hub}\n"));
+    assert!(
+        stderr(&left).contains("is in hubs.urls of peer.toml; remove it there too"),
+        "{}",
+        stderr(&left)
+    );
+    assert_eq!(running.terminate().code(), Some(0));
+}
+
+#[test]
 fn run_exits_1_and_keeps_the_key_when_the_key_is_corrupt() {
     let dir = DataDir::new();
     std::fs::create_dir_all(&dir.path).unwrap();
