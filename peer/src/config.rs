@@ -100,7 +100,7 @@ impl Default for P2pConfig {
 }
 
 /// `[hubs]`: the communities joined at start.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HubsConfig {
     /// Hub base URLs (merged with the `_hubs` table).
@@ -108,6 +108,21 @@ pub struct HubsConfig {
     pub urls: Vec<String>,
     /// Hub URL → token, only for legacy goop2 hubs that require registration.
     pub verification_tokens: BTreeMap<String, String>,
+    /// Seconds between membership re-reads while a hub refuses presence or relay (peer.md §3.6).
+    pub membership_reread_secs: u64,
+    /// Seconds between membership polls while a join waits for an admin's approval (§3.6 step 5).
+    pub approval_poll_secs: u64,
+}
+
+impl Default for HubsConfig {
+    fn default() -> Self {
+        Self {
+            urls: Vec::new(),
+            verification_tokens: BTreeMap::new(),
+            membership_reread_secs: 300,
+            approval_poll_secs: 30,
+        }
+    }
 }
 
 /// `[relay]`: circuit relay reservations.
@@ -242,6 +257,17 @@ impl PeerConfig {
                 "http.addr",
                 "must be a loopback address (the local API has no authentication)",
             ));
+        }
+        for (key, value) in [
+            (
+                "hubs.membership_reread_secs",
+                self.hubs.membership_reread_secs,
+            ),
+            ("hubs.approval_poll_secs", self.hubs.approval_poll_secs),
+        ] {
+            if !(1..=86_400).contains(&value) {
+                return Err(LoadConfigError::rule(key, "must be 1–86400"));
+            }
         }
         if self.p2p.max_connections == 0 {
             return Err(LoadConfigError::rule(

@@ -16,8 +16,6 @@ use super::{Admission, HubKind, discovery, publish, sse};
 
 /// Relay info is re-read this often while the channel runs.
 pub(crate) const RELAY_REFRESH: Duration = Duration::from_secs(600);
-/// Membership re-read period while presence is refused.
-pub(crate) const REFUSED_POLL: Duration = Duration::from_secs(300);
 /// Retry period of a hub failing for a reason backoff cannot fix (3 × 4001, 3 × 4009).
 pub(crate) const FAILING_RETRY: Duration = Duration::from_secs(300);
 /// A session up this long resets the backoff.
@@ -316,8 +314,12 @@ async fn legacy_session(ctx: &Arc<Ctx>) -> ws::Session {
     }
 }
 
-/// Waits (membership re-read every 5 min) until the hub grants presence again.
+/// Waits (membership re-read every `hubs.membership_reread_secs`, and whenever a join asks for
+/// it) until the hub grants presence again.
 async fn wait_for_presence(ctx: &Ctx) -> bool {
+    let period = Duration::from_secs(ctx.node.config.hubs.membership_reread_secs.max(1));
+    let mut nudges = ctx.node.hubs.reread_requests();
+    nudges.mark_unchanged();
     loop {
         let granted = tokio::select! {
             () = ctx.token.cancelled() => return false,
@@ -329,7 +331,8 @@ async fn wait_for_presence(ctx: &Ctx) -> bool {
         }
         tokio::select! {
             () = ctx.token.cancelled() => return false,
-            () = tokio::time::sleep(REFUSED_POLL) => {}
+            () = tokio::time::sleep(period) => {}
+            _ = nudges.changed() => {}
         }
     }
 }
