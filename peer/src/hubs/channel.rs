@@ -180,13 +180,7 @@ fn on_close(ctx: &Ctx, counters: &mut Counters, code: u16, reason: &str) -> Next
             }
         }
         4003 => {
-            let state = match reason {
-                "not_member" => "none",
-                "membership_pending" => "pending_approval",
-                "membership_lapsed" => "lapsed",
-                "banned" => "banned",
-                _ => "none",
-            };
+            let state = super::context::refusal_state(reason);
             tracing::warn!(hub = %ctx.url, reason, "hub refused our presence");
             ctx.set(|v| {
                 v.state = "refused".to_owned();

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::client::HubClient;
+use super::client::{HubCallError, HubClient};
 use super::discovery;
 use super::inbound::Frame;
 use super::{Admission, HubKind, HubView};
@@ -231,6 +231,30 @@ impl Ctx {
                 }
                 Some(m.entitlements.presence)
             }
+            Err(HubCallError::Refused(code)) => {
+                let state = refusal_state(&code);
+                self.set(|v| {
+                    v.membership = Some(state.to_owned());
+                    v.presence_allowed = false;
+                    v.relay_allowed = self.reservations_any();
+                });
+                let hub_id = self
+                    .client
+                    .hub_id()
+                    .map(|id| id.to_string())
+                    .unwrap_or_default();
+                let stored = self.node.store.set_membership(
+                    &self.url,
+                    &hub_id,
+                    state,
+                    None,
+                    self.node.clock.now_ms(),
+                );
+                if let Err(error) = stored.await {
+                    tracing::warn!(hub = %self.url, %error, "membership not stored");
+                }
+                Some(false)
+            }
             Err(error) => {
                 tracing::debug!(hub = %self.url, %error, "membership read failed");
                 None
@@ -240,6 +264,16 @@ impl Ctx {
 
     fn reservations_any(&self) -> bool {
         *self.reservations.lock().unwrap_or_else(|e| e.into_inner()) == Admission::Any
+    }
+}
+
+/// The membership state a refusal code stands for until the hub answers a re-read (peer.md §3.6).
+pub(crate) fn refusal_state(code: &str) -> &'static str {
+    match code {
+        "membership_pending" => "pending_approval",
+        "membership_lapsed" => "lapsed",
+        "banned" => "banned",
+        _ => "none",
     }
 }
 

@@ -1,0 +1,235 @@
+//! Joins that end without a membership (peer.md §3.6, §1.4 exit codes, §14): a wrong invite or
+//! bind code (2), a rejected application (2), a hub answering garbage (4, 502), a paid community
+//! (step 6 not served: 2); nothing is stored. And the membership-state rules: a ban stops
+//! presence without a reconnect loop, an unban resumes it at the next re-read.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use hub::config::JoinMode;
+use hub::members::Access;
+use peer::Peer;
+use peer::hub_url::HubUrl;
+use peer::membership::{JoinError, JoinOptions};
+use serde_json::json;
+
+use super::join::{admin, hub_in, joiner, mailed_token, options, pending_application};
+use super::{DEADLINE, hub_view, url};
+
+/// Nothing about `hub` was stored: no `_memberships` row, no `_hubs` row, not in the registry.
+async fn nothing_stored(peer: &Peer, hub: &HubUrl) {
+    let node = peer.node();
+    assert_eq!(node.store.membership(hub).await.unwrap(), None);
+    assert!(node.store.list_hubs().await.unwrap().is_empty());
+    assert!(node.hubs.get(hub).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_invite_code_is_refused_with_exit_2_and_nothing_stored() {
+    let (hub, _db, _sink) = hub_in(JoinMode::Invite, |_| {}).await;
+    let (peer, _dir) = joiner().await;
+    let h = url(&hub.base_url);
+
+    let error = peer
+        .join_hub(
+            &h,
+            JoinOptions {
+                email: Some("eve@example.org".to_owned()),
+                invite: Some("NOPE-NOPE-NOPE".to_owned()),
+                ..options()
+            },
+        )
+        .await
+        .unwrap_err();
+
+    assert_eq!(error, JoinError::Refused("invalid_invite".to_owned()));
+    assert_eq!(error.exit_code(), 2);
+    nothing_stored(&peer, &h).await;
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_bind_code_is_a_409_from_the_local_api_and_nothing_stored() {
+    let (hub, _db, _sink) = hub_in(JoinMode::Email, |_| {}).await;
+    let (peer, _dir) = joiner().await;
+    let api = format!("http://{}", peer.http_addr().unwrap());
+
+    let answer = reqwest::Client::new()
+        .post(format!("{api}/api/hubs/join"))
+        .json(&json!({ "url": hub.base_url, "bind_code": "AAAAA-BBBBB", "wait": 5 }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = testkit::json_of(answer).await;
+
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_bind_code");
+    nothing_stored(&peer, &url(&hub.base_url)).await;
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_email_asks_for_it_without_calling_the_join() {
+    let (hub, _db, sink) = hub_in(JoinMode::Email, |_| {}).await;
+    let (peer, _dir) = joiner().await;
+    let h = url(&hub.base_url);
+
+    let error = peer.join_hub(&h, options()).await.unwrap_err();
+
+    assert!(matches!(error, JoinError::NeedsInput(ref what) if what.contains("--email")));
+    assert_eq!(error.exit_code(), 2);
+    assert!(sink.messages().is_empty());
+    nothing_stored(&peer, &h).await;
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_application_ends_with_exit_2() {
+    let (hub, _db, sink) = hub_in(JoinMode::Application, |_| {}).await;
+    let (peer, _dir) = joiner().await;
+
+    let h = url(&hub.base_url);
+    let join = peer.join_hub(
+        &h,
+        JoinOptions {
+            email: Some("fay@example.org".to_owned()),
+            message: Some("let me in".to_owned()),
+            ..options()
+        },
+    );
+    let reject = async {
+        let (status, body, _) = hub
+            .verify(&mailed_token(&sink, "fay@example.org").await)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let account = pending_application(&hub).await;
+        // The rejection must follow the peer's sight of `pending_approval`, as it does for people.
+        testkit::eventually(DEADLINE, "pending_approval seen", || async {
+            let row = peer.node().store.membership(&h).await.ok()??;
+            (row.state == "pending_approval").then_some(())
+        })
+        .await;
+        let response = hub
+            .client
+            .post(hub.url(&format!("/api/v1/admin/members/{account}/reject")))
+            .bearer_auth(super::join::ADMIN)
+            .json(&json!({ "reason": "not now" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    };
+    let (result, ()) = tokio::join!(join, reject);
+
+    let error = result.unwrap_err();
+    assert_eq!(error, JoinError::Refused("application_rejected".to_owned()));
+    assert_eq!(error.exit_code(), 2);
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_answering_garbage_fails_the_join_with_exit_4_and_502() {
+    let app = Router::new()
+        .route(
+            "/api/capabilities",
+            get(|| async { axum::Json(json!({ "signed_presence": true })) }),
+        )
+        .fallback(|| async { "<html>not a hub</html>" });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (peer, _dir) = joiner().await;
+    let h = url(&base);
+
+    let error = peer.join_hub(&h, options()).await.unwrap_err();
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/hubs/join",
+            peer.http_addr().unwrap()
+        ))
+        .json(&json!({ "url": base, "wait": 5 }))
+        .send()
+        .await
+        .unwrap();
+
+    assert!(matches!(error, JoinError::Hub(_)), "{error}");
+    assert_eq!(error.exit_code(), 4);
+    assert_eq!(answer.status(), 502);
+    nothing_stored(&peer, &h).await;
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_community_needing_checkout_ends_with_exit_2() {
+    let (hub, _db, _sink) = hub_in(JoinMode::Open, |c| c.membership.access = Access::Paid).await;
+    let (peer, _dir) = joiner().await;
+    let h = url(&hub.base_url);
+
+    let error = peer.join_hub(&h, options()).await.unwrap_err();
+
+    assert_eq!(error, JoinError::PaymentUnavailable);
+    assert_eq!(error.exit_code(), 2);
+    assert!(peer.node().store.voucher(&h).await.unwrap().is_none());
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_stops_presence_without_a_loop_and_an_unban_resumes_it() {
+    let (hub, _db, _sink) = hub_in(JoinMode::Open, |_| {}).await;
+    let (peer, _dir) = joiner().await;
+    let h = url(&hub.base_url);
+    peer.join_hub(&h, options()).await.unwrap();
+    hub_view(&peer, &h, "online", |v| v.state == "online").await;
+    let key = peer.node().key.clone();
+    let own = testkit::TestPeer {
+        id: key.public().into(),
+        key,
+    };
+    let account = own.membership(&hub).await["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    admin(
+        &hub,
+        &format!("/members/{account}/ban"),
+        &json!({ "reason": "spam" }),
+    )
+    .await;
+
+    let refused = hub_view(&peer, &h, "refused", |v| v.state == "refused").await;
+    assert_eq!(refused.membership.as_deref(), Some("banned"));
+    assert!(!refused.presence_allowed);
+    testkit::eventually(DEADLINE, "the voucher dropped", || async {
+        peer.node()
+            .store
+            .voucher(&h)
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let mut events = peer.events();
+    let quiet = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            let e = events.recv().await.unwrap();
+            if e.event.kind() == "hub.state" {
+                return e;
+            }
+        }
+    })
+    .await;
+    assert!(
+        quiet.is_err(),
+        "a reconnect attempt after the ban: {quiet:?}"
+    );
+
+    admin(&hub, &format!("/members/{account}/unban"), &json!({})).await;
+
+    let back = hub_view(&peer, &h, "online again", |v| v.state == "online").await;
+    assert_eq!(back.membership.as_deref(), Some("active"));
+    assert!(back.presence_allowed);
+    peer.shutdown().await;
+}
