@@ -51,6 +51,15 @@ pub(super) fn options() -> JoinOptions {
     }
 }
 
+/// Options of an application by `email` with `message`.
+pub(super) fn applying(email: &str, message: &str) -> JoinOptions {
+    JoinOptions {
+        email: Some(email.to_owned()),
+        message: Some(message.to_owned()),
+        ..options()
+    }
+}
+
 /// The token of the first mail to `to`.
 pub(super) async fn mailed_token(sink: &SmtpSink, to: &str) -> String {
     let mail = eventually(DEADLINE, "the join mail", || async {
@@ -58,6 +67,12 @@ pub(super) async fn mailed_token(sink: &SmtpSink, to: &str) -> String {
     })
     .await;
     verify_token(mail.body())
+}
+
+/// Confirms the first link mailed to `to` as its owner would.
+pub(super) async fn confirm(hub: &TestHub, sink: &SmtpSink, to: &str) {
+    let (status, body, _) = hub.verify(&mailed_token(sink, to).await).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// `method path` on the hub's admin API.
@@ -153,13 +168,7 @@ async fn email_join_waits_for_the_mailed_link_then_holds_a_voucher() {
             ..options()
         },
     );
-    let confirm = async {
-        let (status, body, _) = hub
-            .verify(&mailed_token(&sink, "ann@example.org").await)
-            .await;
-        assert_eq!(status, 200, "{body}");
-    };
-    let (joined, ()) = tokio::join!(join, confirm);
+    let (joined, ()) = tokio::join!(join, confirm(&hub, &sink, "ann@example.org"));
 
     assert_member(&peer, &hub, &joined.unwrap()).await;
     peer.shutdown().await;
@@ -222,13 +231,7 @@ async fn invite_join_with_a_valid_code_ends_active() {
             ..options()
         },
     );
-    let confirm = async {
-        let (status, body, _) = hub
-            .verify(&mailed_token(&sink, "cat@example.org").await)
-            .await;
-        assert_eq!(status, 200, "{body}");
-    };
-    let (joined, ()) = tokio::join!(join, confirm);
+    let (joined, ()) = tokio::join!(join, confirm(&hub, &sink, "cat@example.org"));
 
     assert_member(&peer, &hub, &joined.unwrap()).await;
     peer.shutdown().await;
@@ -240,19 +243,9 @@ async fn application_join_waits_for_the_admins_approval() {
     let (peer, _dir) = joiner().await;
 
     let h = url(&hub.base_url);
-    let join = peer.join_hub(
-        &h,
-        JoinOptions {
-            email: Some("dan@example.org".to_owned()),
-            message: Some("I run a reading group.".to_owned()),
-            ..options()
-        },
-    );
+    let join = peer.join_hub(&h, applying("dan@example.org", "I run a reading group."));
     let approve = async {
-        let (status, body, _) = hub
-            .verify(&mailed_token(&sink, "dan@example.org").await)
-            .await;
-        assert_eq!(status, 200, "{body}");
+        confirm(&hub, &sink, "dan@example.org").await;
         let account = pending_application(&hub).await;
         admin(&hub, &format!("/members/{account}/approve"), &json!({})).await;
     };

@@ -14,7 +14,7 @@ use peer::hub_url::HubUrl;
 use peer::membership::{JoinError, JoinOptions};
 use serde_json::json;
 
-use super::join::{admin, hub_in, joiner, mailed_token, options, pending_application};
+use super::join::{admin, applying, confirm, hub_in, joiner, options, pending_application};
 use super::{DEADLINE, hub_view, url};
 
 /// Nothing about `hub` was stored: no `_memberships` row, no `_hubs` row, not in the registry.
@@ -90,19 +90,9 @@ async fn a_rejected_application_ends_with_exit_2() {
     let (peer, _dir) = joiner().await;
 
     let h = url(&hub.base_url);
-    let join = peer.join_hub(
-        &h,
-        JoinOptions {
-            email: Some("fay@example.org".to_owned()),
-            message: Some("let me in".to_owned()),
-            ..options()
-        },
-    );
+    let join = peer.join_hub(&h, applying("fay@example.org", "let me in"));
     let reject = async {
-        let (status, body, _) = hub
-            .verify(&mailed_token(&sink, "fay@example.org").await)
-            .await;
-        assert_eq!(status, 200, "{body}");
+        confirm(&hub, &sink, "fay@example.org").await;
         let account = pending_application(&hub).await;
         // The rejection must follow the peer's sight of `pending_approval`, as it does for people.
         testkit::eventually(DEADLINE, "pending_approval seen", || async {
