@@ -285,3 +285,52 @@ async fn a_bind_code_from_a_bound_device_joins_a_second_peer() {
     assert_member(&peer, &hub, &joined).await;
     peer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_goop2_hub_joins_as_legacy_without_membership_calls() {
+    let goop2 = testkit::Goop2Hub::start(true, true).await;
+    let (peer, _dir) = joiner().await;
+    let h = url(&goop2.base_url);
+
+    let joined = peer
+        .join_hub(
+            &h,
+            JoinOptions {
+                email: Some("ignored@example.org".to_owned()),
+                ..options()
+            },
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(joined.state, "legacy");
+    assert_eq!(joined.voucher_expires_at, None);
+    assert_eq!(peer.node().store.membership(&h).await.unwrap(), None);
+    let view = hub_view(&peer, &h, "legacy online", |v| v.state == "online").await;
+    assert_eq!(view.membership.as_deref(), Some("legacy"));
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_a_configured_hub_that_refused_presence_resumes_it_at_once() {
+    let (hub, _db, sink) = hub_in(JoinMode::Email, |_| {}).await;
+    let (peer, _dir) = start_peer(&[&hub.base_url], |c: &mut PeerConfig| {
+        c.hubs.membership_reread_secs = 3600;
+    })
+    .await;
+    let h = url(&hub.base_url);
+    hub_view(&peer, &h, "refused", |v| v.state == "refused").await;
+
+    let join = peer.join_hub(
+        &h,
+        JoinOptions {
+            email: Some("gil@example.org".to_owned()),
+            ..options()
+        },
+    );
+    let (joined, ()) = tokio::join!(join, confirm(&hub, &sink, "gil@example.org"));
+
+    // The re-read period is an hour: only the join's nudge can bring presence back in time.
+    assert_member(&peer, &hub, &joined.unwrap()).await;
+    peer.shutdown().await;
+}

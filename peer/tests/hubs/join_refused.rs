@@ -223,3 +223,30 @@ async fn a_ban_stops_presence_without_a_loop_and_an_unban_resumes_it() {
     assert!(back.presence_allowed);
     peer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_or_unusable_pasted_token_is_refused_and_nothing_stored() {
+    let (hub, _db, _sink) = hub_in(JoinMode::Email, |_| {}).await;
+    let (peer, _dir) = joiner().await;
+    let verify = format!(
+        "http://{}/api/memberships/verify",
+        peer.http_addr().unwrap()
+    );
+    let client = reqwest::Client::new();
+    let post = |token: &'static str| {
+        client
+            .post(&verify)
+            .json(&json!({ "url": hub.base_url, "token": token }))
+            .send()
+    };
+
+    let (unknown, unknown_body) = testkit::json_of(post("bm90LWEtdG9rZW4").await.unwrap()).await;
+    let (junk, junk_body) = testkit::json_of(post("not a token").await.unwrap()).await;
+
+    assert_eq!(unknown, 409, "{unknown_body}");
+    assert_eq!(unknown_body["error"]["code"], "invalid_token");
+    assert_eq!(junk, 400, "{junk_body}");
+    assert_eq!(junk_body["error"]["code"], "invalid_field");
+    nothing_stored(&peer, &url(&hub.base_url)).await;
+    peer.shutdown().await;
+}
