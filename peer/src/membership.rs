@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::hub_url::HubUrl;
 use crate::hubs::HubCallError;
 use crate::node::Node;
+use crate::store::HubSource;
 
 pub use info::{JoinInfo, token_of};
 
@@ -48,6 +49,9 @@ pub struct JoinOptions {
     pub token: Option<String>,
     /// How long to wait for a link or an approval (at most [`MAX_WAIT`]).
     pub wait: Duration,
+    /// The `_hubs` source recorded when the hub is added (`cli` for `peer join` without a
+    /// daemon).
+    pub source: HubSource,
 }
 
 /// A finished join.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use peer::hub_url::HubUrl;
 use peer::membership::{JoinError, JoinOptions, Joined, MAX_WAIT};
+use peer::store::HubSource;
 use peer::{Peer, PeerConfig};
 use serde_json::{Value, json};
 
@@ -114,6 +115,7 @@ async fn in_process(config: &PeerConfig, url: &HubUrl, flags: Flags, wait: Durat
         bind_code: flags.bind_code,
         token: None,
         wait,
+        source: HubSource::Cli,
     };
     let result = peer.join_hub(url, options).await;
     peer.shutdown().await;

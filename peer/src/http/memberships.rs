@@ -17,6 +17,7 @@ use super::error::{ApiError, ApiJson};
 use crate::hub_url::HubUrl;
 use crate::membership::{Action, JoinError, JoinOptions, MAX_WAIT, Progress};
 use crate::node::Node;
+use crate::store::HubSource;
 
 /// The routes of this area.
 pub(crate) fn routes() -> Router<Arc<Node>> {
@@ -50,6 +51,7 @@ async fn join(State(node): State<Arc<Node>>, ApiJson(body): ApiJson<Join>) -> Re
         bind_code: body.bind_code,
         token: None,
         wait: body.wait.map_or(MAX_WAIT, Duration::from_secs),
+        source: HubSource::Api,
     };
     run(&node, &body.url, options, body.wait.is_some()).await
 }

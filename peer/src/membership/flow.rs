@@ -19,7 +19,7 @@ use crate::hubs::client::{Answer, HTTP_TIMEOUT, HubClient};
 use crate::hubs::discovery::{self, Membership};
 use crate::hubs::{HubCallError, HubKind, HubsError};
 use crate::node::Node;
-use crate::store::{HubSource, StoredVoucher};
+use crate::store::StoredVoucher;
 
 /// Longest 429 wait honoured inside a join.
 const MAX_RATE_WAIT: Duration = Duration::from_secs(60);
@@ -355,7 +355,12 @@ impl Flow<'_> {
 
     /// Adds the hub to the registry, or asks its channel to re-read the membership now.
     async fn add_hub(&self) -> Result<(), JoinError> {
-        match self.node.hubs.add(self.url.clone(), HubSource::Api).await {
+        match self
+            .node
+            .hubs
+            .add(self.url.clone(), self.options.source)
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => {
                 self.node.hubs.reread_memberships();

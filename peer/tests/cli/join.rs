@@ -4,6 +4,7 @@
 use std::process::Output;
 
 use hub::config::JoinMode;
+use peer::store::{HubSource, Store};
 use testkit::{TestDb, TestHub};
 
 use crate::daemon::{Running, closed_addr};
@@ -137,4 +138,9 @@ async fn join_without_a_daemon_joins_in_its_own_process() {
     );
     let hubs = peer(&dir, &["hubs"], &env).await;
     assert!(stdout(&hubs).contains(&open.base_url), "{}", stdout(&hubs));
+    let store = Store::open(&dir.path).await.unwrap();
+    let rows = store.list_hubs().await.unwrap();
+    store.close().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].source, HubSource::Cli);
 }
