@@ -165,12 +165,15 @@ async fn a_paid_community_needing_checkout_ends_with_exit_2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ban_stops_presence_without_a_loop_and_an_unban_resumes_it() {
+async fn a_ban_stops_presence_and_relay_without_a_loop_and_an_unban_resumes_both() {
     let (hub, _db, _sink) = hub_in(JoinMode::Open, |_| {}).await;
     let (peer, _dir) = joiner().await;
     let h = url(&hub.base_url);
     peer.join_hub(&h, options()).await.unwrap();
-    hub_view(&peer, &h, "online", |v| v.state == "online").await;
+    hub_view(&peer, &h, "online and reserved", |v| {
+        v.state == "online" && v.relay_state == "reserved"
+    })
+    .await;
     let key = peer.node().key.clone();
     let own = testkit::TestPeer {
         id: key.public().into(),
@@ -188,9 +191,12 @@ async fn a_ban_stops_presence_without_a_loop_and_an_unban_resumes_it() {
     )
     .await;
 
-    let refused = hub_view(&peer, &h, "refused", |v| v.state == "refused").await;
+    let refused = hub_view(&peer, &h, "refused, relay not entitled", |v| {
+        v.state == "refused" && v.relay_state == "not_entitled"
+    })
+    .await;
     assert_eq!(refused.membership.as_deref(), Some("banned"));
-    assert!(!refused.presence_allowed);
+    assert!(!refused.presence_allowed && !refused.relay_allowed);
     testkit::eventually(DEADLINE, "the voucher dropped", || async {
         peer.node()
             .store
@@ -205,7 +211,7 @@ async fn a_ban_stops_presence_without_a_loop_and_an_unban_resumes_it() {
     let quiet = tokio::time::timeout(Duration::from_secs(3), async {
         loop {
             let e = events.recv().await.unwrap();
-            if e.event.kind() == "hub.state" {
+            if matches!(e.event.kind(), "hub.state" | "relay.state") {
                 return e;
             }
         }
@@ -218,7 +224,10 @@ async fn a_ban_stops_presence_without_a_loop_and_an_unban_resumes_it() {
 
     admin(&hub, &format!("/members/{account}/unban"), &json!({})).await;
 
-    let back = hub_view(&peer, &h, "online again", |v| v.state == "online").await;
+    let back = hub_view(&peer, &h, "online and reserved again", |v| {
+        v.state == "online" && v.relay_state == "reserved"
+    })
+    .await;
     assert_eq!(back.membership.as_deref(), Some("active"));
     assert!(back.presence_allowed);
     peer.shutdown().await;
