@@ -1,7 +1,7 @@
 //! Joins that end without a membership (peer.md §3.6, §1.4 exit codes, §14): a wrong invite or
 //! bind code (2), a rejected application (2), a hub answering garbage (4, 502), a paid community
 //! (step 6 not served: 2); nothing is stored. And the membership-state rules: a ban stops
-//! presence without a reconnect loop, an unban resumes it at the next re-read.
+//! presence and relay without a reconnect loop, an unban resumes both at the next re-read.
 
 use std::time::Duration;
 
