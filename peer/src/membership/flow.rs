@@ -172,12 +172,17 @@ impl Flow<'_> {
         Ok(membership)
     }
 
-    /// Stores the state (unless it is `none` and nothing was stored before, so a refused join
-    /// leaves no row) and emits `membership.state` when it changed.
+    /// Stores the state where a row exists already or the flow waits in it (so a join that
+    /// fails before a voucher is stored leaves no new row) and emits `membership.state` when it
+    /// changed.
     async fn record(&mut self, membership: &Membership) -> Result<(), JoinError> {
         let store = &self.node.store;
         let known = store.membership(self.url).await.map_err(local)?.is_some();
-        if known || membership.state != "none" {
+        let waiting = matches!(
+            membership.state.as_str(),
+            "pending_email" | "pending_approval"
+        );
+        if known || waiting {
             let hub_id = self.client.hub_id().map(|id| id.to_string());
             store
                 .set_membership(

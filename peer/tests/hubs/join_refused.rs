@@ -3,16 +3,21 @@
 //! (step 6 not served: 2); nothing is stored. And the membership-state rules: a ban stops
 //! presence and relay without a reconnect loop, an unban resumes both at the next re-read.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
 use hub::config::JoinMode;
 use hub::members::Access;
+use libp2p::identity::ed25519::Keypair;
 use peer::Peer;
 use peer::hub_url::HubUrl;
 use peer::membership::{JoinError, JoinOptions};
 use serde_json::json;
+use shared::ids::Ed25519PeerId;
+use shared::voucher::Claims;
 
 use super::join::{admin, applying, confirm, hub_in, joiner, options, pending_application};
 use super::{DEADLINE, hub_view, url};
@@ -257,5 +262,91 @@ async fn an_unknown_or_unusable_pasted_token_is_refused_and_nothing_stored() {
     assert_eq!(junk, 400, "{junk_body}");
     assert_eq!(junk_body["error"]["code"], "invalid_field");
     nothing_stored(&peer, &url(&hub.base_url)).await;
+    peer.shutdown().await;
+}
+
+/// A hub double that speaks the join API but issues `voucher(hub key, our id)` as the voucher.
+async fn lying_hub(
+    voucher: impl Fn(&Keypair, &str, &str) -> String + Send + Sync + 'static,
+) -> String {
+    let key = Keypair::generate();
+    let id = Ed25519PeerId::from(key.public()).to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let info = json!({ "id": id, "slug": "liars", "http_url": base, "join_mode": "open", "access": "free" });
+    let voucher = Arc::new(voucher);
+    let app = Router::new()
+        .route(
+            "/api/capabilities",
+            get(|| async { axum::Json(json!({ "signed_presence": true })) }),
+        )
+        .route("/api/v1/info", get(move || async move { axum::Json(info) }))
+        .route(
+            "/api/v1/membership",
+            get(|| async {
+                axum::Json(json!({ "state": "active", "tier": "member",
+                    "entitlements": { "presence": true, "relay": true, "voucher": true } }))
+            }),
+        )
+        .route(
+            "/api/v1/vouchers",
+            post(move |headers: HeaderMap| async move {
+                let caller = headers["x-goop-peer-id"].to_str().unwrap().to_owned();
+                let token = voucher(&key, &id, &caller);
+                (StatusCode::CREATED, axum::Json(json!({ "voucher": token })))
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// Claims of a day-long member voucher of the `liars` community at `hub_url`.
+fn claims(iss: &str, sub: &str, hub_url: &str) -> Claims {
+    let now = testkit::now_ms() as u64 / 1000;
+    Claims {
+        iss: iss.to_owned(),
+        sub: sub.to_owned(),
+        aud: shared::voucher::AUDIENCE.to_owned(),
+        community: "liars".to_owned(),
+        hub_url: hub_url.to_owned(),
+        tier: "member".to_owned(),
+        state: "active".to_owned(),
+        iat: now,
+        nbf: now,
+        exp: now + 86_400,
+        jti: "j".to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voucher_for_someone_else_or_from_another_key_fails_the_join_with_exit_4() {
+    let other = Ed25519PeerId::from(Keypair::generate().public()).to_string();
+    let wrong_subject = lying_hub(move |key, id, _caller| {
+        shared::voucher::sign(key, &claims(id, &other, "http://x")).unwrap()
+    })
+    .await;
+    let wrong_issuer = lying_hub(|_key, _id, caller| {
+        let stranger = Keypair::generate();
+        let stranger_id = Ed25519PeerId::from(stranger.public()).to_string();
+        shared::voucher::sign(&stranger, &claims(&stranger_id, caller, "http://x")).unwrap()
+    })
+    .await;
+    let (peer, _dir) = joiner().await;
+
+    for (base, why) in [
+        (wrong_subject, "wrong_subject"),
+        (wrong_issuer, "untrusted_issuer"),
+    ] {
+        let h = url(&base);
+        let error = peer.join_hub(&h, options()).await.unwrap_err();
+
+        let refused = format!("voucher refused: {why}");
+        assert!(
+            matches!(&error, JoinError::Hub(e) if e.to_string().contains(&refused)),
+            "{error}"
+        );
+        assert_eq!(error.exit_code(), 4);
+        nothing_stored(&peer, &h).await;
+    }
     peer.shutdown().await;
 }
