@@ -7,10 +7,12 @@
 //! that needs a checkout ends the flow with [`JoinError::PaymentUnavailable`].
 //!
 //! # Layout
-//! - `flow`: the steps; `info`: the parts of `/api/v1/info` and the answers the flow reads.
+//! - `flow`: the steps; `voucher`: step 7; `info`: the parts of `/api/v1/info` and the answers
+//!   the flow reads.
 
 mod flow;
 mod info;
+mod voucher;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,28 +7,26 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::ids::Ed25519PeerId;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::info::{JoinInfo, VoucherAnswer, token_of};
+use super::info::{JoinInfo, token_of};
 use super::{Action, EMAIL_POLL, JoinError, JoinOptions, Joined, MAX_WAIT, Progress};
 use crate::event::{Event, StateChange};
 use crate::hub_url::HubUrl;
 use crate::hubs::client::{Answer, HTTP_TIMEOUT, HubClient};
 use crate::hubs::discovery::{self, Membership};
-use crate::hubs::{HubCallError, HubKind, HubsError};
+use crate::hubs::{HubCallError, HubKind};
 use crate::node::Node;
-use crate::store::StoredVoucher;
 
 /// Longest 429 wait honoured inside a join.
 const MAX_RATE_WAIT: Duration = Duration::from_secs(60);
 
 /// One join in progress.
-struct Flow<'a> {
-    node: &'a Arc<Node>,
-    url: &'a HubUrl,
-    options: &'a JoinOptions,
+pub(super) struct Flow<'a> {
+    pub(super) node: &'a Arc<Node>,
+    pub(super) url: &'a HubUrl,
+    pub(super) options: &'a JoinOptions,
     client: HubClient,
     progress: &'a watch::Sender<Progress>,
     deadline: Instant,
@@ -304,80 +302,8 @@ impl Flow<'_> {
         Ok(())
     }
 
-    /// Step 7: fetch the voucher, check it (§3.7), store it, add the hub.
-    async fn voucher(&mut self, info: &JoinInfo) -> Result<Joined, JoinError> {
-        let answer = self
-            .signed("vouchers", "/api/v1/vouchers", &json!({}))
-            .await?;
-        if answer.status != StatusCode::CREATED {
-            return Err(JoinError::Hub(answer.error()));
-        }
-        let token = answer
-            .json::<VoucherAnswer>()
-            .map_err(JoinError::Hub)?
-            .voucher;
-        let own = Ed25519PeerId::from(self.node.key.public());
-        let hub_url = shared::voucher::normalize_hub_url(&info.http_url);
-        let expected = shared::voucher::Expected {
-            subject: Some(&own),
-            community: Some(&info.slug),
-            hub_url: Some(&hub_url),
-            issuers: std::slice::from_ref(&info.id),
-        };
-        let claims = shared::voucher::verify(&token, &expected).map_err(|e| {
-            JoinError::Hub(HubCallError::Malformed(format!("voucher refused: {e}")))
-        })?;
-        let expires_at = i64::try_from(claims.exp)
-            .unwrap_or(i64::MAX / 1000)
-            .saturating_mul(1000);
-        let hub_id = info.id.to_string();
-        let stored = StoredVoucher {
-            hub_id: &hub_id,
-            community: &info.slug,
-            state: &claims.state,
-            tier: &claims.tier,
-            voucher: &token,
-            expires_at,
-        };
-        self.node
-            .store
-            .store_voucher(self.url, &stored, self.node.clock.now_ms())
-            .await
-            .map_err(local)?;
-        let (state, tier) = (claims.state.clone(), claims.tier.clone());
-        self.node.hubs.update(self.url, |v| {
-            v.membership = Some(state);
-            v.tier = Some(tier);
-        });
-        self.add_hub().await?;
-        Ok(Joined {
-            url: self.url.clone(),
-            state: claims.state,
-            tier: Some(claims.tier),
-            voucher_expires_at: Some(expires_at),
-        })
-    }
-
-    /// Adds the hub to the registry, or asks its channel to re-read the membership now.
-    async fn add_hub(&self) -> Result<(), JoinError> {
-        match self
-            .node
-            .hubs
-            .add(self.url.clone(), self.options.source)
-            .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                self.node.hubs.reread_memberships();
-                Ok(())
-            }
-            Err(HubsError::TooMany) => Err(JoinError::Local(HubsError::TooMany.to_string())),
-            Err(error) => Err(local(error)),
-        }
-    }
-
     /// A signed POST of `body`, waiting out 429 within the deadline.
-    async fn signed(
+    pub(super) async fn signed(
         &self,
         kind: &'static str,
         target: &str,
@@ -416,6 +342,6 @@ impl Flow<'_> {
     }
 }
 
-fn local(error: impl std::fmt::Display) -> JoinError {
+pub(super) fn local(error: impl std::fmt::Display) -> JoinError {
     JoinError::Local(error.to_string())
 }
