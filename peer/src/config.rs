@@ -404,4 +404,17 @@ mod tests {
         let toml = format!("[hubs]\nurls = [{}]\n", urls.join(", "));
         assert!(load(Some(&toml), &[]).is_err());
     }
+
+    #[test]
+    fn membership_poll_periods_default_to_the_spec_and_refuse_zero() {
+        let config = load(None, &[]).unwrap();
+        assert_eq!(config.hubs.membership_reread_secs, 300);
+        assert_eq!(config.hubs.approval_poll_secs, 30);
+        let fast = load(None, &[("PEER_HUBS__MEMBERSHIP_REREAD_SECS", "2")]).unwrap();
+        assert_eq!(fast.hubs.membership_reread_secs, 2);
+        for key in ["MEMBERSHIP_REREAD_SECS", "APPROVAL_POLL_SECS"] {
+            let error = load(None, &[(&format!("PEER_HUBS__{key}"), "0")]).unwrap_err();
+            assert!(error.to_string().contains(&key.to_lowercase()), "{error}");
+        }
+    }
 }
