@@ -81,9 +81,29 @@ async fn a_missing_email_asks_for_it_without_calling_the_join() {
     let h = url(&hub.base_url);
 
     let error = peer.join_hub(&h, options()).await.unwrap_err();
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/hubs/join",
+            peer.http_addr().unwrap()
+        ))
+        .json(&json!({ "url": hub.base_url }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = testkit::json_of(answer).await;
 
     assert!(matches!(error, JoinError::NeedsInput(ref what) if what.contains("--email")));
     assert_eq!(error.exit_code(), 2);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["state"], "none");
+    assert_eq!(body["action"]["kind"], "enter_code");
+    assert!(
+        body["action"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("email"),
+        "{body}"
+    );
     assert!(sink.messages().is_empty());
     nothing_stored(&peer, &h).await;
     peer.shutdown().await;
