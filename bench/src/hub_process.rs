@@ -99,13 +99,18 @@ impl HubProcess {
 
 /// Resident memory of process `pid` in KiB.
 pub(crate) fn rss_kib(pid: u32) -> Result<f64, String> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `RssAnon`, `RssFile`).
+pub(crate) fn status_kib(pid: u32, field: &str) -> Result<f64, String> {
     let status =
         std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no VmRSS".to_owned())
+        .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 /// A loopback address with a port that was free a moment ago.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use crate::hub_process::{HubProcess, free_port, rss_kib};
+use crate::hub_process::{HubProcess, free_port, rss_kib, status_kib};
 
 /// Hubs the peer joins.
 const HUBS: usize = 3;
@@ -35,8 +35,8 @@ pub(crate) async fn run() -> Result<(), String> {
     println!("hubs {HUBS} runs {RUNS} idle_s {}", IDLE.as_secs());
     let (mut online_ms, mut rss_mib) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
-        let (ms, rss) = start_once(&urls).await?;
-        println!("run {run}: start_to_online {ms:.1} ms, idle rss {rss:.1} MiB");
+        let (ms, rss, detail) = start_once(&urls).await?;
+        println!("run {run}: start_to_online {ms:.1} ms, idle rss {rss:.1} MiB ({detail})");
         online_ms.push(ms);
         rss_mib.push(rss);
     }
@@ -45,8 +45,9 @@ pub(crate) async fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// One daemon start: (milliseconds from spawn to all hubs online, idle RSS in MiB).
-async fn start_once(urls: &[String]) -> Result<(f64, f64), String> {
+/// One daemon start: milliseconds from spawn to all hubs online, idle RSS in MiB, and what the
+/// RSS is made of.
+async fn start_once(urls: &[String]) -> Result<(f64, f64, String), String> {
     let peer = std::env::current_exe()
         .map_err(|e| e.to_string())?
         .with_file_name("peer");
@@ -80,8 +81,16 @@ async fn start_once(urls: &[String]) -> Result<(f64, f64), String> {
     tokio::time::sleep(IDLE).await;
     let pid = child.id().ok_or("the peer exited")?;
     let rss = rss_kib(pid)? / 1024.0;
+    // Context: heap and stacks versus pages of the binary (shared, clean, evictable).
+    let (anon, file) = (status_kib(pid, "RssAnon")?, status_kib(pid, "RssFile")?);
+    let detail = format!(
+        "anon {:.1} MiB, file {:.1} MiB, threads {}",
+        anon / 1024.0,
+        file / 1024.0,
+        std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count)
+    );
     stop(&mut child).await;
-    Ok((ms, rss))
+    Ok((ms, rss, detail))
 }
 
 /// When the event stream of the local API at `api` has shown `hubs` hubs `online`.
