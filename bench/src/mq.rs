@@ -13,7 +13,8 @@
 //! Latencies include the sender's one retry (`peer::mq::RETRY_DELAY` later): `libp2p-stream`
 //! hands inbound streams to the accept loop through a channel without buffer and drops (resets)
 //! a stream that arrives while the previous one is still waiting, so concurrent sends to one
-//! peer sometimes need it. Each run prints how many messages took longer than the retry delay.
+//! peer sometimes need it. Each run prints how many messages took longer than the retry delay,
+//! and runs with one message in flight follow as context.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ use crate::hub_process::HubProcess;
 const IN_FLIGHT: usize = 16;
 /// Pairs of runs (direct, relay).
 const PAIRS: usize = 5;
+/// Pairs of runs with one message in flight (context).
+const SEQUENTIAL_PAIRS: usize = 3;
 /// Deadline of the setup (presence, reservations) and of one run.
 const DEADLINE: Duration = Duration::from_secs(60);
 /// The topic: not in the dispatch table, so messages go to the application inbox.
@@ -57,27 +60,9 @@ pub(crate) async fn run() -> Result<(), String> {
     let relay = Pair::start(&url, false).await?;
     let n = peer::mq::RATE.burst as usize;
     println!("messages_per_run {n} in_flight {IN_FLIGHT} pairs {PAIRS}");
-    let (mut direct_runs, mut relay_runs) = (Vec::new(), Vec::new());
-    for round in 0..PAIRS {
-        for (pair, runs) in [(&direct, &mut direct_runs), (&relay, &mut relay_runs)] {
-            // A full bucket at the receiver: RATE.burst tokens refill in burst × refill.
-            tokio::time::sleep(peer::mq::RATE.refill() * peer::mq::RATE.burst).await;
-            let run = pair.burst(n).await?;
-            let case = if pair.relayed { "relay" } else { "direct" };
-            println!(
-                "round {round} {case}: {:.0} msgs/s, p99 {:.2} ms, retried {}, not delivered {}{}",
-                run.msgs_per_s,
-                run.p99_ms,
-                run.retried,
-                run.failed.len(),
-                run.failed
-                    .first()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            );
-            runs.push(run);
-        }
-    }
+    let (direct_runs, relay_runs) = alternate(&direct, &relay, n, IN_FLIGHT, PAIRS).await?;
+    // Context: one message at a time, where no inbound stream waits for the accept loop.
+    let (direct_one, relay_one) = alternate(&direct, &relay, n, 1, SEQUENTIAL_PAIRS).await?;
     direct.check_kind()?;
     relay.check_kind()?;
     let median_of =
@@ -92,9 +77,51 @@ pub(crate) async fn run() -> Result<(), String> {
     );
     crate::result("mq_direct_p99_ms", median_of(&direct_runs, |r| r.p99_ms));
     crate::result("mq_relay_p99_ms", median_of(&relay_runs, |r| r.p99_ms));
+    println!(
+        "in_flight 1 (context, medians of {SEQUENTIAL_PAIRS}): direct {:.0} msgs/s p99 {:.2} ms, \
+         relay {:.0} msgs/s p99 {:.2} ms",
+        median_of(&direct_one, |r| r.msgs_per_s),
+        median_of(&direct_one, |r| r.p99_ms),
+        median_of(&relay_one, |r| r.msgs_per_s),
+        median_of(&relay_one, |r| r.p99_ms),
+    );
     direct.shutdown().await;
     relay.shutdown().await;
     Ok(())
+}
+
+/// `pairs` rounds of one burst on `direct` then one on `relay`, each from a full bucket at the
+/// receiver, `in_flight` at a time; prints each run.
+async fn alternate(
+    direct: &Pair,
+    relay: &Pair,
+    n: usize,
+    in_flight: usize,
+    pairs: usize,
+) -> Result<(Vec<Run>, Vec<Run>), String> {
+    let (mut direct_runs, mut relay_runs) = (Vec::new(), Vec::new());
+    for round in 0..pairs {
+        for (pair, runs) in [(direct, &mut direct_runs), (relay, &mut relay_runs)] {
+            // A full bucket at the receiver: RATE.burst tokens refill in burst × refill.
+            tokio::time::sleep(peer::mq::RATE.refill() * peer::mq::RATE.burst).await;
+            let run = pair.burst(n, in_flight).await?;
+            let case = if pair.relayed { "relay" } else { "direct" };
+            println!(
+                "in_flight {in_flight} round {round} {case}: {:.0} msgs/s, p99 {:.2} ms, \
+                 retried {}, not delivered {}{}",
+                run.msgs_per_s,
+                run.p99_ms,
+                run.retried,
+                run.failed.len(),
+                run.failed
+                    .first()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+            runs.push(run);
+        }
+    }
+    Ok((direct_runs, relay_runs))
 }
 
 /// The figures of one burst.
@@ -169,14 +196,14 @@ impl Pair {
         })
     }
 
-    /// Sends `n` messages, `IN_FLIGHT` at a time: acked messages per second, the p99 of send →
+    /// Sends `n` messages, `in_flight` at a time: acked messages per second, the p99 of send →
     /// ack over the acked ones in ms, and the messages not delivered (after the sender's retry).
-    async fn burst(&self, n: usize) -> Result<Run, String> {
+    async fn burst(&self, n: usize, in_flight: usize) -> Result<Run, String> {
         let (node, target) = (self.sender.node().clone(), self.receiver.peer_id());
         let started = Instant::now();
         let sends = futures::stream::iter(0..n)
             .map(|i| send_one(node.clone(), target, i))
-            .buffer_unordered(IN_FLIGHT)
+            .buffer_unordered(in_flight)
             .collect::<Vec<_>>();
         let outcomes = tokio::time::timeout(DEADLINE, sends)
             .await
