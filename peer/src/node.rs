@@ -126,6 +126,7 @@ impl Peer {
         crate::content::spawn(&node, &tasks);
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
+        crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {
             let addr = node.config.http.addr;
