@@ -5,7 +5,7 @@
 //! The presence client lives in the children: `client` (HTTP with PeerSig, §3.2), `discovery`
 //! (kind, info, relay, membership), `ws` (WS v2/v1 sessions), `sse` (fallback), `publish`
 //! (`POST /publish`), `inbound` (received frames), `context` + `channel` (one state machine per
-//! hub) and `manager` ([`spawn`], [`Hubs::add`], [`Hubs::leave`], [`Hubs::pulse`]).
+//! hub) and `manager` ([`spawn`], [`start_configured`], [`Hubs::add`], [`Hubs::leave`], [`Hubs::pulse`]).
 
 mod channel;
 pub mod client;
@@ -30,7 +30,7 @@ use crate::hub_url::HubUrl;
 use crate::store::HubSource;
 
 pub use client::HubCallError;
-pub use manager::{HubsError, MAX_HUBS, PulseOutcome, spawn};
+pub use manager::{HubsError, MAX_HUBS, PulseOutcome, spawn, start_configured};
 
 /// What kind of hub answers at a URL (peer.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

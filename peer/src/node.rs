@@ -130,6 +130,7 @@ impl Peer {
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
         crate::membership::spawn(&node, &tasks);
+        crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {
             let addr = node.config.http.addr;
@@ -216,15 +217,7 @@ mod tests {
         assert!(!b.listen_addrs().is_empty());
         let mut events = a.node().net.subscribe();
 
-        a.node()
-            .net
-            .dial(
-                b.peer_id(),
-                b.listen_addrs().to_vec(),
-                Duration::from_secs(5),
-            )
-            .await
-            .unwrap();
+        crate::content::tests::connect(&a, &b).await;
 
         let agent = tokio::time::timeout(Duration::from_secs(10), async {
             loop {
