@@ -139,6 +139,7 @@ pub struct Hubs {
     inner: Arc<Mutex<BTreeMap<HubUrl, HubView>>>,
     changes: watch::Sender<u64>,
     presence: watch::Sender<u64>,
+    reread: watch::Sender<u64>,
     events: Events,
     manager: Arc<OnceLock<manager::Manager>>,
 }
@@ -150,6 +151,7 @@ impl Hubs {
             inner: Arc::new(Mutex::new(BTreeMap::new())),
             changes: watch::channel(0).0,
             presence: watch::channel(0).0,
+            reread: watch::channel(0).0,
             events,
             manager: Arc::new(OnceLock::new()),
         }
@@ -157,6 +159,17 @@ impl Hubs {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<HubUrl, HubView>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks every hub whose presence is refused to re-read its membership now (a join or a
+    /// `POST /api/memberships/refresh` changed it) instead of at the next periodic re-read.
+    pub fn reread_memberships(&self) {
+        self.reread.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever [`Hubs::reread_memberships`] is called.
+    pub(crate) fn reread_requests(&self) -> watch::Receiver<u64> {
+        self.reread.subscribe()
     }
 
     /// Every hub, in URL order.

@@ -74,6 +74,8 @@ pub struct Node {
     pub clock: Clock,
     /// The message bus state (sequence, duplicates, admission, inbox).
     pub mq: crate::mq::Mq,
+    /// The joins running in the background (peer.md §3.6).
+    pub memberships: crate::membership::Memberships,
 }
 
 /// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
@@ -118,6 +120,7 @@ impl Peer {
             events,
             net,
             mq: crate::mq::Mq::default(),
+            memberships: crate::membership::Memberships::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
         crate::hubs::spawn(&node, &tasks);
@@ -126,6 +129,7 @@ impl Peer {
         crate::content::spawn(&node, &tasks);
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
+        crate::membership::spawn(&node, &tasks);
         crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {

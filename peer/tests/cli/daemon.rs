@@ -18,7 +18,7 @@ const LOOPBACK: [(&str, &str); 2] = [
 ];
 
 /// An API address nothing listens on.
-fn closed_addr() -> String {
+pub(crate) fn closed_addr() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
 }
@@ -37,13 +37,13 @@ fn healthz(addr: SocketAddr) -> String {
 }
 
 /// A `peer run` child process and its API address (read from its log).
-struct Running {
+pub(crate) struct Running {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Running {
-    fn start(dir: &DataDir) -> Self {
+    pub(crate) fn start(dir: &DataDir) -> Self {
         let mut child = dir
             .command(&["run"], &LOOPBACK)
             .stderr(Stdio::piped())
@@ -73,7 +73,7 @@ impl Running {
     }
 
     /// Sends SIGTERM; the exit status, which must come within 5 s.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
