@@ -40,6 +40,8 @@ pub struct PeerConfig {
     pub presence: PresenceConfig,
     /// `[http]`.
     pub http: HttpConfig,
+    /// `[groups]`.
+    pub groups: GroupsConfig,
     /// `[log]`.
     pub log: LogConfig,
     /// The clock every timestamp comes from (tests move it).
@@ -185,6 +187,49 @@ impl Default for HttpConfig {
     }
 }
 
+/// Which group invitations are joined without asking (peer.md §8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoAccept {
+    /// Never: every invitation waits for the user.
+    None,
+    /// Invitations from favourite peers.
+    Favorites,
+    /// Every invitation.
+    All,
+}
+
+/// `[groups]`: invitations and the group timers of peer.md §8.3 and §8.6.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsConfig {
+    /// `none`, `favorites`, `all`.
+    pub auto_accept_invites: AutoAccept,
+    /// Seconds between a host's pings to its members.
+    pub ping_secs: u64,
+    /// A member that heard no ping for this many seconds rejoins.
+    pub silence_secs: u64,
+    /// Seconds after start before the subscriptions are rejoined.
+    pub rejoin_delay_secs: u64,
+    /// First rejoin backoff, doubling up to `rejoin_backoff_max_secs`.
+    pub rejoin_backoff_secs: u64,
+    /// Longest rejoin backoff.
+    pub rejoin_backoff_max_secs: u64,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        Self {
+            auto_accept_invites: AutoAccept::Favorites,
+            ping_secs: 60,
+            silence_secs: 150,
+            rejoin_delay_secs: 3,
+            rejoin_backoff_secs: 5,
+            rejoin_backoff_max_secs: 300,
+        }
+    }
+}
+
 impl PeerConfig {
     /// Loads the layers; `data_dir` is set by the caller afterwards.
     ///
@@ -264,10 +309,27 @@ impl PeerConfig {
                 self.hubs.membership_reread_secs,
             ),
             ("hubs.approval_poll_secs", self.hubs.approval_poll_secs),
+            ("groups.ping_secs", self.groups.ping_secs),
+            ("groups.silence_secs", self.groups.silence_secs),
+            ("groups.rejoin_delay_secs", self.groups.rejoin_delay_secs),
+            (
+                "groups.rejoin_backoff_secs",
+                self.groups.rejoin_backoff_secs,
+            ),
+            (
+                "groups.rejoin_backoff_max_secs",
+                self.groups.rejoin_backoff_max_secs,
+            ),
         ] {
             if !(1..=86_400).contains(&value) {
                 return Err(LoadConfigError::rule(key, "must be 1–86400"));
             }
+        }
+        if self.groups.rejoin_backoff_max_secs < self.groups.rejoin_backoff_secs {
+            return Err(LoadConfigError::rule(
+                "groups.rejoin_backoff_max_secs",
+                "must not be below groups.rejoin_backoff_secs",
+            ));
         }
         if self.p2p.max_connections == 0 {
             return Err(LoadConfigError::rule(

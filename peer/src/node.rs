@@ -76,6 +76,8 @@ pub struct Node {
     pub mq: crate::mq::Mq,
     /// The joins running in the background (peer.md §3.6).
     pub memberships: crate::membership::Memberships,
+    /// Hosted and joined groups (peer.md §8).
+    pub groups: crate::groups::Groups,
 }
 
 /// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
@@ -121,6 +123,7 @@ impl Peer {
             net,
             mq: crate::mq::Mq::default(),
             memberships: crate::membership::Memberships::default(),
+            groups: crate::groups::Groups::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
         crate::hubs::spawn(&node, &tasks);
@@ -130,6 +133,7 @@ impl Peer {
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
         crate::membership::spawn(&node, &tasks);
+        crate::groups::spawn(&node, &tasks);
         crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {
@@ -194,6 +198,7 @@ impl Peer {
 
     /// Stops every task within [`SHUTDOWN_TIMEOUT`] and closes the database.
     pub async fn shutdown(self) {
+        crate::groups::shutdown(&self.node).await;
         if !self.tasks.shutdown(SHUTDOWN_TIMEOUT).await {
             tracing::warn!("some tasks did not stop within the shutdown deadline");
         }

@@ -23,6 +23,10 @@ pub enum Route {
     IdentityResponse,
     /// `mq.ack`: a peer processed one of our messages (`mq.delivered`).
     Delivered,
+    /// `group:<gid>:<type>`: group protocol (peer.md §8).
+    Group,
+    /// `group.invite`: an invitation (peer.md §8.5).
+    GroupInvite,
     /// A namespace without a handler here: acked and dropped (debug log).
     Drop(&'static str),
     /// The application inbox (`mq.message`).
@@ -54,8 +58,8 @@ const TABLE: &[(Pattern, Route)] = &[
     (Exact("identity.response"), Route::IdentityResponse),
     (Exact("mq.ack"), Route::Delivered),
     (Prefix("chat.room:"), Route::Drop("chat.room")),
-    (Prefix("group:"), Route::Drop("group")),
-    (Exact("group.invite"), Route::Drop("group.invite")),
+    (Prefix("group:"), Route::Group),
+    (Exact("group.invite"), Route::GroupInvite),
     (Prefix("cluster:"), Route::Drop("cluster")),
     (Prefix("realtime:"), Route::Drop("realtime")),
     (Prefix("call:"), Route::Drop("call")),
@@ -103,6 +107,8 @@ pub(super) async fn dispatch(node: &Node, from: PeerId, msg: Msg) {
         Route::Identity => crate::identity::answer(node, from).await,
         Route::IdentityResponse => crate::identity::accept(node, from, &msg.payload),
         Route::Delivered => delivered(node, from, &msg.payload),
+        Route::Group => crate::groups::receive(node, from, &msg).await,
+        Route::GroupInvite => crate::groups::receive_invite(node, from, &msg.payload).await,
         Route::Drop(namespace) => {
             tracing::debug!(%from, topic = %msg.topic, namespace, "mq: no handler, dropped");
         }
@@ -145,8 +151,8 @@ mod tests {
             ("identity.response", Route::IdentityResponse),
             ("mq.ack", Route::Delivered),
             ("call:abc", Route::Drop("call")),
-            ("group:g1:msg", Route::Drop("group")),
-            ("group.invite", Route::Drop("group.invite")),
+            ("group:g1:msg", Route::Group),
+            ("group.invite", Route::GroupInvite),
             ("chat.room:g:msg", Route::Drop("chat.room")),
             ("cluster:g:a:b", Route::Drop("cluster")),
             ("realtime:invite", Route::Drop("realtime")),

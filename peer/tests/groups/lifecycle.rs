@@ -1,0 +1,87 @@
+//! Lifetimes (peer.md §8.6, §8.7): volatile groups closed at shutdown, persistent groups reloaded
+//! with empty member maps and members rejoining with their role.
+
+use peer::groups::{manage, member};
+
+use crate::harness::{connect, create, event, hosted_members, restart, start};
+use crate::hosting::peer_testkit_eventually;
+
+#[tokio::test]
+async fn volatile_group_is_closed_for_its_members_when_the_host_shuts_down() {
+    let host = start().await;
+    let mut a = start().await;
+    connect(&a, &host).await;
+    let group = create(&host, |g| g.volatile = Some(true)).await;
+    member::join(a.peer.node(), host.peer.peer_id(), &group, None)
+        .await
+        .unwrap();
+
+    host.peer.shutdown().await;
+
+    event(&mut a, "close", &group, |_| true).await;
+    assert!(member::subscriptions(a.peer.node()).is_empty());
+    a.peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn persistent_group_survives_a_host_restart_and_the_member_rejoins_with_its_role() {
+    let host = start().await;
+    let mut a = start().await;
+    connect(&a, &host).await;
+    let group = create(&host, |_| {}).await;
+    member::join(a.peer.node(), host.peer.peer_id(), &group, None)
+        .await
+        .unwrap();
+    manage::set_role(host.peer.node(), &group, a.peer.peer_id(), "editor")
+        .await
+        .unwrap();
+    event(&mut a, "members", &group, |_| true).await;
+    let port = host.peer.listen_addrs()[0]
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .unwrap();
+    let dir = host.dir;
+    host.peer.shutdown().await;
+    let mut host = restart(dir, port).await;
+    assert_eq!(
+        hosted_members(&host, &group).len(),
+        1,
+        "reloaded with only the host"
+    );
+    assert!(member::subscriptions(a.peer.node())[0].group_id == group.as_str());
+
+    connect(&a, &host).await;
+    event(&mut host, "join", &group, |_| true).await;
+    event(&mut a, "welcome", &group, |_| true).await;
+    peer_testkit_eventually(|| hosted_members(&host, &group).len() == 2).await;
+    let subscription = &member::subscriptions(a.peer.node())[0];
+    assert_eq!(subscription.role, "editor");
+    assert!(subscription.connected);
+    for peer in [a, host] {
+        peer.peer.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn member_that_stops_answering_is_removed_by_the_host() {
+    let mut host = start().await;
+    let a = start().await;
+    connect(&a, &host).await;
+    let group = create(&host, |_| {}).await;
+    member::join(a.peer.node(), host.peer.peer_id(), &group, None)
+        .await
+        .unwrap();
+    let a_id = a.peer.peer_id().to_base58();
+
+    a.peer.shutdown().await;
+
+    event(&mut host, "leave", &group, |e| {
+        e.from.as_deref() == Some(a_id.as_str())
+    })
+    .await;
+    assert_eq!(hosted_members(&host, &group).len(), 1);
+    host.peer.shutdown().await;
+}
