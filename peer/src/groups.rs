@@ -104,6 +104,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Groups {
+    /// Whether we host `group`.
+    pub fn hosts(&self, group: &GroupId) -> bool {
+        self.host.hosts(group)
+    }
+
     /// Whether `peer` told Identify it is a goop-peer (so its `_from` stamps are trusted).
     pub fn is_goop_peer(&self, peer: &PeerId) -> bool {
         lock(&self.agents)

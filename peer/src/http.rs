@@ -6,6 +6,7 @@
 mod chat;
 mod error;
 mod events;
+mod groups;
 mod guard;
 mod hubs;
 mod me;
@@ -32,6 +33,7 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .merge(hubs::routes())
         .merge(mq::routes())
         .merge(chat::routes())
+        .merge(groups::routes())
         .merge(events::routes())
         .merge(me::routes())
         .merge(memberships::routes())

@@ -528,3 +528,15 @@ pub fn take_invite(node: &Node, host: PeerId, group: &GroupId) -> bool {
     invites.retain(|i| !(i.invite.host_peer_id == host && i.invite.group_id == group.as_str()));
     invites.len() != before
 }
+
+/// Sends `payload` as a `msg` to the host of our subscription to `group` (peer.md §8.4).
+///
+/// # Errors
+/// [`super::GroupError::UnknownGroup`], [`super::GroupError::Invalid`] over 64 KiB,
+/// [`super::GroupError::Send`].
+pub async fn send(node: &Node, group: &GroupId, payload: &Value) -> Result<(), super::GroupError> {
+    let host = host_of(node, group).ok_or(super::GroupError::UnknownGroup)?;
+    GroupMsg::parse(super::wire::Kind::Msg, payload)?;
+    outbound::send(node, host, group, &GroupMsg::Msg(payload.clone())).await?;
+    Ok(())
+}

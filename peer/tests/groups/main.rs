@@ -5,3 +5,4 @@ mod harness;
 mod hostile;
 mod hosting;
 mod lifecycle;
+mod routes;
