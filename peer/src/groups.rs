@@ -9,6 +9,7 @@
 //!   API operations (create, kick, invite, roles, meta, state, close, shutdown).
 //! - `member`: joining, the subscription's traffic, leaving, invitations (§8.5).
 //! - `reconnect`: rejoining after start, host loss and silence (§8.6).
+//! - `rooms`: chat rooms (§8.8).
 //! - `admission`: the `voucher` join policy (§3.7).
 //! - `outbound`: sending group messages with the group deadline.
 
@@ -18,6 +19,7 @@ pub mod manage;
 pub mod member;
 mod outbound;
 mod reconnect;
+pub mod rooms;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -96,6 +98,7 @@ pub struct Groups {
     /// Serialises host changes (database first, then memory) so capacity checks hold.
     host_write: tokio::sync::Mutex<()>,
     member: member::MemberState,
+    rooms: rooms::Rooms,
     agents: Mutex<HashMap<PeerId, String>>,
 }
 
@@ -190,9 +193,11 @@ impl From<GroupWireError> for GroupError {
     }
 }
 
-/// Starts the group tasks: persistent groups reloaded (empty member maps), the ping loop, the
-/// rejoin loop and the Identify agent watch.
-pub(crate) fn spawn(node: &Arc<Node>, tasks: &Tasks) {
+/// Reloads the persistent groups we host (empty member maps, §8.7) and our subscriptions, then
+/// starts the group tasks: the ping loop, the rejoin loop and the Identify agent watch.
+pub(crate) async fn start(node: &Arc<Node>, tasks: &Tasks) {
+    host::load(node).await;
+    reconnect::load(node).await;
     tasks.spawn_infallible(
         "groups",
         host::run(node.clone(), tasks.token().child_token()),

@@ -13,6 +13,7 @@ mod me;
 mod memberships;
 mod mq;
 mod peers;
+mod rooms;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .merge(mq::routes())
         .merge(chat::routes())
         .merge(groups::routes())
+        .merge(rooms::routes())
         .merge(events::routes())
         .merge(me::routes())
         .merge(memberships::routes())

@@ -133,7 +133,7 @@ impl Peer {
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
         crate::membership::spawn(&node, &tasks);
-        crate::groups::spawn(&node, &tasks);
+        crate::groups::start(&node, &tasks).await;
         crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {

@@ -424,6 +424,7 @@ async fn join(node: &Node, caller: PeerId, group: &GroupId, voucher: Option<Stri
                 remove_members(node, group, &[caller], "unreachable").await;
                 return;
             }
+            super::rooms::send_history(node, group, caller).await;
             emit(node, "join", group, Some(caller), None, None);
             announce_members(node, group, Some(caller)).await;
         }
@@ -490,7 +491,9 @@ pub(crate) async fn announce_members(node: &Node, group: &GroupId, except: Optio
     let Some(hosted) = node.groups.host.get(group) else {
         return;
     };
-    let message = GroupMsg::Members(hosted.infos(node));
+    let infos = hosted.infos(node);
+    super::rooms::send_members(node, group, &infos).await;
+    let message = GroupMsg::Members(infos);
     let payload = message.to_payload(group);
     emit(node, "members", group, None, None, Some(payload.clone()));
     let targets = hosted
@@ -536,9 +539,8 @@ pub(crate) async fn remove_members(node: &Node, group: &GroupId, peers: &[PeerId
     }
 }
 
-/// Loads the persistent groups (empty member maps, §8.7), then pings every member of every hosted
-/// group each `groups.ping_secs`; members a ping cannot reach are removed.
-pub(crate) async fn run(node: Arc<Node>, token: CancellationToken) {
+/// Loads the groups we host, with empty member maps (§8.7).
+pub(crate) async fn load(node: &Node) {
     match node.store.list_groups().await {
         Ok(rows) => {
             for row in rows {
@@ -550,6 +552,11 @@ pub(crate) async fn run(node: Arc<Node>, token: CancellationToken) {
         }
         Err(error) => tracing::warn!(%error, "group: hosted groups not loaded"),
     }
+}
+
+/// Pings every member of every hosted group each `groups.ping_secs`; members a ping cannot
+/// reach are removed.
+pub(crate) async fn run(node: Arc<Node>, token: CancellationToken) {
     let period = Duration::from_secs(node.config.groups.ping_secs);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {

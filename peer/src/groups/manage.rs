@@ -413,6 +413,7 @@ pub async fn close(node: &Node, group: &GroupId) -> Result<(), GroupError> {
         .delete_group_subscription(&node.peer_id.to_base58(), group.as_str())
         .await?;
     lock(&node.groups.host.groups).remove(group);
+    node.groups.rooms.forget(group);
     drop(guard);
     tracing::info!(%group, members = h.members.len(), "group: closed");
     let close = GroupMsg::Close.to_payload(group);

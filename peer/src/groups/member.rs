@@ -228,6 +228,7 @@ async fn forget(node: &Node, key: &Key) -> Result<(), StoreError> {
         .delete_group_subscription(&key.0.to_base58(), key.1.as_str())
         .await?;
     lock(&node.groups.member.joined).remove(key);
+    node.groups.rooms.forget(&key.1);
     Ok(())
 }
 

@@ -22,14 +22,11 @@ const PARALLEL: usize = 8;
 /// Period of the check.
 const TICK: Duration = Duration::from_millis(500);
 
-/// Loads the subscriptions, then keeps them joined until `token` is cancelled.
-pub(crate) async fn run(node: Arc<Node>, token: CancellationToken) {
+/// Loads the stored subscriptions (not our own groups); non-volatile ones are due for a rejoin
+/// after `groups.rejoin_delay_secs`.
+pub(crate) async fn load(node: &Node) {
     let config = &node.config.groups;
-    let (base, max) = (
-        secs_ms(config.rejoin_backoff_secs),
-        secs_ms(config.rejoin_backoff_max_secs),
-    );
-    let silence = secs_ms(config.silence_secs);
+    let base = secs_ms(config.rejoin_backoff_secs);
     let start = node.clock.now_ms() + secs_ms(config.rejoin_delay_secs);
     match node.store.list_group_subscriptions().await {
         Ok(rows) => {
@@ -57,6 +54,16 @@ pub(crate) async fn run(node: Arc<Node>, token: CancellationToken) {
         }
         Err(error) => tracing::warn!(%error, "group: subscriptions not loaded"),
     }
+}
+
+/// Keeps the subscriptions joined until `token` is cancelled.
+pub(crate) async fn run(node: Arc<Node>, token: CancellationToken) {
+    let config = &node.config.groups;
+    let (base, max) = (
+        secs_ms(config.rejoin_backoff_secs),
+        secs_ms(config.rejoin_backoff_max_secs),
+    );
+    let silence = secs_ms(config.silence_secs);
     let mut offline: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
     let mut tick = tokio::time::interval(TICK);
     loop {

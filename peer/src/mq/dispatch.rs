@@ -27,6 +27,8 @@ pub enum Route {
     Group,
     /// `group.invite`: an invitation (peer.md §8.5).
     GroupInvite,
+    /// `chat.room:<gid>:<kind>`: chat rooms (peer.md §8.8).
+    ChatRoom,
     /// A namespace without a handler here: acked and dropped (debug log).
     Drop(&'static str),
     /// The application inbox (`mq.message`).
@@ -57,7 +59,7 @@ const TABLE: &[(Pattern, Route)] = &[
     (Exact("identity"), Route::Identity),
     (Exact("identity.response"), Route::IdentityResponse),
     (Exact("mq.ack"), Route::Delivered),
-    (Prefix("chat.room:"), Route::Drop("chat.room")),
+    (Prefix("chat.room:"), Route::ChatRoom),
     (Prefix("group:"), Route::Group),
     (Exact("group.invite"), Route::GroupInvite),
     (Prefix("cluster:"), Route::Drop("cluster")),
@@ -108,6 +110,7 @@ pub(super) async fn dispatch(node: &Node, from: PeerId, msg: Msg) {
         Route::IdentityResponse => crate::identity::accept(node, from, &msg.payload),
         Route::Delivered => delivered(node, from, &msg.payload),
         Route::Group => crate::groups::receive(node, from, &msg).await,
+        Route::ChatRoom => crate::groups::rooms::receive(node, from, &msg).await,
         Route::GroupInvite => crate::groups::receive_invite(node, from, &msg.payload).await,
         Route::Drop(namespace) => {
             tracing::debug!(%from, topic = %msg.topic, namespace, "mq: no handler, dropped");
@@ -153,7 +156,7 @@ mod tests {
             ("call:abc", Route::Drop("call")),
             ("group:g1:msg", Route::Group),
             ("group.invite", Route::GroupInvite),
-            ("chat.room:g:msg", Route::Drop("chat.room")),
+            ("chat.room:g:msg", Route::ChatRoom),
             ("cluster:g:a:b", Route::Drop("cluster")),
             ("realtime:invite", Route::Drop("realtime")),
             ("chatx", Route::Inbox),

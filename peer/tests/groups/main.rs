@@ -5,4 +5,5 @@ mod harness;
 mod hostile;
 mod hosting;
 mod lifecycle;
+mod rooms;
 mod routes;
