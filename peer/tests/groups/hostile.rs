@@ -120,3 +120,167 @@ async fn join_for_an_unknown_group_is_answered_not_found() {
         peer.peer.shutdown().await;
     }
 }
+
+/// A raw libp2p host that is not a goop-peer (rust-libp2p's Identify agent): it answers MQ
+/// streams itself, so the test decides every byte it sends.
+mod raw {
+    use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+    use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol};
+    use serde_json::{Value, json};
+
+    pub(super) const MQ: StreamProtocol = StreamProtocol::new("/goop/mq/1.0.0");
+
+    pub(super) async fn read_line(stream: &mut Stream) -> Value {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while stream.read(&mut byte).await.unwrap() == 1 && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        serde_json::from_slice(&line).unwrap()
+    }
+
+    /// Sends one MQ message and reads its ack.
+    pub(super) async fn send(
+        control: &mut libp2p_stream::Control,
+        to: PeerId,
+        topic: &str,
+        payload: Value,
+    ) {
+        let mut stream = control.open_stream(to, MQ).await.unwrap();
+        let id = uuid::Uuid::new_v4().to_string();
+        let line = json!({"type":"msg","id":id,"seq":1,"topic":topic,"payload":payload});
+        stream
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        stream.flush().await.unwrap();
+        let ack = read_line(&mut stream).await;
+        assert_eq!(ack["id"], id.as_str());
+    }
+
+    /// A listening swarm driven in the background; its stream control and address.
+    pub(super) async fn host() -> (PeerId, Multiaddr, libp2p_stream::Control) {
+        let mut swarm = testkit::swarm::client();
+        swarm
+            .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+            .unwrap();
+        let addr = testkit::swarm::pump(
+            &mut [&mut swarm],
+            std::time::Duration::from_secs(5),
+            "listen",
+            |_, e| match e {
+                libp2p::swarm::SwarmEvent::NewListenAddr { address, .. } => Some(address.clone()),
+                _ => None,
+            },
+        )
+        .await;
+        let id = *swarm.local_peer_id();
+        let control = swarm.behaviour().stream.new_control();
+        tokio::spawn(async move {
+            loop {
+                swarm.select_next_some().await;
+            }
+        });
+        (id, addr, control)
+    }
+}
+
+#[tokio::test]
+async fn author_is_absent_from_a_host_that_is_not_a_goop_peer_and_foreign_to_is_dropped() {
+    use futures::{AsyncWriteExt, StreamExt};
+    let mut a = start().await;
+    let (host, addr, mut control) = raw::host().await;
+    let mut incoming = control.accept(raw::MQ).unwrap();
+    a.peer
+        .node()
+        .net
+        .dial(host, vec![addr], std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let group = peer::groups::GroupId::parse("g2host").unwrap();
+    let node = a.peer.node().clone();
+    let joining = {
+        let group = group.clone();
+        tokio::spawn(async move { member::join(&node, host, &group, None).await })
+    };
+
+    let (from, mut stream) = incoming.next().await.unwrap();
+    assert_eq!(from, a.peer.peer_id());
+    let join = raw::read_line(&mut stream).await;
+    assert_eq!(join["topic"], format!("group:{group}:join"));
+    assert_eq!(join["payload"], json!({"type":"join","group":"g2host"}));
+    let ack = json!({"type":"ack","id":join["id"],"seq":join["seq"]});
+    stream
+        .write_all(format!("{ack}\n").as_bytes())
+        .await
+        .unwrap();
+    stream.close().await.unwrap();
+    let me = a.peer.peer_id().to_base58();
+    let welcome = json!({"group_name":"Chess","group_type":"template","max_members":0,"volatile":false,
+        "members":[{"peer_id":host.to_base58(),"role":"owner","joined_at":1767225600000_i64},{"peer_id":me,"role":"viewer","joined_at":1767225605000_i64}]});
+    raw::send(
+        &mut control,
+        a.peer.peer_id(),
+        &format!("group:{group}:welcome"),
+        welcome,
+    )
+    .await;
+    let welcome = joining.await.unwrap().unwrap();
+    assert_eq!(welcome.members[1].role, "viewer");
+    assert_eq!(member::subscriptions(a.peer.node())[0].role, "viewer");
+
+    // goop2 relays a sender-supplied `_from` unchecked: no author from such a host.
+    let other = libp2p::PeerId::random().to_base58();
+    raw::send(
+        &mut control,
+        a.peer.peer_id(),
+        &format!("group:{group}:msg"),
+        json!({"move":"e2e4","_from":other}),
+    )
+    .await;
+    let got = event(&mut a, "msg", &group, |_| true).await;
+    assert_eq!(got.author, None);
+    assert_eq!(got.from.as_deref(), Some(host.to_base58().as_str()));
+
+    raw::send(
+        &mut control,
+        a.peer.peer_id(),
+        &format!("group:{group}:msg"),
+        json!({"secret":1,"_to":other}),
+    )
+    .await;
+    raw::send(
+        &mut control,
+        a.peer.peer_id(),
+        &format!("group:{group}:msg"),
+        json!({"last":1}),
+    )
+    .await;
+    let before = events_before(&mut a, "msg", &group, |e| {
+        e.payload.as_ref().unwrap().get("last").is_some()
+    })
+    .await;
+    assert!(before.iter().all(|e| e.kind != "msg"), "{before:?}");
+
+    // Our pong answers its ping, in goop2's shape.
+    raw::send(
+        &mut control,
+        a.peer.peer_id(),
+        &format!("group:{group}:ping"),
+        json!({"type":"ping","group":"g2host"}),
+    )
+    .await;
+    // (The peer also asks the unknown host for its identity: skipped.)
+    let pong = loop {
+        let (_, mut stream) = incoming.next().await.unwrap();
+        let line = raw::read_line(&mut stream).await;
+        let ack = json!({"type":"ack","id":line["id"],"seq":line["seq"]});
+        let _ = stream.write_all(format!("{ack}\n").as_bytes()).await;
+        if line["topic"] != "identity" {
+            break line;
+        }
+    };
+    assert_eq!(pong["topic"], format!("group:{group}:pong"));
+    assert_eq!(pong["payload"], json!({"type":"pong","group":"g2host"}));
+    a.peer.shutdown().await;
+}

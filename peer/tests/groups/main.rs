@@ -8,3 +8,4 @@ mod hosting;
 mod lifecycle;
 mod rooms;
 mod routes;
+mod vouchers;
