@@ -2,25 +2,25 @@
 //! leaves, relaying with `_from` stamped and `_to` honoured, the rate limit, pings, and removal
 //! of members a send fails to reach. Changes reach memory only after the database commit.
 
+mod inbound;
+mod ping;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
 
 use libp2p::PeerId;
 use serde::Serialize;
 use serde_json::Value;
 use shared::rate_limit::{Bucket, RateLimit};
-use tokio_util::sync::CancellationToken;
 
-use super::admission;
 use super::outbound;
-use super::wire::{
-    ErrorBody, GroupId, GroupMsg, GroupWireError, Kind, MAX_MEMBERS, MemberInfo, Welcome,
-};
+use super::wire::{ErrorBody, GroupId, GroupMsg, Kind, MAX_MEMBERS, MemberInfo, Welcome};
 use super::{emit, lock};
-use crate::hub_url::HubUrl;
 use crate::node::Node;
-use crate::store::{Access, GroupMemberRow, GroupRow};
+use crate::store::GroupRow;
+
+pub(crate) use inbound::receive;
+pub(crate) use ping::{load, run};
 
 /// A member that left within this keeps its role on rejoin.
 const REJOIN_GRACE_MS: i64 = 120_000;
@@ -232,74 +232,6 @@ pub(crate) fn is_for_host(kind: Kind) -> bool {
     )
 }
 
-/// Traffic from `from` to a group we host.
-pub(crate) async fn receive(
-    node: &Node,
-    from: PeerId,
-    group: &GroupId,
-    kind: Kind,
-    parsed: Result<GroupMsg, GroupWireError>,
-) {
-    let Some(hosted) = node.groups.host.get(group) else {
-        return;
-    };
-    let member = hosted.is_member(&from);
-    let message = match parsed {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::debug!(%from, %group, %error, "group: bad message from a joiner or member");
-            let code = match error {
-                GroupWireError::TooLarge(_) if member => Some(("too_large", "message too large")),
-                _ if member || kind == Kind::Join => Some(("bad_request", "malformed message")),
-                _ => None,
-            };
-            if let Some((code, text)) = code {
-                tell(node, from, group, code, text, None).await;
-            }
-            return;
-        }
-    };
-    match message {
-        GroupMsg::Join { voucher } => join(node, from, group, voucher).await,
-        GroupMsg::Leave if member => {
-            remove_members(node, group, &[from], "leave").await;
-        }
-        GroupMsg::Pong => {}
-        GroupMsg::Msg(payload) | GroupMsg::State(payload) if !member => {
-            let _ = payload;
-            let now = node.clock.now_ms();
-            tracing::debug!(%from, %group, "group: message from a non-member dropped");
-            if node.groups.host.may_tell_not_member(from, now) {
-                tell(
-                    node,
-                    from,
-                    group,
-                    "not_member",
-                    "not a member of this group",
-                    None,
-                )
-                .await;
-            }
-        }
-        GroupMsg::Msg(payload) | GroupMsg::State(payload) => {
-            let allowed = node.groups.host.update(group, |h| {
-                h.members
-                    .iter_mut()
-                    .find(|m| m.peer == from)
-                    .map(|m| m.bucket.take(RELAY_RATE, Instant::now()).is_ok())
-            });
-            if allowed.flatten() != Some(true) {
-                tell(node, from, group, "rate_limited", "too many messages", None).await;
-                return;
-            }
-            relay(node, group, from, kind, &payload).await;
-        }
-        _ => {
-            tracing::debug!(%from, %group, kind = kind.as_str(), "group: unexpected message dropped")
-        }
-    }
-}
-
 /// Sends an `error` with `code` to `peer`.
 pub(crate) async fn tell(
     node: &Node,
@@ -358,134 +290,6 @@ pub(crate) async fn relay(
     }
 }
 
-async fn join(node: &Node, caller: PeerId, group: &GroupId, voucher: Option<String>) {
-    let guard = node.groups.host_write.lock().await;
-    let now = node.clock.now_ms();
-    let Some(hosted) = node.groups.host.get(group) else {
-        drop(guard);
-        tell(node, caller, group, "not_found", "no such group", None).await;
-        return;
-    };
-    if hosted.is_member(&caller) {
-        drop(guard);
-        let welcome = hosted.welcome(node);
-        outbound::send(node, caller, group, &GroupMsg::Welcome(welcome))
-            .await
-            .ok();
-        return;
-    }
-    match admit(node, caller, &hosted, voucher.as_deref(), now).await {
-        Err((code, text)) => {
-            drop(guard);
-            tracing::info!(peer = %caller, %group, code, "group: join refused");
-            let community = code
-                .starts_with("voucher_")
-                .then_some(hosted.row.community.as_str());
-            tell(node, caller, group, code, text, community).await;
-        }
-        Ok(admitted) => {
-            let role = role_for(node, &hosted, &caller, now).await;
-            let row = GroupMemberRow {
-                peer_id: caller.to_base58(),
-                role: role.clone(),
-                name: None,
-                joined_at: now,
-            };
-            let stored = async {
-                if !hosted.row.volatile {
-                    node.store.upsert_group_member(group.as_str(), &row).await?;
-                }
-                node.store
-                    .delete_group_access(group.as_str(), &row.peer_id)
-                    .await
-            };
-            if let Err(error) = stored.await {
-                drop(guard);
-                tracing::warn!(peer = %caller, %group, %error, "group: join not stored");
-                return;
-            }
-            let member = Member {
-                peer: caller,
-                role,
-                joined_at: now,
-                voucher_iat_ms: admitted.map(|a| a.iat_ms),
-                bucket: Bucket::full(RELAY_RATE, Instant::now()),
-            };
-            let Some(hosted) = node.groups.host.update(group, |h| {
-                h.members.push(member);
-                h.clone()
-            }) else {
-                return;
-            };
-            drop(guard);
-            tracing::info!(peer = %caller, %group, members = hosted.members.len(), "group: member joined");
-            let welcome = GroupMsg::Welcome(hosted.welcome(node));
-            if outbound::send(node, caller, group, &welcome).await.is_err() {
-                remove_members(node, group, &[caller], "unreachable").await;
-                return;
-            }
-            super::rooms::send_history(node, group, caller).await;
-            emit(node, "join", group, Some(caller), None, None);
-            announce_members(node, group, Some(caller)).await;
-        }
-    }
-}
-
-/// The policy checks of a join, in the order of §8.3.
-async fn admit(
-    node: &Node,
-    caller: PeerId,
-    hosted: &Hosted,
-    voucher: Option<&str>,
-    now: i64,
-) -> Result<Option<admission::Admitted>, (&'static str, &'static str)> {
-    let gid = hosted.row.id.as_str();
-    let access = node
-        .store
-        .find_group_access(gid, &caller.to_base58(), now)
-        .await
-        .map_err(|_| ("bad_request", "try again"))?;
-    if access == Some(Access::Banned) {
-        return Err(("banned", "you are banned from this group"));
-    }
-    if hosted.row.join_policy == "invite" && access != Some(Access::Invited) {
-        return Err(("not_invited", "this group is invite-only"));
-    }
-    let mut admitted = None;
-    if hosted.row.join_policy == "voucher" {
-        let Some(jwt) = voucher else {
-            return Err(("voucher_required", "a membership voucher is required"));
-        };
-        let community = HubUrl::parse(&hosted.row.community)
-            .map_err(|_| ("voucher_unverifiable", "the group's community is unusable"))?;
-        match admission::check_voucher(node, caller, jwt, &community).await {
-            Ok(a) => admitted = Some(a),
-            Err(code) => return Err((code.0, "voucher refused")),
-        }
-    }
-    if hosted.count() >= hosted.capacity() {
-        return Err(("full", "group is full"));
-    }
-    Ok(admitted)
-}
-
-/// The role of a joiner: its role if it left within the grace, else its stored role (persistent
-/// groups after a restart), else the default.
-async fn role_for(node: &Node, hosted: &Hosted, caller: &PeerId, now: i64) -> String {
-    if let Some((role, left)) = hosted.recent.get(caller)
-        && now - left <= REJOIN_GRACE_MS
-    {
-        return role.clone();
-    }
-    if !hosted.row.volatile
-        && let Ok(stored) = node.store.list_group_members(&hosted.row.id).await
-        && let Some(row) = stored.into_iter().find(|r| r.peer_id == caller.to_base58())
-    {
-        return row.role;
-    }
-    hosted.row.default_role.clone()
-}
-
 /// Sends `members` to every member except `except`, and emits `members`.
 pub(crate) async fn announce_members(node: &Node, group: &GroupId, except: Option<PeerId>) {
     let Some(hosted) = node.groups.host.get(group) else {
@@ -536,48 +340,5 @@ pub(crate) async fn remove_members(node: &Node, group: &GroupId, peers: &[PeerId
     }
     if !removed.is_empty() {
         Box::pin(announce_members(node, group, None)).await;
-    }
-}
-
-/// Loads the groups we host, with empty member maps (§8.7).
-pub(crate) async fn load(node: &Node) {
-    match node.store.list_groups().await {
-        Ok(rows) => {
-            for row in rows {
-                if let Some(id) = GroupId::parse(&row.id) {
-                    tracing::info!(group = %id, name = %row.name, "group: hosted group reloaded");
-                    node.groups.host.insert(id, row);
-                }
-            }
-        }
-        Err(error) => tracing::warn!(%error, "group: hosted groups not loaded"),
-    }
-}
-
-/// Pings every member of every hosted group each `groups.ping_secs`; members a ping cannot
-/// reach are removed.
-pub(crate) async fn run(node: Arc<Node>, token: CancellationToken) {
-    let period = Duration::from_secs(node.config.groups.ping_secs);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    loop {
-        tokio::select! {
-            () = token.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let groups: Vec<(GroupId, Vec<PeerId>)> = lock(&node.groups.host.groups)
-            .iter()
-            .map(|(id, h)| (id.clone(), h.members.iter().map(|m| m.peer).collect()))
-            .collect();
-        for (group, members) in groups {
-            let ping = GroupMsg::Ping.to_payload(&group);
-            let sends = members.into_iter().map(|p| (p, ping.clone())).collect();
-            let failed = tokio::select! {
-                () = token.cancelled() => return,
-                failed = outbound::fan_out(&node, &group, Kind::Ping, sends) => failed,
-            };
-            if !failed.is_empty() {
-                remove_members(&node, &group, &failed, "ping failed").await;
-            }
-        }
     }
 }

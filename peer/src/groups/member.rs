@@ -1,6 +1,9 @@
 //! The member side of groups (peer.md §8.4, §8.5): joining with a 5 s wait for `welcome` or
 //! `error`, the subscription's traffic (only from its host), leaving, and invitations.
 
+mod inbound;
+mod invites;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -11,19 +14,18 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::outbound;
-use super::wire::{ErrorBody, GroupId, GroupMsg, Invite, MemberInfo, Welcome};
+use super::wire::{ErrorBody, GroupId, GroupMsg, MemberInfo, Welcome};
 use super::{MAX_SUBSCRIPTIONS, emit, lock};
-use crate::config::AutoAccept;
 use crate::hub_url::HubUrl;
 use crate::node::Node;
 use crate::store::{GroupMemberRow, StoreError, SubscriptionRow};
 
+pub(crate) use inbound::receive;
+pub(crate) use invites::invited;
+pub use invites::{PendingInvite, invites, take_invite};
+
 /// How long a join waits for `welcome` or `error`.
 pub const JOIN_WAIT: Duration = Duration::from_secs(5);
-/// Pending invitations kept (7 days each).
-const MAX_INVITES: usize = 256;
-/// An invitation is kept this long.
-const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Error codes after which a subscription is kept (§8.5).
 const KEEPS_SUBSCRIPTION: [&str; 3] = ["full", "rate_limited", "voucher_unverifiable"];
 
@@ -50,39 +52,12 @@ pub(crate) struct MemberState {
     invites: Mutex<Vec<PendingInvite>>,
 }
 
-/// A pending invitation (`GET /api/groups/invites`).
-#[derive(Debug, Clone, Serialize)]
-pub struct PendingInvite {
-    /// The invitation as received.
-    #[serde(flatten)]
-    pub invite: Invite,
-    /// Unix ms.
-    pub received_at: i64,
-}
-
-/// A subscription as `GET /api/groups/subscriptions` shows it.
+/// A subscription as `GET /api/groups/subscriptions` shows it: the row and its live state.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubscriptionView {
-    /// The host.
-    pub host_peer_id: String,
-    /// The group.
-    pub group_id: String,
-    /// Name.
-    pub group_name: String,
-    /// Type.
-    pub group_type: String,
-    /// Our role.
-    pub role: String,
-    /// Unix ms.
-    pub subscribed_at: i64,
-    /// 0 = no limit.
-    pub max_members: u32,
-    /// Ephemeral.
-    pub volatile: bool,
-    /// The host's name.
-    pub host_name: String,
-    /// The community whose voucher we present.
-    pub community: String,
+    /// The stored subscription.
+    #[serde(flatten)]
+    pub row: SubscriptionRow,
     /// The host is online in the peer table (or connected).
     pub host_online: bool,
     /// We are in the group now (welcome or ping heard, not lost).
@@ -223,7 +198,7 @@ async fn refused(node: &Node, key: &Key, error: &ErrorBody) -> Result<(), StoreE
     forget(node, key).await
 }
 
-async fn forget(node: &Node, key: &Key) -> Result<(), StoreError> {
+pub(super) async fn forget(node: &Node, key: &Key) -> Result<(), StoreError> {
     node.store
         .delete_group_subscription(&key.0.to_base58(), key.1.as_str())
         .await?;
@@ -232,7 +207,7 @@ async fn forget(node: &Node, key: &Key) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn member_rows(members: &[MemberInfo]) -> Vec<GroupMemberRow> {
+pub(super) fn member_rows(members: &[MemberInfo]) -> Vec<GroupMemberRow> {
     members
         .iter()
         .map(|m| GroupMemberRow {
@@ -244,7 +219,7 @@ fn member_rows(members: &[MemberInfo]) -> Vec<GroupMemberRow> {
         .collect()
 }
 
-async fn accept_welcome(
+pub(super) async fn accept_welcome(
     node: &Node,
     host: PeerId,
     group: &GroupId,
@@ -297,126 +272,6 @@ async fn accept_welcome(
     Ok(())
 }
 
-/// Traffic from `from` about a group we do not host.
-pub(crate) async fn receive(node: &Node, from: PeerId, group: &GroupId, message: GroupMsg) {
-    let key = (from, group.clone());
-    if matches!(message, GroupMsg::Welcome(_) | GroupMsg::Error(_))
-        && let Some(waiter) = lock(&node.groups.member.waiters).remove(&key)
-    {
-        let _ = waiter.send(message);
-        return;
-    }
-    let subscribed = lock(&node.groups.member.joined).contains_key(&key);
-    if !subscribed {
-        if matches!(message, GroupMsg::Join { .. }) {
-            super::host::tell(node, from, group, "not_found", "no such group", None).await;
-        } else {
-            tracing::debug!(%from, %group, kind = message.kind().as_str(), "group: not from a host of ours, dropped");
-        }
-        return;
-    }
-    let result = match message {
-        GroupMsg::Welcome(welcome) => accept_welcome(node, from, group, &welcome, None).await,
-        GroupMsg::Members(members) => {
-            let stored = node
-                .store
-                .replace_group_members(group.as_str(), &member_rows(&members))
-                .await;
-            if stored.is_ok()
-                && let Some(joined) = lock(&node.groups.member.joined).get_mut(&key)
-            {
-                joined.members.clone_from(&members);
-            }
-            let payload = GroupMsg::Members(members).to_payload(group);
-            emit(node, "members", group, Some(from), None, Some(payload));
-            stored
-        }
-        GroupMsg::Meta(meta) => {
-            let row = lock(&node.groups.member.joined).get(&key).map(|j| {
-                let mut row = j.row.clone();
-                row.group_name.clone_from(&meta.group_name);
-                row.group_type.clone_from(&meta.group_type);
-                row.max_members = meta.max_members;
-                row
-            });
-            let stored = match row {
-                Some(row) => node
-                    .store
-                    .upsert_group_subscription(&row)
-                    .await
-                    .map(|()| row),
-                None => return,
-            };
-            if let Ok(row) = &stored
-                && let Some(joined) = lock(&node.groups.member.joined).get_mut(&key)
-            {
-                joined.row = row.clone();
-            }
-            emit(
-                node,
-                "meta",
-                group,
-                Some(from),
-                None,
-                Some(GroupMsg::Meta(meta).to_payload(group)),
-            );
-            stored.map(|_| ())
-        }
-        GroupMsg::Msg(payload) => {
-            relayed(node, from, group, &payload, "msg");
-            Ok(())
-        }
-        GroupMsg::State(payload) => {
-            relayed(node, from, group, &payload, "state");
-            Ok(())
-        }
-        GroupMsg::Error(error) => {
-            let payload = serde_json::to_value(&error).unwrap_or(Value::Null);
-            emit(node, "error", group, Some(from), None, Some(payload));
-            Ok(())
-        }
-        GroupMsg::Ping => {
-            if let Some(joined) = lock(&node.groups.member.joined).get_mut(&key) {
-                joined.heard_at = node.clock.now_ms();
-                joined.connected = true;
-            }
-            outbound::send(node, from, group, &GroupMsg::Pong)
-                .await
-                .ok();
-            Ok(())
-        }
-        GroupMsg::Close => {
-            tracing::info!(host = %from, %group, "group: closed by the host");
-            let forgotten = forget(node, &key).await;
-            emit(node, "close", group, Some(from), None, None);
-            forgotten
-        }
-        GroupMsg::Join { .. } | GroupMsg::Leave | GroupMsg::Pong => Ok(()),
-    };
-    if let Err(error) = result {
-        tracing::warn!(host = %from, %group, %error, "group: change not stored");
-    }
-}
-
-/// A relayed `msg`/`state` from our host: dropped when `_to` names someone else; `author` only
-/// from a goop-peer host (§8.4).
-fn relayed(node: &Node, host: PeerId, group: &GroupId, payload: &Value, kind: &'static str) {
-    if let Some(to) = super::wire::addressee(payload)
-        && to != Ok(node.peer_id)
-    {
-        return;
-    }
-    let author = if node.groups.is_goop_peer(&host) {
-        payload
-            .get("_from")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    } else {
-        None
-    };
-    emit(node, kind, group, Some(host), author, Some(payload.clone()));
-}
-
 /// Leaves `group` at `host`: `leave` (best effort), then the subscription is deleted.
 ///
 /// # Errors
@@ -456,78 +311,16 @@ pub fn subscriptions(node: &Node) -> Vec<SubscriptionView> {
                 .and_then(|p| node.peers.get(&p))
                 .is_some_and(|v| v.online);
             SubscriptionView {
-                host_peer_id: j.row.host_peer_id,
-                group_id: j.row.group_id,
-                group_name: j.row.group_name,
-                group_type: j.row.group_type,
-                role: j.row.role,
-                subscribed_at: j.row.subscribed_at,
-                max_members: j.row.max_members,
-                volatile: j.row.volatile,
-                host_name: j.row.host_name,
-                community: j.row.community,
                 host_online: host_online || j.connected,
                 connected: j.connected,
                 member_count: j.members.len(),
                 members: j.members,
+                row: j.row,
             }
         })
         .collect();
-    views.sort_by_key(|v| v.subscribed_at);
+    views.sort_by_key(|v| v.row.subscribed_at);
     views
-}
-
-/// A `group.invite` from its host: kept 7 days; joined at once when `groups.auto_accept_invites`
-/// says so, else `group.invite` for the user.
-pub(crate) async fn invited(node: &Node, host: PeerId, group: GroupId, invite: Invite) {
-    let now = node.clock.now_ms();
-    {
-        let mut invites = lock(&node.groups.member.invites);
-        invites.retain(|i| {
-            now - i.received_at < INVITE_TTL_MS
-                && !(i.invite.group_id == invite.group_id
-                    && i.invite.host_peer_id == invite.host_peer_id)
-        });
-        if invites.len() >= MAX_INVITES {
-            invites.remove(0);
-        }
-        invites.push(PendingInvite {
-            invite: invite.clone(),
-            received_at: now,
-        });
-    }
-    let auto = match node.config.groups.auto_accept_invites {
-        AutoAccept::All => true,
-        AutoAccept::Favorites => node.peers.get(&host).is_some_and(|v| v.favorite),
-        AutoAccept::None => false,
-    };
-    tracing::info!(%host, %group, auto, "group: invitation received");
-    if auto {
-        take_invite(node, host, &group);
-        if let Err(error) = join(node, host, &group, None).await {
-            tracing::info!(%host, %group, %error, "group: auto-join of an invitation failed");
-        }
-        return;
-    }
-    let payload = serde_json::to_value(&invite).unwrap_or(Value::Null);
-    emit(node, "invite", &group, Some(host), None, Some(payload));
-}
-
-/// The pending invitations, oldest first.
-pub fn invites(node: &Node) -> Vec<PendingInvite> {
-    let now = node.clock.now_ms();
-    let mut invites = lock(&node.groups.member.invites);
-    invites.retain(|i| now - i.received_at < INVITE_TTL_MS);
-    invites.clone()
-}
-
-/// Removes a pending invitation; whether there was one.
-pub fn take_invite(node: &Node, host: PeerId, group: &GroupId) -> bool {
-    let mut invites = lock(&node.groups.member.invites);
-    let before = invites.len();
-    let host = host.to_base58();
-    invites.retain(|i| !(i.invite.host_peer_id == host && i.invite.group_id == group.as_str()));
-    invites.len() != before
 }
 
 /// Sends `payload` as a `msg` to the host of our subscription to `group` (peer.md §8.4).

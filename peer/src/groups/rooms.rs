@@ -343,14 +343,14 @@ pub fn state(node: &Node) -> Vec<RoomView> {
     views.extend(
         super::member::subscriptions(node)
             .into_iter()
-            .filter(|s| s.group_type == "chat" && s.host_peer_id != me)
+            .filter(|s| s.row.group_type == "chat" && s.row.host_peer_id != me)
             .map(|s| RoomView {
-                messages: GroupId::parse(&s.group_id)
+                messages: GroupId::parse(&s.row.group_id)
                     .map(|id| node.groups.rooms.lines(&id))
                     .unwrap_or_default(),
-                group_id: s.group_id,
-                name: s.group_name,
-                host_peer_id: s.host_peer_id,
+                group_id: s.row.group_id,
+                name: s.row.group_name,
+                host_peer_id: s.row.host_peer_id,
                 hosting: false,
                 members: s.members,
             }),

@@ -94,7 +94,7 @@ impl From<JoinError> for ApiError {
     }
 }
 
-fn group_id(text: &str) -> ApiResult<GroupId> {
+pub(super) fn group_id(text: &str) -> ApiResult<GroupId> {
     GroupId::parse(text)
         .ok_or_else(|| ApiError::bad_request("invalid_field", "group_id: ^[A-Za-z0-9_.-]{1,64}$"))
 }
@@ -116,13 +116,13 @@ async fn create(
 }
 
 #[derive(Deserialize)]
-struct JoinBody {
+pub(super) struct JoinBody {
     host_peer_id: String,
     group_id: String,
     community: Option<String>,
 }
 
-async fn join(
+pub(super) async fn join(
     State(node): State<Arc<Node>>,
     ApiJson(body): ApiJson<JoinBody>,
 ) -> ApiResult<Json<Value>> {
@@ -140,11 +140,11 @@ async fn join(
 }
 
 #[derive(Deserialize)]
-struct GroupBody {
+pub(super) struct GroupBody {
     group_id: String,
 }
 
-async fn leave(
+pub(super) async fn leave(
     State(node): State<Arc<Node>>,
     ApiJson(body): ApiJson<GroupBody>,
 ) -> ApiResult<Json<Value>> {
@@ -154,7 +154,7 @@ async fn leave(
     Ok(ok())
 }
 
-async fn close(
+pub(super) async fn close(
     State(node): State<Arc<Node>>,
     ApiJson(body): ApiJson<GroupBody>,
 ) -> ApiResult<Json<Value>> {

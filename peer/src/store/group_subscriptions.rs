@@ -4,7 +4,7 @@
 use super::{Store, StoreError};
 
 /// A subscription row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SubscriptionRow {
     /// The host.
     pub host_peer_id: String,

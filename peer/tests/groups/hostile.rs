@@ -227,7 +227,7 @@ async fn author_is_absent_from_a_host_that_is_not_a_goop_peer_and_foreign_to_is_
     .await;
     let welcome = joining.await.unwrap().unwrap();
     assert_eq!(welcome.members[1].role, "viewer");
-    assert_eq!(member::subscriptions(a.peer.node())[0].role, "viewer");
+    assert_eq!(member::subscriptions(a.peer.node())[0].row.role, "viewer");
 
     // goop2 relays a sender-supplied `_from` unchecked: no author from such a host.
     let other = libp2p::PeerId::random().to_base58();

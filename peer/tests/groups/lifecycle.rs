@@ -51,14 +51,14 @@ async fn persistent_group_survives_a_host_restart_and_the_member_rejoins_with_it
         1,
         "reloaded with only the host"
     );
-    assert!(member::subscriptions(a.peer.node())[0].group_id == group.as_str());
+    assert!(member::subscriptions(a.peer.node())[0].row.group_id == group.as_str());
 
     connect(&a, &host).await;
     event(&mut host, "join", &group, |_| true).await;
     event(&mut a, "welcome", &group, |_| true).await;
     peer_testkit_eventually(|| hosted_members(&host, &group).len() == 2).await;
     let subscription = &member::subscriptions(a.peer.node())[0];
-    assert_eq!(subscription.role, "editor");
+    assert_eq!(subscription.row.role, "editor");
     assert!(subscription.connected);
     for peer in [a, host] {
         peer.peer.shutdown().await;
