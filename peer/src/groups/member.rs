@@ -44,11 +44,21 @@ pub(crate) struct Joined {
     pub(crate) backoff_ms: i64,
 }
 
+/// A join waiting for its answer. The `welcome` is stored by the dispatch task itself, before
+/// the host's next message (history, relays) is dispatched.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    community: Option<HubUrl>,
+    answer: oneshot::Sender<Result<GroupMsg, StoreError>>,
+}
+
 /// The member state of a node.
 #[derive(Debug, Default)]
 pub(crate) struct MemberState {
     pub(crate) joined: Mutex<HashMap<Key, Joined>>,
-    waiters: Mutex<HashMap<Key, oneshot::Sender<GroupMsg>>>,
+    waiters: Mutex<HashMap<Key, Waiter>>,
+    /// Joins under way: their host's room history may arrive before the welcome is stored.
+    joining: Mutex<std::collections::HashSet<Key>>,
     invites: Mutex<Vec<PendingInvite>>,
 }
 
@@ -123,16 +133,13 @@ pub async fn join(
     };
     let mut retried = false;
     loop {
-        match exchange(node, host, group, voucher.clone()).await {
+        match exchange(node, host, group, voucher.clone(), community.clone()).await {
             Err(JoinError::Timeout) => {
                 mark_lost(node, &key);
                 return Err(JoinError::Timeout);
             }
             Err(error) => return Err(error),
-            Ok(GroupMsg::Welcome(welcome)) => {
-                accept_welcome(node, host, group, &welcome, community.as_ref()).await?;
-                return Ok(welcome);
-            }
+            Ok(GroupMsg::Welcome(welcome)) => return Ok(welcome),
             Ok(GroupMsg::Error(error)) => {
                 if !retried
                     && voucher.is_none()
@@ -164,21 +171,26 @@ async fn exchange(
     host: PeerId,
     group: &GroupId,
     voucher: Option<String>,
+    community: Option<HubUrl>,
 ) -> Result<GroupMsg, JoinError> {
     let key = (host, group.clone());
-    let (tx, rx) = oneshot::channel();
-    lock(&node.groups.member.waiters).insert(key.clone(), tx);
+    let (answer, rx) = oneshot::channel();
+    lock(&node.groups.member.waiters).insert(key.clone(), Waiter { community, answer });
+    lock(&node.groups.member.joining).insert(key.clone());
     let sent = outbound::send(node, host, group, &GroupMsg::Join { voucher }).await;
     let answer = match sent {
         Ok(()) => tokio::time::timeout(JOIN_WAIT, rx).await,
         Err(error) => {
             lock(&node.groups.member.waiters).remove(&key);
+            lock(&node.groups.member.joining).remove(&key);
             return Err(error.into());
         }
     };
     lock(&node.groups.member.waiters).remove(&key);
+    lock(&node.groups.member.joining).remove(&key);
     match answer {
-        Ok(Ok(message)) => Ok(message),
+        Ok(Ok(Ok(message))) => Ok(message),
+        Ok(Ok(Err(error))) => Err(error.into()),
         _ => Err(JoinError::Timeout),
     }
 }
@@ -287,6 +299,13 @@ pub async fn leave(node: &Node, host: PeerId, group: &GroupId) -> Result<bool, S
     forget(node, &key).await?;
     tracing::info!(%host, %group, "group: left");
     Ok(true)
+}
+
+/// Whether `from` hosts our subscription to `group` or a join of it is under way.
+pub(crate) fn is_host(node: &Node, from: PeerId, group: &GroupId) -> bool {
+    let key = (from, group.clone());
+    lock(&node.groups.member.joined).contains_key(&key)
+        || lock(&node.groups.member.joining).contains(&key)
 }
 
 /// The host of our subscription to `group` (the first, when several hosts use that id).

@@ -157,14 +157,14 @@ pub(crate) async fn receive(node: &Node, from: PeerId, msg: &Msg) {
         }
         return;
     }
-    let host = super::member::host_of(node, &group);
+    let from_host = super::member::is_host(node, from, &group);
     match kind {
         "msg" => {
             let Some(line) = parse_line(&msg.payload) else {
                 return;
             };
             let direct = line.from == from.to_base58() && is_member(node, &group, &from);
-            if (host == Some(from) || direct) && node.groups.rooms.add(&group, line.clone()) {
+            if (from_host || direct) && node.groups.rooms.add(&group, line.clone()) {
                 emit(
                     node,
                     "msg",
@@ -175,7 +175,7 @@ pub(crate) async fn receive(node: &Node, from: PeerId, msg: &Msg) {
                 );
             }
         }
-        "history" if host == Some(from) => {
+        "history" if from_host => {
             let lines: Vec<Line> = msg
                 .payload
                 .get("messages")
@@ -189,7 +189,7 @@ pub(crate) async fn receive(node: &Node, from: PeerId, msg: &Msg) {
                 node.groups.rooms.add(&group, line);
             }
         }
-        "members" if host == Some(from) => {
+        "members" if from_host => {
             emit(
                 node,
                 "members",

@@ -2,7 +2,7 @@
 
 use std::process::Output;
 
-use crate::harness::{Node, connect, start};
+use crate::harness::{Node, connect, start, stop};
 
 /// Runs `peer groups <args>` against `node`'s local API.
 async fn groups(node: &Node, args: &[&str]) -> Output {
@@ -83,7 +83,5 @@ async fn groups_commands_create_list_join_leave_and_close() {
     );
     let refused = groups(&host, &["create", "x", "--type", "Bad"]).await;
     assert_eq!(refused.status.code(), Some(1));
-    for peer in [member, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![member, host]).await;
 }

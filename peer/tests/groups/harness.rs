@@ -141,3 +141,22 @@ pub(crate) fn hosted_members(host: &Node, group: &GroupId) -> Vec<String> {
         .map(|g| g.members.into_iter().map(|m| m.peer_id).collect())
         .unwrap_or_default()
 }
+
+/// A host with a group made by `change` and one member connected and joined.
+pub(crate) async fn joined_pair(change: impl FnOnce(&mut NewGroup)) -> (Node, Node, GroupId) {
+    let host = start().await;
+    let member = start().await;
+    connect(&member, &host).await;
+    let group = create(&host, change).await;
+    peer::groups::member::join(member.peer.node(), host.peer.peer_id(), &group, None)
+        .await
+        .unwrap();
+    (host, member, group)
+}
+
+/// Shuts every peer down.
+pub(crate) async fn stop(nodes: Vec<Node>) {
+    for node in nodes {
+        node.peer.shutdown().await;
+    }
+}

@@ -5,7 +5,7 @@
 use peer::groups::member;
 use serde_json::json;
 
-use crate::harness::{connect, create, event, events_before, start};
+use crate::harness::{connect, create, event, events_before, joined_pair, start, stop};
 use crate::hosting::peer_send;
 
 #[tokio::test]
@@ -60,20 +60,12 @@ async fn member_lists_that_lie_or_come_from_another_peer_are_dropped() {
     );
     let subscription = &member::subscriptions(a.peer.node())[0];
     assert_eq!(subscription.member_count, 2);
-    for peer in [a, impostor, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, impostor, host]).await;
 }
 
 #[tokio::test]
 async fn oversize_and_unknown_messages_get_too_large_or_are_dropped() {
-    let mut host = start().await;
-    let mut a = start().await;
-    connect(&a, &host).await;
-    let group = create(&host, |_| {}).await;
-    member::join(a.peer.node(), host.peer.peer_id(), &group, None)
-        .await
-        .unwrap();
+    let (mut host, mut a, group) = joined_pair(|_| {}).await;
 
     let big = json!({"blob": "x".repeat(70 * 1024)});
     assert!(peer_send(&a, host.peer.peer_id(), &group, big).await);
@@ -98,9 +90,7 @@ async fn oversize_and_unknown_messages_get_too_large_or_are_dropped() {
     peer_send(&a, host.peer.peer_id(), &group, json!({"ok": 1})).await;
     let before = events_before(&mut host, "msg", &group, |_| true).await;
     assert!(before.iter().all(|e| e.kind != "leave"), "{before:?}");
-    for peer in [a, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, host]).await;
 }
 
 #[tokio::test]
@@ -116,9 +106,7 @@ async fn join_for_an_unknown_group_is_answered_not_found() {
         matches!(&refused, member::JoinError::Refused { code, .. } if code == "not_found"),
         "{refused}"
     );
-    for peer in [a, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, host]).await;
 }
 
 /// A raw libp2p host that is not a goop-peer (rust-libp2p's Identify agent): it answers MQ

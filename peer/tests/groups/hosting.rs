@@ -5,7 +5,9 @@ use peer::groups::member::{self, JoinError};
 use peer::groups::{GroupError, manage};
 use serde_json::json;
 
-use crate::harness::{connect, create, event, events_before, hosted_members, start};
+use crate::harness::{
+    connect, create, event, events_before, hosted_members, joined_pair, start, stop,
+};
 
 #[tokio::test]
 async fn members_get_welcome_and_relayed_messages_with_the_author_stamped_by_the_host() {
@@ -71,9 +73,7 @@ async fn members_get_welcome_and_relayed_messages_with_the_author_stamped_by_the
         got.payload.unwrap()["_from"],
         b.peer.peer_id().to_base58().as_str()
     );
-    for peer in [a, b, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, b, host]).await;
 }
 
 /// A member's `msg` to the host, as the local API `send` does.
@@ -119,9 +119,7 @@ async fn join_of_a_full_group_is_refused_with_full_and_leaves_free_a_place() {
     member::join(b.peer.node(), host.peer.peer_id(), &group, None)
         .await
         .unwrap();
-    for peer in [a, b, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, b, host]).await;
 }
 
 pub(crate) async fn peer_testkit_eventually(mut check: impl FnMut() -> bool) {
@@ -160,20 +158,12 @@ async fn invite_only_group_refuses_strangers_and_admits_the_invited() {
         .await
         .unwrap();
     assert_eq!(hosted_members(&host, &group).len(), 2);
-    for peer in [a, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, host]).await;
 }
 
 #[tokio::test]
 async fn kicked_member_gets_close_and_a_banned_one_cannot_rejoin() {
-    let mut host = start().await;
-    let mut a = start().await;
-    connect(&a, &host).await;
-    let group = create(&host, |_| {}).await;
-    member::join(a.peer.node(), host.peer.peer_id(), &group, None)
-        .await
-        .unwrap();
+    let (mut host, mut a, group) = joined_pair(|_| {}).await;
 
     manage::kick(host.peer.node(), &group, a.peer.peer_id(), false)
         .await
@@ -200,9 +190,7 @@ async fn kicked_member_gets_close_and_a_banned_one_cannot_rejoin() {
         manage::kick(host.peer.node(), &group, host.peer.peer_id(), false).await,
         Err(GroupError::NotMember)
     ));
-    for peer in [a, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, host]).await;
 }
 
 #[tokio::test]
@@ -230,7 +218,5 @@ async fn non_member_messages_are_not_relayed() {
     .await;
     assert!(before.iter().all(|e| e.kind != "msg"), "{before:?}");
     assert_eq!(hosted_members(&host, &group).len(), 3);
-    for peer in [a, b, stranger, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, b, stranger, host]).await;
 }

@@ -3,18 +3,12 @@
 
 use peer::groups::{manage, member};
 
-use crate::harness::{connect, create, event, hosted_members, restart, start};
+use crate::harness::{connect, event, hosted_members, joined_pair, restart, stop};
 use crate::hosting::peer_testkit_eventually;
 
 #[tokio::test]
 async fn volatile_group_is_closed_for_its_members_when_the_host_shuts_down() {
-    let host = start().await;
-    let mut a = start().await;
-    connect(&a, &host).await;
-    let group = create(&host, |g| g.volatile = Some(true)).await;
-    member::join(a.peer.node(), host.peer.peer_id(), &group, None)
-        .await
-        .unwrap();
+    let (host, mut a, group) = joined_pair(|g| g.volatile = Some(true)).await;
 
     host.peer.shutdown().await;
 
@@ -25,13 +19,7 @@ async fn volatile_group_is_closed_for_its_members_when_the_host_shuts_down() {
 
 #[tokio::test]
 async fn persistent_group_survives_a_host_restart_and_the_member_rejoins_with_its_role() {
-    let host = start().await;
-    let mut a = start().await;
-    connect(&a, &host).await;
-    let group = create(&host, |_| {}).await;
-    member::join(a.peer.node(), host.peer.peer_id(), &group, None)
-        .await
-        .unwrap();
+    let (host, mut a, group) = joined_pair(|_| {}).await;
     manage::set_role(host.peer.node(), &group, a.peer.peer_id(), "editor")
         .await
         .unwrap();
@@ -60,20 +48,12 @@ async fn persistent_group_survives_a_host_restart_and_the_member_rejoins_with_it
     let subscription = &member::subscriptions(a.peer.node())[0];
     assert_eq!(subscription.row.role, "editor");
     assert!(subscription.connected);
-    for peer in [a, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, host]).await;
 }
 
 #[tokio::test]
 async fn member_that_stops_answering_is_removed_by_the_host() {
-    let mut host = start().await;
-    let a = start().await;
-    connect(&a, &host).await;
-    let group = create(&host, |_| {}).await;
-    member::join(a.peer.node(), host.peer.peer_id(), &group, None)
-        .await
-        .unwrap();
+    let (mut host, a, group) = joined_pair(|_| {}).await;
     let a_id = a.peer.peer_id().to_base58();
 
     a.peer.shutdown().await;

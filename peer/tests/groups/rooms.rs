@@ -3,7 +3,7 @@
 use peer::groups::{member, rooms};
 use serde_json::json;
 
-use crate::harness::{connect, create, event, events_before, start};
+use crate::harness::{connect, create, event, events_before, start, stop};
 
 #[tokio::test]
 async fn room_lines_reach_other_members_and_joiners_get_the_history() {
@@ -61,7 +61,5 @@ async fn room_lines_reach_other_members_and_joiners_get_the_history() {
         .collect();
     assert_eq!(texts, ["hello room", "from host"]);
     assert!(rooms::say(a.peer.node(), &group, "").await.is_err());
-    for peer in [a, b, c, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, b, c, host]).await;
 }

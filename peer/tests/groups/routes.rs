@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Node, connect, event, start};
+use crate::harness::{Node, connect, event, start, stop};
 
 async fn post(node: &Node, path: &str, body: Value) -> (u16, Value) {
     let url = format!("http://{}{path}", node.peer.http_addr().unwrap());
@@ -100,9 +100,7 @@ async fn groups_are_created_joined_used_and_closed_through_the_local_api() {
     assert_eq!(get(&host, "/api/groups").await, json!([]));
     let (status, _) = post(&host, "/api/groups/close", json!({"group_id": gid})).await;
     assert_eq!(status, 404);
-    for peer in [a, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, host]).await;
 }
 
 #[tokio::test]

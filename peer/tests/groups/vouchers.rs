@@ -5,7 +5,7 @@ use peer::groups::member::{self, JoinError};
 use peer::hub_url::HubUrl;
 use peer::store::StoredVoucher;
 
-use crate::harness::{connect, create, hosted_members, start};
+use crate::harness::{connect, create, hosted_members, start, stop};
 
 const COMMUNITY: &str = "http://community.example";
 
@@ -58,7 +58,5 @@ async fn voucher_group_requires_a_voucher_and_the_member_retries_with_the_one_it
         .unwrap_err();
     assert_eq!(code(&refused), "voucher_unverifiable");
     assert_eq!(hosted_members(&host, &group).len(), 1);
-    for peer in [a, host] {
-        peer.peer.shutdown().await;
-    }
+    stop(vec![a, host]).await;
 }

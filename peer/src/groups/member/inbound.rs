@@ -14,13 +14,24 @@ use crate::node::Node;
 /// Traffic from `from` about a group we do not host.
 pub(crate) async fn receive(node: &Node, from: PeerId, group: &GroupId, message: GroupMsg) {
     let key = (from, group.clone());
-    if matches!(message, GroupMsg::Welcome(_) | GroupMsg::Error(_))
-        && let Some(waiter) = lock(&node.groups.member.waiters).remove(&key)
-    {
-        let _ = waiter.send(message);
+    let waiter = if matches!(message, GroupMsg::Welcome(_) | GroupMsg::Error(_)) {
+        lock(&node.groups.member.waiters).remove(&key)
+    } else {
+        None
+    };
+    if let Some(waiter) = waiter {
+        let answer = match &message {
+            GroupMsg::Welcome(welcome) => {
+                accept_welcome(node, from, group, welcome, waiter.community.as_ref())
+                    .await
+                    .map(|()| message)
+            }
+            _ => Ok(message),
+        };
+        let _ = waiter.answer.send(answer);
         return;
     }
-    let subscribed = lock(&node.groups.member.joined).contains_key(&key);
+    let subscribed = super::is_host(node, from, group);
     if !subscribed {
         if matches!(message, GroupMsg::Join { .. }) {
             super::super::host::tell(node, from, group, "not_found", "no such group", None).await;
