@@ -220,3 +220,34 @@ async fn non_member_messages_are_not_relayed() {
     assert_eq!(hosted_members(&host, &group).len(), 3);
     stop(vec![a, b, stranger, host]).await;
 }
+
+#[tokio::test]
+async fn member_over_the_relay_rate_gets_rate_limited() {
+    let (host, mut a, group) = joined_pair(|_| {}).await;
+    for n in 0..60 {
+        peer_send(&a, host.peer.peer_id(), &group, json!({ "n": n })).await;
+    }
+    let error = event(&mut a, "error", &group, |_| true).await;
+    assert_eq!(error.payload.unwrap()["code"], "rate_limited");
+    stop(vec![a, host]).await;
+}
+
+#[tokio::test]
+async fn invitation_is_joined_at_once_when_auto_accept_is_all() {
+    let host = start().await;
+    let mut a = crate::harness::start_with(|c| {
+        c.groups.auto_accept_invites = peer::config::AutoAccept::All;
+    })
+    .await;
+    connect(&a, &host).await;
+    let group = create(&host, |g| g.join_policy = Some("invite".into())).await;
+
+    manage::invite(host.peer.node(), &group, a.peer.peer_id())
+        .await
+        .unwrap();
+
+    event(&mut a, "welcome", &group, |_| true).await;
+    assert_eq!(hosted_members(&host, &group).len(), 2);
+    assert!(member::invites(a.peer.node()).is_empty());
+    stop(vec![a, host]).await;
+}

@@ -65,3 +65,43 @@ async fn member_that_stops_answering_is_removed_by_the_host() {
     assert_eq!(hosted_members(&host, &group).len(), 1);
     host.peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn member_that_hears_no_ping_rejoins_its_host() {
+    let host = crate::harness::start_with(|c| c.groups.ping_secs = 3600).await;
+    let mut a = crate::harness::start_with(|c| c.groups.silence_secs = 1).await;
+    connect(&a, &host).await;
+    let group = crate::harness::create(&host, |_| {}).await;
+    peer::groups::member::join(a.peer.node(), host.peer.peer_id(), &group, None)
+        .await
+        .unwrap();
+    event(&mut a, "welcome", &group, |_| true).await;
+
+    // No ping within 1 s: the member rejoins (a current member's join re-sends the welcome).
+    event(&mut a, "welcome", &group, |_| true).await;
+    assert_eq!(hosted_members(&host, &group).len(), 2);
+    stop(vec![a, host]).await;
+}
+
+#[tokio::test]
+async fn restarted_member_rejoins_and_keeps_its_role_within_the_grace() {
+    let (mut host, a, group) = joined_pair(|g| g.volatile = Some(true)).await;
+    manage::set_role(host.peer.node(), &group, a.peer.peer_id(), "editor")
+        .await
+        .unwrap();
+    let a_id = a.peer.peer_id().to_base58();
+    let dir = a.dir;
+    a.peer.shutdown().await;
+    event(&mut host, "leave", &group, |e| {
+        e.from.as_deref() == Some(a_id.as_str())
+    })
+    .await;
+
+    let mut a = restart(dir, 0).await;
+    assert!(!member::subscriptions(a.peer.node())[0].connected);
+    connect(&a, &host).await;
+    event(&mut a, "welcome", &group, |_| true).await;
+    let subscription = &member::subscriptions(a.peer.node())[0];
+    assert_eq!(subscription.row.role, "editor");
+    stop(vec![a, host]).await;
+}
