@@ -468,6 +468,28 @@ mod tests {
     }
 
     #[test]
+    fn group_timers_default_to_the_spec_and_refuse_zero_or_an_inverted_backoff() {
+        let config = load(None, &[]).unwrap();
+        assert_eq!(config.groups.ping_secs, 60);
+        assert_eq!(config.groups.silence_secs, 150);
+        assert_eq!(config.groups.auto_accept_invites, AutoAccept::Favorites);
+        let all = load(None, &[("PEER_GROUPS__AUTO_ACCEPT_INVITES", "all")]).unwrap();
+        assert_eq!(all.groups.auto_accept_invites, AutoAccept::All);
+        assert!(load(None, &[("PEER_GROUPS__AUTO_ACCEPT_INVITES", "some")]).is_err());
+        let error = load(None, &[("PEER_GROUPS__PING_SECS", "0")]).unwrap_err();
+        assert!(error.to_string().contains("groups.ping_secs"), "{error}");
+        let error = load(
+            Some("[groups]\nrejoin_backoff_secs = 10\nrejoin_backoff_max_secs = 5\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("rejoin_backoff_max_secs"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn membership_poll_periods_default_to_the_spec_and_refuse_zero() {
         let config = load(None, &[]).unwrap();
         assert_eq!(config.hubs.membership_reread_secs, 300);

@@ -141,6 +141,8 @@ pub async fn join(
             Err(error) => return Err(error),
             Ok(GroupMsg::Welcome(welcome)) => return Ok(welcome),
             Ok(GroupMsg::Error(error)) => {
+                // TODO(#14): on `voucher_expired` / `voucher_invalid`, renew that voucher (§3.6)
+                // and retry once, with the renewal the `peer-vouchers` branch brings.
                 if !retried
                     && voucher.is_none()
                     && error.code == "voucher_required"
