@@ -228,3 +228,11 @@ pub(crate) async fn start(node: &Arc<Node>, tasks: &Tasks) {
 pub(crate) async fn shutdown(node: &Node) {
     manage::close_volatile(node).await;
 }
+
+impl crate::Peer {
+    /// The groups we host and joined (peer.md §1.1); the operations are [`manage`] (hosting),
+    /// [`member`] (joining) and [`rooms`] (chat rooms).
+    pub fn groups(&self) -> &Groups {
+        &self.node().groups
+    }
+}

@@ -1,7 +1,7 @@
 //! Topic dispatch (peer.md §5): one table of exact topics and prefixes, the first matching row
-//! wins; every other topic goes to the application inbox. The namespaces of groups, chat rooms,
-//! the cluster queue and the realtime bridge are acked and dropped until their subsystems replace
-//! their `Drop` rows with a route of their own.
+//! wins; every other topic goes to the application inbox. Groups and chat rooms have their routes;
+//! the namespaces of the cluster queue and the realtime bridge are acked and dropped until their
+//! subsystems replace their `Drop` rows with a route of their own.
 
 use libp2p::PeerId;
 use serde_json::Value;

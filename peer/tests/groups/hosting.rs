@@ -251,3 +251,32 @@ async fn invitation_is_joined_at_once_when_auto_accept_is_all() {
     assert!(member::invites(a.peer.node()).is_empty());
     stop(vec![a, host]).await;
 }
+
+#[tokio::test]
+async fn meta_and_state_reach_members_and_later_welcomes_carry_the_state() {
+    let (host, mut a, group) = joined_pair(|_| {}).await;
+    let b = start().await;
+    connect(&b, &host).await;
+
+    manage::set_meta(host.peer.node(), &group, Some("Go".into()), Some(9))
+        .await
+        .unwrap();
+    let meta = event(&mut a, "meta", &group, |_| true).await;
+    assert_eq!(
+        meta.payload.unwrap(),
+        json!({"group_name":"Go","group_type":"template","max_members":9})
+    );
+    assert_eq!(member::subscriptions(a.peer.node())[0].row.group_name, "Go");
+
+    manage::set_state(host.peer.node(), &group, json!({"board": "e4"}))
+        .await
+        .unwrap();
+    let state = event(&mut a, "state", &group, |_| true).await;
+    assert_eq!(state.payload.unwrap()["board"], "e4");
+    let welcome = member::join(b.peer.node(), host.peer.peer_id(), &group, None)
+        .await
+        .unwrap();
+    assert_eq!(welcome.state.unwrap(), json!({"board": "e4"}));
+    assert_eq!(welcome.group_name, "Go");
+    stop(vec![a, b, host]).await;
+}
