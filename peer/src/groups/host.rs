@@ -194,7 +194,7 @@ impl Hosted {
         }
     }
 
-    fn is_member(&self, peer: &PeerId) -> bool {
+    pub(crate) fn is_member(&self, peer: &PeerId) -> bool {
         self.members.iter().any(|m| &m.peer == peer)
     }
 

@@ -87,6 +87,14 @@ pub(crate) async fn receive(
 }
 
 pub(super) async fn join(node: &Node, caller: PeerId, group: &GroupId, voucher: Option<String>) {
+    // The voucher is checked before the host lock is taken: checking may fetch the community's
+    // info document, and other groups must not wait for it.
+    let checked = match node.groups.host.get(group) {
+        Some(h) if h.row.join_policy == "voucher" && !h.is_member(&caller) => {
+            Some(check_voucher(node, caller, &h, voucher.as_deref()).await)
+        }
+        _ => None,
+    };
     let guard = node.groups.host_write.lock().await;
     let now = node.clock.now_ms();
     let Some(hosted) = node.groups.host.get(group) else {
@@ -102,7 +110,7 @@ pub(super) async fn join(node: &Node, caller: PeerId, group: &GroupId, voucher: 
             .ok();
         return;
     }
-    match admit(node, caller, &hosted, voucher.as_deref(), now).await {
+    match admit(node, caller, &hosted, checked, now).await {
         Err((code, text)) => {
             drop(guard);
             tracing::info!(peer = %caller, %group, code, "group: join refused");
@@ -159,14 +167,34 @@ pub(super) async fn join(node: &Node, caller: PeerId, group: &GroupId, voucher: 
     }
 }
 
-/// The policy checks of a join, in the order of §8.3.
-async fn admit(
+type Refusal = (&'static str, &'static str);
+
+/// The voucher step of the `voucher` policy (§3.7).
+async fn check_voucher(
     node: &Node,
     caller: PeerId,
     hosted: &Hosted,
     voucher: Option<&str>,
+) -> Result<admission::Admitted, Refusal> {
+    let Some(jwt) = voucher else {
+        return Err(("voucher_required", "a membership voucher is required"));
+    };
+    let community = HubUrl::parse(&hosted.row.community)
+        .map_err(|_| ("voucher_unverifiable", "the group's community is unusable"))?;
+    admission::check_voucher(node, caller, jwt, &community)
+        .await
+        .map_err(|code| (code.0, "voucher refused"))
+}
+
+/// The policy checks of a join, in the order of §8.3 (`checked`: the voucher step's result,
+/// computed beforehand).
+async fn admit(
+    node: &Node,
+    caller: PeerId,
+    hosted: &Hosted,
+    checked: Option<Result<admission::Admitted, Refusal>>,
     now: i64,
-) -> Result<Option<admission::Admitted>, (&'static str, &'static str)> {
+) -> Result<Option<admission::Admitted>, Refusal> {
     let gid = hosted.row.id.as_str();
     let access = node
         .store
@@ -179,18 +207,12 @@ async fn admit(
     if hosted.row.join_policy == "invite" && access != Some(Access::Invited) {
         return Err(("not_invited", "this group is invite-only"));
     }
-    let mut admitted = None;
-    if hosted.row.join_policy == "voucher" {
-        let Some(jwt) = voucher else {
-            return Err(("voucher_required", "a membership voucher is required"));
-        };
-        let community = HubUrl::parse(&hosted.row.community)
-            .map_err(|_| ("voucher_unverifiable", "the group's community is unusable"))?;
-        match admission::check_voucher(node, caller, jwt, &community).await {
-            Ok(a) => admitted = Some(a),
-            Err(code) => return Err((code.0, "voucher refused")),
-        }
-    }
+    let admitted = match (hosted.row.join_policy.as_str(), checked) {
+        ("voucher", Some(result)) => Some(result?),
+        // The policy changed under us: no voucher was checked.
+        ("voucher", None) => return Err(("voucher_required", "a membership voucher is required")),
+        _ => None,
+    };
     if hosted.count() >= hosted.capacity() {
         return Err(("full", "group is full"));
     }
