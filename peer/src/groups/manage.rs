@@ -273,10 +273,35 @@ pub async fn close(node: &Node, group: &GroupId) -> Result<(), GroupError> {
     Ok(())
 }
 
+/// Follows a stream of voucher revocations `(community, peer, revoked_before_ms)` and removes the
+/// members they cover (peer.md §3.7) until `token` is cancelled or the stream ends.
+// TODO(#14): spawned with `node.vouchers.revoked()` once the `peer-vouchers` branch lands.
+pub async fn watch_revocations(
+    node: std::sync::Arc<Node>,
+    mut revoked: tokio::sync::broadcast::Receiver<(HubUrl, PeerId, i64)>,
+    token: tokio_util::sync::CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let next = tokio::select! {
+            () = token.cancelled() => return,
+            next = revoked.recv() => next,
+        };
+        match next {
+            Ok((community, peer, before)) => remove_revoked(&node, &community, peer, before).await,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "group: revocations missed; the voucher lifetime bounds them"
+                );
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
 /// Removes, with `close`, the members of our `voucher` groups of `community` that `peer`'s
 /// revoked voucher admitted: issued before `revoked_before_ms` (peer.md §3.7).
-// TODO(#14): called for each `(community, peer, revoked_before_ms)` of
-// `node.vouchers.revoked()` once the `peer-vouchers` branch lands.
 pub async fn remove_revoked(node: &Node, community: &HubUrl, peer: PeerId, revoked_before_ms: i64) {
     let groups: Vec<GroupId> = lock(&node.groups.host.groups)
         .iter()

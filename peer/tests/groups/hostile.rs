@@ -272,3 +272,44 @@ async fn author_is_absent_from_a_host_that_is_not_a_goop_peer_and_foreign_to_is_
     assert_eq!(pong["payload"], json!({"type":"pong","group":"g2host"}));
     a.peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn invitation_naming_another_host_is_dropped() {
+    let host = start().await;
+    let mut a = start().await;
+    let stranger = start().await;
+    connect(&a, &host).await;
+    connect(&stranger, &a).await;
+    let group = create(&host, |g| g.join_policy = Some("invite".into())).await;
+    let forged = json!({"group_id": group, "group_name": "Fake",
+        "host_peer_id": host.peer.peer_id().to_base58(), "group_type": "chat", "volatile": false});
+    peer::mq::send(
+        stranger.peer.node(),
+        a.peer.peer_id(),
+        "group.invite",
+        forged,
+    )
+    .await
+    .unwrap();
+    peer::mq::send(
+        stranger.peer.node(),
+        a.peer.peer_id(),
+        "group.invite",
+        json!("junk"),
+    )
+    .await
+    .unwrap();
+
+    peer::groups::manage::invite(host.peer.node(), &group, a.peer.peer_id())
+        .await
+        .unwrap();
+    let before = events_before(&mut a, "invite", &group, |e| {
+        e.from.as_deref() == Some(host.peer.peer_id().to_base58().as_str())
+    })
+    .await;
+    assert!(before.iter().all(|e| e.kind != "invite"), "{before:?}");
+    let invites = member::invites(a.peer.node());
+    assert_eq!(invites.len(), 1);
+    assert_eq!(invites[0].invite.group_name, "Chess");
+    stop(vec![a, stranger, host]).await;
+}
