@@ -116,7 +116,12 @@ fn due(
     let mut joined = lock(&node.groups.member.joined);
     let mut due = Vec::new();
     for ((host, group), j) in joined.iter_mut() {
-        let known_offline = node.peers.get(host).is_some_and(|v| !v.online);
+        // Only a source that saw the host can say it is offline: an entry without sightings
+        // (made by the identity exchange) knows nothing.
+        let known_offline = node
+            .peers
+            .get(host)
+            .is_some_and(|v| !v.online && !v.sightings.is_empty());
         if known_offline {
             offline.insert(*host);
         } else if offline.remove(host) {

@@ -32,6 +32,7 @@ pub(crate) async fn start() -> Node {
 }
 
 pub(crate) async fn start_with(change: impl FnOnce(&mut PeerConfig)) -> Node {
+    testkit::init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
     change(&mut config);
@@ -49,7 +50,7 @@ pub(crate) async fn restart(dir: tempfile::TempDir, port: u16) -> Node {
     Node { peer, events, dir }
 }
 
-/// `a` dials `b` by its listen addresses.
+/// `a` dials `b` by its listen addresses; returns once both sides hold the connection.
 pub(crate) async fn connect(a: &Node, b: &Node) {
     a.peer
         .node()
@@ -61,6 +62,21 @@ pub(crate) async fn connect(a: &Node, b: &Node) {
         )
         .await
         .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !b
+        .peer
+        .node()
+        .net
+        .is_connected(a.peer.peer_id())
+        .await
+        .unwrap()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "b never saw the connection"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A group hosted by `host`.

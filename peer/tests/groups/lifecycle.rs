@@ -84,8 +84,8 @@ async fn member_that_hears_no_ping_rejoins_its_host() {
 }
 
 #[tokio::test]
-async fn restarted_member_rejoins_and_keeps_its_role_within_the_grace() {
-    let (mut host, a, group) = joined_pair(|g| g.volatile = Some(true)).await;
+async fn restarted_member_rejoins_its_persistent_group_and_keeps_its_role() {
+    let (mut host, a, group) = joined_pair(|_| {}).await;
     manage::set_role(host.peer.node(), &group, a.peer.peer_id(), "editor")
         .await
         .unwrap();
@@ -103,5 +103,25 @@ async fn restarted_member_rejoins_and_keeps_its_role_within_the_grace() {
     event(&mut a, "welcome", &group, |_| true).await;
     let subscription = &member::subscriptions(a.peer.node())[0];
     assert_eq!(subscription.row.role, "editor");
+    stop(vec![a, host]).await;
+}
+
+#[tokio::test]
+async fn member_rejoining_within_the_grace_keeps_its_role_in_a_volatile_group() {
+    let (host, a, group) = joined_pair(|g| g.volatile = Some(true)).await;
+    manage::set_role(host.peer.node(), &group, a.peer.peer_id(), "editor")
+        .await
+        .unwrap();
+    assert!(
+        member::leave(a.peer.node(), host.peer.peer_id(), &group)
+            .await
+            .unwrap()
+    );
+    crate::hosting::peer_testkit_eventually(|| hosted_members(&host, &group).len() == 1).await;
+
+    let welcome = member::join(a.peer.node(), host.peer.peer_id(), &group, None)
+        .await
+        .unwrap();
+    assert_eq!(welcome.members[1].role, "editor");
     stop(vec![a, host]).await;
 }
