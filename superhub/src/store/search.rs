@@ -126,9 +126,9 @@ impl Sql {
     }
 }
 
-/// Whether each selective filter value (and, on SQLite for an order other than relevance, the
-/// text) is carried by fewer than [`RARE`] hubs: a rare one drives the search from its index, a
-/// common one is tested per hub along the order's index.
+/// Whether each selective filter value (and, on SQLite, the region and, for an order other than
+/// relevance, the text) is carried by fewer than [`RARE`] hubs: a rare one drives the search from
+/// its index, a common one is tested per hub along the order's index.
 #[derive(Default)]
 struct Rarity {
     tags: Vec<bool>,
@@ -153,9 +153,24 @@ impl Store {
             let part = TextPart::Unranked {
                 common: !rarity.text,
             };
-            return self
+            let mut hits = self
                 .fetch(build(kind, search, &rarity, part, after, limit))
-                .await;
+                .await?;
+            // After a non-null key the page reads the rest of the non-null keys, from the key on
+            // along the order's index, and only then the nulls (§5.1: null keys sort last).
+            if matches!(after, Some((key, _)) if *key != SortKey::Null) && hits.len() < limit {
+                let nulls = (SortKey::Null, String::new());
+                let sql = build(
+                    kind,
+                    search,
+                    &rarity,
+                    part,
+                    Some(&nulls),
+                    limit - hits.len(),
+                );
+                hits.extend(self.fetch(sql).await?);
+            }
+            return Ok(hits);
         }
         let resume = match after {
             None => 0,
@@ -207,9 +222,16 @@ impl Store {
             && !search.tokens.is_empty()
             && search.sort != SearchSort::Relevance)
             .then(|| text::fts_phrase(&search.tokens, false));
+        // Postgres serves `region =` from `hubs_search_filters` (migration 0007) and its planner
+        // chooses between that index and the order's from its statistics: a region is counted on
+        // SQLite only.
+        let region = search
+            .region
+            .as_deref()
+            .filter(|_| self.kind() == DbKind::Sqlite);
         let (tags, region, language, text) = futures::future::try_join4(
             tags,
-            self.is_rare_if(RARE_REGION, search.region.as_deref()),
+            self.is_rare_if(RARE_REGION, region),
             self.is_rare_if(RARE_LANGUAGE, search.language.as_deref()),
             self.is_rare_if(RARE_TEXT, text.as_deref()),
         )
@@ -351,7 +373,8 @@ fn build(
         SearchSort::Newest => ("h.first_listed_at".to_owned(), "h.first_listed_at", "desc"),
     };
     if let Some((key, id)) = after_key {
-        conditions.push(after(&mut sql, &column, direction, *key, id));
+        let ranked = outer == "p.score";
+        conditions.push(after(&mut sql, &column, direction, *key, id, ranked));
     }
     let limit = sql.bind(Bind::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     // Ordering by the alias computes the rank once per row.
@@ -368,8 +391,18 @@ fn build(
     sql
 }
 
-/// The keyset condition "after (key, id)" for `column` ordered `direction` with nulls last.
-fn after(sql: &mut Sql, column: &str, direction: &str, key: SortKey, id: &str) -> String {
+/// The keyset condition "after (key, id)" for `column` ordered `direction` with nulls last. A
+/// column's non-null key leaves out the nulls (the caller reads them next) and bounds the column
+/// plainly, so the order's index starts at the key instead of walking every earlier hub; the text
+/// rank (`ranked`) is never null and indexes serve no order by it.
+fn after(
+    sql: &mut Sql,
+    column: &str,
+    direction: &str,
+    key: SortKey,
+    id: &str,
+    ranked: bool,
+) -> String {
     let i = sql.bind(Bind::Text(id.to_owned()));
     let k = match key {
         SortKey::Null => return format!("({column} is null and h.id > {i})"),
@@ -377,5 +410,9 @@ fn after(sql: &mut Sql, column: &str, direction: &str, key: SortKey, id: &str) -
         SortKey::Float(v) => sql.bind(Bind::Float(v)),
     };
     let beyond = if direction == "asc" { ">" } else { "<" };
-    format!("({column} {beyond} {k} or ({column} = {k} and h.id > {i}) or {column} is null)")
+    if ranked {
+        format!("({column} {beyond} {k} or ({column} = {k} and h.id > {i}) or {column} is null)")
+    } else {
+        format!("({column} {beyond}= {k} and ({column} {beyond} {k} or h.id > {i}))")
+    }
 }
