@@ -1,4 +1,5 @@
-//! The `hub` binary as a separate process, so its memory can be measured on its own.
+//! The `hub` binary as a separate process, so its memory can be measured on its own; reading a
+//! process's resident memory; picking a free loopback port.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -77,14 +78,7 @@ impl HubProcess {
 
     /// Resident memory of the hub process in KiB.
     pub(crate) fn rss_kib(&self) -> Result<f64, String> {
-        let pid = self.child.id().ok_or("the hub exited")?;
-        let status =
-            std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| "no VmRSS".to_owned())
+        rss_kib(self.child.id().ok_or("the hub exited")?)
     }
 
     /// One sample of the hub's Prometheus text.
@@ -103,7 +97,24 @@ impl HubProcess {
     }
 }
 
-fn free_port() -> Result<SocketAddr, String> {
+/// Resident memory of process `pid` in KiB.
+pub(crate) fn rss_kib(pid: u32) -> Result<f64, String> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `RssAnon`, `RssFile`).
+pub(crate) fn status_kib(pid: u32, field: &str) -> Result<f64, String> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub(crate) fn free_port() -> Result<SocketAddr, String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     listener.local_addr().map_err(|e| e.to_string())
 }

@@ -4,7 +4,7 @@
 //! # Layout
 //! - `store`: store throughput on SQLite and Postgres.
 //! - `relay`: stream throughput through the hub relay, a bare rust-libp2p relay, and directly;
-//!   the two peers run as child processes (`goop-bench relay-peer …`, see `peer`).
+//!   the two peers run as child processes (`goop-bench relay-peer …`, see `relay_peer`).
 //! - `presence`: fan-out latency of one change to N WebSocket subscribers; hub RSS per subscriber.
 //! - `reservations`: concurrent relay reservations held by one hub; hub RSS per reservation.
 //! - `join`: email join → verify flows per second through a hub's HTTP API on Postgres, and
@@ -18,15 +18,21 @@
 //! - `abuse`: a member's p99 and errors on a hub process while an attacker (a niced child
 //!   process, `goop-bench abuse-attacker …`) opens slow-header connections, sends requests signed
 //!   by fresh keys and holds unauthenticated WebSocket upgrades from 127.0.1.0/24.
+//! - `peer`: the `peer` binary as its own process joined to three hub processes: time from spawn
+//!   until all three are online, and its resident memory when idle (`peer_daemon`).
+//! - `mq`: acked messages per second and p99 send → ack latency between two library peers,
+//!   directly and through a hub relay.
 //! - `hub_process`: starts the `hub` binary as a separate process and reads its RSS.
 
 mod abuse;
 mod federation;
 mod hub_process;
 mod join;
-mod peer;
+mod mq;
+mod peer_daemon;
 mod presence;
 mod relay;
+mod relay_peer;
 mod reservations;
 mod search;
 mod store;
@@ -47,7 +53,7 @@ async fn main() -> ExitCode {
     let outcome = match scenario.as_str() {
         "store" => store::run().await,
         "relay" => relay::run().await,
-        "relay-peer" => peer::run(&args[1..]).await,
+        "relay-peer" => relay_peer::run(&args[1..]).await,
         "presence" => presence::run().await,
         "reservations" => reservations::run().await,
         "join" => join::run().await,
@@ -56,8 +62,10 @@ async fn main() -> ExitCode {
         "search" => search::run().await,
         "abuse" => abuse::run().await,
         "abuse-attacker" => abuse::run_attacker(&args[1..]).await,
+        "peer" => peer_daemon::run().await,
+        "mq" => mq::run().await,
         other => Err(format!(
-            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks, search, federation, abuse"
+            "unknown scenario {other:?}; known: store, relay, presence, reservations, join, webhooks, search, federation, abuse, peer, mq"
         )),
     };
     match outcome {

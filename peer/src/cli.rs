@@ -1,15 +1,16 @@
 //! The command line (peer.md §1.4): global flags, the subcommands and their exit codes.
-//! `init`, `id` and `run` work on the data directory; `hubs`, `peers`, `send` and `leave` talk to
-//! the running daemon's local API (`http.addr`), and `hubs` and `leave` fall back to the data
-//! directory when no daemon answers.
+//! `init`, `id` and `run` work on the data directory; `hubs`, `peers`, `send`, `join` and `leave`
+//! talk to the running daemon's local API (`http.addr`), and `hubs`, `join` and `leave` fall back
+//! to the data directory when no daemon answers.
 //!
 //! # Layout
 //! - `daemon`: `peer run`; `client`: the local API client;
-//! - `hubs`: `peer hubs`, `peer leave`; `peers`: `peer peers`, `peer send`; `table`: aligned columns.
+//! - `hubs`: `peer hubs`, `peer leave`; `join`: `peer join`; `peers`: `peer peers`, `peer send`; `table`: aligned columns.
 
 mod client;
 mod daemon;
 mod hubs;
+mod join;
 mod peers;
 mod table;
 
@@ -75,6 +76,32 @@ enum Command {
         /// The text (words are joined by spaces).
         #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
+    },
+    /// Become a member of a hub (peer.md §3.6): exit 2 refused, 3 wait ran out, 4 hub failed.
+    Join {
+        /// The hub's base URL.
+        url: String,
+        /// Email address (email, invite and application modes).
+        #[arg(long)]
+        email: Option<String>,
+        /// Invite code (invite mode).
+        #[arg(long)]
+        invite: Option<String>,
+        /// Application text (application mode).
+        #[arg(long)]
+        message: Option<String>,
+        /// Bind this peer to an existing account with a code from the hub's account page.
+        #[arg(long)]
+        bind_code: Option<String>,
+        /// Plan id at a paid hub (checkout is not supported yet).
+        #[arg(long)]
+        plan: Option<String>,
+        /// Accepted for compatibility: no browser is opened.
+        #[arg(long)]
+        no_browser: bool,
+        /// Seconds to wait for the email link or an approval (default and most 1800).
+        #[arg(long)]
+        wait: Option<u64>,
     },
     /// Stop taking part in a hub and forget it (its membership is kept).
     Leave {
@@ -149,6 +176,26 @@ async fn dispatch(command: &Command, config: PeerConfig) -> ExitCode {
         Command::Run => daemon::run(config).await,
         Command::Hubs => hubs::list(&config).await,
         Command::Leave { url } => hubs::leave(&config, url).await,
+        Command::Join {
+            url,
+            email,
+            invite,
+            message,
+            bind_code,
+            plan,
+            no_browser: _,
+            wait,
+        } => {
+            let flags = join::Flags {
+                email: email.clone(),
+                invite: invite.clone(),
+                message: message.clone(),
+                bind_code: bind_code.clone(),
+                plan: plan.clone(),
+                wait: *wait,
+            };
+            join::join(&config, url, flags).await
+        }
         Command::Peers { hub, online } => peers::list(&config, hub.as_deref(), *online).await,
         Command::Send { peer_id, text } => peers::send(&config, peer_id, &text.join(" ")).await,
         Command::Init { .. } | Command::Id => unreachable!("handled without a runtime"),

@@ -100,7 +100,7 @@ impl Default for P2pConfig {
 }
 
 /// `[hubs]`: the communities joined at start.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HubsConfig {
     /// Hub base URLs (merged with the `_hubs` table).
@@ -108,6 +108,21 @@ pub struct HubsConfig {
     pub urls: Vec<String>,
     /// Hub URL → token, only for legacy goop2 hubs that require registration.
     pub verification_tokens: BTreeMap<String, String>,
+    /// Seconds between membership re-reads while a hub refuses presence or relay (peer.md §3.6).
+    pub membership_reread_secs: u64,
+    /// Seconds between membership polls while a join waits for an admin's approval (§3.6 step 5).
+    pub approval_poll_secs: u64,
+}
+
+impl Default for HubsConfig {
+    fn default() -> Self {
+        Self {
+            urls: Vec::new(),
+            verification_tokens: BTreeMap::new(),
+            membership_reread_secs: 300,
+            approval_poll_secs: 30,
+        }
+    }
 }
 
 /// `[relay]`: circuit relay reservations.
@@ -243,6 +258,17 @@ impl PeerConfig {
                 "must be a loopback address (the local API has no authentication)",
             ));
         }
+        for (key, value) in [
+            (
+                "hubs.membership_reread_secs",
+                self.hubs.membership_reread_secs,
+            ),
+            ("hubs.approval_poll_secs", self.hubs.approval_poll_secs),
+        ] {
+            if !(1..=86_400).contains(&value) {
+                return Err(LoadConfigError::rule(key, "must be 1–86400"));
+            }
+        }
         if self.p2p.max_connections == 0 {
             return Err(LoadConfigError::rule(
                 "p2p.max_connections",
@@ -377,5 +403,18 @@ mod tests {
             .collect();
         let toml = format!("[hubs]\nurls = [{}]\n", urls.join(", "));
         assert!(load(Some(&toml), &[]).is_err());
+    }
+
+    #[test]
+    fn membership_poll_periods_default_to_the_spec_and_refuse_zero() {
+        let config = load(None, &[]).unwrap();
+        assert_eq!(config.hubs.membership_reread_secs, 300);
+        assert_eq!(config.hubs.approval_poll_secs, 30);
+        let fast = load(None, &[("PEER_HUBS__MEMBERSHIP_REREAD_SECS", "2")]).unwrap();
+        assert_eq!(fast.hubs.membership_reread_secs, 2);
+        for key in ["MEMBERSHIP_REREAD_SECS", "APPROVAL_POLL_SECS"] {
+            let error = load(None, &[(&format!("PEER_HUBS__{key}"), "0")]).unwrap_err();
+            assert!(error.to_string().contains(&key.to_lowercase()), "{error}");
+        }
     }
 }

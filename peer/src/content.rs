@@ -137,7 +137,7 @@ pub fn label_line(label: &str) -> String {
 
 /// Starts the server.
 pub(crate) fn spawn(node: &Arc<Node>, tasks: &Tasks) {
-    let incoming = match node.net.streams().accept(PROTOCOL) {
+    let incoming = match node.net.inbound().accept(PROTOCOL) {
         Ok(incoming) => incoming,
         Err(error) => {
             tracing::error!(%error, "content protocol already registered; not serving it");
@@ -157,7 +157,7 @@ pub(crate) fn spawn(node: &Arc<Node>, tasks: &Tasks) {
 
 async fn serve(
     node: Arc<Node>,
-    mut incoming: libp2p_stream::IncomingStreams,
+    mut incoming: crate::p2p::Incoming,
     tracker: TaskTracker,
     token: CancellationToken,
 ) {

@@ -9,6 +9,7 @@ mod events;
 mod guard;
 mod hubs;
 mod me;
+mod memberships;
 mod mq;
 mod peers;
 
@@ -33,6 +34,7 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .merge(chat::routes())
         .merge(events::routes())
         .merge(me::routes())
+        .merge(memberships::routes())
         .merge(peers::routes())
         .fallback(|| async { ApiError::not_found("not_found", "there is nothing here") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

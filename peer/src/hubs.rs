@@ -5,7 +5,7 @@
 //! The presence client lives in the children: `client` (HTTP with PeerSig, §3.2), `discovery`
 //! (kind, info, relay, membership), `ws` (WS v2/v1 sessions), `sse` (fallback), `publish`
 //! (`POST /publish`), `inbound` (received frames), `context` + `channel` (one state machine per
-//! hub) and `manager` ([`spawn`], [`Hubs::add`], [`Hubs::leave`], [`Hubs::pulse`]).
+//! hub) and `manager` ([`spawn`], [`start_configured`], [`Hubs::add`], [`Hubs::leave`], [`Hubs::pulse`]).
 
 mod channel;
 pub mod client;
@@ -30,7 +30,7 @@ use crate::hub_url::HubUrl;
 use crate::store::HubSource;
 
 pub use client::HubCallError;
-pub use manager::{HubsError, MAX_HUBS, PulseOutcome, spawn};
+pub use manager::{HubsError, MAX_HUBS, PulseOutcome, spawn, start_configured};
 
 /// What kind of hub answers at a URL (peer.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -139,6 +139,7 @@ pub struct Hubs {
     inner: Arc<Mutex<BTreeMap<HubUrl, HubView>>>,
     changes: watch::Sender<u64>,
     presence: watch::Sender<u64>,
+    reread: watch::Sender<u64>,
     events: Events,
     manager: Arc<OnceLock<manager::Manager>>,
 }
@@ -150,6 +151,7 @@ impl Hubs {
             inner: Arc::new(Mutex::new(BTreeMap::new())),
             changes: watch::channel(0).0,
             presence: watch::channel(0).0,
+            reread: watch::channel(0).0,
             events,
             manager: Arc::new(OnceLock::new()),
         }
@@ -157,6 +159,17 @@ impl Hubs {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<HubUrl, HubView>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks every hub whose presence is refused to re-read its membership now (a join or a
+    /// `POST /api/memberships/refresh` changed it) instead of at the next periodic re-read.
+    pub fn reread_memberships(&self) {
+        self.reread.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever [`Hubs::reread_memberships`] is called.
+    pub(crate) fn reread_requests(&self) -> watch::Receiver<u64> {
+        self.reread.subscribe()
     }
 
     /// Every hub, in URL order.

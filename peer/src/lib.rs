@@ -7,6 +7,7 @@
 //! - `node`: [`Peer`] (start, shutdown) and [`Node`], the context every subsystem shares.
 //! - `p2p`: the libp2p node ([`p2p::Net`] handle, event loop).
 //! - `peers`: the merged peer table; `event`: the event bus; `hubs`: the hub registry.
+//! - `membership`: joining a community (`peer join`, §3.6) and its voucher.
 //! - `presence`: our own presence message; `dial`: reaching a peer; `relay`: relay
 //!   reservations and `/goop/relay-refresh`.
 //! - `gossip`: presence gossip; `content`: the reachability probe protocol.
@@ -34,6 +35,7 @@ pub mod hub_url;
 pub mod hubs;
 pub mod identity;
 pub mod init;
+pub mod membership;
 pub mod mq;
 mod node;
 pub mod p2p;

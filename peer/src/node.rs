@@ -9,8 +9,7 @@ use std::time::Duration;
 use libp2p::identity::ed25519;
 use libp2p::{Multiaddr, PeerId};
 use shared::clock::Clock;
-use shared::keyfile::KeyFileError;
-use shared::server::Tasks;
+use shared::server::{OpenIdentityError, Tasks, open_identity};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
@@ -27,18 +26,10 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Why the peer could not start. Nothing keeps running after an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data directory could not be created.
-    #[error("data dir {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `identity.key` is unreadable or corrupt (it is never replaced).
+    /// The data directory could not be created, or `identity.key` is unreadable or corrupt (it is
+    /// never replaced).
     #[error(transparent)]
-    Identity(#[from] KeyFileError),
+    Identity(#[from] OpenIdentityError),
     /// `peer.db` could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] OpenStoreError),
@@ -83,6 +74,8 @@ pub struct Node {
     pub clock: Clock,
     /// The message bus state (sequence, duplicates, admission, inbox).
     pub mq: crate::mq::Mq,
+    /// The joins running in the background (peer.md §3.6).
+    pub memberships: crate::membership::Memberships,
 }
 
 /// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
@@ -102,11 +95,7 @@ impl Peer {
     pub async fn start(config: PeerConfig) -> Result<Self, StartError> {
         config.validate()?;
         let dir = &config.data_dir;
-        shared::keyfile::create_private_dir(dir).map_err(|source| StartError::DataDir {
-            path: dir.clone(),
-            source,
-        })?;
-        let (key, created) = shared::keyfile::load_or_create(&dir.join(crate::IDENTITY_FILE))?;
+        let (key, _) = open_identity(dir, &dir.join(crate::IDENTITY_FILE))?;
         let store = Store::open(dir).await?;
         let tasks = Tasks::default();
         let (net, event_loop, listen_addrs) =
@@ -118,9 +107,6 @@ impl Peer {
                 }
             };
         let peer_id = net.peer_id();
-        if created {
-            tracing::info!(%peer_id, "created a new identity");
-        }
         tasks.spawn_infallible("libp2p", event_loop.run(tasks.token().child_token()));
         let events = Events::default();
         let node = Arc::new(Node {
@@ -134,6 +120,7 @@ impl Peer {
             events,
             net,
             mq: crate::mq::Mq::default(),
+            memberships: crate::membership::Memberships::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
         crate::hubs::spawn(&node, &tasks);
@@ -142,6 +129,8 @@ impl Peer {
         crate::content::spawn(&node, &tasks);
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
+        crate::membership::spawn(&node, &tasks);
+        crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {
             let addr = node.config.http.addr;
@@ -228,15 +217,7 @@ mod tests {
         assert!(!b.listen_addrs().is_empty());
         let mut events = a.node().net.subscribe();
 
-        a.node()
-            .net
-            .dial(
-                b.peer_id(),
-                b.listen_addrs().to_vec(),
-                Duration::from_secs(5),
-            )
-            .await
-            .unwrap();
+        crate::content::tests::connect(&a, &b).await;
 
         let agent = tokio::time::timeout(Duration::from_secs(10), async {
             loop {

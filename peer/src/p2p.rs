@@ -5,6 +5,7 @@
 
 mod behaviour;
 mod event_loop;
+mod inbound;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use behaviour::PRESENCE_TOPIC;
 pub(crate) use event_loop::EventLoop;
+pub use inbound::{AlreadyAccepted, Inbound, Incoming};
 
 use crate::config::P2pConfig;
 
@@ -185,6 +187,7 @@ pub struct Net {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<NetEvent>,
     streams: libp2p_stream::Control,
+    inbound: Inbound,
 }
 
 impl std::fmt::Debug for Net {
@@ -201,9 +204,15 @@ impl Net {
         self.peer_id
     }
 
-    /// A stream control: open `/goop/*` streams to connected peers, accept inbound ones.
+    /// A stream control: open `/goop/*` streams to connected peers. The peer's own protocols
+    /// accept inbound streams through [`Net::inbound`], which queues them.
     pub fn streams(&self) -> libp2p_stream::Control {
         self.streams.clone()
+    }
+
+    /// The acceptors of inbound `/goop/*` streams.
+    pub fn inbound(&self) -> Inbound {
+        self.inbound.clone()
     }
 
     /// A receiver of every later [`NetEvent`].
@@ -345,6 +354,7 @@ pub(crate) async fn start(
 ) -> Result<(Net, EventLoop, Vec<Multiaddr>), StartNetError> {
     let keypair = Keypair::from(key.clone());
     let peer_id = keypair.public().to_peer_id();
+    let inbound = Inbound::default();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -357,7 +367,7 @@ pub(crate) async fn start(
         .map_err(|e| StartNetError::Build(e.to_string()))?
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| StartNetError::Build(e.to_string()))?
-        .with_behaviour(|key, relay| behaviour::Behaviour::new(key, relay, config))
+        .with_behaviour(|key, relay| behaviour::Behaviour::new(key, relay, config, inbound.clone()))
         .map_err(|e| StartNetError::Build(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
@@ -406,6 +416,7 @@ pub(crate) async fn start(
         commands,
         events: events.clone(),
         streams,
+        inbound,
     };
     Ok((net, EventLoop::new(swarm, command_rx, events), listen_addrs))
 }

@@ -15,7 +15,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 
 pub use chat_messages::{ChatRow, HISTORY_PER_PEER, NewChat};
 pub use hubs::{HubRow, HubSource};
-pub use memberships::MembershipRow;
+pub use memberships::{MembershipRow, StoredVoucher};
 pub use peer_cache::PeerCacheRow;
 pub use shared::db::StoreError;
 

@@ -57,6 +57,16 @@ impl Daemon {
         Self::finish(request).await
     }
 
+    /// `POST path` with a JSON body and a deadline of its own (a join that waits).
+    pub(super) async fn post_for(&self, path: &str, body: &Value, timeout: Duration) -> Outcome {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(timeout)
+            .json(body);
+        Self::finish(request).await
+    }
+
     async fn finish(request: reqwest::RequestBuilder) -> Outcome {
         let response = match request.send().await {
             Ok(response) => response,

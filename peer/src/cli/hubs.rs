@@ -72,12 +72,19 @@ pub(super) async fn leave(config: &PeerConfig, raw: &str) -> ExitCode {
         Ok(url) => url,
         Err(error) => return fail(FAILURE, &format!("{raw}: {error}")),
     };
+    let in_config = config.hub_urls().is_ok_and(|urls| urls.contains(&url));
+    let warn_config = || {
+        if in_config {
+            eprintln!("peer: {url} is in hubs.urls of peer.toml; remove it there too");
+        }
+    };
     if let Some(daemon) = Daemon::new(config) {
         match daemon
             .post("/api/hubs/leave", &json!({ "url": url.as_str() }))
             .await
         {
             Outcome::Answer(200..=299, _) => {
+                warn_config();
                 println!("left {url}");
                 return ExitCode::SUCCESS;
             }
@@ -87,7 +94,6 @@ pub(super) async fn leave(config: &PeerConfig, raw: &str) -> ExitCode {
             Outcome::Unreachable => {}
         }
     }
-    let in_config = config.hub_urls().is_ok_and(|urls| urls.contains(&url));
     let removed = match open_store(config).await {
         Ok(Some(store)) => {
             let removed = store.delete_hub(&url).await;
@@ -100,9 +106,7 @@ pub(super) async fn leave(config: &PeerConfig, raw: &str) -> ExitCode {
         Ok(None) => false,
         Err(error) => return fail(FAILURE, &error),
     };
-    if in_config {
-        eprintln!("peer: {url} is in hubs.urls of peer.toml; remove it there too");
-    }
+    warn_config();
     if removed {
         println!("left {url}");
         ExitCode::SUCCESS

@@ -50,9 +50,14 @@ pub(super) fn relative(ms: i64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    relative_to(ms, now)
+}
+
+/// [`relative`] at `now`; within the current second it is the past (`0s ago`), never `in 0s`.
+fn relative_to(ms: i64, now: i64) -> String {
     let delta = (ms - now) / 1000;
     let span = span(delta.unsigned_abs());
-    if delta >= 0 {
+    if delta > 0 {
         format!("in {span}")
     } else {
         format!("{span} ago")
@@ -65,5 +70,19 @@ fn span(secs: u64) -> String {
         60..3600 => format!("{}m", secs / 60),
         3600..86_400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
         _ => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_names_the_future_and_the_past_and_the_current_second_as_past() {
+        let now = 1_000_000_000;
+        assert_eq!(relative_to(now + 125 * 60_000, now), "in 2h05m");
+        assert_eq!(relative_to(now - 180_000, now), "3m ago");
+        assert_eq!(relative_to(now - 400, now), "0s ago");
+        assert_eq!(relative_to(now + 400, now), "0s ago");
     }
 }

@@ -16,8 +16,6 @@ use super::{Admission, HubKind, discovery, publish, sse};
 
 /// Relay info is re-read this often while the channel runs.
 pub(crate) const RELAY_REFRESH: Duration = Duration::from_secs(600);
-/// Membership re-read period while presence is refused.
-pub(crate) const REFUSED_POLL: Duration = Duration::from_secs(300);
 /// Retry period of a hub failing for a reason backoff cannot fix (3 × 4001, 3 × 4009).
 pub(crate) const FAILING_RETRY: Duration = Duration::from_secs(300);
 /// A session up this long resets the backoff.
@@ -182,13 +180,7 @@ fn on_close(ctx: &Ctx, counters: &mut Counters, code: u16, reason: &str) -> Next
             }
         }
         4003 => {
-            let state = match reason {
-                "not_member" => "none",
-                "membership_pending" => "pending_approval",
-                "membership_lapsed" => "lapsed",
-                "banned" => "banned",
-                _ => "none",
-            };
+            let state = super::context::refusal_state(reason);
             tracing::warn!(hub = %ctx.url, reason, "hub refused our presence");
             ctx.set(|v| {
                 v.state = "refused".to_owned();
@@ -316,8 +308,12 @@ async fn legacy_session(ctx: &Arc<Ctx>) -> ws::Session {
     }
 }
 
-/// Waits (membership re-read every 5 min) until the hub grants presence again.
+/// Waits (membership re-read every `hubs.membership_reread_secs`, and whenever a join asks for
+/// it) until the hub grants presence again.
 async fn wait_for_presence(ctx: &Ctx) -> bool {
+    let period = Duration::from_secs(ctx.node.config.hubs.membership_reread_secs.max(1));
+    let mut nudges = ctx.node.hubs.reread_requests();
+    nudges.mark_unchanged();
     loop {
         let granted = tokio::select! {
             () = ctx.token.cancelled() => return false,
@@ -329,7 +325,8 @@ async fn wait_for_presence(ctx: &Ctx) -> bool {
         }
         tokio::select! {
             () = ctx.token.cancelled() => return false,
-            () = tokio::time::sleep(REFUSED_POLL) => {}
+            () = tokio::time::sleep(period) => {}
+            _ = nudges.changed() => {}
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::client::HubClient;
+use super::client::{HubCallError, HubClient};
 use super::discovery;
 use super::inbound::Frame;
 use super::{Admission, HubKind, HubView};
@@ -214,22 +214,19 @@ impl Ctx {
                     v.tier.clone_from(&m.tier);
                     v.relay_allowed = reservations_any || m.entitlements.relay;
                 });
-                let hub_id = self
-                    .client
-                    .hub_id()
-                    .map(|id| id.to_string())
-                    .unwrap_or_default();
-                let stored = self.node.store.set_membership(
-                    &self.url,
-                    &hub_id,
-                    &m.state,
-                    m.tier.as_deref(),
-                    self.node.clock.now_ms(),
-                );
-                if let Err(error) = stored.await {
-                    tracing::warn!(hub = %self.url, %error, "membership not stored");
-                }
+                self.store_membership(&m.state, m.tier.as_deref()).await;
                 Some(m.entitlements.presence)
+            }
+            Err(HubCallError::Refused(code)) => {
+                let state = refusal_state(&code);
+                let reservations_any = self.reservations_any();
+                self.set(|v| {
+                    v.membership = Some(state.to_owned());
+                    v.presence_allowed = false;
+                    v.relay_allowed = reservations_any;
+                });
+                self.store_membership(state, None).await;
+                Some(false)
             }
             Err(error) => {
                 tracing::debug!(hub = %self.url, %error, "membership read failed");
@@ -238,8 +235,35 @@ impl Ctx {
         }
     }
 
+    /// Records the membership in `_memberships` (a failure is logged).
+    async fn store_membership(&self, state: &str, tier: Option<&str>) {
+        let hub_id = self
+            .client
+            .hub_id()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let now = self.node.clock.now_ms();
+        let stored = self
+            .node
+            .store
+            .set_membership(&self.url, &hub_id, state, tier, now);
+        if let Err(error) = stored.await {
+            tracing::warn!(hub = %self.url, %error, "membership not stored");
+        }
+    }
+
     fn reservations_any(&self) -> bool {
         *self.reservations.lock().unwrap_or_else(|e| e.into_inner()) == Admission::Any
+    }
+}
+
+/// The membership state a refusal code stands for until the hub answers a re-read (peer.md §3.6).
+pub(crate) fn refusal_state(code: &str) -> &'static str {
+    match code {
+        "membership_pending" => "pending_approval",
+        "membership_lapsed" => "lapsed",
+        "banned" => "banned",
+        _ => "none",
     }
 }
 

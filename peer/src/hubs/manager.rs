@@ -75,8 +75,7 @@ struct Running {
     client: Arc<HubClient>,
 }
 
-/// Starts the hubs of `hubs.urls` and the `_hubs` table, and turns address changes into
-/// presence updates.
+/// Turns address changes into presence updates; [`start_configured`] then starts the hubs.
 pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
     let manager = Manager {
         node: Arc::downgrade(node),
@@ -92,7 +91,6 @@ pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
     let node = node.clone();
     let token = tasks.token().child_token();
     tasks.spawn_infallible("hubs", async move {
-        start_configured(&node).await;
         let mut net = node.net.subscribe();
         loop {
             tokio::select! {
@@ -114,7 +112,9 @@ pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
     });
 }
 
-async fn start_configured(node: &Arc<Node>) {
+/// Stores the hubs of `hubs.urls` and starts every enabled hub of the `_hubs` table. Awaited
+/// by `Peer::start`, so a hub added once it returns can never race a stored row being started.
+pub async fn start_configured(node: &Arc<Node>) {
     let now = node.clock.now_ms();
     for raw in &node.config.hubs.urls {
         match HubUrl::parse(raw) {

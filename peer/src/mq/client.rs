@@ -100,7 +100,9 @@ async fn deliver(node: &Node, peer: PeerId, msg: &Msg, line: &[u8]) -> Result<()
         Ok(Ok(())) => {}
     }
     let first = attempt(node, peer, msg, line).await;
-    if first.is_ok() {
+    if let Err(error) = &first {
+        tracing::debug!(%peer, id = %msg.id, %error, "mq: attempt failed; retrying");
+    } else {
         return first;
     }
     tokio::time::sleep(RETRY_DELAY).await;

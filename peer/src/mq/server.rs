@@ -26,8 +26,8 @@ pub(super) async fn run(
     node: Arc<Node>,
     token: CancellationToken,
     tracker: TaskTracker,
-) -> Result<(), libp2p_stream::AlreadyRegistered> {
-    let mut incoming = node.net.streams().accept(PROTOCOL)?;
+) -> Result<(), crate::p2p::AlreadyAccepted> {
+    let mut incoming = node.net.inbound().accept(PROTOCOL)?;
     loop {
         let (peer, stream) = tokio::select! {
             () = token.cancelled() => return Ok(()),

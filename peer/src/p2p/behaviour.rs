@@ -29,6 +29,7 @@ pub(crate) struct Behaviour {
     pub(crate) autonat: autonat::Behaviour,
     pub(crate) gossipsub: gossipsub::Behaviour,
     pub(crate) stream: libp2p_stream::Behaviour,
+    pub(crate) inbound: super::inbound::Behaviour,
 }
 
 impl Behaviour {
@@ -40,6 +41,7 @@ impl Behaviour {
         key: &Keypair,
         relay: relay::client::Behaviour,
         config: &P2pConfig,
+        inbound: super::Inbound,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let peer_id = key.public().to_peer_id();
         let limits = connection_limits::ConnectionLimits::default()
@@ -87,6 +89,7 @@ impl Behaviour {
             autonat,
             gossipsub,
             stream: libp2p_stream::Behaviour::new(),
+            inbound: super::inbound::Behaviour::new(inbound),
         })
     }
 }

@@ -31,7 +31,7 @@ pub(super) async fn serve(
     tracker: TaskTracker,
     token: CancellationToken,
 ) {
-    let mut incoming = match node.net.streams().accept(RELAY_REFRESH) {
+    let mut incoming = match node.net.inbound().accept(RELAY_REFRESH) {
         Ok(incoming) => incoming,
         Err(error) => {
             tracing::error!(%error, "cannot serve /goop/relay-refresh");

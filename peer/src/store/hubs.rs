@@ -4,13 +4,14 @@ use super::{Store, StoreError};
 use crate::hub_url::HubUrl;
 
 /// Where a hub entry came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum HubSource {
     /// `hubs.urls` of `peer.toml`.
     Config,
     /// `peer join` / `peer leave` without a running daemon.
     Cli,
     /// The local API or the library.
+    #[default]
     Api,
 }
 

@@ -65,8 +65,8 @@ impl Store {
         Ok(rows.into_iter().map(row).collect())
     }
 
-    /// Records `state` and `tier` at `url` (hub id `hub_id`); a different stored hub id drops the
-    /// voucher (peer.md §3).
+    /// Records `state` and `tier` at `url` (hub id `hub_id`); a different stored hub id, or the
+    /// state `none` or `banned`, drops the voucher (peer.md §3, §3.6).
     ///
     /// # Errors
     /// [`StoreError`].
@@ -82,10 +82,12 @@ impl Store {
             "insert into _memberships (hub_url, hub_id, state, tier, updated_at) \
              values ($1, $2, $3, $4, $5) \
              on conflict (hub_url) do update set \
-               voucher = case when _memberships.hub_id <> excluded.hub_id \
-                 and _memberships.hub_id <> '' then null else _memberships.voucher end, \
-               voucher_expires_at = case when _memberships.hub_id <> excluded.hub_id \
-                 and _memberships.hub_id <> '' then null else _memberships.voucher_expires_at end, \
+               voucher = case when (_memberships.hub_id <> excluded.hub_id \
+                 and _memberships.hub_id <> '') or excluded.state in ('none', 'banned') \
+                 then null else _memberships.voucher end, \
+               voucher_expires_at = case when (_memberships.hub_id <> excluded.hub_id \
+                 and _memberships.hub_id <> '') or excluded.state in ('none', 'banned') \
+                 then null else _memberships.voucher_expires_at end, \
                hub_id = excluded.hub_id, state = excluded.state, tier = excluded.tier, \
                updated_at = excluded.updated_at",
         )
@@ -97,6 +99,70 @@ impl Store {
         .execute(self.db().pool())
         .await?;
         Ok(())
+    }
+}
+
+/// A voucher checked by the join flow (peer.md §3.6 step 7), with what it was issued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVoucher<'a> {
+    /// The issuing hub id.
+    pub hub_id: &'a str,
+    /// The hub's slug.
+    pub community: &'a str,
+    /// Membership state.
+    pub state: &'a str,
+    /// Tier.
+    pub tier: &'a str,
+    /// The compact JWS.
+    pub voucher: &'a str,
+    /// Its `exp` in unix ms.
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Stores a checked voucher at `url` with the membership it reports.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn store_voucher(
+        &self,
+        url: &HubUrl,
+        voucher: &StoredVoucher<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into _memberships (hub_url, hub_id, community, state, tier, voucher, \
+               voucher_expires_at, last_error, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, null, $8) \
+             on conflict (hub_url) do update set hub_id = excluded.hub_id, \
+               community = excluded.community, state = excluded.state, tier = excluded.tier, \
+               voucher = excluded.voucher, voucher_expires_at = excluded.voucher_expires_at, \
+               last_error = null, updated_at = excluded.updated_at",
+        )
+        .bind(url.as_str())
+        .bind(voucher.hub_id)
+        .bind(voucher.community)
+        .bind(voucher.state)
+        .bind(voucher.tier)
+        .bind(voucher.voucher)
+        .bind(voucher.expires_at)
+        .bind(now)
+        .execute(self.db().pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The stored voucher of `url`, when there is one.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn voucher(&self, url: &HubUrl) -> Result<Option<String>, StoreError> {
+        let found: Option<(Option<String>,)> =
+            sqlx::query_as("select voucher from _memberships where hub_url = $1")
+                .bind(url.as_str())
+                .fetch_optional(self.db().pool())
+                .await?;
+        Ok(found.and_then(|(v,)| v))
     }
 }
 

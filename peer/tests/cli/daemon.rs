@@ -18,7 +18,7 @@ const LOOPBACK: [(&str, &str); 2] = [
 ];
 
 /// An API address nothing listens on.
-fn closed_addr() -> String {
+pub(crate) fn closed_addr() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
 }
@@ -37,13 +37,13 @@ fn healthz(addr: SocketAddr) -> String {
 }
 
 /// A `peer run` child process and its API address (read from its log).
-struct Running {
+pub(crate) struct Running {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Running {
-    fn start(dir: &DataDir) -> Self {
+    pub(crate) fn start(dir: &DataDir) -> Self {
         let mut child = dir
             .command(&["run"], &LOOPBACK)
             .stderr(Stdio::piped())
@@ -73,7 +73,7 @@ impl Running {
     }
 
     /// Sends SIGTERM; the exit status, which must come within 5 s.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -127,6 +127,35 @@ fn peers_prints_the_daemons_table_and_send_exits_6_when_the_daemon_cannot_delive
         "PEER ID  LABEL  ONLINE  VERIFIED  REACHABLE  FLAGS  LAST SEEN  SOURCES\n"
     );
     assert_eq!(send.status.code(), Some(6), "{}", stderr(&send));
+    assert_eq!(running.terminate().code(), Some(0));
+}
+
+#[test]
+fn leave_through_the_daemon_warns_when_the_hub_stays_in_hubs_urls() {
+    let dir = DataDir::new();
+    assert!(dir.run(&["init"], &[]).status.success());
+    let hub = format!("http://{}", closed_addr());
+    let toml = std::fs::read_to_string(dir.file("peer.toml"))
+        .unwrap()
+        .replace("# urls = []", &format!("urls = [\"{hub}\"]"));
+    std::fs::write(dir.file("peer.toml"), toml).unwrap();
+    let running = Running::start(&dir);
+    let addr = running.addr.to_string();
+    let env = [("PEER_HTTP__ADDR", addr.as_str())];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stdout(&dir.run(&["hubs"], &env)).contains(&hub) {
+        assert!(Instant::now() < deadline, "the daemon never listed {hub}");
+    }
+
+    let left = dir.run(&["leave", &hub], &env);
+
+    assert!(left.status.success(), "{}", stderr(&left));
+    assert_eq!(stdout(&left), format!("left {hub}\n"));
+    assert!(
+        stderr(&left).contains("is in hubs.urls of peer.toml; remove it there too"),
+        "{}",
+        stderr(&left)
+    );
     assert_eq!(running.terminate().code(), Some(0));
 }
 

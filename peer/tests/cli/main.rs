@@ -3,6 +3,7 @@
 
 mod daemon;
 mod init;
+mod join;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,6 +1,8 @@
 //! The hub presence client against real hubs on loopback (peer.md §3, §15.3 checks 2 and 6).
 
 mod failing;
+mod join;
+mod join_refused;
 mod legacy;
 mod signed;
 mod unsigned;

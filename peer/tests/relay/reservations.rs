@@ -11,17 +11,7 @@ async fn a_non_member_attempts_no_reservation_at_a_members_only_relay() {
 
     let hub_id = s.hub.server().peer_id();
     assert!(!s.peer.node().net.is_connected(hub_id).await.unwrap());
-    let metrics = s.hub.metrics().await;
-    assert_eq!(
-        sample_sum(&metrics, "hub_relay_denied_total"),
-        0.0,
-        "{metrics}"
-    );
-    assert_eq!(
-        sample_sum(&metrics, "hub_relay_reservations"),
-        0.0,
-        "{metrics}"
-    );
+    assert_no_relay_use(&s.hub).await;
     s.peer.shutdown().await;
 }
 
@@ -66,17 +56,7 @@ async fn a_member_reserves_and_losing_the_entitlement_leaves_not_entitled_withou
     s.peer.node().clock.advance(Duration::from_secs(3600));
     s.assert_quiet().await;
 
-    let metrics = s.hub.metrics().await;
-    assert_eq!(
-        sample_sum(&metrics, "hub_relay_denied_total"),
-        0.0,
-        "{metrics}"
-    );
-    assert_eq!(
-        sample_sum(&metrics, "hub_relay_reservations"),
-        0.0,
-        "{metrics}"
-    );
+    assert_no_relay_use(&s.hub).await;
     s.peer.shutdown().await;
 }
 
@@ -101,4 +81,20 @@ async fn a_lost_relay_connection_is_redialled_after_the_grace_and_reserved_again
     assert_eq!(s.peer.node().hubs.get(&s.url).unwrap().circuit_addr, first);
     metrics_showing(&s.hub, &["hub_relay_reservations{tier=\"none\"} 1"]).await;
     s.peer.shutdown().await;
+}
+
+/// The hub's relay refused nothing and holds no reservation (every family is served from start,
+/// at zero).
+async fn assert_no_relay_use(hub: &TestHub) {
+    let metrics = hub.metrics().await;
+    assert_eq!(
+        sample_sum(&metrics, "hub_relay_denied_total"),
+        0.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample_sum(&metrics, "hub_relay_reservations"),
+        0.0,
+        "{metrics}"
+    );
 }

@@ -61,6 +61,9 @@ async fn flood_hub(adjust: impl FnOnce(&mut hub::Config)) -> TestHub {
     open_hub(|c| {
         c.presence.allow_unsigned = true;
         c.rate_limits.ws_frames = RateLimit::new(u32::MAX, 0.001);
+        // The publisher's session must outlast the flood even when a loaded machine slows the
+        // task draining it (a 4008 would end its sends).
+        c.presence.ws_queue = 65_536;
         adjust(c);
     })
     .await

@@ -29,11 +29,21 @@ async fn chat_is_stored_on_both_sides_and_the_receipt_becomes_delivered() {
         (received.peer_id.as_str(), received.content.as_str()),
         (ida.to_base58().as_str(), "hi bob")
     );
-    let at_a = na
-        .store
-        .list_chat_messages(&idb.to_base58(), 50, None)
-        .await
-        .unwrap();
+    // The receiver acks before it stores (peer.md §4.2), so "hi alice" may land at A after the
+    // sender saw it delivered.
+    let at_a = testkit::eventually(
+        std::time::Duration::from_secs(5),
+        "both lines at A",
+        || async {
+            let rows = na
+                .store
+                .list_chat_messages(&idb.to_base58(), 50, None)
+                .await
+                .unwrap();
+            (rows.len() == 2).then_some(rows)
+        },
+    )
+    .await;
     assert_eq!(
         at_a.iter()
             .map(|r| (r.from_id.clone(), r.content.clone()))

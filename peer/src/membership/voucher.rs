@@ -1,0 +1,87 @@
+//! Step 7 of peer.md §3.6: `POST /api/v1/vouchers`, the voucher checked with
+//! [`shared::voucher`] as §3.7 (caller = this peer, community = this hub), stored, and the hub
+//! added to the registry so presence and relay start.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use shared::ids::Ed25519PeerId;
+
+use super::flow::{Flow, local};
+use super::info::{JoinInfo, VoucherAnswer};
+use super::{JoinError, Joined};
+use crate::hubs::{HubCallError, HubsError};
+use crate::store::StoredVoucher;
+
+impl Flow<'_> {
+    /// Step 7: fetch the voucher, check it (§3.7), store it, add the hub.
+    pub(super) async fn voucher(&mut self, info: &JoinInfo) -> Result<Joined, JoinError> {
+        let answer = self
+            .signed("vouchers", "/api/v1/vouchers", &json!({}))
+            .await?;
+        if answer.status != StatusCode::CREATED {
+            return Err(JoinError::Hub(answer.error()));
+        }
+        let token = answer
+            .json::<VoucherAnswer>()
+            .map_err(JoinError::Hub)?
+            .voucher;
+        let own = Ed25519PeerId::from(self.node.key.public());
+        let hub_url = shared::voucher::normalize_hub_url(&info.http_url);
+        let expected = shared::voucher::Expected {
+            subject: Some(&own),
+            community: Some(&info.slug),
+            hub_url: Some(&hub_url),
+            issuers: std::slice::from_ref(&info.id),
+        };
+        let claims = shared::voucher::verify(&token, &expected).map_err(|e| {
+            JoinError::Hub(HubCallError::Malformed(format!("voucher refused: {e}")))
+        })?;
+        let expires_at = i64::try_from(claims.exp)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
+        let hub_id = info.id.to_string();
+        let stored = StoredVoucher {
+            hub_id: &hub_id,
+            community: &info.slug,
+            state: &claims.state,
+            tier: &claims.tier,
+            voucher: &token,
+            expires_at,
+        };
+        self.node
+            .store
+            .store_voucher(self.url, &stored, self.node.clock.now_ms())
+            .await
+            .map_err(local)?;
+        let (state, tier) = (claims.state.clone(), claims.tier.clone());
+        self.node.hubs.update(self.url, |v| {
+            v.membership = Some(state);
+            v.tier = Some(tier);
+        });
+        self.add_hub().await?;
+        Ok(Joined {
+            url: self.url.clone(),
+            state: claims.state,
+            tier: Some(claims.tier),
+            voucher_expires_at: Some(expires_at),
+        })
+    }
+
+    /// Adds the hub to the registry, or asks its channel to re-read the membership now.
+    pub(super) async fn add_hub(&self) -> Result<(), JoinError> {
+        match self
+            .node
+            .hubs
+            .add(self.url.clone(), self.options.source)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.node.hubs.reread_memberships();
+                Ok(())
+            }
+            Err(HubsError::TooMany) => Err(JoinError::Local(HubsError::TooMany.to_string())),
+            Err(error) => Err(local(error)),
+        }
+    }
+}
