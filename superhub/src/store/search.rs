@@ -7,7 +7,7 @@ mod text;
 use shared::db::DbKind;
 
 use super::{HubListing, LISTING_COLUMNS, Store, StoreError};
-use text::TextPart;
+use text::{PrefixWords, TextPart};
 
 /// The order of a result list; ties are always broken by `id` ascending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,13 +128,15 @@ impl Sql {
 
 /// Whether each selective filter value (and, on SQLite, the region and, for an order other than
 /// relevance, the text) is carried by fewer than [`RARE`] hubs: a rare one drives the search from
-/// its index, a common one is tested per hub along the order's index.
+/// its index, a common one is tested per hub along the order's index. On Postgres also the
+/// exact words the last token's prefix stands for, when they are few ([`PrefixWords`]).
 #[derive(Default)]
 struct Rarity {
     tags: Vec<bool>,
     region: bool,
     language: bool,
     text: bool,
+    prefixed: Option<Vec<String>>,
 }
 
 impl Store {
@@ -229,11 +231,12 @@ impl Store {
             .region
             .as_deref()
             .filter(|_| self.kind() == DbKind::Sqlite);
-        let (tags, region, language, text) = futures::future::try_join4(
+        let (tags, region, language, text, prefixed) = futures::future::try_join5(
             tags,
             self.is_rare_if(RARE_REGION, region),
             self.is_rare_if(RARE_LANGUAGE, search.language.as_deref()),
             self.is_rare_if(RARE_TEXT, text.as_deref()),
+            self.prefix_words(search),
         )
         .await?;
         Ok(Rarity {
@@ -241,7 +244,27 @@ impl Store {
             region,
             language,
             text,
+            prefixed,
         })
+    }
+
+    /// Postgres: the words of `search_words` carrying the last token as a prefix, when
+    /// [`PrefixWords::usable`] (migration `0008_search_words`); `None` on SQLite, without tokens,
+    /// or when the prefix stays `token:*`.
+    async fn prefix_words(&self, search: &HubSearch) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(last) = search.tokens.last() else {
+            return Ok(None);
+        };
+        if self.kind() != DbKind::Postgres {
+            return Ok(None);
+        }
+        // Tokens hold letters and digits only: no `like` wildcard to escape.
+        let words: Vec<String> = sqlx::query_scalar(PrefixWords::QUERY)
+            .bind(format!("{last}%"))
+            .bind(PrefixWords::MAX + 1)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(PrefixWords::usable(&words).then_some(words))
     }
 
     /// [`Self::is_rare`] of `value`, or `false` without one.
@@ -290,14 +313,45 @@ fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
         "h.hidden_at is null".to_owned(),
     ];
     // A rare value's hubs are few: the planner looks them up and sorts them. A common value is a
-    // per-hub test, so the search walks the order's index and stops at the page's end.
+    // per-hub test, so the search walks the order's index and stops at the page's end. Several
+    // common tags may share few hubs, so that walk could pass most hubs before a page fills:
+    // their intersection is read instead, by merging their `hub_tags` ranges.
+    let common: Vec<&String> = search
+        .tags
+        .iter()
+        .zip(&rarity.tags)
+        .filter(|(_, rare)| !**rare)
+        .map(|(tag, _)| tag)
+        .collect();
     for (tag, &rare) in search.tags.iter().zip(&rarity.tags) {
-        let p = sql.bind(Bind::Text(tag.clone()));
-        conditions.push(if rare {
-            format!("h.id in (select hub_id from hub_tags where tag = {p})")
-        } else {
-            format!("exists (select 1 from hub_tags t where t.tag = {p} and t.hub_id = h.id)")
-        });
+        if rare {
+            let p = sql.bind(Bind::Text(tag.clone()));
+            conditions.push(format!(
+                "h.id in (select hub_id from hub_tags where tag = {p})"
+            ));
+        } else if common.len() == 1 {
+            let p = sql.bind(Bind::Text(tag.clone()));
+            conditions.push(format!(
+                "exists (select 1 from hub_tags t where t.tag = {p} and t.hub_id = h.id)"
+            ));
+        }
+    }
+    if let [first, others @ ..] = common.as_slice()
+        && !others.is_empty()
+    {
+        let p = sql.bind(Bind::Text((*first).clone()));
+        let joins: String = others
+            .iter()
+            .enumerate()
+            .map(|(i, tag)| {
+                let p = sql.bind(Bind::Text((*tag).clone()));
+                let n = i + 1;
+                format!(" join hub_tags t{n} on t{n}.hub_id = t0.hub_id and t{n}.tag = {p}")
+            })
+            .collect();
+        conditions.push(format!(
+            "h.id in (select t0.hub_id from hub_tags t0{joins} where t0.tag = {p})"
+        ));
     }
     if let Some(language) = &search.language {
         conditions.push(if rarity.language {
@@ -351,7 +405,8 @@ fn build(
     let mut lower_is_better = true;
     let mut conditions = Vec::new();
     if !search.tokens.is_empty() {
-        let text = text::text_match(kind, &search.tokens, part, &mut sql);
+        let prefixed = rarity.prefixed.as_deref();
+        let text = text::text_match(kind, &search.tokens, prefixed, part, &mut sql);
         from = text.from;
         conditions.push(text.condition);
         if let Some(rank) = text.score {
