@@ -1,5 +1,6 @@
 //! The hub presence client against real hubs on loopback (peer.md §3, §15.3 checks 2 and 6).
 
+mod conformance;
 mod failing;
 mod join;
 mod join_refused;
