@@ -40,6 +40,8 @@ pub struct PeerConfig {
     pub presence: PresenceConfig,
     /// `[http]`.
     pub http: HttpConfig,
+    /// `[groups]`.
+    pub groups: GroupsConfig,
     /// `[log]`.
     pub log: LogConfig,
     /// The clock every timestamp comes from (tests move it).
@@ -166,6 +168,29 @@ impl Default for PresenceConfig {
     }
 }
 
+/// `[groups]`: groups and the vouchers their hosts check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsConfig {
+    /// Seconds between reads of a community's voucher revocations (peer.md §3.7).
+    pub revocation_poll_secs: u64,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        Self {
+            revocation_poll_secs: 600,
+        }
+    }
+}
+
+impl GroupsConfig {
+    /// The revocation poll period.
+    pub fn revocation_poll(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.revocation_poll_secs)
+    }
+}
+
 /// `[http]`: the local API (peer.md §11).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -264,6 +289,10 @@ impl PeerConfig {
                 self.hubs.membership_reread_secs,
             ),
             ("hubs.approval_poll_secs", self.hubs.approval_poll_secs),
+            (
+                "groups.revocation_poll_secs",
+                self.groups.revocation_poll_secs,
+            ),
         ] {
             if !(1..=86_400).contains(&value) {
                 return Err(LoadConfigError::rule(key, "must be 1–86400"));
@@ -412,6 +441,12 @@ mod tests {
         assert_eq!(config.hubs.approval_poll_secs, 30);
         let fast = load(None, &[("PEER_HUBS__MEMBERSHIP_REREAD_SECS", "2")]).unwrap();
         assert_eq!(fast.hubs.membership_reread_secs, 2);
+        assert_eq!(config.groups.revocation_poll_secs, 600);
+        let error = load(None, &[("PEER_GROUPS__REVOCATION_POLL_SECS", "0")]).unwrap_err();
+        assert!(
+            error.to_string().contains("revocation_poll_secs"),
+            "{error}"
+        );
         for key in ["MEMBERSHIP_REREAD_SECS", "APPROVAL_POLL_SECS"] {
             let error = load(None, &[(&format!("PEER_HUBS__{key}"), "0")]).unwrap_err();
             assert!(error.to_string().contains(&key.to_lowercase()), "{error}");

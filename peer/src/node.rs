@@ -76,6 +76,8 @@ pub struct Node {
     pub mq: crate::mq::Mq,
     /// The joins running in the background (peer.md §3.6).
     pub memberships: crate::membership::Memberships,
+    /// The checker of other peers' vouchers and the revocation polls (peer.md §3.7).
+    pub vouchers: crate::vouchers::Checker,
 }
 
 /// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
@@ -111,6 +113,10 @@ impl Peer {
         let events = Events::default();
         let node = Arc::new(Node {
             clock: config.clock.clone(),
+            vouchers: crate::vouchers::Checker::new(
+                config.clock.clone(),
+                config.groups.revocation_poll(),
+            ),
             config,
             key,
             peer_id,
@@ -130,6 +136,7 @@ impl Peer {
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
         crate::membership::spawn(&node, &tasks);
+        crate::vouchers::spawn(&node, &tasks);
         crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {
