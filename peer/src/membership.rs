@@ -8,10 +8,11 @@
 //!
 //! # Layout
 //! - `flow`: the steps; `voucher`: step 7; `info`: the parts of `/api/v1/info` and the answers
-//!   the flow reads.
+//!   the flow reads; `refresh`: renewing stored vouchers.
 
 mod flow;
 mod info;
+pub mod refresh;
 mod voucher;
 
 use std::collections::HashMap;
@@ -174,12 +175,16 @@ pub struct Memberships {
     tasks: OnceLock<(TaskTracker, CancellationToken)>,
 }
 
-/// Lets [`Memberships::start`] run joins on the peer's tasks.
+/// Lets [`Memberships::start`] run joins on the peer's tasks and starts the voucher refresh.
 pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
     let _ = node
         .memberships
         .tasks
         .set((tasks.tracker().clone(), tasks.token().child_token()));
+    tasks.spawn_infallible(
+        "voucher refresh",
+        refresh::run(node.clone(), tasks.token().child_token()),
+    );
 }
 
 impl Memberships {

@@ -8,7 +8,7 @@ use peer::vouchers::VoucherRefusal;
 use serde_json::json;
 use testkit::TestPeer;
 
-use super::{DEADLINE, admin, info_reads, member_voucher, open_hub, start_peer, voucher_of};
+use super::{DEADLINE, admin_json, info_reads, member_voucher, open_hub, start_peer, voucher_of};
 
 fn url(base: &str) -> HubUrl {
     HubUrl::parse(base).unwrap()
@@ -177,7 +177,7 @@ async fn revoked_voucher_is_announced_at_the_next_poll_and_refused() {
         .unwrap();
     let mut revoked = checker.revoked();
 
-    admin(
+    admin_json(
         &hub,
         "/vouchers/revoke",
         &json!({"peer_id": member.id.to_string()}),
@@ -212,7 +212,7 @@ async fn revoked_voucher_is_announced_at_the_next_poll_and_refused() {
 async fn a_revocation_made_before_the_host_started_is_read_at_the_first_check() {
     let (hub, _db) = open_hub(|_| {}).await;
     let (member, voucher) = member_voucher(&hub).await;
-    admin(
+    admin_json(
         &hub,
         "/vouchers/revoke",
         &json!({"peer_id": member.id.to_string()}),

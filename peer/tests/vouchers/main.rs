@@ -2,6 +2,7 @@
 //! info cache and revocation polls.
 
 mod checker;
+mod refresh;
 
 use std::time::Duration;
 
@@ -59,7 +60,7 @@ async fn voucher_of(hub: &TestHub, member: &TestPeer) -> String {
 }
 
 /// `POST /api/v1/admin{path}` with `body`, asserting success.
-async fn admin(hub: &TestHub, path: &str, body: &Value) {
+async fn admin_json(hub: &TestHub, path: &str, body: &Value) {
     let response = hub
         .client
         .post(hub.url(&format!("/api/v1/admin{path}")))
