@@ -78,6 +78,8 @@ pub struct Node {
     pub memberships: crate::membership::Memberships,
     /// The checker of other peers' vouchers and the revocation polls (peer.md §3.7).
     pub vouchers: crate::vouchers::Checker,
+    /// Our vouchers' standing at hub relays as circuit source (peer.md §3.5 rule 8).
+    pub circuit_vouchers: crate::relay::voucher::Presented,
 }
 
 /// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
@@ -127,6 +129,7 @@ impl Peer {
             net,
             mq: crate::mq::Mq::default(),
             memberships: crate::membership::Memberships::default(),
+            circuit_vouchers: crate::relay::voucher::Presented::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
         crate::hubs::spawn(&node, &tasks);

@@ -3,6 +3,7 @@
 
 mod checker;
 mod refresh;
+mod relay;
 
 use std::time::Duration;
 
