@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -73,16 +73,7 @@ impl Flow<'_> {
         if kind == HubKind::Legacy {
             return self.legacy().await;
         }
-        let answer = self
-            .client
-            .call(Method::GET, "/api/v1/info", None, HTTP_TIMEOUT)
-            .await
-            .map_err(JoinError::Hub)?;
-        if answer.status != StatusCode::OK {
-            return Err(JoinError::Hub(answer.error()));
-        }
-        let info = JoinInfo::parse(&answer.body).map_err(JoinError::Hub)?;
-        self.client.set_hub_id(Some(info.id));
+        let info = JoinInfo::read(&self.client).await.map_err(JoinError::Hub)?;
         if shared::voucher::normalize_hub_url(&info.http_url)
             != shared::voucher::normalize_hub_url(self.url.as_str())
         {

@@ -5,7 +5,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use shared::ids::Ed25519PeerId;
 
+use reqwest::{Method, StatusCode};
+
 use crate::hubs::HubCallError;
+use crate::hubs::client::{Answer, HTTP_TIMEOUT, HubClient};
 
 /// Longest token accepted from a pasted link (the hub's are 43 characters).
 const MAX_TOKEN: usize = 128;
@@ -53,11 +56,42 @@ impl JoinInfo {
     }
 }
 
+impl JoinInfo {
+    /// `GET /api/v1/info` through `client`, whose hub id it then sets.
+    ///
+    /// # Errors
+    /// [`HubCallError`] for an unreachable hub or an unusable document.
+    pub(crate) async fn read(client: &HubClient) -> Result<Self, HubCallError> {
+        let answer = client
+            .call(Method::GET, "/api/v1/info", None, HTTP_TIMEOUT)
+            .await?;
+        if answer.status != StatusCode::OK {
+            return Err(answer.error());
+        }
+        let info = Self::parse(&answer.body)?;
+        client.set_hub_id(Some(info.id));
+        Ok(info)
+    }
+}
+
 /// `201` of `POST /api/v1/vouchers`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct VoucherAnswer {
     /// The compact JWS.
     pub(crate) voucher: String,
+}
+
+impl VoucherAnswer {
+    /// The voucher of a `POST /api/v1/vouchers` answer (201).
+    ///
+    /// # Errors
+    /// [`HubCallError`] for another status or body.
+    pub(crate) fn token(answer: &Answer) -> Result<String, HubCallError> {
+        if answer.status != StatusCode::CREATED {
+            return Err(answer.error());
+        }
+        Ok(answer.json::<Self>()?.voucher)
+    }
 }
 
 /// The token of a pasted verification link (`…/verify?token=<t>`) or a bare token: b64u

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use tokio_util::sync::CancellationToken;
 
 use super::JoinError;
@@ -130,15 +130,7 @@ async fn schedule(node: &Node, url: &HubUrl) -> Option<i64> {
 /// its `exp` in ms. Announces a changed state, tier or expiry.
 async fn renew(node: &Node, url: &HubUrl, row: &MembershipRow) -> Result<i64, JoinError> {
     let client = HubClient::new(url.clone(), node.key.clone(), node.clock.clone());
-    let answer = client
-        .call(Method::GET, "/api/v1/info", None, HTTP_TIMEOUT)
-        .await
-        .map_err(JoinError::Hub)?;
-    if answer.status != StatusCode::OK {
-        return Err(JoinError::Hub(answer.error()));
-    }
-    let info = JoinInfo::parse(&answer.body).map_err(JoinError::Hub)?;
-    client.set_hub_id(Some(info.id));
+    let info = JoinInfo::read(&client).await.map_err(JoinError::Hub)?;
     let answer = client
         .signed(
             "vouchers",
@@ -154,13 +146,7 @@ async fn renew(node: &Node, url: &HubUrl, row: &MembershipRow) -> Result<i64, Jo
             }
             JoinError::Hub(error)
         })?;
-    if answer.status != StatusCode::CREATED {
-        return Err(JoinError::Hub(answer.error()));
-    }
-    let token = answer
-        .json::<VoucherAnswer>()
-        .map_err(JoinError::Hub)?
-        .voucher;
+    let token = VoucherAnswer::token(&answer).map_err(JoinError::Hub)?;
     let (claims, expires_at) = super::voucher::check_and_store(node, url, &info, &token).await?;
     tracing::info!(hub = %url, tier = claims.tier, state = claims.state, expires_at, "voucher renewed");
     let changed = row.state != claims.state

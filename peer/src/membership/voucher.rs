@@ -2,7 +2,6 @@
 //! [`shared::voucher`] as §3.7 (caller = this peer, community = this hub), stored, and the hub
 //! added to the registry so presence and relay start.
 
-use reqwest::StatusCode;
 use serde_json::json;
 use shared::ids::Ed25519PeerId;
 use shared::voucher::Claims;
@@ -21,13 +20,7 @@ impl Flow<'_> {
         let answer = self
             .signed("vouchers", "/api/v1/vouchers", &json!({}))
             .await?;
-        if answer.status != StatusCode::CREATED {
-            return Err(JoinError::Hub(answer.error()));
-        }
-        let token = answer
-            .json::<VoucherAnswer>()
-            .map_err(JoinError::Hub)?
-            .voucher;
+        let token = VoucherAnswer::token(&answer).map_err(JoinError::Hub)?;
         let (claims, expires_at) = check_and_store(self.node, self.url, info, &token).await?;
         let (state, tier) = (claims.state.clone(), claims.tier.clone());
         self.node.hubs.update(self.url, |v| {
