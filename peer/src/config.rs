@@ -114,6 +114,11 @@ pub struct HubsConfig {
     pub membership_reread_secs: u64,
     /// Seconds between membership polls while a join waits for an admin's approval (§3.6 step 5).
     pub approval_poll_secs: u64,
+    /// Seconds between membership polls while a join waits for a checkout (§3.6 step 6).
+    pub payment_poll_secs: u64,
+    /// The program that opens a checkout URL (its one argument); empty: the platform opener
+    /// (`xdg-open`, `open`, `cmd /c start`).
+    pub checkout_opener: String,
 }
 
 impl Default for HubsConfig {
@@ -123,6 +128,8 @@ impl Default for HubsConfig {
             verification_tokens: BTreeMap::new(),
             membership_reread_secs: 300,
             approval_poll_secs: 30,
+            payment_poll_secs: 5,
+            checkout_opener: String::new(),
         }
     }
 }
@@ -289,6 +296,7 @@ impl PeerConfig {
                 self.hubs.membership_reread_secs,
             ),
             ("hubs.approval_poll_secs", self.hubs.approval_poll_secs),
+            ("hubs.payment_poll_secs", self.hubs.payment_poll_secs),
             (
                 "groups.revocation_poll_secs",
                 self.groups.revocation_poll_secs,
@@ -442,6 +450,7 @@ mod tests {
         let fast = load(None, &[("PEER_HUBS__MEMBERSHIP_REREAD_SECS", "2")]).unwrap();
         assert_eq!(fast.hubs.membership_reread_secs, 2);
         assert_eq!(config.groups.revocation_poll_secs, 600);
+        assert_eq!(config.hubs.payment_poll_secs, 5);
         let error = load(None, &[("PEER_GROUPS__REVOCATION_POLL_SECS", "0")]).unwrap_err();
         assert!(
             error.to_string().contains("revocation_poll_secs"),

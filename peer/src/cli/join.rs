@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use peer::hub_url::HubUrl;
-use peer::membership::{JoinError, JoinOptions, Joined, MAX_WAIT};
+use peer::membership::{Action, JoinError, JoinOptions, Joined, MAX_WAIT, Progress};
 use peer::store::HubSource;
 use peer::{Peer, PeerConfig};
 use serde_json::{Value, json};
@@ -20,6 +20,8 @@ const REFUSED: u8 = 2;
 const TIMED_OUT: u8 = 3;
 /// Exit code of an unreachable or invalid hub.
 const HUB_FAILED: u8 = 4;
+/// Exit code of a checkout not paid within the wait.
+const NOT_PAID: u8 = 5;
 /// Extra time the daemon gets beyond `--wait` to answer.
 const ANSWER_SLACK: Duration = Duration::from_secs(30);
 
@@ -31,6 +33,7 @@ pub(super) struct Flags {
     pub(super) message: Option<String>,
     pub(super) bind_code: Option<String>,
     pub(super) plan: Option<String>,
+    pub(super) no_browser: bool,
     pub(super) wait: Option<u64>,
 }
 
@@ -52,6 +55,7 @@ pub(super) async fn join(config: &PeerConfig, raw: &str, flags: Flags) -> ExitCo
             "message": flags.message,
             "bind_code": flags.bind_code,
             "plan": flags.plan,
+            "open_browser": !flags.no_browser,
             "wait": wait.as_secs(),
         });
         match daemon
@@ -89,6 +93,9 @@ fn answered(status: u16, body: &Value) -> ExitCode {
             let state = body["state"].as_str().unwrap_or("?");
             if action["kind"] == "enter_code" {
                 fail(REFUSED, message)
+            } else if action["kind"] == "checkout" {
+                let to = action["url"].as_str().unwrap_or("-");
+                fail(NOT_PAID, &format!("payment not completed at {to}"))
             } else {
                 fail(TIMED_OUT, &format!("still {state}: {message}"))
             }
@@ -114,10 +121,31 @@ async fn in_process(config: &PeerConfig, url: &HubUrl, flags: Flags, wait: Durat
         message: flags.message,
         bind_code: flags.bind_code,
         token: None,
+        plan: flags.plan,
+        open_browser: !flags.no_browser,
         wait,
         source: HubSource::Cli,
     };
-    let result = peer.join_hub(url, options).await;
+    let result = match peer
+        .node()
+        .memberships
+        .start(peer.node(), url.clone(), options)
+    {
+        Ok(mut progress) => loop {
+            let changed = progress.changed().await;
+            match &*progress.borrow_and_update() {
+                Progress::Waiting {
+                    action: Action::Checkout,
+                    url: Some(to),
+                    ..
+                } => eprintln!("peer: pay at {to} to finish joining {url}"),
+                Progress::Done(result) => break result.clone(),
+                _ if changed.is_err() => break Err(JoinError::Cancelled),
+                _ => {}
+            }
+        },
+        Err(error) => Err(error),
+    };
     peer.shutdown().await;
     finished(&result)
 }

@@ -2,6 +2,7 @@
 
 mod failing;
 mod join;
+mod join_paid;
 mod join_refused;
 mod legacy;
 mod signed;
