@@ -28,6 +28,9 @@ pub const FIRST_RETRY: Duration = Duration::from_secs(60);
 /// Longest retry delay.
 pub const MAX_RETRY: Duration = Duration::from_secs(3600);
 
+/// Membership states in which the hub issues vouchers.
+const VOUCHER_STATES: [&str; 3] = ["active", "grace", "lapsed"];
+
 /// What the schedule knows of one hub's voucher.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Tracked {
@@ -70,7 +73,7 @@ pub(super) async fn run(node: Arc<Node>, token: CancellationToken) {
         };
         let rows: Vec<(HubUrl, MembershipRow)> = rows
             .into_iter()
-            .filter(|r| matches!(r.state.as_str(), "active" | "grace" | "lapsed"))
+            .filter(|r| VOUCHER_STATES.contains(&r.state.as_str()))
             .filter_map(|r| Some((HubUrl::parse(&r.hub_url).ok()?, r)))
             .filter(|(_, r)| r.voucher_expires_at.is_some())
             .collect();
@@ -115,6 +118,26 @@ pub(super) async fn run(node: Arc<Node>, token: CancellationToken) {
             }
         }
     }
+}
+
+/// Renews the stored voucher of `url` now, as the schedule does when it is due: for a group
+/// join refused with `voucher_expired` or `voucher_invalid` (peer.md §8.5) or a hub relay
+/// answering `expired` or `revoked` (§3.5 rule 8). Returns the new voucher's `exp` (ms).
+///
+/// # Errors
+/// [`JoinError::Refused`] with the membership state when it allows no voucher (or there is no
+/// membership: `none`); otherwise as the renewal failed.
+pub async fn renew_now(node: &Node, url: &HubUrl) -> Result<i64, JoinError> {
+    let row = node
+        .store
+        .membership(url)
+        .await
+        .map_err(super::flow::local)?
+        .ok_or_else(|| JoinError::Refused("none".to_owned()))?;
+    if !VOUCHER_STATES.contains(&row.state.as_str()) {
+        return Err(JoinError::Refused(row.state));
+    }
+    renew(node, url, &row).await
 }
 
 /// When the stored voucher of `url` is due (now when it no longer verifies, e.g. expired).

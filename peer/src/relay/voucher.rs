@@ -3,7 +3,8 @@
 //! entitlement, the stored vouchers of tier `member`, `paid` or `comped` are offered over
 //! `/goop/hub/voucher/1.0.0` (that hub's own first, then the others) until one is accepted. An
 //! acceptance holds until that voucher's `exp` or until a circuit through the relay fails; a
-//! round without one is not repeated for [`REFUSED_HOLD`].
+//! round without one is not repeated for [`REFUSED_HOLD`]. A voucher answered `expired` or
+//! `revoked` is renewed and offered once more.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -121,7 +122,23 @@ pub async fn ensure(node: &Node, hub: &HubView) -> bool {
         return false;
     }
     for (from, token) in candidates(node, &hub.url, now).await {
-        match present(node, relay.peer_id, &token).await {
+        let mut answer = present(node, relay.peer_id, &token).await;
+        if let Ok(Answer::Refused(code)) = &answer
+            && matches!(code.as_str(), "expired" | "revoked")
+        {
+            // Refresh that voucher (§3.6) before offering it again, once.
+            answer = match crate::membership::refresh::renew_now(node, &from).await {
+                Ok(_) => match node.store.voucher(&from).await {
+                    Ok(Some(renewed)) => present(node, relay.peer_id, &renewed).await,
+                    _ => answer,
+                },
+                Err(error) => {
+                    tracing::info!(hub = %from, %error, "voucher not renewed after a relay refused it");
+                    answer
+                }
+            };
+        }
+        match answer {
             Ok(Answer::Accepted { tier, expires_at }) => {
                 tracing::info!(hub = %hub.url, voucher_of = %from, tier, expires_at, "relay accepted our voucher as circuit source");
                 let standing = Standing::Accepted {

@@ -109,3 +109,25 @@ async fn renewal_capped_by_the_hub_is_kept_and_announced() {
     assert_eq!(membership_event(&mut events, &url).await["state"], "active");
     peer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renew_now_fetches_a_new_voucher_at_once_and_refuses_without_a_membership() {
+    let clock = Clock::system();
+    let (_hub, _db, peer, _dir, url, old) = joined_on(&clock).await;
+    clock.advance(Duration::from_secs(2));
+
+    let renewed = peer::membership::refresh::renew_now(peer.node(), &url)
+        .await
+        .unwrap();
+    let stranger = HubUrl::parse("http://127.0.0.1:9").unwrap();
+    let refused = peer::membership::refresh::renew_now(peer.node(), &stranger).await;
+
+    assert!(renewed >= old + 1000, "{renewed} {old}");
+    let row = peer.node().store.membership(&url).await.unwrap().unwrap();
+    assert_eq!(row.voucher_expires_at, Some(renewed));
+    assert_eq!(
+        refused,
+        Err(peer::membership::JoinError::Refused("none".to_owned()))
+    );
+    peer.shutdown().await;
+}
