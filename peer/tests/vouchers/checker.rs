@@ -229,3 +229,67 @@ async fn a_revocation_made_before_the_host_started_is_read_at_the_first_check() 
     );
     host.shutdown().await;
 }
+
+/// A community URL whose server answers every request with `body`.
+async fn answering(body: &'static [u8]) -> HubUrl {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move || async move { body });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url(&format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_community_answering_garbage_or_oversized_documents_is_unverifiable() {
+    static HUGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut body = br#"{"slug":"go","pad":""#.to_vec();
+        body.resize(400 * 1024, b'x');
+        body.extend_from_slice(br#""}"#);
+        body
+    });
+    let (hub, _db) = open_hub(|_| {}).await;
+    let (host, _dir) = start_peer(|_| {}).await;
+    let (member, voucher) = member_voucher(&hub).await;
+
+    for community in [
+        answering(b"<html>not json</html>").await,
+        answering(br#"{"id":"x","slug":"go","http_url":"http://h"}"#).await,
+        answering(&HUGE).await,
+    ] {
+        assert_eq!(
+            host.node()
+                .vouchers
+                .check(member.peer_id(), &voucher, &community)
+                .await,
+            Err(VoucherRefusal::Unverifiable),
+            "{community}"
+        );
+    }
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_revocation_list_is_skipped_and_admits_by_the_voucher_alone() {
+    let (hub, _db) = open_hub(|_| {}).await;
+    let (host, _dir) = start_peer(|c| c.groups.revocation_poll_secs = 1).await;
+    let (member, voucher) = member_voucher(&hub).await;
+    let info: &'static str = hub.get("/api/v1/info").await.text().await.unwrap().leak();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let community = url(&format!("http://{}", listener.local_addr().unwrap()));
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/info",
+            axum::routing::get(move || async move { info }),
+        )
+        .fallback(|| async { r#"{"revocations":"all","now":"soon"}"# });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let admitted = host
+        .node()
+        .vouchers
+        .check(member.peer_id(), &voucher, &community)
+        .await;
+
+    assert_eq!(admitted.map(|a| a.tier), Ok("member".to_owned()));
+    host.shutdown().await;
+}
