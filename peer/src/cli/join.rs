@@ -58,10 +58,14 @@ pub(super) async fn join(config: &PeerConfig, raw: &str, flags: Flags) -> ExitCo
             "open_browser": !flags.no_browser,
             "wait": wait.as_secs(),
         });
-        match daemon
-            .post_for("/api/hubs/join", &body, wait + ANSWER_SLACK)
-            .await
-        {
+        let call = daemon.post_for("/api/hubs/join", &body, wait + ANSWER_SLACK);
+        let outcome = tokio::select! {
+            outcome = call => outcome,
+            () = show_checkout(daemon.base(), &url, wait + ANSWER_SLACK) => {
+                Outcome::Failed("the daemon's event stream ended".to_owned())
+            }
+        };
+        match outcome {
             Outcome::Answer(status, body) => return answered(status, &body),
             Outcome::Failed(error) => return fail(FAILURE, &error),
             Outcome::Unreachable => {
@@ -73,6 +77,40 @@ pub(super) async fn join(config: &PeerConfig, raw: &str, flags: Flags) -> ExitCo
         }
     }
     in_process(config, &url, flags, wait).await
+}
+
+/// Follows the daemon's event stream and prints the checkout URL of a paid join of `hub` (the
+/// `detail` of its `membership.state` `pending_payment`, peer.md §3.6 step 6); never ends.
+async fn show_checkout(base: &str, hub: &HubUrl, timeout: Duration) {
+    /// Longest event line kept.
+    const MAX_LINE: usize = 64 * 1024;
+    let http =
+        shared::http_client::outbound(&shared::protocol::agent_version(peer::SOFTWARE), timeout);
+    if let Ok(mut events) = http.get(format!("{base}/api/events")).send().await {
+        let mut line = Vec::new();
+        'read: while let Ok(Some(chunk)) = events.chunk().await {
+            for byte in chunk {
+                if byte != b'\n' {
+                    if line.len() < MAX_LINE {
+                        line.push(byte);
+                    }
+                    continue;
+                }
+                let data = line.strip_prefix(b"data:").map(<[u8]>::trim_ascii);
+                let event: Option<Value> = data.and_then(|d| serde_json::from_slice(d).ok());
+                line.clear();
+                if let Some(event) = event
+                    && event["url"] == hub.as_str()
+                    && event["state"] == "pending_payment"
+                    && let Some(to) = event["detail"].as_str()
+                {
+                    eprintln!("peer: pay at {to} to finish joining {hub}");
+                    break 'read;
+                }
+            }
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Maps the daemon's answer to the exit codes of §1.4.

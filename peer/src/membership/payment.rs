@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::flow::Flow;
 use super::info::JoinInfo;
 use super::{Action, JoinError, Progress};
+use crate::event::{Event, StateChange};
 use crate::hubs::HubCallError;
 use crate::hubs::discovery::{self, Membership};
 
@@ -53,6 +54,11 @@ impl Flow<'_> {
         };
         if let Some(url) = &checkout {
             tracing::info!(hub = %self.url, plan, url, "pay at the checkout to finish joining");
+            self.node.events.emit(Event::MembershipState(StateChange {
+                url: self.url.to_string(),
+                state: "pending_payment".to_owned(),
+                detail: Some(url.clone()),
+            }));
             if self.options.open_browser {
                 open(&self.node.config.hubs.checkout_opener, url).await;
             }

@@ -116,10 +116,17 @@ async fn a_paid_join_opens_the_checkout_and_ends_with_a_paid_voucher() {
     let mut states = Vec::new();
     while let Ok(e) = events.try_recv() {
         if e.event.kind() == "membership.state" {
-            states.push(serde_json::to_value(&e.event).unwrap()["state"].clone());
+            states.push(serde_json::to_value(&e.event).unwrap());
         }
     }
-    assert!(states.contains(&json!("pending_payment")), "{states:?}");
+    let checkout = states
+        .iter()
+        .find(|s| s["state"] == "pending_payment" && s["detail"].is_string());
+    assert_eq!(
+        checkout.map(|s| s["detail"].clone()),
+        Some(json!(opened(&scripts).await)),
+        "{states:?}"
+    );
     peer.shutdown().await;
 }
 
@@ -178,4 +185,48 @@ async fn an_unpaid_checkout_ends_with_exit_5_when_the_wait_runs_out() {
     let row = peer.node().store.membership(&h).await.unwrap().unwrap();
     assert_eq!(row.state, "active", "the state the hub reports");
     peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_join_through_the_daemon_prints_the_checkout_url_and_exits_0_once_paid() {
+    let (hub, _db, stripe) = paid_hub().await;
+    let scripts = tempfile::tempdir().unwrap();
+    let (daemon, _dir) = payer(&scripts).await;
+    let mut events = daemon.events();
+    let cli_dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_peer"));
+    command
+        .arg("--data-dir")
+        .arg(cli_dir.path())
+        .args(["join", &hub.base_url, "--no-browser", "--wait", "15"])
+        .env("PEER_HTTP__ADDR", daemon.http_addr().unwrap().to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+
+    let checkout = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let event = serde_json::to_value(&events.recv().await.unwrap().event).unwrap();
+            if event["state"] == "pending_payment"
+                && let Some(url) = event["detail"].as_str()
+            {
+                return url.to_owned();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    pay(&stripe, &checkout).await;
+    let output = output.await.unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("pay at {checkout}")), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("active paid"));
+    assert!(
+        std::fs::metadata(scripts.path().join("opened")).is_err(),
+        "--no-browser opens nothing"
+    );
+    daemon.shutdown().await;
 }
