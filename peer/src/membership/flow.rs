@@ -126,6 +126,7 @@ impl Flow<'_> {
                 "active" | "grace" | "lapsed" => {
                     if info.access == "paid" && membership.tier.as_deref() == Some("guest") {
                         if paid {
+                            // The poll saw a paid tier that the hub no longer reports.
                             return Err(JoinError::Hub(HubCallError::Malformed(
                                 "still a guest after the checkout".to_owned(),
                             )));

@@ -72,7 +72,10 @@ impl Flow<'_> {
         loop {
             let client = &self.client;
             let membership = self.retrying(|| discovery::read_membership(client)).await?;
-            if membership.tier.as_deref() != Some("guest") {
+            let still_guest = membership.tier.as_deref() == Some("guest")
+                && matches!(membership.state.as_str(), "active" | "grace" | "lapsed");
+            if !still_guest {
+                // Paid, or the membership changed otherwise (banned, deleted): step 2 decides.
                 return Ok(());
             }
             let now = Instant::now();

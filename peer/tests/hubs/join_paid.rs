@@ -34,6 +34,7 @@ async fn paid_hub() -> (TestHub, TestDb, StripeMock) {
         c.billing.webhook_secret = Some(WEBHOOK_SECRET.to_owned().into());
         c.membership.access = Access::Paid;
         c.membership.join_mode = JoinMode::Open;
+        c.admin.token = Some(super::join::ADMIN.to_owned().into());
         c.plans.push(Plan {
             id: "yearly".to_owned(),
             kind: PlanKind::Subscription,
@@ -229,4 +230,52 @@ async fn peer_join_through_the_daemon_prints_the_checkout_url_and_exits_0_once_p
         "--no-browser opens nothing"
     );
     daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_while_the_checkout_waits_ends_the_join_with_exit_2() {
+    let (hub, _db, _stripe) = paid_hub().await;
+    let scripts = tempfile::tempdir().unwrap();
+    let (peer, _dir) = payer(&scripts).await;
+    let h = url(&hub.base_url);
+    let mut events = peer.events();
+    let own = testkit::TestPeer {
+        key: peer.node().key.clone(),
+        id: peer.node().key.public().into(),
+    };
+    let options = JoinOptions {
+        wait: DEADLINE,
+        ..JoinOptions::default()
+    };
+
+    let join = peer.join_hub(&h, options);
+    let ban = async {
+        tokio::time::timeout(DEADLINE, async {
+            loop {
+                let event = serde_json::to_value(&events.recv().await.unwrap().event).unwrap();
+                if event["state"] == "pending_payment" && event["detail"].is_string() {
+                    return;
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let account = own.membership(&hub).await["account_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        super::join::admin(
+            &hub,
+            &format!("/members/{account}/ban"),
+            &json!({"reason": "fraud"}),
+        )
+        .await;
+    };
+    let (error, ()) = tokio::join!(join, ban);
+
+    let error = error.unwrap_err();
+    assert_eq!(error, JoinError::Refused("banned".to_owned()));
+    assert_eq!(error.exit_code(), 2);
+    assert!(peer.node().store.voucher(&h).await.unwrap().is_none());
+    peer.shutdown().await;
 }
