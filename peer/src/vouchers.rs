@@ -202,7 +202,8 @@ impl Checker {
     }
 
     /// The info-document rows: unverifiable without a document, wrong community on a
-    /// mismatch after one refetch (of a document at least [`info::MIN_REFETCH`] old).
+    /// mismatch after one refetch (of a document at least [`info::MIN_REFETCH`] old). A failed
+    /// fetch is not repeated within [`info::MIN_REFETCH`].
     async fn issued_by(&self, community: &HubUrl, claims: &Claims) -> Result<(), VoucherRefusal> {
         let now = self.shared.clock.now_ms();
         let cached = self.shared.infos().get(community).cloned();
@@ -227,6 +228,13 @@ impl Checker {
 
     /// Fetches and caches `community`'s info document; `None` (logged) when it fails.
     async fn fetch_info(&self, community: &HubUrl) -> Option<info::Cached> {
+        if self
+            .shared
+            .infos()
+            .failed_recently(community, self.shared.clock.now_ms())
+        {
+            return None;
+        }
         match info::fetch(&self.shared.http, community).await {
             Ok(fetched) => {
                 let now = self.shared.clock.now_ms();
@@ -240,6 +248,8 @@ impl Checker {
             }
             Err(error) => {
                 tracing::warn!(%community, %error, "community info document unavailable");
+                let now = self.shared.clock.now_ms();
+                self.shared.infos().fetch_failed(community, now);
                 None
             }
         }

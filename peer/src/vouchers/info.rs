@@ -121,10 +121,12 @@ pub struct Cached {
     pub fetched_ms: i64,
 }
 
-/// The documents by community.
+/// The documents by community, and when a fetch last failed (no new fetch within
+/// [`MIN_REFETCH`] of a failure, so a community that is down is not asked at callers' pace).
 #[derive(Debug, Default)]
 pub struct Cache {
     entries: HashMap<HubUrl, Cached>,
+    failed: HashMap<HubUrl, i64>,
 }
 
 impl Cache {
@@ -145,6 +147,7 @@ impl Cache {
                 self.entries.remove(&oldest);
             }
         }
+        self.failed.remove(&community);
         self.entries.insert(
             community,
             Cached {
@@ -152,6 +155,24 @@ impl Cache {
                 fetched_ms: now_ms,
             },
         );
+    }
+
+    /// Notes a failed fetch of `community` at `now_ms`.
+    pub fn fetch_failed(&mut self, community: &HubUrl, now_ms: i64) {
+        if self.failed.len() >= MAX_CACHED {
+            self.failed
+                .retain(|_, at| !older_than(*at, MIN_REFETCH, now_ms));
+        }
+        if self.failed.len() < MAX_CACHED {
+            self.failed.insert(community.clone(), now_ms);
+        }
+    }
+
+    /// Whether a fetch of `community` failed within [`MIN_REFETCH`] before `now_ms`.
+    pub fn failed_recently(&self, community: &HubUrl, now_ms: i64) -> bool {
+        self.failed
+            .get(community)
+            .is_some_and(|at| !older_than(*at, MIN_REFETCH, now_ms))
     }
 
     /// How many communities are kept.
@@ -222,6 +243,25 @@ mod tests {
                 .get(&HubUrl::parse("http://h1.example").unwrap())
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_failed_fetch_is_not_repeated_within_a_minute() {
+        let mut cache = Cache::default();
+        let url = HubUrl::parse("http://down.example").unwrap();
+        cache.fetch_failed(&url, 1000);
+        assert!(cache.failed_recently(&url, 60_999));
+        assert!(!cache.failed_recently(&url, 61_000));
+        cache.insert(
+            url.clone(),
+            CommunityInfo {
+                id: id(),
+                hub_url: "http://down.example".to_owned(),
+                slug: "s".to_owned(),
+            },
+            2000,
+        );
+        assert!(!cache.failed_recently(&url, 2000), "a success clears it");
     }
 
     proptest! {

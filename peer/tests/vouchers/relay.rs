@@ -85,8 +85,10 @@ async fn setup(trust_a: bool) -> Setup {
     .await;
     target.join_hub(&url_a, options()).await.unwrap();
     let b_text = b.base_url.clone();
+    // Neither peer listens, so X cannot dial S either: a connection needs a circuit through B.
     let (source, dir_s) = start_peer(move |c| {
         fast(c);
+        c.p2p.listen = false;
         c.hubs.urls = vec![b_text];
     })
     .await;
