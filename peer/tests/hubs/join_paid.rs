@@ -86,6 +86,24 @@ async fn opened(scripts: &TempDir) -> String {
     .await
 }
 
+/// The checkout URL of the next `membership.state` `pending_payment` event that carries one.
+async fn checkout_event(
+    events: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<peer::event::Numbered>>,
+) -> String {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let event = serde_json::to_value(&events.recv().await.unwrap().event).unwrap();
+            if event["state"] == "pending_payment"
+                && let Some(url) = event["detail"].as_str()
+            {
+                return url.to_owned();
+            }
+        }
+    })
+    .await
+    .expect("a checkout URL event")
+}
+
 /// Completes the checkout at `checkout_url` (`…/checkout/<session id>`) at the double.
 async fn pay(stripe: &StripeMock, checkout_url: &str) {
     let session = checkout_url.rsplit('/').next().unwrap();
@@ -206,18 +224,7 @@ async fn peer_join_through_the_daemon_prints_the_checkout_url_and_exits_0_once_p
     let child = command.spawn().unwrap();
     let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
 
-    let checkout = tokio::time::timeout(DEADLINE, async {
-        loop {
-            let event = serde_json::to_value(&events.recv().await.unwrap().event).unwrap();
-            if event["state"] == "pending_payment"
-                && let Some(url) = event["detail"].as_str()
-            {
-                return url.to_owned();
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let checkout = checkout_event(&mut events).await;
     pay(&stripe, &checkout).await;
     let output = output.await.unwrap();
 
@@ -250,16 +257,7 @@ async fn a_ban_while_the_checkout_waits_ends_the_join_with_exit_2() {
 
     let join = peer.join_hub(&h, options);
     let ban = async {
-        tokio::time::timeout(DEADLINE, async {
-            loop {
-                let event = serde_json::to_value(&events.recv().await.unwrap().event).unwrap();
-                if event["state"] == "pending_payment" && event["detail"].is_string() {
-                    return;
-                }
-            }
-        })
-        .await
-        .unwrap();
+        checkout_event(&mut events).await;
         let account = own.membership(&hub).await["account_id"]
             .as_str()
             .unwrap()
