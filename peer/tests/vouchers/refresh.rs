@@ -16,10 +16,19 @@ use super::{DEADLINE, admin_json, open_hub, start_peer};
 
 /// An open hub issuing 60 s vouchers and a peer joined to it, both on `clock`.
 async fn joined_on(clock: &Clock) -> (TestHub, TestDb, Peer, TempDir, HubUrl, i64) {
+    joined_with(clock, |_| {}).await
+}
+
+/// [`joined_on`] at a hub changed by `adjust`.
+async fn joined_with(
+    clock: &Clock,
+    adjust: impl FnOnce(&mut hub::Config),
+) -> (TestHub, TestDb, Peer, TempDir, HubUrl, i64) {
     let hub_clock = clock.clone();
     let (hub, db) = open_hub(move |c| {
         c.clock = hub_clock;
         c.vouchers.ttl = Duration::from_secs(60);
+        adjust(c);
     })
     .await;
     let peer_clock = clock.clone();
@@ -129,5 +138,39 @@ async fn renew_now_fetches_a_new_voucher_at_once_and_refuses_without_a_membershi
         refused,
         Err(peer::membership::JoinError::Refused("none".to_owned()))
     );
+    peer.shutdown().await;
+}
+
+/// How often `hub` answered `POST /api/v1/vouchers` with `status`.
+async fn voucher_answers(hub: &TestHub, status: u16) -> u64 {
+    let status = format!("status=\"{status}\"");
+    hub.metrics()
+        .await
+        .lines()
+        .filter(|l| l.contains("route=\"/api/v1/vouchers\"") && l.contains(&status))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_renewal_waits_retry_after_then_asks_again() {
+    let clock = Clock::system();
+    let (hub, _db, peer, _dir, _url, _old) = joined_with(&clock, |c| {
+        c.rate_limits.voucher_peer = hub::config::RateLimit::new(1, 3600.0);
+    })
+    .await;
+
+    clock.advance(Duration::from_secs(50));
+    testkit::eventually(DEADLINE, "a first 429", || async {
+        (voucher_answers(&hub, 429).await == 1).then_some(())
+    })
+    .await;
+    // Retry-After (capped at 10 min) passes on the clock: the schedule asks again.
+    clock.advance(Duration::from_secs(601));
+
+    testkit::eventually(DEADLINE, "a second 429", || async {
+        (voucher_answers(&hub, 429).await == 2).then_some(())
+    })
+    .await;
     peer.shutdown().await;
 }
