@@ -277,3 +277,26 @@ async fn a_ban_while_the_checkout_waits_ends_the_join_with_exit_2() {
     assert!(peer.node().store.voucher(&h).await.unwrap().is_none());
     peer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_plan_exits_2_and_a_failing_stripe_exits_4() {
+    let (hub, _db, stripe) = paid_hub().await;
+    let scripts = tempfile::tempdir().unwrap();
+    let (peer, _dir) = payer(&scripts).await;
+    let h = url(&hub.base_url);
+    let with_plan = |plan: &str| JoinOptions {
+        plan: Some(plan.to_owned()),
+        wait: DEADLINE,
+        ..JoinOptions::default()
+    };
+
+    let unknown = peer.join_hub(&h, with_plan("lifetime")).await.unwrap_err();
+    stripe.set_api_failure(Some(500));
+    let upstream = peer.join_hub(&h, with_plan("yearly")).await.unwrap_err();
+
+    assert_eq!(unknown, JoinError::Refused("unknown_plan".to_owned()));
+    assert_eq!(unknown.exit_code(), 2);
+    assert_eq!(upstream.exit_code(), 4, "{upstream}");
+    assert!(peer.node().store.voucher(&h).await.unwrap().is_none());
+    peer.shutdown().await;
+}
