@@ -13,6 +13,7 @@
 //! - `gossip`: presence gossip; `content`: the reachability probe protocol.
 //! - `mq`: the message bus (`/goop/mq/1.0.0`) and its topic dispatch; `chat`: direct chat;
 //!   `identity`: the identity exchange.
+//! - `vouchers`: checking other peers' vouchers (group hosts) and revocation polling.
 //! - `store`: `peer.db`; `init`: `peer init` (the commented `peer.toml`).
 //!
 //! ```
@@ -43,6 +44,7 @@ pub mod peers;
 pub mod presence;
 pub mod relay;
 pub mod store;
+pub mod vouchers;
 
 use std::path::{Path, PathBuf};
 

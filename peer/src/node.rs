@@ -76,6 +76,10 @@ pub struct Node {
     pub mq: crate::mq::Mq,
     /// The joins running in the background (peer.md §3.6).
     pub memberships: crate::membership::Memberships,
+    /// The checker of other peers' vouchers and the revocation polls (peer.md §3.7).
+    pub vouchers: crate::vouchers::Checker,
+    /// Our vouchers' standing at hub relays as circuit source (peer.md §3.5 rule 8).
+    pub circuit_vouchers: crate::relay::voucher::Presented,
 }
 
 /// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
@@ -111,6 +115,10 @@ impl Peer {
         let events = Events::default();
         let node = Arc::new(Node {
             clock: config.clock.clone(),
+            vouchers: crate::vouchers::Checker::new(
+                config.clock.clone(),
+                config.groups.revocation_poll(),
+            ),
             config,
             key,
             peer_id,
@@ -121,6 +129,7 @@ impl Peer {
             net,
             mq: crate::mq::Mq::default(),
             memberships: crate::membership::Memberships::default(),
+            circuit_vouchers: crate::relay::voucher::Presented::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
         crate::hubs::spawn(&node, &tasks);
@@ -130,6 +139,7 @@ impl Peer {
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
         crate::membership::spawn(&node, &tasks);
+        crate::vouchers::spawn(&node, &tasks);
         crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {

@@ -3,6 +3,7 @@
 mod conformance;
 mod failing;
 mod join;
+mod join_paid;
 mod join_refused;
 mod legacy;
 mod signed;
