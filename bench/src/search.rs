@@ -14,6 +14,10 @@
 //! (popular values are asked for more), and one region or language query in `ABSENT` asks for a
 //! value no hub lists (an empty result). One client sends the queries one after
 //! another; each request's latency counts; per-class p50/p95 are printed too.
+//!
+//! While developing, `GOOP_BENCH_SEARCH_REUSE=<postgres url>` measures Postgres only, against the
+//! database an earlier run loaded (runs leave their databases in the cluster): the records are
+//! generated again for the query mix but not stored.
 
 use std::time::{Duration, Instant};
 
@@ -60,26 +64,40 @@ pub(crate) async fn run() -> Result<(), String> {
     let words = vocabulary();
     println!("records {records} words {WORDS} tags {TAGS} queries {QUERIES} clients 1 over HTTP");
     crate::result("search_records", records as f64);
-    for (label, db) in [
-        ("sqlite", TestDb::sqlite()),
-        ("postgres", TestDb::postgres().await),
-    ] {
+    let reuse = std::env::var("GOOP_BENCH_SEARCH_REUSE").ok();
+    let backends = match &reuse {
+        Some(url) => vec![("postgres", url.clone(), None)],
+        None => {
+            let (sqlite, postgres) = (TestDb::sqlite(), TestDb::postgres().await);
+            vec![
+                ("sqlite", sqlite.url.clone(), Some(sqlite)),
+                ("postgres", postgres.url.clone(), Some(postgres)),
+            ]
+        }
+    };
+    for (label, url, _db) in backends {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mut config = superhub::Config::for_tests(dir.path(), &db.url);
+        let mut config = superhub::Config::for_tests(dir.path(), &url);
         config.rate_limits.search_ip = RateLimit::new(1_000_000, 0.000_001);
         config.rate_limits.general_ip = RateLimit::new(1_000_000, 0.000_001);
         let server = superhub::Server::start(config)
             .await
             .map_err(|e| format!("starting the super hub: {e}"))?;
-        let store = Store::open(&DatabaseConfig::with_url(&db.url), dir.path())
+        let store = Store::open(&DatabaseConfig::with_url(&url), dir.path())
             .await
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         // SQLite gets the rows `put_record` writes in one bulk transaction: loading is not what
         // this bench measures, and one writer per record would dominate its run time.
         let loaders = if label == "sqlite" { 0 } else { PG_LOADERS };
-        let corpus = load(&store, &db.url, &words, records, loaders).await?;
-        list_all(&db.url).await?;
+        let corpus = if reuse.is_some() {
+            generate(&words, records).0
+        } else {
+            let (corpus, signed) = generate(&words, records);
+            load(&store, &url, signed, loaders).await?;
+            list_all(&url).await?;
+            corpus
+        };
         println!(
             "{label}: loaded in {:.1} s",
             started.elapsed().as_secs_f64()
@@ -170,15 +188,8 @@ fn phrase(rng: &mut Rng, words: &[String], count: usize) -> (Vec<usize>, String)
     (picked, text)
 }
 
-/// Stores `count` signed records through `put_record`, `loaders` at a time, or with
-/// [`bulk_insert`] when `loaders` is 0.
-async fn load(
-    store: &Store,
-    url: &str,
-    words: &[String],
-    count: usize,
-    loaders: usize,
-) -> Result<Corpus, String> {
+/// `count` signed records and what the query mix draws from them (the same every run).
+fn generate(words: &[String], count: usize) -> (Corpus, Vec<(Envelope, HubRecord)>) {
     let mut rng = Rng(42);
     let now = shared::clock::unix_ms();
     let mut corpus = Corpus {
@@ -209,9 +220,20 @@ async fn load(
         corpus.tags.push(tags);
         records.push((sign_record(&key, &record), record));
     }
+    (corpus, records)
+}
+
+/// Stores `records` through `put_record`, `loaders` at a time, or with [`bulk_insert`] when
+/// `loaders` is 0.
+async fn load(
+    store: &Store,
+    url: &str,
+    records: Vec<(Envelope, HubRecord)>,
+    loaders: usize,
+) -> Result<(), String> {
+    let now = shared::clock::unix_ms();
     if loaders == 0 {
-        bulk_insert(url, &records, now).await?;
-        return Ok(corpus);
+        return bulk_insert(url, &records, now).await;
     }
     let here = Provenance::direct("bench");
     let failures = futures::stream::iter(records)
@@ -231,7 +253,7 @@ async fn load(
     if failures > 0 {
         return Err(format!("{failures} records were not stored"));
     }
-    Ok(corpus)
+    Ok(())
 }
 
 /// A value as the JSON text a column stores.
@@ -344,8 +366,11 @@ async fn list_all(url: &str) -> Result<(), String> {
     .execute(&pool)
     .await
     .map_err(|e| e.to_string())?;
+    // The listing update left a dead version of every row on Postgres: vacuum, as autovacuum
+    // would within minutes, so the search is measured in the steady state rather than while
+    // index entries still lead to dead tuples (and autovacuum races the measurement).
     let analyze = if url.starts_with("postgres") {
-        "analyze hubs"
+        "vacuum analyze"
     } else {
         "analyze"
     };

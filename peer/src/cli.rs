@@ -94,10 +94,10 @@ enum Command {
         /// Bind this peer to an existing account with a code from the hub's account page.
         #[arg(long)]
         bind_code: Option<String>,
-        /// Plan id at a paid hub (checkout is not supported yet).
+        /// Plan id at a paid hub (default: its only subscription plan).
         #[arg(long)]
         plan: Option<String>,
-        /// Accepted for compatibility: no browser is opened.
+        /// Print the checkout URL without opening a browser.
         #[arg(long)]
         no_browser: bool,
         /// Seconds to wait for the email link or an approval (default and most 1800).
@@ -190,7 +190,7 @@ async fn dispatch(command: &Command, config: PeerConfig) -> ExitCode {
             message,
             bind_code,
             plan,
-            no_browser: _,
+            no_browser,
             wait,
         } => {
             let flags = join::Flags {
@@ -199,6 +199,7 @@ async fn dispatch(command: &Command, config: PeerConfig) -> ExitCode {
                 message: message.clone(),
                 bind_code: bind_code.clone(),
                 plan: plan.clone(),
+                no_browser: *no_browser,
                 wait: *wait,
             };
             join::join(&config, url, flags).await

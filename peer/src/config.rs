@@ -114,6 +114,11 @@ pub struct HubsConfig {
     pub membership_reread_secs: u64,
     /// Seconds between membership polls while a join waits for an admin's approval (§3.6 step 5).
     pub approval_poll_secs: u64,
+    /// Seconds between membership polls while a join waits for a checkout (§3.6 step 6).
+    pub payment_poll_secs: u64,
+    /// The program that opens a checkout URL (its one argument); empty: the platform opener
+    /// (`xdg-open`, `open`, `cmd /c start`).
+    pub checkout_opener: String,
 }
 
 impl Default for HubsConfig {
@@ -123,6 +128,8 @@ impl Default for HubsConfig {
             verification_tokens: BTreeMap::new(),
             membership_reread_secs: 300,
             approval_poll_secs: 30,
+            payment_poll_secs: 5,
+            checkout_opener: String::new(),
         }
     }
 }
@@ -168,6 +175,13 @@ impl Default for PresenceConfig {
     }
 }
 
+impl GroupsConfig {
+    /// The revocation poll period.
+    pub fn revocation_poll(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.revocation_poll_secs)
+    }
+}
+
 /// `[http]`: the local API (peer.md §11).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -199,7 +213,8 @@ pub enum AutoAccept {
     All,
 }
 
-/// `[groups]`: invitations and the group timers of peer.md §8.3 and §8.6.
+/// `[groups]`: invitations, the group timers of peer.md §8.3 and §8.6, and the revocation poll
+/// of the vouchers hosts check (§3.7).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroupsConfig {
@@ -215,6 +230,8 @@ pub struct GroupsConfig {
     pub rejoin_backoff_secs: u64,
     /// Longest rejoin backoff.
     pub rejoin_backoff_max_secs: u64,
+    /// Seconds between reads of a community's voucher revocations (peer.md §3.7).
+    pub revocation_poll_secs: u64,
 }
 
 impl Default for GroupsConfig {
@@ -226,6 +243,7 @@ impl Default for GroupsConfig {
             rejoin_delay_secs: 3,
             rejoin_backoff_secs: 5,
             rejoin_backoff_max_secs: 300,
+            revocation_poll_secs: 600,
         }
     }
 }
@@ -319,6 +337,11 @@ impl PeerConfig {
             (
                 "groups.rejoin_backoff_max_secs",
                 self.groups.rejoin_backoff_max_secs,
+            ),
+            ("hubs.payment_poll_secs", self.hubs.payment_poll_secs),
+            (
+                "groups.revocation_poll_secs",
+                self.groups.revocation_poll_secs,
             ),
         ] {
             if !(1..=86_400).contains(&value) {
@@ -496,6 +519,13 @@ mod tests {
         assert_eq!(config.hubs.approval_poll_secs, 30);
         let fast = load(None, &[("PEER_HUBS__MEMBERSHIP_REREAD_SECS", "2")]).unwrap();
         assert_eq!(fast.hubs.membership_reread_secs, 2);
+        assert_eq!(config.groups.revocation_poll_secs, 600);
+        assert_eq!(config.hubs.payment_poll_secs, 5);
+        let error = load(None, &[("PEER_GROUPS__REVOCATION_POLL_SECS", "0")]).unwrap_err();
+        assert!(
+            error.to_string().contains("revocation_poll_secs"),
+            "{error}"
+        );
         for key in ["MEMBERSHIP_REREAD_SECS", "APPROVAL_POLL_SECS"] {
             let error = load(None, &[(&format!("PEER_HUBS__{key}"), "0")]).unwrap_err();
             assert!(error.to_string().contains(&key.to_lowercase()), "{error}");

@@ -5,7 +5,7 @@
 //! Direct loopback and link-local addresses are dialled only when a hub that reports X is itself
 //! on loopback (a LAN or test setup); gossip alone never makes them dialable. A hub relay that
 //! admits only members as circuit sources is used only while our `relay_allowed` there is true
-//! (vouchers, §3.5 rule 8, come later).
+//! or it accepted one of our vouchers (§3.5 rule 8, presented here before the circuit dial).
 
 use std::time::Duration;
 
@@ -68,24 +68,37 @@ pub async fn connect(node: &Node, peer: PeerId) -> Result<(), DialError> {
         }
     }
 
-    let circuits = circuit_addrs(&known, peer, &hubs, |relay| node.hubs.by_relay(relay));
+    present_vouchers(node, &hubs, &known).await;
+    let usable = |hub: &HubView| usable_relay(node, hub);
+    let circuits = circuit_addrs(&known, peer, &hubs, usable, |relay| {
+        node.hubs.by_relay(relay)
+    });
     if !circuits.is_empty() {
         connect_relays(node, &hubs).await;
-        match node.net.dial(peer, circuits, CIRCUIT_TIMEOUT).await {
+        match node.net.dial(peer, circuits.clone(), CIRCUIT_TIMEOUT).await {
             Ok(()) => return Ok(()),
             Err(NetError::Stopped) => return Err(DialError::Stopped),
-            Err(error) => failures.push(format!("circuit: {error}")),
+            Err(error) => {
+                // A refused circuit may mean our voucher is no longer accepted: present again.
+                for relay in circuits.iter().filter_map(relay_of) {
+                    node.circuit_vouchers.forget(&relay);
+                }
+                failures.push(format!("circuit: {error}"));
+            }
         }
     }
 
     // Step 4: a hub whose relay we may use and that reports X asks X to refresh its
     // reservation; then its circuits are tried once more.
-    for hub in hubs.iter().filter(|h| h.relay.is_some() && usable_relay(h)) {
+    for hub in hubs
+        .iter()
+        .filter(|h| h.relay.is_some() && usable_relay(node, h))
+    {
         match node.hubs.pulse(&hub.url, &peer).await {
             Ok(PulseOutcome::Answered(answer)) => {
                 tracing::debug!(%peer, hub = %hub.url, %answer, "pulse answered");
                 tokio::time::sleep(PULSE_SETTLE).await;
-                let retry = circuit_addrs(&[], peer, std::slice::from_ref(hub), |_| None);
+                let retry = circuit_addrs(&[], peer, std::slice::from_ref(hub), |_| true, |_| None);
                 match node.net.dial(peer, retry, CIRCUIT_TIMEOUT).await {
                     Ok(()) => return Ok(()),
                     Err(NetError::Stopped) => return Err(DialError::Stopped),
@@ -102,6 +115,27 @@ pub async fn connect(node: &Node, peer: PeerId) -> Result<(), DialError> {
     }
     tracing::debug!(%peer, reasons = ?failures, "peer unreachable");
     Err(DialError::Unreachable(failures.join("; ")))
+}
+
+/// Presents our vouchers to the relays that need one before we may open circuits through them
+/// (§3.5 rule 8): those of the hubs reporting X and of the hubs behind X's published circuits.
+async fn present_vouchers(node: &Node, hubs: &[HubView], known: &[Multiaddr]) {
+    let mut relays: Vec<HubView> = hubs.to_vec();
+    for hub in known
+        .iter()
+        .filter_map(relay_of)
+        .filter_map(|r| node.hubs.by_relay(&r))
+    {
+        if !relays.iter().any(|h| h.url == hub.url) {
+            relays.push(hub);
+        }
+    }
+    for hub in relays
+        .iter()
+        .filter(|h| crate::relay::voucher::needs_voucher(h))
+    {
+        crate::relay::voucher::ensure(node, hub).await;
+    }
 }
 
 /// Connects to the relays of `hubs` first: the relay client gives up on a circuit whose relay
@@ -135,15 +169,15 @@ fn direct_addrs(known: &[Multiaddr], loopback_ok: bool) -> Vec<Multiaddr> {
 }
 
 /// Step 3: `<relay addr>/p2p-circuit/p2p/X` for the relay of every hub reporting X, then the
-/// circuit addresses X published; relays admitting only members as sources need our
-/// `relay_allowed` there. `hub_of_relay` finds the hub behind a published circuit's relay.
+/// circuit addresses X published; only relays `usable` admits us at (rule 8) are used.
+/// `hub_of_relay` finds the hub behind a published circuit's relay.
 fn circuit_addrs(
     known: &[Multiaddr],
     peer: PeerId,
     hubs: &[HubView],
+    usable: impl Fn(&HubView) -> bool,
     hub_of_relay: impl Fn(&PeerId) -> Option<HubView>,
 ) -> Vec<Multiaddr> {
-    let usable = usable_relay;
     let mut addrs: Vec<Multiaddr> = Vec::new();
     let mut push = |addr: Multiaddr| {
         if !addrs.contains(&addr) {
@@ -177,9 +211,15 @@ fn circuit_addrs(
     addrs
 }
 
-/// Whether we may open circuits through the relay of `hub` as source (§3.5 rule 8).
-fn usable_relay(hub: &HubView) -> bool {
-    hub.circuit_sources == Admission::Any || hub.relay_allowed
+/// Whether we may open circuits through the relay of `hub` as source (§3.5 rule 8): it admits
+/// any source, we may use it (`relay_allowed`), or it accepted one of our vouchers.
+fn usable_relay(node: &Node, hub: &HubView) -> bool {
+    hub.circuit_sources == Admission::Any
+        || hub.relay_allowed
+        || hub.relay.as_ref().is_some_and(|r| {
+            node.circuit_vouchers
+                .accepted(&r.peer_id, node.clock.now_ms())
+        })
 }
 
 fn is_circuit(addr: &Multiaddr) -> bool {
@@ -272,7 +312,13 @@ mod tests {
             .with(Protocol::P2pCircuit);
         let foreign = published.clone().with(Protocol::P2p(PeerId::random()));
 
-        let addrs = circuit_addrs(&[published.clone(), foreign], peer, &[hub], |_| None);
+        let addrs = circuit_addrs(
+            &[published.clone(), foreign],
+            peer,
+            &[hub],
+            entitled,
+            |_| None,
+        );
 
         let via_hub = addr("/ip4/203.0.113.1/tcp/4001")
             .with(Protocol::P2p(relay))
@@ -292,13 +338,20 @@ mod tests {
         let lookup = |r: &PeerId| (*r == relay).then(|| hub.clone());
 
         let one = std::slice::from_ref(&published);
-        assert!(circuit_addrs(one, peer, std::slice::from_ref(&hub), lookup).is_empty());
-        let entitled = HubView {
+        assert!(circuit_addrs(one, peer, std::slice::from_ref(&hub), entitled, lookup).is_empty());
+        let voucher_accepted =
+            circuit_addrs(one, peer, std::slice::from_ref(&hub), |_| true, lookup);
+        assert_eq!(
+            voucher_accepted.len(),
+            1,
+            "a relay that accepted our voucher is used"
+        );
+        let member = HubView {
             relay_allowed: true,
             ..hub.clone()
         };
-        let addrs = circuit_addrs(one, peer, std::slice::from_ref(&entitled), |_| {
-            Some(entitled.clone())
+        let addrs = circuit_addrs(one, peer, std::slice::from_ref(&member), entitled, |_| {
+            Some(member.clone())
         });
         assert_eq!(addrs, [published]);
     }
@@ -313,6 +366,11 @@ mod tests {
         assert_eq!(relay_of(&circuit), Some(relay));
         assert_eq!(relay_of(&addr("/ip4/1.2.3.4/tcp/1/p2p-circuit")), None);
         assert_eq!(relay_of(&addr("/ip4/1.2.3.4/tcp/1")), None);
+    }
+
+    /// The rule-8 test without vouchers: any source, or our entitlement.
+    fn entitled(hub: &HubView) -> bool {
+        hub.circuit_sources == Admission::Any || hub.relay_allowed
     }
 
     /// A multiaddr from bytes (empty when they do not parse) or a TCP address, maybe a circuit.
@@ -344,7 +402,7 @@ mod tests {
             let peer = PeerId::random();
             let hub = hub_with_relay(PeerId::random(), Admission::Any, false);
             let direct = direct_addrs(&known, loopback_ok);
-            let circuits = circuit_addrs(&known, peer, &[hub], |_| None);
+            let circuits = circuit_addrs(&known, peer, &[hub], entitled, |_| None);
 
             proptest::prop_assert!(direct.len() <= MAX_ADDRS && circuits.len() <= MAX_ADDRS);
             proptest::prop_assert!(direct.iter().all(|a| !is_circuit(a)));

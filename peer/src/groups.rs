@@ -198,6 +198,18 @@ impl From<GroupWireError> for GroupError {
 pub(crate) async fn start(node: &Arc<Node>, tasks: &Tasks) {
     host::load(node).await;
     reconnect::load(node).await;
+    // Hosts read the revocations of every community whose vouchers their groups admit (§3.7).
+    for community in host::voucher_communities(node) {
+        node.vouchers.watch(&community);
+    }
+    tasks.spawn_infallible(
+        "group revocations",
+        manage::watch_revocations(
+            node.clone(),
+            node.vouchers.revoked(),
+            tasks.token().child_token(),
+        ),
+    );
     tasks.spawn_infallible(
         "groups",
         host::run(node.clone(), tasks.token().child_token()),

@@ -14,6 +14,7 @@
 //! - `groups`: groups and chat rooms (§8).
 //! - `mq`: the message bus (`/goop/mq/1.0.0`) and its topic dispatch; `chat`: direct chat;
 //!   `identity`: the identity exchange.
+//! - `vouchers`: checking other peers' vouchers (group hosts) and revocation polling.
 //! - `store`: `peer.db`; `init`: `peer init` (the commented `peer.toml`).
 //!
 //! ```
@@ -45,6 +46,7 @@ pub mod peers;
 pub mod presence;
 pub mod relay;
 pub mod store;
+pub mod vouchers;
 
 use std::path::{Path, PathBuf};
 

@@ -3,15 +3,17 @@
 //! reads our membership, joins with exactly what the join mode needs (or binds with a bind code,
 //! or consumes a pasted verification token), waits for the email link or an admin's approval,
 //! then fetches a voucher, checks it with [`shared::voucher`], stores it and adds the hub to the
-//! registry so presence and relay start. Payment (step 6) is not served yet: a paid community
-//! that needs a checkout ends the flow with [`JoinError::PaymentUnavailable`].
+//! registry so presence and relay start. At a paid community a guest pays through a checkout
+//! (step 6) first.
 //!
 //! # Layout
 //! - `flow`: the steps; `voucher`: step 7; `info`: the parts of `/api/v1/info` and the answers
-//!   the flow reads.
+//!   the flow reads; `payment`: step 6 (checkout); `refresh`: renewing stored vouchers.
 
 mod flow;
 mod info;
+mod payment;
+pub mod refresh;
 mod voucher;
 
 use std::collections::HashMap;
@@ -49,6 +51,10 @@ pub struct JoinOptions {
     pub bind_code: Option<String>,
     /// A pasted verification link or its token (`POST /api/memberships/verify`).
     pub token: Option<String>,
+    /// The plan to buy at a paid hub (`--plan`); else the hub's only subscription plan.
+    pub plan: Option<String>,
+    /// Open the checkout URL with the opener (`peer join` unless `--no-browser`).
+    pub open_browser: bool,
     /// How long to wait for a link or an approval (at most [`MAX_WAIT`]).
     pub wait: Duration,
     /// The `_hubs` source recorded when the hub is added (`cli` for `peer join` without a
@@ -78,6 +84,8 @@ pub enum Action {
     AwaitApproval,
     /// The join mode needs an email, invite code or message the request lacked.
     EnterCode,
+    /// Pay at the checkout URL.
+    Checkout,
 }
 
 impl Action {
@@ -87,6 +95,7 @@ impl Action {
             Self::VerifyEmail => "verify_email",
             Self::AwaitApproval => "await_approval",
             Self::EnterCode => "enter_code",
+            Self::Checkout => "checkout",
         }
     }
 }
@@ -104,10 +113,15 @@ pub enum JoinError {
     /// `application_rejected`, `token_used`, …).
     #[error("refused by the hub: {0}")]
     Refused(String),
-    /// The community is paid and the membership needs a checkout, which the peer does not serve
-    /// yet (peer.md §3.6 step 6).
-    #[error("this community needs a paid subscription; checkout is not supported by this peer yet")]
-    PaymentUnavailable,
+    /// The hub sells several subscription plans and none was chosen (`--plan`).
+    #[error("choose a plan with --plan (on sale: {})", plans_on_sale(.0))]
+    PlanRequired(Vec<String>),
+    /// The wait ran out before the checkout at `url` was paid (peer.md §3.6 step 6).
+    #[error("payment not completed at {url}")]
+    PaymentNotCompleted {
+        /// The checkout URL.
+        url: String,
+    },
     /// The wait ran out (or the emailed link expired) in this state.
     #[error("still {state} when the wait ran out")]
     TimedOut {
@@ -127,17 +141,23 @@ pub enum JoinError {
     Cancelled,
 }
 
+fn plans_on_sale(plans: &[String]) -> String {
+    if plans.is_empty() {
+        "none".to_owned()
+    } else {
+        plans.join(", ")
+    }
+}
+
 impl JoinError {
     /// The exit code of `peer join` (peer.md §1.4): 2 refused, 3 wait ran out, 4 hub
-    /// unreachable or invalid, 1 anything else.
+    /// unreachable or invalid, 5 payment not completed, 1 anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Invalid(_)
-            | Self::NeedsInput(_)
-            | Self::Refused(_)
-            | Self::PaymentUnavailable => 2,
+            Self::Invalid(_) | Self::NeedsInput(_) | Self::Refused(_) | Self::PlanRequired(_) => 2,
             Self::TimedOut { .. } => 3,
             Self::Hub(_) => 4,
+            Self::PaymentNotCompleted { .. } => 5,
             Self::Local(_) | Self::Cancelled => 1,
         }
     }
@@ -161,6 +181,8 @@ pub enum Progress {
         state: String,
         /// What has to happen.
         action: Action,
+        /// Where (the checkout URL).
+        url: Option<String>,
     },
     /// Finished.
     Done(Result<Joined, JoinError>),
@@ -174,12 +196,16 @@ pub struct Memberships {
     tasks: OnceLock<(TaskTracker, CancellationToken)>,
 }
 
-/// Lets [`Memberships::start`] run joins on the peer's tasks.
+/// Lets [`Memberships::start`] run joins on the peer's tasks and starts the voucher refresh.
 pub fn spawn(node: &Arc<Node>, tasks: &Tasks) {
     let _ = node
         .memberships
         .tasks
         .set((tasks.tracker().clone(), tasks.token().child_token()));
+    tasks.spawn_infallible(
+        "voucher refresh",
+        refresh::run(node.clone(), tasks.token().child_token()),
+    );
 }
 
 impl Memberships {

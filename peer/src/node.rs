@@ -78,6 +78,10 @@ pub struct Node {
     pub memberships: crate::membership::Memberships,
     /// Hosted and joined groups (peer.md §8).
     pub groups: crate::groups::Groups,
+    /// The checker of other peers' vouchers and the revocation polls (peer.md §3.7).
+    pub vouchers: crate::vouchers::Checker,
+    /// Our vouchers' standing at hub relays as circuit source (peer.md §3.5 rule 8).
+    pub circuit_vouchers: crate::relay::voucher::Presented,
 }
 
 /// A running peer. Dropping it without [`Peer::shutdown`] cancels every task.
@@ -113,6 +117,10 @@ impl Peer {
         let events = Events::default();
         let node = Arc::new(Node {
             clock: config.clock.clone(),
+            vouchers: crate::vouchers::Checker::new(
+                config.clock.clone(),
+                config.groups.revocation_poll(),
+            ),
             config,
             key,
             peer_id,
@@ -124,6 +132,7 @@ impl Peer {
             mq: crate::mq::Mq::default(),
             memberships: crate::membership::Memberships::default(),
             groups: crate::groups::Groups::default(),
+            circuit_vouchers: crate::relay::voucher::Presented::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
         crate::hubs::spawn(&node, &tasks);
@@ -133,6 +142,7 @@ impl Peer {
         crate::mq::spawn(&node, &tasks);
         crate::relay::spawn(&node, &tasks);
         crate::membership::spawn(&node, &tasks);
+        crate::vouchers::spawn(&node, &tasks);
         crate::groups::start(&node, &tasks).await;
         crate::hubs::start_configured(&node).await;
 

@@ -3,11 +3,13 @@
 //! order. Hubs whose relay does not admit us get relay state `not_entitled` and no attempt until
 //! the registry changes; a hub beyond the limit stays `none`. The workers (`relay/reservation.rs`)
 //! run the reservation state machine; `relay/refresh.rs` serves `/goop/relay-refresh/1.0.0`;
-//! `relay/upgrade.rs` closes relayed connections once DCUtR (or any dial) made a direct one.
+//! `relay/upgrade.rs` closes relayed connections once DCUtR (or any dial) made a direct one;
+//! `relay/voucher.rs` presents our vouchers to relays that admit only members as circuit source.
 
 mod refresh;
 mod reservation;
 mod upgrade;
+pub mod voucher;
 mod wait;
 
 use std::collections::HashMap;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use peer::hub_url::HubUrl;
-use peer::membership::{JoinError, JoinOptions, Joined, MAX_WAIT};
+use peer::membership::{Action, JoinError, JoinOptions, Joined, MAX_WAIT, Progress};
 use peer::store::HubSource;
 use peer::{Peer, PeerConfig};
 use serde_json::{Value, json};
@@ -20,6 +20,8 @@ const REFUSED: u8 = 2;
 const TIMED_OUT: u8 = 3;
 /// Exit code of an unreachable or invalid hub.
 const HUB_FAILED: u8 = 4;
+/// Exit code of a checkout not paid within the wait.
+const NOT_PAID: u8 = 5;
 /// Extra time the daemon gets beyond `--wait` to answer.
 const ANSWER_SLACK: Duration = Duration::from_secs(30);
 
@@ -31,6 +33,7 @@ pub(super) struct Flags {
     pub(super) message: Option<String>,
     pub(super) bind_code: Option<String>,
     pub(super) plan: Option<String>,
+    pub(super) no_browser: bool,
     pub(super) wait: Option<u64>,
 }
 
@@ -52,12 +55,17 @@ pub(super) async fn join(config: &PeerConfig, raw: &str, flags: Flags) -> ExitCo
             "message": flags.message,
             "bind_code": flags.bind_code,
             "plan": flags.plan,
+            "open_browser": !flags.no_browser,
             "wait": wait.as_secs(),
         });
-        match daemon
-            .post_for("/api/hubs/join", &body, wait + ANSWER_SLACK)
-            .await
-        {
+        let call = daemon.post_for("/api/hubs/join", &body, wait + ANSWER_SLACK);
+        let outcome = tokio::select! {
+            outcome = call => outcome,
+            () = show_checkout(daemon.base(), &url, wait + ANSWER_SLACK) => {
+                Outcome::Failed("the daemon's event stream ended".to_owned())
+            }
+        };
+        match outcome {
             Outcome::Answer(status, body) => return answered(status, &body),
             Outcome::Failed(error) => return fail(FAILURE, &error),
             Outcome::Unreachable => {
@@ -69,6 +77,40 @@ pub(super) async fn join(config: &PeerConfig, raw: &str, flags: Flags) -> ExitCo
         }
     }
     in_process(config, &url, flags, wait).await
+}
+
+/// Follows the daemon's event stream and prints the checkout URL of a paid join of `hub` (the
+/// `detail` of its `membership.state` `pending_payment`, peer.md §3.6 step 6); never ends.
+async fn show_checkout(base: &str, hub: &HubUrl, timeout: Duration) {
+    /// Longest event line kept.
+    const MAX_LINE: usize = 64 * 1024;
+    let http =
+        shared::http_client::outbound(&shared::protocol::agent_version(peer::SOFTWARE), timeout);
+    if let Ok(mut events) = http.get(format!("{base}/api/events")).send().await {
+        let mut line = Vec::new();
+        'read: while let Ok(Some(chunk)) = events.chunk().await {
+            for byte in chunk {
+                if byte != b'\n' {
+                    if line.len() < MAX_LINE {
+                        line.push(byte);
+                    }
+                    continue;
+                }
+                let data = line.strip_prefix(b"data:").map(<[u8]>::trim_ascii);
+                let event: Option<Value> = data.and_then(|d| serde_json::from_slice(d).ok());
+                line.clear();
+                if let Some(event) = event
+                    && event["url"] == hub.as_str()
+                    && event["state"] == "pending_payment"
+                    && let Some(to) = event["detail"].as_str()
+                {
+                    eprintln!("peer: pay at {to} to finish joining {hub}");
+                    break 'read;
+                }
+            }
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Maps the daemon's answer to the exit codes of §1.4.
@@ -89,6 +131,9 @@ fn answered(status: u16, body: &Value) -> ExitCode {
             let state = body["state"].as_str().unwrap_or("?");
             if action["kind"] == "enter_code" {
                 fail(REFUSED, message)
+            } else if action["kind"] == "checkout" {
+                let to = action["url"].as_str().unwrap_or("-");
+                fail(NOT_PAID, &format!("payment not completed at {to}"))
             } else {
                 fail(TIMED_OUT, &format!("still {state}: {message}"))
             }
@@ -114,10 +159,31 @@ async fn in_process(config: &PeerConfig, url: &HubUrl, flags: Flags, wait: Durat
         message: flags.message,
         bind_code: flags.bind_code,
         token: None,
+        plan: flags.plan,
+        open_browser: !flags.no_browser,
         wait,
         source: HubSource::Cli,
     };
-    let result = peer.join_hub(url, options).await;
+    let result = match peer
+        .node()
+        .memberships
+        .start(peer.node(), url.clone(), options)
+    {
+        Ok(mut progress) => loop {
+            let changed = progress.changed().await;
+            match &*progress.borrow_and_update() {
+                Progress::Waiting {
+                    action: Action::Checkout,
+                    url: Some(to),
+                    ..
+                } => eprintln!("peer: pay at {to} to finish joining {url}"),
+                Progress::Done(result) => break result.clone(),
+                _ if changed.is_err() => break Err(JoinError::Cancelled),
+                _ => {}
+            }
+        },
+        Err(error) => Err(error),
+    };
     peer.shutdown().await;
     finished(&result)
 }

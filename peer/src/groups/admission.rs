@@ -19,20 +19,23 @@ pub struct Admitted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VoucherCode(pub &'static str);
 
-/// Checks `jwt` as `caller`'s voucher for `community`.
+/// Checks `jwt` as `caller`'s voucher for `community` with the node's checker
+/// ([`crate::vouchers::Checker::check`]).
 ///
 /// # Errors
-/// The `voucher_*` code of the first failed check. Until the host-side checker exists every
-/// voucher is refused with `voucher_unverifiable`.
-#[allow(clippy::unused_async, reason = "the checker it will call is async")]
+/// The `voucher_*` code of the first failed check.
 pub async fn check_voucher(
     node: &Node,
     caller: PeerId,
     jwt: &str,
     community: &HubUrl,
 ) -> Result<Admitted, VoucherCode> {
-    // TODO(#14): call `crate::vouchers::Checker::check` (node.vouchers.check(caller, jwt,
-    // community)) once the `peer-vouchers` branch lands, mapping `VoucherRefusal::code()`.
-    let _ = (node, caller, jwt, community);
-    Err(VoucherCode("voucher_unverifiable"))
+    node.vouchers
+        .check(caller, jwt, community)
+        .await
+        .map(|admission| Admitted {
+            iat_ms: admission.iat_ms,
+            exp_ms: admission.exp_ms,
+        })
+        .map_err(|refusal| VoucherCode(refusal.code()))
 }

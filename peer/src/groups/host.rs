@@ -20,7 +20,7 @@ use crate::node::Node;
 use crate::store::GroupRow;
 
 pub(crate) use inbound::receive;
-pub(crate) use ping::{load, run};
+pub(crate) use ping::{load, run, voucher_communities};
 
 /// A member that left within this keeps its role on rejoin.
 const REJOIN_GRACE_MS: i64 = 120_000;

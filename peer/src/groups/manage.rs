@@ -273,12 +273,11 @@ pub async fn close(node: &Node, group: &GroupId) -> Result<(), GroupError> {
     Ok(())
 }
 
-/// Follows a stream of voucher revocations `(community, peer, revoked_before_ms)` and removes the
+/// Follows the node's voucher revocations ([`crate::vouchers::Checker::revoked`]) and removes the
 /// members they cover (peer.md §3.7) until `token` is cancelled or the stream ends.
-// TODO(#14): spawned with `node.vouchers.revoked()` once the `peer-vouchers` branch lands.
 pub async fn watch_revocations(
     node: std::sync::Arc<Node>,
-    mut revoked: tokio::sync::broadcast::Receiver<(HubUrl, PeerId, i64)>,
+    mut revoked: tokio::sync::broadcast::Receiver<crate::vouchers::Revoked>,
     token: tokio_util::sync::CancellationToken,
 ) {
     use tokio::sync::broadcast::error::RecvError;
@@ -288,7 +287,15 @@ pub async fn watch_revocations(
             next = revoked.recv() => next,
         };
         match next {
-            Ok((community, peer, before)) => remove_revoked(&node, &community, peer, before).await,
+            Ok(revoked) => {
+                remove_revoked(
+                    &node,
+                    &revoked.community,
+                    revoked.peer,
+                    revoked.revoked_before_ms,
+                )
+                .await;
+            }
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(
                     missed,

@@ -141,8 +141,21 @@ pub async fn join(
             Err(error) => return Err(error),
             Ok(GroupMsg::Welcome(welcome)) => return Ok(welcome),
             Ok(GroupMsg::Error(error)) => {
-                // TODO(#14): on `voucher_expired` / `voucher_invalid`, renew that voucher (§3.6)
-                // and retry once, with the renewal the `peer-vouchers` branch brings.
+                // An expired or invalid voucher: renew it (§3.6) and retry once with the new one.
+                if !retried
+                    && voucher.is_some()
+                    && matches!(error.code.as_str(), "voucher_expired" | "voucher_invalid")
+                    && let Some(url) = community.clone()
+                    && crate::membership::refresh::renew_now(node, &url)
+                        .await
+                        .is_ok()
+                    && let Some(renewed) = node.store.voucher(&url).await?
+                {
+                    tracing::info!(%host, %group, community = %url, "group: voucher renewed, joining again");
+                    retried = true;
+                    voucher = Some(renewed);
+                    continue;
+                }
                 if !retried
                     && voucher.is_none()
                     && error.code == "voucher_required"

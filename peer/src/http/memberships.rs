@@ -36,8 +36,10 @@ struct Join {
     invite: Option<String>,
     message: Option<String>,
     bind_code: Option<String>,
-    #[allow(dead_code, reason = "payment (§3.6 step 6) is not served yet")]
     plan: Option<String>,
+    /// Open the checkout URL with the opener (the CLI sends it unless `--no-browser`).
+    #[serde(default)]
+    open_browser: bool,
     /// Seconds to wait for the end of the flow (the CLI's `--wait`); absent: answer as soon as
     /// the flow waits for the user or an admin.
     wait: Option<u64>,
@@ -50,6 +52,8 @@ async fn join(State(node): State<Arc<Node>>, ApiJson(body): ApiJson<Join>) -> Re
         message: body.message,
         bind_code: body.bind_code,
         token: None,
+        plan: body.plan,
+        open_browser: body.open_browser,
         wait: body.wait.map_or(MAX_WAIT, Duration::from_secs),
         source: HubSource::Api,
     };
@@ -98,24 +102,37 @@ async fn run(node: &Arc<Node>, url: &str, options: JoinOptions, to_end: bool) ->
         }))
         .into_response(),
         Ok(Progress::Done(Err(error))) => failure(&url, &error),
-        Ok(Progress::Waiting { state, action }) => waiting(&url, &state, action, None),
+        Ok(Progress::Waiting {
+            state,
+            action,
+            url: to,
+        }) => waiting(&url, &state, action, to.as_deref(), None),
         Ok(Progress::Started) | Err(_) => failure(&url, &JoinError::Cancelled),
     }
 }
 
-fn waiting(url: &HubUrl, state: &str, action: Action, detail: Option<&str>) -> Response {
+fn waiting(
+    url: &HubUrl,
+    state: &str,
+    action: Action,
+    to: Option<&str>,
+    detail: Option<&str>,
+) -> Response {
     let message = match action {
         Action::VerifyEmail => {
             "a link was sent to the address; opening and confirming it adds this peer"
         }
         Action::AwaitApproval => "an admin of the hub must approve the membership",
         Action::EnterCode => detail.unwrap_or("the join mode needs more input"),
+        Action::Checkout => {
+            "pay at the checkout URL; the join finishes once the hub has the payment"
+        }
     };
-    let body = json!({
-        "url": url.as_str(),
-        "state": state,
-        "action": { "kind": action.as_str(), "message": message },
-    });
+    let mut action = json!({ "kind": action.as_str(), "message": message });
+    if let Some(to) = to {
+        action["url"] = json!(to);
+    }
+    let body = json!({ "url": url.as_str(), "state": state, "action": action });
     (StatusCode::ACCEPTED, Json(body)).into_response()
 }
 
@@ -125,15 +142,19 @@ fn failure(url: &HubUrl, error: &JoinError) -> Response {
         JoinError::TimedOut {
             state,
             action: Some(action),
-        } => return waiting(url, state, *action, None),
+        } => return waiting(url, state, *action, None, None),
+        JoinError::PaymentNotCompleted { url: to } => {
+            let to = Some(to.as_str()).filter(|t| !t.is_empty());
+            return waiting(url, "pending_payment", Action::Checkout, to, None);
+        }
         JoinError::NeedsInput(what) => {
             let detail = format!("the hub's join mode needs {what}");
-            return waiting(url, "none", Action::EnterCode, Some(&detail));
+            return waiting(url, "none", Action::EnterCode, None, Some(&detail));
         }
         JoinError::TimedOut { action: None, .. } => (StatusCode::GONE, "link_expired".to_owned()),
         JoinError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_field".to_owned()),
         JoinError::Refused(code) => (StatusCode::CONFLICT, code.clone()),
-        JoinError::PaymentUnavailable => (StatusCode::CONFLICT, "payment_unavailable".to_owned()),
+        JoinError::PlanRequired(_) => (StatusCode::BAD_REQUEST, "plan_required".to_owned()),
         JoinError::Hub(error) => (StatusCode::BAD_GATEWAY, error.code()),
         JoinError::Local(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal".to_owned()),
         JoinError::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down".to_owned()),

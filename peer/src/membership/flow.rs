@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -27,9 +27,9 @@ pub(super) struct Flow<'a> {
     pub(super) node: &'a Arc<Node>,
     pub(super) url: &'a HubUrl,
     pub(super) options: &'a JoinOptions,
-    client: HubClient,
-    progress: &'a watch::Sender<Progress>,
-    deadline: Instant,
+    pub(super) client: HubClient,
+    pub(super) progress: &'a watch::Sender<Progress>,
+    pub(super) deadline: Instant,
     /// The last state emitted as `membership.state`.
     emitted: Option<String>,
 }
@@ -73,16 +73,7 @@ impl Flow<'_> {
         if kind == HubKind::Legacy {
             return self.legacy().await;
         }
-        let answer = self
-            .client
-            .call(Method::GET, "/api/v1/info", None, HTTP_TIMEOUT)
-            .await
-            .map_err(JoinError::Hub)?;
-        if answer.status != StatusCode::OK {
-            return Err(JoinError::Hub(answer.error()));
-        }
-        let info = JoinInfo::parse(&answer.body).map_err(JoinError::Hub)?;
-        self.client.set_hub_id(Some(info.id));
+        let info = JoinInfo::read(&self.client).await.map_err(JoinError::Hub)?;
         if shared::voucher::normalize_hub_url(&info.http_url)
             != shared::voucher::normalize_hub_url(self.url.as_str())
         {
@@ -93,6 +84,7 @@ impl Flow<'_> {
         }
         let mut joined = false;
         let mut waited: Option<&'static str> = None;
+        let mut paid = false;
         loop {
             // Step 2: current state.
             let membership = self.membership().await?;
@@ -133,7 +125,15 @@ impl Flow<'_> {
                 "banned" => return Err(JoinError::Refused("banned".to_owned())),
                 "active" | "grace" | "lapsed" => {
                     if info.access == "paid" && membership.tier.as_deref() == Some("guest") {
-                        return Err(JoinError::PaymentUnavailable);
+                        if paid {
+                            // The poll saw a paid tier that the hub no longer reports.
+                            return Err(JoinError::Hub(HubCallError::Malformed(
+                                "still a guest after the checkout".to_owned(),
+                            )));
+                        }
+                        self.payment(&info).await?;
+                        paid = true;
+                        continue;
                     }
                     return self.voucher(&info).await;
                 }
@@ -163,7 +163,7 @@ impl Flow<'_> {
     }
 
     /// `GET /api/v1/membership`; records and announces a changed state.
-    async fn membership(&mut self) -> Result<Membership, JoinError> {
+    pub(super) async fn membership(&mut self) -> Result<Membership, JoinError> {
         let client = &self.client;
         let membership = self.retrying(|| discovery::read_membership(client)).await?;
         self.record(&membership).await?;
@@ -173,12 +173,12 @@ impl Flow<'_> {
     /// Stores the state where a row exists already or the flow waits in it (so a join that
     /// fails before a voucher is stored leaves no new row) and emits `membership.state` when it
     /// changed.
-    async fn record(&mut self, membership: &Membership) -> Result<(), JoinError> {
+    pub(super) async fn record(&mut self, membership: &Membership) -> Result<(), JoinError> {
         let store = &self.node.store;
         let known = store.membership(self.url).await.map_err(local)?.is_some();
         let waiting = matches!(
             membership.state.as_str(),
-            "pending_email" | "pending_approval"
+            "pending_email" | "pending_approval" | "pending_payment"
         );
         if known || waiting {
             let hub_id = self.client.hub_id().map(|id| id.to_string());
@@ -290,6 +290,7 @@ impl Flow<'_> {
         self.progress.send_replace(Progress::Waiting {
             state: state.to_owned(),
             action,
+            url: None,
         });
         let now = Instant::now();
         if now >= self.deadline {
@@ -323,7 +324,7 @@ impl Flow<'_> {
         .await
     }
 
-    async fn retrying<T, F, Fut>(&self, call: F) -> Result<T, JoinError>
+    pub(super) async fn retrying<T, F, Fut>(&self, call: F) -> Result<T, JoinError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, HubCallError>>,

@@ -5,7 +5,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use shared::ids::Ed25519PeerId;
 
+use reqwest::{Method, StatusCode};
+
 use crate::hubs::HubCallError;
+use crate::hubs::client::{Answer, HTTP_TIMEOUT, HubClient};
 
 /// Longest token accepted from a pasted link (the hub's are 43 characters).
 const MAX_TOKEN: usize = 128;
@@ -23,7 +26,12 @@ pub struct JoinInfo {
     pub join_mode: String,
     /// `free` or `paid`.
     pub access: String,
+    /// The ids of the `subscription` plans on sale (at most [`MAX_PLANS`]).
+    pub subscription_plans: Vec<String>,
 }
+
+/// Plans read from an info document.
+pub(super) const MAX_PLANS: usize = 64;
 
 impl JoinInfo {
     /// Parses an info document.
@@ -49,7 +57,38 @@ impl JoinInfo {
             http_url,
             join_mode: text("join_mode").unwrap_or_else(|| "email".to_owned()),
             access: text("access").unwrap_or_else(|| "free".to_owned()),
+            subscription_plans: value["plans"]
+                .as_array()
+                .map(|plans| {
+                    plans
+                        .iter()
+                        .filter(|p| p["kind"] == "subscription")
+                        .filter_map(|p| p["id"].as_str())
+                        .filter(|id| !id.is_empty() && id.len() <= 64)
+                        .take(MAX_PLANS)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
+    }
+}
+
+impl JoinInfo {
+    /// `GET /api/v1/info` through `client`, whose hub id it then sets.
+    ///
+    /// # Errors
+    /// [`HubCallError`] for an unreachable hub or an unusable document.
+    pub(crate) async fn read(client: &HubClient) -> Result<Self, HubCallError> {
+        let answer = client
+            .call(Method::GET, "/api/v1/info", None, HTTP_TIMEOUT)
+            .await?;
+        if answer.status != StatusCode::OK {
+            return Err(answer.error());
+        }
+        let info = Self::parse(&answer.body)?;
+        client.set_hub_id(Some(info.id));
+        Ok(info)
     }
 }
 
@@ -58,6 +97,19 @@ impl JoinInfo {
 pub(crate) struct VoucherAnswer {
     /// The compact JWS.
     pub(crate) voucher: String,
+}
+
+impl VoucherAnswer {
+    /// The voucher of a `POST /api/v1/vouchers` answer (201).
+    ///
+    /// # Errors
+    /// [`HubCallError`] for another status or body.
+    pub(crate) fn token(answer: &Answer) -> Result<String, HubCallError> {
+        if answer.status != StatusCode::CREATED {
+            return Err(answer.error());
+        }
+        Ok(answer.json::<Self>()?.voucher)
+    }
 }
 
 /// The token of a pasted verification link (`…/verify?token=<t>`) or a bare token: b64u
@@ -90,12 +142,14 @@ mod tests {
     fn info_needs_id_slug_and_http_url() {
         let id = Ed25519PeerId::from(libp2p::identity::ed25519::Keypair::generate().public());
         let body = format!(
-            r#"{{"id":"{id}","slug":"go","http_url":"http://h","join_mode":"invite","access":"paid"}}"#
+            r#"{{"id":"{id}","slug":"go","http_url":"http://h","join_mode":"invite","access":"paid",
+                "plans":[{{"id":"yearly","kind":"subscription"}},{{"id":"tip","kind":"donation"}},{{"id":7}}]}}"#
         );
         let info = JoinInfo::parse(body.as_bytes()).unwrap();
         assert_eq!(info.slug, "go");
         assert_eq!(info.join_mode, "invite");
         assert_eq!(info.access, "paid");
+        assert_eq!(info.subscription_plans, ["yearly"]);
         let no_slug = format!(r#"{{"id":"{id}","http_url":"http://h"}}"#);
         assert!(JoinInfo::parse(no_slug.as_bytes()).is_err());
         assert!(JoinInfo::parse(br#"{"id":"x","slug":"go","http_url":"h"}"#).is_err());

@@ -176,14 +176,21 @@ async fn a_hub_answering_garbage_fails_the_join_with_exit_4_and_502() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paid_community_needing_checkout_ends_with_exit_2() {
+async fn a_paid_community_without_billing_ends_with_exit_2() {
     let (hub, _db, _sink) = hub_in(JoinMode::Open, |c| c.membership.access = Access::Paid).await;
     let (peer, _dir) = joiner().await;
     let h = url(&hub.base_url);
 
-    let error = peer.join_hub(&h, options()).await.unwrap_err();
+    let no_plan = peer.join_hub(&h, options()).await.unwrap_err();
+    let chosen = JoinOptions {
+        plan: Some("yearly".to_owned()),
+        ..options()
+    };
+    let error = peer.join_hub(&h, chosen).await.unwrap_err();
 
-    assert_eq!(error, JoinError::PaymentUnavailable);
+    assert_eq!(no_plan, JoinError::PlanRequired(Vec::new()));
+    assert_eq!(no_plan.exit_code(), 2);
+    assert_eq!(error, JoinError::Refused("billing_disabled".to_owned()));
     assert_eq!(error.exit_code(), 2);
     assert!(peer.node().store.voucher(&h).await.unwrap().is_none());
     peer.shutdown().await;

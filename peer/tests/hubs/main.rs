@@ -1,7 +1,9 @@
 //! The hub presence client against real hubs on loopback (peer.md §3, §15.3 checks 2 and 6).
 
+mod conformance;
 mod failing;
 mod join;
+mod join_paid;
 mod join_refused;
 mod legacy;
 mod signed;

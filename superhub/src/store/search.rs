@@ -7,7 +7,7 @@ mod text;
 use shared::db::DbKind;
 
 use super::{HubListing, LISTING_COLUMNS, Store, StoreError};
-use text::TextPart;
+use text::{PrefixWords, TextPart};
 
 /// The order of a result list; ties are always broken by `id` ascending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,15 +126,17 @@ impl Sql {
     }
 }
 
-/// Whether each selective filter value (and, on SQLite for an order other than relevance, the
-/// text) is carried by fewer than [`RARE`] hubs: a rare one drives the search from its index, a
-/// common one is tested per hub along the order's index.
+/// Whether each selective filter value (and, on SQLite, the region and, for an order other than
+/// relevance, the text) is carried by fewer than [`RARE`] hubs: a rare one drives the search from
+/// its index, a common one is tested per hub along the order's index. On Postgres also the
+/// exact words the last token's prefix stands for, when they are few ([`PrefixWords`]).
 #[derive(Default)]
 struct Rarity {
     tags: Vec<bool>,
     region: bool,
     language: bool,
     text: bool,
+    prefixed: Option<Vec<String>>,
 }
 
 impl Store {
@@ -153,9 +155,24 @@ impl Store {
             let part = TextPart::Unranked {
                 common: !rarity.text,
             };
-            return self
+            let mut hits = self
                 .fetch(build(kind, search, &rarity, part, after, limit))
-                .await;
+                .await?;
+            // After a non-null key the page reads the rest of the non-null keys, from the key on
+            // along the order's index, and only then the nulls (§5.1: null keys sort last).
+            if matches!(after, Some((key, _)) if *key != SortKey::Null) && hits.len() < limit {
+                let nulls = (SortKey::Null, String::new());
+                let sql = build(
+                    kind,
+                    search,
+                    &rarity,
+                    part,
+                    Some(&nulls),
+                    limit - hits.len(),
+                );
+                hits.extend(self.fetch(sql).await?);
+            }
+            return Ok(hits);
         }
         let resume = match after {
             None => 0,
@@ -207,11 +224,19 @@ impl Store {
             && !search.tokens.is_empty()
             && search.sort != SearchSort::Relevance)
             .then(|| text::fts_phrase(&search.tokens, false));
-        let (tags, region, language, text) = futures::future::try_join4(
+        // Postgres serves `region =` from `hubs_search_filters` (migration 0007) and its planner
+        // chooses between that index and the order's from its statistics: a region is counted on
+        // SQLite only.
+        let region = search
+            .region
+            .as_deref()
+            .filter(|_| self.kind() == DbKind::Sqlite);
+        let (tags, region, language, text, prefixed) = futures::future::try_join5(
             tags,
-            self.is_rare_if(RARE_REGION, search.region.as_deref()),
+            self.is_rare_if(RARE_REGION, region),
             self.is_rare_if(RARE_LANGUAGE, search.language.as_deref()),
             self.is_rare_if(RARE_TEXT, text.as_deref()),
+            self.prefix_words(search),
         )
         .await?;
         Ok(Rarity {
@@ -219,7 +244,27 @@ impl Store {
             region,
             language,
             text,
+            prefixed,
         })
+    }
+
+    /// Postgres: the words of `search_words` carrying the last token as a prefix, when
+    /// [`PrefixWords::usable`] (migration `0008_search_words`); `None` on SQLite, without tokens,
+    /// or when the prefix stays `token:*`.
+    async fn prefix_words(&self, search: &HubSearch) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(last) = search.tokens.last() else {
+            return Ok(None);
+        };
+        if self.kind() != DbKind::Postgres {
+            return Ok(None);
+        }
+        // Tokens hold letters and digits only: no `like` wildcard to escape.
+        let words: Vec<String> = sqlx::query_scalar(PrefixWords::QUERY)
+            .bind(format!("{last}%"))
+            .bind(PrefixWords::MAX + 1)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(PrefixWords::usable(&words).then_some(words))
     }
 
     /// [`Self::is_rare`] of `value`, or `false` without one.
@@ -268,14 +313,45 @@ fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
         "h.hidden_at is null".to_owned(),
     ];
     // A rare value's hubs are few: the planner looks them up and sorts them. A common value is a
-    // per-hub test, so the search walks the order's index and stops at the page's end.
+    // per-hub test, so the search walks the order's index and stops at the page's end. Several
+    // common tags may share few hubs, so that walk could pass most hubs before a page fills:
+    // their intersection is read instead, by merging their `hub_tags` ranges.
+    let common: Vec<&String> = search
+        .tags
+        .iter()
+        .zip(&rarity.tags)
+        .filter(|(_, rare)| !**rare)
+        .map(|(tag, _)| tag)
+        .collect();
     for (tag, &rare) in search.tags.iter().zip(&rarity.tags) {
-        let p = sql.bind(Bind::Text(tag.clone()));
-        conditions.push(if rare {
-            format!("h.id in (select hub_id from hub_tags where tag = {p})")
-        } else {
-            format!("exists (select 1 from hub_tags t where t.tag = {p} and t.hub_id = h.id)")
-        });
+        if rare {
+            let p = sql.bind(Bind::Text(tag.clone()));
+            conditions.push(format!(
+                "h.id in (select hub_id from hub_tags where tag = {p})"
+            ));
+        } else if common.len() == 1 {
+            let p = sql.bind(Bind::Text(tag.clone()));
+            conditions.push(format!(
+                "exists (select 1 from hub_tags t where t.tag = {p} and t.hub_id = h.id)"
+            ));
+        }
+    }
+    if let [first, others @ ..] = common.as_slice()
+        && !others.is_empty()
+    {
+        let p = sql.bind(Bind::Text((*first).clone()));
+        let joins: String = others
+            .iter()
+            .enumerate()
+            .map(|(i, tag)| {
+                let p = sql.bind(Bind::Text((*tag).clone()));
+                let n = i + 1;
+                format!(" join hub_tags t{n} on t{n}.hub_id = t0.hub_id and t{n}.tag = {p}")
+            })
+            .collect();
+        conditions.push(format!(
+            "h.id in (select t0.hub_id from hub_tags t0{joins} where t0.tag = {p})"
+        ));
     }
     if let Some(language) = &search.language {
         conditions.push(if rarity.language {
@@ -329,7 +405,8 @@ fn build(
     let mut lower_is_better = true;
     let mut conditions = Vec::new();
     if !search.tokens.is_empty() {
-        let text = text::text_match(kind, &search.tokens, part, &mut sql);
+        let prefixed = rarity.prefixed.as_deref();
+        let text = text::text_match(kind, &search.tokens, prefixed, part, &mut sql);
         from = text.from;
         conditions.push(text.condition);
         if let Some(rank) = text.score {
@@ -351,7 +428,8 @@ fn build(
         SearchSort::Newest => ("h.first_listed_at".to_owned(), "h.first_listed_at", "desc"),
     };
     if let Some((key, id)) = after_key {
-        conditions.push(after(&mut sql, &column, direction, *key, id));
+        let ranked = outer == "p.score";
+        conditions.push(after(&mut sql, &column, direction, *key, id, ranked));
     }
     let limit = sql.bind(Bind::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     // Ordering by the alias computes the rank once per row.
@@ -368,8 +446,18 @@ fn build(
     sql
 }
 
-/// The keyset condition "after (key, id)" for `column` ordered `direction` with nulls last.
-fn after(sql: &mut Sql, column: &str, direction: &str, key: SortKey, id: &str) -> String {
+/// The keyset condition "after (key, id)" for `column` ordered `direction` with nulls last. A
+/// column's non-null key leaves out the nulls (the caller reads them next) and bounds the column
+/// plainly, so the order's index starts at the key instead of walking every earlier hub; the text
+/// rank (`ranked`) is never null and indexes serve no order by it.
+fn after(
+    sql: &mut Sql,
+    column: &str,
+    direction: &str,
+    key: SortKey,
+    id: &str,
+    ranked: bool,
+) -> String {
     let i = sql.bind(Bind::Text(id.to_owned()));
     let k = match key {
         SortKey::Null => return format!("({column} is null and h.id > {i})"),
@@ -377,5 +465,9 @@ fn after(sql: &mut Sql, column: &str, direction: &str, key: SortKey, id: &str) -
         SortKey::Float(v) => sql.bind(Bind::Float(v)),
     };
     let beyond = if direction == "asc" { ">" } else { "<" };
-    format!("({column} {beyond} {k} or ({column} = {k} and h.id > {i}) or {column} is null)")
+    if ranked {
+        format!("({column} {beyond} {k} or ({column} = {k} and h.id > {i}) or {column} is null)")
+    } else {
+        format!("({column} {beyond}= {k} and ({column} {beyond} {k} or h.id > {i}))")
+    }
 }

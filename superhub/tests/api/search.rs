@@ -73,9 +73,13 @@ impl Directory {
     /// Stores `hub` through the store's write path, then lists it with its measured values
     /// (probing is not what these tests are about). Returns its id.
     pub(crate) async fn list(&self, hub: &Hub) -> String {
-        let key = Keypair::generate();
-        let now = unix_ms();
-        let mut record = hub_record(&key, "https://hub.example.org", now);
+        self.list_signed(&Keypair::generate(), hub, unix_ms()).await
+    }
+
+    /// [`Self::list`] with the hub's key and the record's time (`seq`): listing the same key
+    /// again with a later time replaces its record.
+    pub(crate) async fn list_signed(&self, key: &Keypair, hub: &Hub, now: i64) -> String {
+        let mut record = hub_record(key, "https://hub.example.org", now);
         record.name = hub.name.to_owned();
         record.slug = hub.slug.to_owned();
         record.description = hub.description.to_owned();
@@ -86,7 +90,7 @@ impl Directory {
         record.access = hub.access.to_owned();
         self.store
             .put_record(
-                &sign_record(&key, &record),
+                &sign_record(key, &record),
                 &record,
                 &Provenance::direct("self"),
                 now,
@@ -194,6 +198,7 @@ pub(crate) fn sorted(mut names: Vec<String>) -> Vec<String> {
 each_backend!(
     search_applies_each_filter_when_given_one,
     search_matches_the_last_token_as_a_prefix_when_given_text,
+    search_matches_a_prefix_however_many_words_carry_it_and_after_the_record_changes,
     search_returns_every_hub_exactly_once_when_paging_in_every_order,
     search_refuses_a_cursor_when_tampered_or_made_for_another_query,
     search_answers_invalid_field_when_a_parameter_is_invalid,
@@ -358,6 +363,65 @@ async fn search_matches_the_last_token_as_a_prefix_when_given_text(db: TestDb) {
     assert_eq!(unicode, ["Café übung"]);
     assert_eq!(cjk, ["Café übung"]);
     assert_eq!(no_tokens.len(), 3, "no tokens, no text filter");
+}
+
+/// On Postgres a prefix carried by few words is searched as those exact words (`search_words`,
+/// superhub.md §5.1), and one carried by many as `token:*`: both find the same hubs, and a word a
+/// hub gains when its record changes is found at once.
+async fn search_matches_a_prefix_however_many_words_carry_it_and_after_the_record_changes(
+    db: TestDb,
+) {
+    let dir = Directory::start(&db).await;
+    // 70 words that start with `zeta`: more than a prefix is expanded to.
+    let many: Vec<String> = (0..70u8)
+        .map(|i| {
+            format!(
+                "zeta{}{}",
+                char::from(b'a' + i / 26),
+                char::from(b'a' + i % 26)
+            )
+        })
+        .collect();
+    dir.list(&Hub {
+        name: "Greek letters",
+        description: many.join(" ").leak(),
+        ..BASE
+    })
+    .await;
+    // A word with the prefix `quok` before the quiet hub gains another: a vocabulary the record
+    // change left out would expand `quok` to `quokka` alone.
+    dir.list(&Hub {
+        name: "Zoo",
+        description: "one quokka",
+        ..BASE
+    })
+    .await;
+    let key = Keypair::generate();
+    let quiet = Hub {
+        name: "Quiet place",
+        ..BASE
+    };
+    dir.list_signed(&key, &quiet, 1_000_000).await;
+    let before = dir.names("q=quok").await;
+
+    dir.list_signed(
+        &key,
+        &Hub {
+            description: "Home of quokkas",
+            ..quiet
+        },
+        2_000_000,
+    )
+    .await;
+
+    assert_eq!(before, ["Zoo"]);
+    assert_eq!(sorted(dir.names("q=quok").await), ["Quiet place", "Zoo"]);
+    assert_eq!(dir.names("q=zeta").await, ["Greek letters"]);
+    assert_eq!(dir.names("q=zetac").await, ["Greek letters"]);
+    assert_eq!(dir.names("q=greek+zetab").await, ["Greek letters"]);
+    assert_eq!(dir.names("q=quiet+quokka").await, ["Quiet place"]);
+    assert_eq!(dir.names("q=place+quokkas").await, ["Quiet place"]);
+    assert!(dir.names("q=quiet+zeta").await.is_empty());
 }
 
 async fn search_returns_every_hub_exactly_once_when_paging_in_every_order(db: TestDb) {

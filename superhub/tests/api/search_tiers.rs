@@ -137,8 +137,9 @@ async fn search_returns_every_match_once_in_order_when_many_hubs_match_another_o
     let here = Provenance::direct("self");
     let now = unix_ms();
     // More hubs match than the store's rarity threshold (2,000): SQLite tests the text per hub
-    // while walking the order's index.
+    // while walking the order's index, and three common tags are read as their intersection.
     let mut expected = Vec::new();
+    let mut tagged = Vec::new();
     for i in 0..2_100_u64 {
         let key = Keypair::generate();
         let mut record = hub_record(&key, "https://hub.example.org", now);
@@ -147,11 +148,23 @@ async fn search_returns_every_match_once_in_order_when_many_hubs_match_another_o
         record.slug = format!("hub-{i}");
         record.access = "free".to_owned();
         record.member_count = (i % 5 != 0).then_some(i % 37);
+        record.tags = ["alpha", "beta", "gamma"]
+            .into_iter()
+            .filter(|t| match *t {
+                "beta" => i % 50 != 0,
+                "gamma" => i % 100 != 1,
+                _ => true,
+            })
+            .map(str::to_owned)
+            .collect();
         dir.store
             .put_record(&sign_record(&key, &record), &record, &here, now)
             .await
             .unwrap();
         if i % 50 != 0 {
+            if i % 100 != 1 {
+                tagged.push((record.member_count, record.id.clone()));
+            }
             expected.push((record.member_count, record.id));
         }
     }
@@ -159,21 +172,32 @@ async fn search_returns_every_match_once_in_order_when_many_hubs_match_another_o
         .execute(&dir.pool)
         .await
         .unwrap();
-    // members descending, nulls last, ties by id.
-    expected.sort_by(|(ma, ia), (mb, ib)| match (ma, mb) {
-        (Some(a), Some(b)) => b.cmp(a).then(ia.cmp(ib)),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => ia.cmp(ib),
-    });
-    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    let expected = by_members(expected);
+    let tagged = by_members(tagged);
     assert!(expected.len() > 2_000);
+    assert!(tagged.len() < expected.len());
 
     let found = dir.all_pages("q=common&sort=members&limit=100").await;
     let filtered = dir
         .all_pages("q=comm&sort=members&limit=100&access=free")
         .await;
 
+    let all_tags = dir
+        .all_pages("tag=gamma&tag=alpha&tag=beta&sort=members&limit=100")
+        .await;
+
     assert_eq!(found, expected);
     assert_eq!(filtered, expected, "every hub is free");
+    assert_eq!(all_tags, tagged);
+}
+
+/// The ids of `hubs` ordered by members descending, nulls last, ties by id.
+fn by_members(mut hubs: Vec<(Option<u64>, String)>) -> Vec<String> {
+    hubs.sort_by(|(ma, ia), (mb, ib)| match (ma, mb) {
+        (Some(a), Some(b)) => b.cmp(a).then(ia.cmp(ib)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => ia.cmp(ib),
+    });
+    hubs.into_iter().map(|(_, id)| id).collect()
 }

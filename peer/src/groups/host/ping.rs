@@ -10,6 +10,7 @@ use super::super::lock;
 use super::super::outbound;
 use super::super::wire::{GroupId, GroupMsg, Kind};
 use super::remove_members;
+use crate::hub_url::HubUrl;
 use crate::node::Node;
 
 /// Loads the groups we host, with empty member maps (§8.7).
@@ -25,6 +26,18 @@ pub(crate) async fn load(node: &Node) {
         }
         Err(error) => tracing::warn!(%error, "group: hosted groups not loaded"),
     }
+}
+
+/// The communities whose vouchers our `voucher` groups admit.
+pub(crate) fn voucher_communities(node: &Node) -> Vec<HubUrl> {
+    let mut communities: Vec<HubUrl> = lock(&node.groups.host.groups)
+        .values()
+        .filter(|h| h.row.join_policy == "voucher")
+        .filter_map(|h| HubUrl::parse(&h.row.community).ok())
+        .collect();
+    communities.sort();
+    communities.dedup();
+    communities
 }
 
 /// Pings every member of every hosted group each `groups.ping_secs`; members a ping cannot

@@ -82,11 +82,11 @@ pub async fn create(node: &Node, new: NewGroup) -> Result<GroupId, GroupError> {
         ));
     }
     let community = match (policy.as_str(), new.community.as_deref()) {
-        ("voucher", Some(url)) => HubUrl::parse(url)
-            .map_err(|e| GroupError::invalid("community", e.to_string()))?
-            .to_string(),
+        ("voucher", Some(url)) => {
+            Some(HubUrl::parse(url).map_err(|e| GroupError::invalid("community", e.to_string()))?)
+        }
         ("voucher", None) => return Err(GroupError::invalid("community", "required by voucher")),
-        _ => String::new(),
+        _ => None,
     };
     let default_role = new.default_role.unwrap_or_else(|| "viewer".to_owned());
     if !valid_role(&default_role) || default_role == "owner" {
@@ -144,7 +144,10 @@ pub async fn create(node: &Node, new: NewGroup) -> Result<GroupId, GroupError> {
         default_role,
         roles: roles.to_string(),
         join_policy: policy,
-        community,
+        community: community
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         state: None,
         created_at: now,
     };
@@ -165,5 +168,9 @@ pub async fn create(node: &Node, new: NewGroup) -> Result<GroupId, GroupError> {
         .await?;
     tracing::info!(group = %id, name = %row.name, volatile, policy = %row.join_policy, "group: created");
     node.groups.host.insert(id.clone(), row);
+    if let Some(community) = &community {
+        // Revocations of the community are read from now on (peer.md §3.7).
+        node.vouchers.watch(community);
+    }
     Ok(id)
 }

@@ -91,16 +91,20 @@ pub(super) fn tier_of(kind: DbKind, key: f64) -> usize {
 }
 
 /// The match of `tokens` for `part`.
+///
+/// `prefixed` (Postgres): the exact words that carry the last token as a prefix, when the store
+/// found few enough of them ([`PrefixWords`]); the match then names them instead of `token:*`.
 pub(super) fn text_match(
     kind: DbKind,
     tokens: &[String],
+    prefixed: Option<&[String]>,
     part: TextPart,
     sql: &mut Sql,
 ) -> TextMatch {
     let (from, condition, score) = match kind {
         DbKind::Sqlite => fts_match(tokens, part, sql),
         DbKind::Postgres => {
-            let (condition, score) = ts_match(tokens, part, sql);
+            let (condition, score) = ts_match(tokens, prefixed, part, sql);
             ("hubs h".to_owned(), condition, score)
         }
     };
@@ -166,36 +170,89 @@ fn fts_match(tokens: &[String], part: TextPart, sql: &mut Sql) -> (String, Strin
     }
 }
 
-/// Postgres: the condition and the rank of `part` (over `hubs h`).
-fn ts_match(tokens: &[String], part: TextPart, sql: &mut Sql) -> (String, Option<String>) {
+/// Postgres: the condition and the rank of `part` (over `hubs h`). The rank always uses the
+/// tokens as typed (`token:*`), so an expanded prefix changes which index entries are read, never
+/// the order.
+fn ts_match(
+    tokens: &[String],
+    prefixed: Option<&[String]>,
+    part: TextPart,
+    sql: &mut Sql,
+) -> (String, Option<String>) {
     let p = sql.bind(Bind::Text(ts_terms(tokens, false)));
     let q = format!("to_tsquery('simple', {p})");
+    let (all, any) = match prefixed {
+        Some(words) => (
+            expanded(tokens, words, false, sql),
+            expanded(tokens, words, true, sql),
+        ),
+        None => {
+            let p = sql.bind(Bind::Text(ts_terms(tokens, true)));
+            (q.clone(), format!("to_tsquery('simple', {p})"))
+        }
+    };
     let rank = |column: &str, query: &str, offset: f64| {
         format!("(cast(ts_rank(h.{column}, {query}) as double precision) + {offset:.1})")
     };
     match part {
         TextPart::Names => (
-            format!("h.search_names @@ {q}"),
+            format!("h.search_names @@ {all}"),
             Some(rank("search_names", &q, 2.0 * TIER)),
         ),
         TextPart::Partly => {
             let p = sql.bind(Bind::Text(ts_terms(tokens, true)));
-            let any = format!("to_tsquery('simple', {p})");
+            let ranked = format!("to_tsquery('simple', {p})");
             (
                 format!(
-                    "h.search @@ {q} and h.search_names @@ {any} and not (h.search_names @@ {q})"
+                    "h.search @@ {all} and h.search_names @@ {any} \
+                     and not (h.search_names @@ {all})"
                 ),
-                Some(rank("search_names", &any, TIER)),
+                Some(rank("search_names", &ranked, TIER)),
             )
         }
-        TextPart::Rest => {
-            let p = sql.bind(Bind::Text(ts_terms(tokens, true)));
-            (
-                format!("h.search @@ {q} and not (h.search_names @@ to_tsquery('simple', {p}))"),
-                Some(rank("search", &q, 0.0)),
-            )
-        }
+        TextPart::Rest => (
+            format!("h.search @@ {all} and not (h.search_names @@ {any})"),
+            Some(rank("search", &q, 0.0)),
+        ),
         // The planner walks the order's index for a common text, and looks a rare one up.
-        TextPart::Unranked { .. } => (format!("h.search @@ {q}"), None),
+        TextPart::Unranked { .. } => (format!("h.search @@ {all}"), None),
+    }
+}
+
+/// The `tsquery` of `tokens` whose last token is spelt as `words` (exact lexemes, `|`ed):
+/// `to_tsquery` of the other tokens (ANDed, or `|`ed when `any`) joined with the quoted words.
+fn expanded(tokens: &[String], words: &[String], any: bool, sql: &mut Sql) -> String {
+    let quoted = words
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let last = format!("cast({} as tsquery)", sql.bind(Bind::Text(quoted)));
+    let Some((_, others)) = tokens.split_last().filter(|(_, o)| !o.is_empty()) else {
+        return last;
+    };
+    let separator = if any { " | " } else { " & " };
+    let others = sql.bind(Bind::Text(others.join(separator)));
+    let join = if any { "||" } else { "&&" };
+    format!("(to_tsquery('simple', {others}) {join} {last})")
+}
+
+/// The words that carry a prefix, as [`expanded`] may spell them.
+pub(super) struct PrefixWords;
+
+impl PrefixWords {
+    /// Most words a prefix may expand to; with more, the match keeps `token:*`.
+    pub(super) const MAX: i64 = 64;
+    /// The words of `search_words` with the prefix (bound as `<prefix>%`), one more than
+    /// [`Self::MAX`] at most.
+    pub(super) const QUERY: &'static str =
+        "select word from search_words where word like $1 order by word limit $2";
+
+    /// Whether `words` (the answer of [`Self::QUERY`]) can replace the prefix: few enough, and
+    /// none needing an escape inside a quoted `tsquery` lexeme.
+    pub(super) fn usable(words: &[String]) -> bool {
+        !words.is_empty()
+            && i64::try_from(words.len()).is_ok_and(|n| n <= Self::MAX)
+            && words.iter().all(|w| !w.contains(['\'', '\\']))
     }
 }

@@ -1,0 +1,3 @@
+-- Text with filters (superhub.md §5.1, §11): nothing on SQLite, whose covering index
+-- `hubs_search_text` (migration 0006) already carries the filter columns; the Postgres twin adds
+-- the partial index `hubs_search_filters` (migrations/README.md, dialect-specific search indexes).

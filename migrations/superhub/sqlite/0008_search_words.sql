@@ -1,0 +1,3 @@
+-- Prefix expansion for text search (superhub.md §5.1, §11): nothing on SQLite, whose FTS5 index
+-- serves a prefix from its own terms; the Postgres twin adds the table `search_words`
+-- (migrations/README.md, dialect-specific search indexes).
