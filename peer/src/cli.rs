@@ -5,10 +5,11 @@
 //!
 //! # Layout
 //! - `daemon`: `peer run`; `client`: the local API client;
-//! - `hubs`: `peer hubs`, `peer leave`; `join`: `peer join`; `peers`: `peer peers`, `peer send`; `table`: aligned columns.
+//! - `groups`: `peer groups …`; `hubs`: `peer hubs`, `peer leave`; `join`: `peer join`; `peers`: `peer peers`, `peer send`; `table`: aligned columns.
 
 mod client;
 mod daemon;
+mod groups;
 mod hubs;
 mod join;
 mod peers;
@@ -108,6 +109,12 @@ enum Command {
         /// The hub's base URL.
         url: String,
     },
+    /// Groups: list, create, join, leave, close (needs the daemon).
+    Groups {
+        /// What to do.
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
+    },
 }
 
 impl Cli {
@@ -197,6 +204,7 @@ async fn dispatch(command: &Command, config: PeerConfig) -> ExitCode {
             };
             join::join(&config, url, flags).await
         }
+        Command::Groups { command } => groups::run(&config, command).await,
         Command::Peers { hub, online } => peers::list(&config, hub.as_deref(), *online).await,
         Command::Send { peer_id, text } => peers::send(&config, peer_id, &text.join(" ")).await,
         Command::Init { .. } | Command::Id => unreachable!("handled without a runtime"),

@@ -175,22 +175,6 @@ impl Default for PresenceConfig {
     }
 }
 
-/// `[groups]`: groups and the vouchers their hosts check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GroupsConfig {
-    /// Seconds between reads of a community's voucher revocations (peer.md §3.7).
-    pub revocation_poll_secs: u64,
-}
-
-impl Default for GroupsConfig {
-    fn default() -> Self {
-        Self {
-            revocation_poll_secs: 600,
-        }
-    }
-}
-
 impl GroupsConfig {
     /// The revocation poll period.
     pub fn revocation_poll(&self) -> std::time::Duration {
@@ -213,6 +197,53 @@ impl Default for HttpConfig {
         Self {
             enabled: true,
             addr: SocketAddr::from(([127, 0, 0, 1], 7777)),
+        }
+    }
+}
+
+/// Which group invitations are joined without asking (peer.md §8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoAccept {
+    /// Never: every invitation waits for the user.
+    None,
+    /// Invitations from favourite peers.
+    Favorites,
+    /// Every invitation.
+    All,
+}
+
+/// `[groups]`: invitations, the group timers of peer.md §8.3 and §8.6, and the revocation poll
+/// of the vouchers hosts check (§3.7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsConfig {
+    /// `none`, `favorites`, `all`.
+    pub auto_accept_invites: AutoAccept,
+    /// Seconds between a host's pings to its members.
+    pub ping_secs: u64,
+    /// A member that heard no ping for this many seconds rejoins.
+    pub silence_secs: u64,
+    /// Seconds after start before the subscriptions are rejoined.
+    pub rejoin_delay_secs: u64,
+    /// First rejoin backoff, doubling up to `rejoin_backoff_max_secs`.
+    pub rejoin_backoff_secs: u64,
+    /// Longest rejoin backoff.
+    pub rejoin_backoff_max_secs: u64,
+    /// Seconds between reads of a community's voucher revocations (peer.md §3.7).
+    pub revocation_poll_secs: u64,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        Self {
+            auto_accept_invites: AutoAccept::Favorites,
+            ping_secs: 60,
+            silence_secs: 150,
+            rejoin_delay_secs: 3,
+            rejoin_backoff_secs: 5,
+            rejoin_backoff_max_secs: 300,
+            revocation_poll_secs: 600,
         }
     }
 }
@@ -296,6 +327,17 @@ impl PeerConfig {
                 self.hubs.membership_reread_secs,
             ),
             ("hubs.approval_poll_secs", self.hubs.approval_poll_secs),
+            ("groups.ping_secs", self.groups.ping_secs),
+            ("groups.silence_secs", self.groups.silence_secs),
+            ("groups.rejoin_delay_secs", self.groups.rejoin_delay_secs),
+            (
+                "groups.rejoin_backoff_secs",
+                self.groups.rejoin_backoff_secs,
+            ),
+            (
+                "groups.rejoin_backoff_max_secs",
+                self.groups.rejoin_backoff_max_secs,
+            ),
             ("hubs.payment_poll_secs", self.hubs.payment_poll_secs),
             (
                 "groups.revocation_poll_secs",
@@ -305,6 +347,12 @@ impl PeerConfig {
             if !(1..=86_400).contains(&value) {
                 return Err(LoadConfigError::rule(key, "must be 1–86400"));
             }
+        }
+        if self.groups.rejoin_backoff_max_secs < self.groups.rejoin_backoff_secs {
+            return Err(LoadConfigError::rule(
+                "groups.rejoin_backoff_max_secs",
+                "must not be below groups.rejoin_backoff_secs",
+            ));
         }
         if self.p2p.max_connections == 0 {
             return Err(LoadConfigError::rule(
@@ -440,6 +488,28 @@ mod tests {
             .collect();
         let toml = format!("[hubs]\nurls = [{}]\n", urls.join(", "));
         assert!(load(Some(&toml), &[]).is_err());
+    }
+
+    #[test]
+    fn group_timers_default_to_the_spec_and_refuse_zero_or_an_inverted_backoff() {
+        let config = load(None, &[]).unwrap();
+        assert_eq!(config.groups.ping_secs, 60);
+        assert_eq!(config.groups.silence_secs, 150);
+        assert_eq!(config.groups.auto_accept_invites, AutoAccept::Favorites);
+        let all = load(None, &[("PEER_GROUPS__AUTO_ACCEPT_INVITES", "all")]).unwrap();
+        assert_eq!(all.groups.auto_accept_invites, AutoAccept::All);
+        assert!(load(None, &[("PEER_GROUPS__AUTO_ACCEPT_INVITES", "some")]).is_err());
+        let error = load(None, &[("PEER_GROUPS__PING_SECS", "0")]).unwrap_err();
+        assert!(error.to_string().contains("groups.ping_secs"), "{error}");
+        let error = load(
+            Some("[groups]\nrejoin_backoff_secs = 10\nrejoin_backoff_max_secs = 5\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("rejoin_backoff_max_secs"),
+            "{error}"
+        );
     }
 
     #[test]

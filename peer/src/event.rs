@@ -38,6 +38,8 @@ pub enum Event {
     RelayState(StateChange),
     /// `membership.state`.
     MembershipState(StateChange),
+    /// `group.<type>`: group traffic and changes (peer.md §8).
+    Group(GroupEvent),
 }
 
 impl Event {
@@ -54,6 +56,7 @@ impl Event {
             Self::HubState(_) => "hub.state",
             Self::RelayState(_) => "relay.state",
             Self::MembershipState(_) => "membership.state",
+            Self::Group(event) => event.name(),
         }
     }
 }
@@ -115,6 +118,46 @@ pub struct StateChange {
     /// Why, when there is more to say (`replaced`, an error code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// `group.<type>` data (peer.md §11.4): the group, the MQ sender, the author a goop-peer host
+/// stamped, and the payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupEvent {
+    /// The short type: `welcome`, `members`, `join`, `leave`, `msg`, `state`, `close`, `error`,
+    /// `meta`, `invite`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The group id.
+    pub group: String,
+    /// The MQ sender (the host for relayed messages, the member at the host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The author (`_from`), only from a goop-peer host (peer.md §8.4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The message or change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+}
+
+impl GroupEvent {
+    /// The SSE event name, `group.<type>`.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            "welcome" => "group.welcome",
+            "members" => "group.members",
+            "join" => "group.join",
+            "leave" => "group.leave",
+            "msg" => "group.msg",
+            "state" => "group.state",
+            "close" => "group.close",
+            "error" => "group.error",
+            "meta" => "group.meta",
+            "invite" => "group.invite",
+            _ => "group.other",
+        }
+    }
 }
 
 /// An event with its process-wide id (increasing from 1).

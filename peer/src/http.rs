@@ -6,12 +6,14 @@
 mod chat;
 mod error;
 mod events;
+mod groups;
 mod guard;
 mod hubs;
 mod me;
 mod memberships;
 mod mq;
 mod peers;
+mod rooms;
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .merge(hubs::routes())
         .merge(mq::routes())
         .merge(chat::routes())
+        .merge(groups::routes())
+        .merge(rooms::routes())
         .merge(events::routes())
         .merge(me::routes())
         .merge(memberships::routes())

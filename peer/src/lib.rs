@@ -11,6 +11,7 @@
 //! - `presence`: our own presence message; `dial`: reaching a peer; `relay`: relay
 //!   reservations and `/goop/relay-refresh`.
 //! - `gossip`: presence gossip; `content`: the reachability probe protocol.
+//! - `groups`: groups and chat rooms (§8).
 //! - `mq`: the message bus (`/goop/mq/1.0.0`) and its topic dispatch; `chat`: direct chat;
 //!   `identity`: the identity exchange.
 //! - `vouchers`: checking other peers' vouchers (group hosts) and revocation polling.
@@ -31,6 +32,7 @@ pub mod content;
 pub mod dial;
 pub mod event;
 pub mod gossip;
+pub mod groups;
 mod http;
 pub mod hub_url;
 pub mod hubs;

@@ -76,6 +76,8 @@ pub struct Node {
     pub mq: crate::mq::Mq,
     /// The joins running in the background (peer.md §3.6).
     pub memberships: crate::membership::Memberships,
+    /// Hosted and joined groups (peer.md §8).
+    pub groups: crate::groups::Groups,
     /// The checker of other peers' vouchers and the revocation polls (peer.md §3.7).
     pub vouchers: crate::vouchers::Checker,
     /// Our vouchers' standing at hub relays as circuit source (peer.md §3.5 rule 8).
@@ -129,6 +131,7 @@ impl Peer {
             net,
             mq: crate::mq::Mq::default(),
             memberships: crate::membership::Memberships::default(),
+            groups: crate::groups::Groups::default(),
             circuit_vouchers: crate::relay::voucher::Presented::default(),
         });
         // Subsystems: each module's `spawn(&node, &tasks)` starts its tasks, one line each.
@@ -140,6 +143,7 @@ impl Peer {
         crate::relay::spawn(&node, &tasks);
         crate::membership::spawn(&node, &tasks);
         crate::vouchers::spawn(&node, &tasks);
+        crate::groups::start(&node, &tasks).await;
         crate::hubs::start_configured(&node).await;
 
         let http_addr = if node.config.http.enabled {
@@ -204,6 +208,7 @@ impl Peer {
 
     /// Stops every task within [`SHUTDOWN_TIMEOUT`] and closes the database.
     pub async fn shutdown(self) {
+        crate::groups::shutdown(&self.node).await;
         if !self.tasks.shutdown(SHUTDOWN_TIMEOUT).await {
             tracing::warn!("some tasks did not stop within the shutdown deadline");
         }

@@ -3,6 +3,9 @@
 //! module and its children, one file per table; callers see domain types only.
 
 mod chat_messages;
+mod group_access;
+mod group_subscriptions;
+mod groups;
 mod hubs;
 mod memberships;
 mod peer_cache;
@@ -14,6 +17,9 @@ use shared::db::{ConnectError, Database, DatabaseConfig};
 use sqlx::migrate::{MigrateError, Migrator};
 
 pub use chat_messages::{ChatRow, HISTORY_PER_PEER, NewChat};
+pub use group_access::Access;
+pub use group_subscriptions::SubscriptionRow;
+pub use groups::{GroupMemberRow, GroupRow};
 pub use hubs::{HubRow, HubSource};
 pub use memberships::{MembershipRow, StoredVoucher};
 pub use peer_cache::PeerCacheRow;

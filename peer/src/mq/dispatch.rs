@@ -1,7 +1,7 @@
 //! Topic dispatch (peer.md §5): one table of exact topics and prefixes, the first matching row
-//! wins; every other topic goes to the application inbox. The namespaces of groups, chat rooms,
-//! the cluster queue and the realtime bridge are acked and dropped until their subsystems replace
-//! their `Drop` rows with a route of their own.
+//! wins; every other topic goes to the application inbox. Groups and chat rooms have their routes;
+//! the namespaces of the cluster queue and the realtime bridge are acked and dropped until their
+//! subsystems replace their `Drop` rows with a route of their own.
 
 use libp2p::PeerId;
 use serde_json::Value;
@@ -23,6 +23,12 @@ pub enum Route {
     IdentityResponse,
     /// `mq.ack`: a peer processed one of our messages (`mq.delivered`).
     Delivered,
+    /// `group:<gid>:<type>`: group protocol (peer.md §8).
+    Group,
+    /// `group.invite`: an invitation (peer.md §8.5).
+    GroupInvite,
+    /// `chat.room:<gid>:<kind>`: chat rooms (peer.md §8.8).
+    ChatRoom,
     /// A namespace without a handler here: acked and dropped (debug log).
     Drop(&'static str),
     /// The application inbox (`mq.message`).
@@ -53,9 +59,9 @@ const TABLE: &[(Pattern, Route)] = &[
     (Exact("identity"), Route::Identity),
     (Exact("identity.response"), Route::IdentityResponse),
     (Exact("mq.ack"), Route::Delivered),
-    (Prefix("chat.room:"), Route::Drop("chat.room")),
-    (Prefix("group:"), Route::Drop("group")),
-    (Exact("group.invite"), Route::Drop("group.invite")),
+    (Prefix("chat.room:"), Route::ChatRoom),
+    (Prefix("group:"), Route::Group),
+    (Exact("group.invite"), Route::GroupInvite),
     (Prefix("cluster:"), Route::Drop("cluster")),
     (Prefix("realtime:"), Route::Drop("realtime")),
     (Prefix("call:"), Route::Drop("call")),
@@ -103,6 +109,9 @@ pub(super) async fn dispatch(node: &Node, from: PeerId, msg: Msg) {
         Route::Identity => crate::identity::answer(node, from).await,
         Route::IdentityResponse => crate::identity::accept(node, from, &msg.payload),
         Route::Delivered => delivered(node, from, &msg.payload),
+        Route::Group => crate::groups::receive(node, from, &msg).await,
+        Route::ChatRoom => crate::groups::rooms::receive(node, from, &msg).await,
+        Route::GroupInvite => crate::groups::receive_invite(node, from, &msg.payload).await,
         Route::Drop(namespace) => {
             tracing::debug!(%from, topic = %msg.topic, namespace, "mq: no handler, dropped");
         }
@@ -145,9 +154,9 @@ mod tests {
             ("identity.response", Route::IdentityResponse),
             ("mq.ack", Route::Delivered),
             ("call:abc", Route::Drop("call")),
-            ("group:g1:msg", Route::Drop("group")),
-            ("group.invite", Route::Drop("group.invite")),
-            ("chat.room:g:msg", Route::Drop("chat.room")),
+            ("group:g1:msg", Route::Group),
+            ("group.invite", Route::GroupInvite),
+            ("chat.room:g:msg", Route::ChatRoom),
             ("cluster:g:a:b", Route::Drop("cluster")),
             ("realtime:invite", Route::Drop("realtime")),
             ("chatx", Route::Inbox),

@@ -246,10 +246,6 @@ async fn a_ban_while_the_checkout_waits_ends_the_join_with_exit_2() {
     let (peer, _dir) = payer(&scripts).await;
     let h = url(&hub.base_url);
     let mut events = peer.events();
-    let own = testkit::TestPeer {
-        key: peer.node().key.clone(),
-        id: peer.node().key.public().into(),
-    };
     let options = JoinOptions {
         wait: DEADLINE,
         ..JoinOptions::default()
@@ -258,10 +254,7 @@ async fn a_ban_while_the_checkout_waits_ends_the_join_with_exit_2() {
     let join = peer.join_hub(&h, options);
     let ban = async {
         checkout_event(&mut events).await;
-        let account = own.membership(&hub).await["account_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let account = super::join::account_of(&hub, &peer.peer_id()).await;
         super::join::admin(
             &hub,
             &format!("/members/{account}/ban"),

@@ -206,15 +206,7 @@ async fn a_ban_stops_presence_and_relay_without_a_loop_and_an_unban_resumes_both
         v.state == "online" && v.relay_state == "reserved"
     })
     .await;
-    let key = peer.node().key.clone();
-    let own = testkit::TestPeer {
-        id: key.public().into(),
-        key,
-    };
-    let account = own.membership(&hub).await["account_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let account = super::join::account_of(&hub, &peer.peer_id()).await;
 
     admin(
         &hub,
