@@ -10,11 +10,11 @@
 //! it measures the stack's throughput and latency, not the spec's rate limit. The two cases
 //! alternate (each pair's bucket refills while the other runs) and the figures are medians.
 //!
-//! Latencies include the sender's one retry (`peer::mq::RETRY_DELAY` later): `libp2p-stream`
-//! hands inbound streams to the accept loop through a channel without buffer and drops (resets)
-//! a stream that arrives while the previous one is still waiting, so concurrent sends to one
-//! peer sometimes need it. Each run prints how many messages took longer than the retry delay,
-//! and runs with one message in flight follow as context.
+//! Latencies include any retry of the sender (`peer::mq::RETRY_DELAY` later). Inbound streams
+//! wait in the peer's own queue (`peer::p2p::inbound`, 64 per protocol): `libp2p-stream` handed
+//! them over a channel without buffer and reset one arriving while the previous one waited
+//! (rust-libp2p#5651), which this bench found as retried sends. Each run prints how many messages
+//! took longer than the retry delay, and runs with one message in flight follow as context.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

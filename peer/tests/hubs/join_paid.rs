@@ -14,7 +14,7 @@ use serde_json::json;
 use tempfile::TempDir;
 use testkit::{StripeMock, TestDb, TestHub, eventually};
 
-use super::{DEADLINE, start_peer, url};
+use super::{DEADLINE, hub_view, start_peer, url};
 
 const SECRET_KEY: &str = "sk_test_goop_peer";
 const WEBHOOK_SECRET: &str = "whsec_goop_peer";
@@ -291,5 +291,83 @@ async fn an_unknown_plan_exits_2_and_a_failing_stripe_exits_4() {
     assert_eq!(unknown.exit_code(), 2);
     assert_eq!(upstream.exit_code(), 4, "{upstream}");
     assert!(peer.node().store.voucher(&h).await.unwrap().is_none());
+    peer.shutdown().await;
+}
+
+/// The sum of the hub's `hub_http_requests_total` samples whose route label is `route`.
+async fn requests_to(hub: &TestHub, route: &str) -> f64 {
+    let label = format!("route=\"{route}\"");
+    hub.metrics()
+        .await
+        .lines()
+        .filter(|l| l.starts_with("hub_http_requests_total{") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// peer.md §15.3 check 3: when a paid member's subscription ends, the hub closes its session with
+/// 4003 `membership_lapsed`; the peer shows `lapsed`, opens no new session while it keeps
+/// re-reading its membership, and resumes presence by itself once the hub grants it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_member_stops_presence_without_reconnecting_and_resumes_once_granted_again() {
+    let (hub, _db, stripe) = paid_hub().await;
+    let scripts = tempfile::tempdir().unwrap();
+    let opener = recording_opener(scripts.path());
+    let (peer, _dir) = start_peer(&[], move |c: &mut PeerConfig| {
+        c.hubs.payment_poll_secs = 1;
+        c.hubs.membership_reread_secs = 1;
+        c.hubs.checkout_opener = opener.display().to_string();
+    })
+    .await;
+    let h = url(&hub.base_url);
+    let mut events = peer.events();
+    let options = JoinOptions {
+        wait: DEADLINE,
+        ..JoinOptions::default()
+    };
+    let paying = async {
+        let checkout = checkout_event(&mut events).await;
+        pay(&stripe, &checkout).await;
+        checkout
+    };
+    let (joined, checkout) = tokio::join!(peer.join_hub(&h, options), paying);
+    assert_eq!(joined.unwrap().tier.as_deref(), Some("paid"));
+    hub_view(&peer, &h, "online", |v| v.state == "online").await;
+    let session = checkout.rsplit('/').next().unwrap();
+    let subscription = stripe.checkout_session(session).unwrap()["subscription"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    stripe
+        .set_subscription_status(&subscription, "canceled")
+        .await;
+
+    let lapsed = hub_view(&peer, &h, "lapsed and offline", |v| {
+        v.membership.as_deref() == Some("lapsed") && v.state != "online"
+    })
+    .await;
+    let sessions = requests_to(&hub, "/ws").await;
+    let reads = requests_to(&hub, "/api/v1/membership").await;
+    // Three more membership reads: the peer kept re-reading, and opened no session meanwhile.
+    eventually(DEADLINE, "three more membership reads", || async {
+        (requests_to(&hub, "/api/v1/membership").await >= reads + 3.0).then_some(())
+    })
+    .await;
+    let sessions_while_lapsed = requests_to(&hub, "/ws").await - sessions;
+    let account = super::join::account_of(&hub, &peer.peer_id()).await;
+    let until = shared::clock::unix_ms() + 86_400_000;
+    super::join::admin(
+        &hub,
+        &format!("/members/{account}/comp"),
+        &json!({ "until": until }),
+    )
+    .await;
+
+    let back = hub_view(&peer, &h, "online again", |v| v.state == "online").await;
+    assert!(!lapsed.presence_allowed);
+    assert_eq!(sessions_while_lapsed, 0.0, "a session opened while lapsed");
+    assert_eq!(back.membership.as_deref(), Some("active"));
+    assert_eq!(back.tier.as_deref(), Some("comped"));
     peer.shutdown().await;
 }

@@ -293,3 +293,60 @@ async fn a_garbage_revocation_list_is_skipped_and_admits_by_the_voucher_alone() 
     assert_eq!(admitted.map(|a| a.tier), Ok("member".to_owned()));
     host.shutdown().await;
 }
+
+/// peer.md §15.3 check 5: vouchers the community's own key signed, but with `alg` `HS256`, a
+/// wrong `aud` or another hub's `hub_url`, are refused; the untouched one is admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_refuses_hs256_a_wrong_audience_and_another_hubs_url_even_when_the_hub_signed_them() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    let mut key_path = None;
+    let (hub, _db) = open_hub(|c| key_path = Some(c.key_path())).await;
+    let (other_hub, _other_db) = open_hub(|_| {}).await;
+    let hub_key = shared::keyfile::load(&key_path.unwrap()).unwrap();
+    let (host, _dir) = start_peer(|_| {}).await;
+    let community = url(&hub.base_url);
+    let (member, voucher) = member_voucher(&hub).await;
+    let claims = shared::voucher::verify(&voucher, &Default::default()).unwrap();
+    let resigned = |change: &dyn Fn(&mut shared::voucher::Claims)| {
+        let mut claims = claims.clone();
+        change(&mut claims);
+        shared::voucher::sign(&hub_key, &claims).unwrap()
+    };
+    let payload = voucher.split('.').nth(1).unwrap();
+    let header = B64.encode(
+        json!({"alg": "HS256", "typ": "JWT", "kid": claims.iss})
+            .to_string()
+            .as_bytes(),
+    );
+    let hs256 = format!("{header}.{payload}.{}", B64.encode([7u8; 32]));
+    let audience = resigned(&|c| c.aud = "goop-other".to_owned());
+    let elsewhere = resigned(&|c| c.hub_url = other_hub.base_url.clone());
+    let same = resigned(&|_| {});
+    let checker = &host.node().vouchers;
+    let code = |result: Result<_, VoucherRefusal>| result.map(|_| ()).map_err(|r| r.code());
+
+    assert_eq!(
+        code(checker.check(member.peer_id(), &hs256, &community).await),
+        Err("voucher_invalid")
+    );
+    assert_eq!(
+        code(checker.check(member.peer_id(), &audience, &community).await),
+        Err("voucher_invalid")
+    );
+    assert_eq!(
+        code(
+            checker
+                .check(member.peer_id(), &elsewhere, &community)
+                .await
+        ),
+        Err("voucher_wrong_community")
+    );
+    assert_eq!(
+        code(checker.check(member.peer_id(), &same, &community).await),
+        Ok(()),
+        "re-signed unchanged by the community's key"
+    );
+    host.shutdown().await;
+}
