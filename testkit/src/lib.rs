@@ -31,7 +31,7 @@ pub use proxy::TcpProxy;
 pub use response::{code_of, json_of};
 pub use servers::{Spawn, TestHub, TestServer, TestSuperhub};
 pub use smtp::{ReceivedMail, SmtpSink, verify_token};
-pub use stripe::{Delivery, RecordedRequest, StripeMock};
+pub use stripe::{Delivery, RecordedRequest, StripeAccount, StripeMock, sell_yearly_plan};
 pub use wait::eventually;
 
 /// PeerSig headers (hub.md §3) for a request by `key` to the server `audience`, signed now.

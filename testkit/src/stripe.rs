@@ -20,9 +20,11 @@
 //! - `state`: what the double remembers, `subscriptions`: their changes; `objects`: Stripe's JSON
 //!   shapes; `error`: Stripe's errors.
 //! - `delivery`: the webhook outbox and its worker.
+//! - `community`: a hub config selling a yearly plan through it.
 
 mod api;
 mod checkout;
+mod community;
 mod delivery;
 mod error;
 mod list;
@@ -38,6 +40,7 @@ use serde_json::Value;
 use shared::clock::Clock;
 use tokio::task::JoinHandle;
 
+pub use community::{StripeAccount, sell_yearly_plan};
 pub use delivery::Delivery;
 use delivery::{Order, Webhook};
 use objects::Price;

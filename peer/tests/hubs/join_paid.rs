@@ -6,13 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hub::config::{JoinMode, Plan, PlanInterval, PlanKind};
-use hub::members::Access;
 use peer::membership::{JoinError, JoinOptions};
 use peer::{Peer, PeerConfig};
 use serde_json::json;
 use tempfile::TempDir;
-use testkit::{StripeMock, TestDb, TestHub, eventually};
+use testkit::{StripeAccount, StripeMock, TestDb, TestHub, eventually};
 
 use super::{DEADLINE, hub_view, start_peer, url};
 
@@ -28,25 +26,14 @@ async fn paid_hub() -> (TestHub, TestDb, StripeMock) {
     let db = TestDb::sqlite();
     let api = stripe.url();
     let hub = TestHub::spawn_with(&db, move |c| {
-        c.billing.enabled = true;
-        c.billing.api_base = api;
-        c.billing.secret_key = Some(SECRET_KEY.to_owned().into());
-        c.billing.webhook_secret = Some(WEBHOOK_SECRET.to_owned().into());
-        c.membership.access = Access::Paid;
-        c.membership.join_mode = JoinMode::Open;
+        let account = StripeAccount {
+            api_base: &api,
+            secret_key: SECRET_KEY,
+            webhook_secret: WEBHOOK_SECRET,
+            price: PRICE,
+        };
+        testkit::sell_yearly_plan(c, account);
         c.admin.token = Some(super::join::ADMIN.to_owned().into());
-        c.plans.push(Plan {
-            id: "yearly".to_owned(),
-            kind: PlanKind::Subscription,
-            name: "Member".to_owned(),
-            description: String::new(),
-            amount: Some(999),
-            currency: Some("usd".to_owned()),
-            interval: Some(PlanInterval::Year),
-            stripe_price_id: Some(PRICE.to_owned()),
-            min_amount: None,
-            max_amount: None,
-        });
     })
     .await;
     stripe.set_webhook(&hub.url(WEBHOOK), WEBHOOK_SECRET);

@@ -4,12 +4,10 @@
 use std::time::Duration;
 
 use hub::billing::{StripeClient, signature};
-use hub::config::{JoinMode, Plan, PlanInterval, PlanKind};
-use hub::members::Access;
 use reqwest::Response;
 use serde_json::{Value, json};
 use shared::clock::Clock;
-use testkit::{StripeMock, TestDb, TestHub, TestPeer, json_of};
+use testkit::{StripeAccount, StripeMock, TestDb, TestHub, TestPeer, json_of};
 
 /// How long a test waits for an effect.
 pub(super) const DEADLINE: Duration = Duration::from_secs(15);
@@ -27,24 +25,13 @@ pub(super) const WEBHOOK: &str = "/api/v1/billing/stripe-webhook";
 /// Turns billing on against the Stripe API at `api_base`, sells [`PRICE`] as plan `yearly`,
 /// makes access paid and joins open (signed joins bind without mail).
 pub(super) fn enable_billing(c: &mut hub::Config, api_base: &str) {
-    c.billing.enabled = true;
-    c.billing.api_base = api_base.to_owned();
-    c.billing.secret_key = Some(SECRET_KEY.to_owned().into());
-    c.billing.webhook_secret = Some(WEBHOOK_SECRET.to_owned().into());
-    c.membership.access = Access::Paid;
-    c.membership.join_mode = JoinMode::Open;
-    c.plans.push(Plan {
-        id: "yearly".to_owned(),
-        kind: PlanKind::Subscription,
-        name: "Member".to_owned(),
-        description: String::new(),
-        amount: Some(999),
-        currency: Some("usd".to_owned()),
-        interval: Some(PlanInterval::Year),
-        stripe_price_id: Some(PRICE.to_owned()),
-        min_amount: None,
-        max_amount: None,
-    });
+    let account = StripeAccount {
+        api_base,
+        secret_key: SECRET_KEY,
+        webhook_secret: WEBHOOK_SECRET,
+        price: PRICE,
+    };
+    testkit::sell_yearly_plan(c, account);
 }
 
 /// A paid-community hub on `db` with `adjust` applied after [`enable_billing`].
