@@ -58,10 +58,13 @@ pub(super) async fn join(config: &PeerConfig, raw: &str, flags: Flags) -> ExitCo
             "open_browser": !flags.no_browser,
             "wait": wait.as_secs(),
         });
+        // The event stream is open before the join is sent, so a checkout URL emitted at once
+        // is not missed.
+        let events = follow_events(daemon.base(), wait + ANSWER_SLACK).await;
         let call = daemon.post_for("/api/hubs/join", &body, wait + ANSWER_SLACK);
         let outcome = tokio::select! {
             outcome = call => outcome,
-            () = show_checkout(daemon.base(), &url, wait + ANSWER_SLACK) => {
+            () = show_checkout(events, &url) => {
                 Outcome::Failed("the daemon's event stream ended".to_owned())
             }
         };
@@ -79,14 +82,20 @@ pub(super) async fn join(config: &PeerConfig, raw: &str, flags: Flags) -> ExitCo
     in_process(config, &url, flags, wait).await
 }
 
-/// Follows the daemon's event stream and prints the checkout URL of a paid join of `hub` (the
-/// `detail` of its `membership.state` `pending_payment`, peer.md §3.6 step 6); never ends.
-async fn show_checkout(base: &str, hub: &HubUrl, timeout: Duration) {
-    /// Longest event line kept.
-    const MAX_LINE: usize = 64 * 1024;
+/// The daemon's event stream (`GET /api/events`, its headers read), or `None` when it cannot be
+/// opened.
+async fn follow_events(base: &str, timeout: Duration) -> Option<reqwest::Response> {
     let http =
         shared::http_client::outbound(&shared::protocol::agent_version(peer::SOFTWARE), timeout);
-    if let Ok(mut events) = http.get(format!("{base}/api/events")).send().await {
+    http.get(format!("{base}/api/events")).send().await.ok()
+}
+
+/// Reads `events` and prints the checkout URL of a paid join of `hub` (the `detail` of its
+/// `membership.state` `pending_payment`, peer.md §3.6 step 6); never ends.
+async fn show_checkout(events: Option<reqwest::Response>, hub: &HubUrl) {
+    /// Longest event line kept.
+    const MAX_LINE: usize = 64 * 1024;
+    if let Some(mut events) = events {
         let mut line = Vec::new();
         'read: while let Ok(Some(chunk)) = events.chunk().await {
             for byte in chunk {
