@@ -1,0 +1,4 @@
+-- Covering order indexes (superhub.md §5.1, §11): nothing on SQLite, whose order indexes and
+-- `hubs_search_text` already carry what a search tests while walking them; the Postgres twin
+-- adds the `search` vector and the filter columns to its order indexes (migrations/README.md,
+-- dialect-specific search indexes).
