@@ -167,6 +167,28 @@ impl TestHub {
         Ed25519PeerId::try_from(self.server().peer_id()).expect("the hub key is ed25519")
     }
 
+    /// The id of the account `peer` is bound to, through the admin API with `admin_token` (a test
+    /// that signs a read as `peer` from a second signer could repeat one of the peer's own calls
+    /// byte for byte, which the hub refuses as `replayed`).
+    ///
+    /// # Panics
+    /// When the admin API does not answer 200 with a member.
+    pub async fn account_of(&self, admin_token: &str, peer: &libp2p::PeerId) -> String {
+        let response = self
+            .client
+            .get(self.url(&format!("/api/v1/admin/members?q={}", peer.to_base58())))
+            .bearer_auth(admin_token)
+            .send()
+            .await
+            .expect("the admin API answers");
+        let (status, body) = crate::json_of(response).await;
+        assert_eq!(status, 200, "{body}");
+        body["items"][0]["id"]
+            .as_str()
+            .expect("a member bound to the peer")
+            .to_owned()
+    }
+
     /// The hub's first libp2p listen address.
     pub fn p2p_addr(&self) -> Multiaddr {
         self.server().p2p_addrs()[0].clone()

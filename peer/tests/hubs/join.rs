@@ -90,22 +90,6 @@ pub(super) async fn admin(hub: &TestHub, path: &str, body: &Value) -> Value {
     body
 }
 
-/// The account id of the account `peer` is bound to, through the admin API (a signed read as
-/// `peer` from a second signer could repeat one of the peer's own calls byte for byte, and the
-/// hub would refuse it as `replayed`).
-pub(super) async fn account_of(hub: &TestHub, peer: &libp2p::PeerId) -> String {
-    let response = hub
-        .client
-        .get(hub.url(&format!("/api/v1/admin/members?q={}", peer.to_base58())))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = testkit::json_of(response).await;
-    assert_eq!(status, 200, "{body}");
-    body["items"][0]["id"].as_str().unwrap().to_owned()
-}
-
 /// The account id of the one pending application.
 pub(super) async fn pending_application(hub: &TestHub) -> String {
     eventually(DEADLINE, "a pending application", || async {

@@ -241,7 +241,7 @@ async fn a_ban_while_the_checkout_waits_ends_the_join_with_exit_2() {
     let join = peer.join_hub(&h, options);
     let ban = async {
         checkout_event(&mut events).await;
-        let account = super::join::account_of(&hub, &peer.peer_id()).await;
+        let account = hub.account_of(super::join::ADMIN, &peer.peer_id()).await;
         super::join::admin(
             &hub,
             &format!("/members/{account}/ban"),
@@ -342,7 +342,7 @@ async fn a_lapsed_member_stops_presence_without_reconnecting_and_resumes_once_gr
     })
     .await;
     let sessions_while_lapsed = requests_to(&hub, "/ws").await - sessions;
-    let account = super::join::account_of(&hub, &peer.peer_id()).await;
+    let account = hub.account_of(super::join::ADMIN, &peer.peer_id()).await;
     let until = shared::clock::unix_ms() + 86_400_000;
     super::join::admin(
         &hub,

@@ -206,7 +206,7 @@ async fn a_ban_stops_presence_and_relay_without_a_loop_and_an_unban_resumes_both
         v.state == "online" && v.relay_state == "reserved"
     })
     .await;
-    let account = super::join::account_of(&hub, &peer.peer_id()).await;
+    let account = hub.account_of(super::join::ADMIN, &peer.peer_id()).await;
 
     admin(
         &hub,

@@ -60,21 +60,6 @@ async fn voucher_of(hub: &TestHub, member: &TestPeer) -> String {
     body["voucher"].as_str().unwrap().to_owned()
 }
 
-/// The account `peer` is bound to, through the admin API (a signed read as `peer` from a second
-/// signer could repeat one of the peer's own calls byte for byte: `replayed`).
-async fn account_of(hub: &TestHub, peer: &libp2p::PeerId) -> String {
-    let response = hub
-        .client
-        .get(hub.url(&format!("/api/v1/admin/members?q={}", peer.to_base58())))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, 200, "{body}");
-    body["items"][0]["id"].as_str().unwrap().to_owned()
-}
-
 /// `POST /api/v1/admin{path}` with `body`, asserting success.
 async fn admin_json(hub: &TestHub, path: &str, body: &Value) {
     let response = hub

@@ -12,7 +12,7 @@ use shared::clock::Clock;
 use tempfile::TempDir;
 use testkit::{TestDb, TestHub};
 
-use super::{DEADLINE, account_of, admin_json, open_hub, start_peer};
+use super::{DEADLINE, admin_json, open_hub, start_peer};
 
 /// An open hub issuing 60 s vouchers and a peer joined to it, both on `clock`.
 async fn joined_on(clock: &Clock) -> (TestHub, TestDb, Peer, TempDir, HubUrl, i64) {
@@ -92,7 +92,7 @@ async fn voucher_is_renewed_once_a_fifth_of_its_lifetime_is_left() {
 async fn renewal_capped_by_the_hub_is_kept_and_announced() {
     let clock = Clock::system();
     let (hub, _db, peer, _dir, url, old) = joined_on(&clock).await;
-    let account = account_of(&hub, &peer.peer_id()).await;
+    let account = hub.account_of(super::ADMIN, &peer.peer_id()).await;
     let until = clock.now_ms() + 55_000;
     admin_json(
         &hub,
