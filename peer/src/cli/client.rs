@@ -95,3 +95,19 @@ pub(super) fn error_text(status: u16, body: &Value) -> String {
         .unwrap_or("no error message");
     format!("HTTP {status}: {text}")
 }
+
+/// Exit 1 with what went wrong with a call to `daemon`: its error answer, no daemon, or a
+/// transport failure.
+pub(super) fn failed(daemon: &Daemon, outcome: Outcome) -> std::process::ExitCode {
+    match outcome {
+        Outcome::Answer(status, body) => super::fail(super::FAILURE, &error_text(status, &body)),
+        Outcome::Unreachable => super::fail(
+            super::FAILURE,
+            &format!(
+                "no daemon answers at {} (start it with `peer run`)",
+                daemon.base()
+            ),
+        ),
+        Outcome::Failed(error) => super::fail(super::FAILURE, &error),
+    }
+}

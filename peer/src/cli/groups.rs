@@ -7,7 +7,7 @@ use clap::Subcommand;
 use peer::PeerConfig;
 use serde_json::{Value, json};
 
-use super::client::{Daemon, Outcome, error_text};
+use super::client::{Daemon, Outcome, failed};
 use super::{FAILURE, fail, table};
 
 const HEADERS: [&str; 7] = [
@@ -120,20 +120,6 @@ pub(super) async fn run(config: &PeerConfig, command: &GroupsCommand) -> ExitCod
             ExitCode::SUCCESS
         }
         other => failed(&daemon, other),
-    }
-}
-
-fn failed(daemon: &Daemon, outcome: Outcome) -> ExitCode {
-    match outcome {
-        Outcome::Answer(status, body) => fail(FAILURE, &error_text(status, &body)),
-        Outcome::Unreachable => fail(
-            FAILURE,
-            &format!(
-                "no daemon answers at {} (start it with `peer run`)",
-                daemon.base()
-            ),
-        ),
-        Outcome::Failed(error) => fail(FAILURE, &error),
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use peer::PeerConfig;
 use serde_json::{Value, json};
 
-use super::client::{Daemon, Outcome, error_text};
+use super::client::{Daemon, Outcome, error_text, failed};
 use super::{FAILURE, NOT_DELIVERED, fail, table};
 
 const HEADERS: [&str; 8] = [
@@ -35,15 +35,7 @@ pub(super) async fn list(config: &PeerConfig, hub: Option<&str>, online: bool) -
             print!("{}", table::render(&HEADERS, &rows));
             ExitCode::SUCCESS
         }
-        Outcome::Answer(status, body) => fail(FAILURE, &error_text(status, &body)),
-        Outcome::Unreachable => fail(
-            FAILURE,
-            &format!(
-                "no daemon answers at {} (start it with `peer run`)",
-                daemon.base()
-            ),
-        ),
-        Outcome::Failed(error) => fail(FAILURE, &error),
+        other => failed(&daemon, other),
     }
 }
 
