@@ -167,6 +167,24 @@ impl TestHub {
         Ed25519PeerId::try_from(self.server().peer_id()).expect("the hub key is ed25519")
     }
 
+    /// `POST /api/v1/admin{path}` with `body` and `admin_token`; the JSON answer.
+    ///
+    /// # Panics
+    /// When the hub answers anything but a success.
+    pub async fn admin_post(&self, admin_token: &str, path: &str, body: &Value) -> Value {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/admin{path}")))
+            .bearer_auth(admin_token)
+            .json(body)
+            .send()
+            .await
+            .expect("the admin API answers");
+        let (status, body) = crate::json_of(response).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
     /// The id of the account `peer` is bound to, through the admin API with `admin_token` (a test
     /// that signs a read as `peer` from a second signer could repeat one of the peer's own calls
     /// byte for byte, which the hub refuses as `replayed`).

@@ -75,19 +75,9 @@ pub(super) async fn confirm(hub: &TestHub, sink: &SmtpSink, to: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-/// `method path` on the hub's admin API.
+/// `POST /api/v1/admin{path}` with `body` on a test hub; the JSON answer.
 pub(super) async fn admin(hub: &TestHub, path: &str, body: &Value) -> Value {
-    let response = hub
-        .client
-        .post(hub.url(&format!("/api/v1/admin{path}")))
-        .bearer_auth(ADMIN)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = testkit::json_of(response).await;
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body
+    hub.admin_post(ADMIN, path, body).await
 }
 
 /// The account id of the one pending application.

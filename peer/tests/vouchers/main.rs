@@ -62,16 +62,7 @@ async fn voucher_of(hub: &TestHub, member: &TestPeer) -> String {
 
 /// `POST /api/v1/admin{path}` with `body`, asserting success.
 async fn admin_json(hub: &TestHub, path: &str, body: &Value) {
-    let response = hub
-        .client
-        .post(hub.url(&format!("/api/v1/admin{path}")))
-        .bearer_auth(ADMIN)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert!(status.is_success(), "{path}: {status}");
+    hub.admin_post(ADMIN, path, body).await;
 }
 
 /// How often `hub` answered `GET /api/v1/info` with 200 (its request counter).
