@@ -4,7 +4,7 @@
 //!
 //! Direct loopback and link-local addresses are dialled only when a hub that reports X is itself
 //! on loopback (a LAN or test setup); gossip alone never makes them dialable. A hub relay that
-//! admits only members as circuit sources is used only while our `relay_allowed` there is true
+//! admits only members as circuit sources is used only while our membership there grants `relay`
 //! or it accepted one of our vouchers (§3.5 rule 8, presented here before the circuit dial).
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
-use crate::hubs::{Admission, HubView, PulseOutcome};
+use crate::hubs::{HubView, PulseOutcome};
 use crate::node::Node;
 use crate::p2p::NetError;
 
@@ -212,10 +212,9 @@ fn circuit_addrs(
 }
 
 /// Whether we may open circuits through the relay of `hub` as source (§3.5 rule 8): it admits
-/// any source, we may use it (`relay_allowed`), or it accepted one of our vouchers.
+/// any source, our membership grants `relay`, or it accepted one of our vouchers.
 fn usable_relay(node: &Node, hub: &HubView) -> bool {
-    hub.circuit_sources == Admission::Any
-        || hub.relay_allowed
+    hub.circuit_source_allowed()
         || hub.relay.as_ref().is_some_and(|r| {
             node.circuit_vouchers
                 .accepted(&r.peer_id, node.clock.now_ms())
@@ -265,17 +264,17 @@ mod tests {
 
     use super::*;
     use crate::hub_url::HubUrl;
-    use crate::hubs::RelayInfo;
+    use crate::hubs::{Admission, RelayInfo};
     use crate::store::HubSource;
 
     fn addr(text: &str) -> Multiaddr {
         text.parse().unwrap()
     }
 
-    fn hub_with_relay(relay: PeerId, sources: Admission, allowed: bool) -> HubView {
+    fn hub_with_relay(relay: PeerId, sources: Admission, entitled: bool) -> HubView {
         let mut view = HubView::new(HubUrl::parse("http://hub.example").unwrap(), HubSource::Api);
         view.circuit_sources = sources;
-        view.relay_allowed = allowed;
+        view.relay_entitled = entitled;
         view.relay = Some(RelayInfo {
             peer_id: relay,
             addrs: vec![addr("/ip4/203.0.113.1/tcp/4001").with(Protocol::P2p(relay))],
@@ -346,8 +345,23 @@ mod tests {
             1,
             "a relay that accepted our voucher is used"
         );
-        let member = HubView {
+        let reserving_anyone = HubView {
             relay_allowed: true,
+            ..hub.clone()
+        };
+        let open_reservations = circuit_addrs(
+            one,
+            peer,
+            std::slice::from_ref(&reserving_anyone),
+            entitled,
+            |_| Some(reserving_anyone.clone()),
+        );
+        assert!(
+            open_reservations.is_empty(),
+            "a relay open to anyone's reservation still admits only members as sources"
+        );
+        let member = HubView {
+            relay_entitled: true,
             ..hub.clone()
         };
         let addrs = circuit_addrs(one, peer, std::slice::from_ref(&member), entitled, |_| {
@@ -370,7 +384,7 @@ mod tests {
 
     /// The rule-8 test without vouchers: any source, or our entitlement.
     fn entitled(hub: &HubView) -> bool {
-        hub.circuit_sources == Admission::Any || hub.relay_allowed
+        hub.circuit_source_allowed()
     }
 
     /// A multiaddr from bytes (empty when they do not parse) or a TCP address, maybe a circuit.

@@ -94,6 +94,9 @@ pub struct HubView {
     /// Whether we may reserve at its relay: `reservations = "any"`, legacy, or our membership
     /// grants `relay` (peer.md §3.5 admission).
     pub relay_allowed: bool,
+    /// Whether our membership grants `relay` (always at legacy hubs): what admits us as circuit
+    /// source where the relay admits only members ([`HubView::circuit_source_allowed`]).
+    pub relay_entitled: bool,
     /// Who the relay admits as circuit source.
     pub circuit_sources: Admission,
     /// The relay, when the hub has one.
@@ -123,6 +126,7 @@ impl HubView {
             tier: None,
             presence_allowed: false,
             relay_allowed: false,
+            relay_entitled: false,
             circuit_sources: Admission::Any,
             relay: None,
             relay_state: "none".to_owned(),
@@ -130,6 +134,13 @@ impl HubView {
             relay_error: None,
             last_error: None,
         }
+    }
+
+    /// Whether the relay admits us as circuit source without a voucher (§3.5 rule 8): it admits
+    /// any source, or our membership grants `relay`. Open reservations don't count: a hub may take
+    /// anyone's reservation and still admit only members as sources.
+    pub fn circuit_source_allowed(&self) -> bool {
+        self.circuit_sources == Admission::Any || self.relay_entitled
     }
 }
 

@@ -295,8 +295,14 @@ impl PeerTable {
         let mut views: Vec<PeerView> = table
             .peers
             .iter()
+            // With a hub, "online" means online there: a peer online only through gossip or
+            // another hub is not listed under a hub that took it offline.
             .filter(|(_, e)| {
-                hub.is_none_or(|url| e.sightings.contains_key(&Source::Hub(url.clone())))
+                hub.is_none_or(|url| {
+                    e.sightings
+                        .get(&Source::Hub(url.clone()))
+                        .is_some_and(|s| !online_only || !s.offline)
+                })
             })
             .map(|(peer, e)| e.view(peer))
             .filter(|v| !online_only || v.online)

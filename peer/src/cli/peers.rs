@@ -77,9 +77,15 @@ fn row_of(peer: &Value) -> Vec<String> {
         .filter(|(key, _)| peer[*key].as_bool() == Some(true))
         .map(|(_, word)| word)
         .collect();
+    // The sources the peer is online at; offline sightings stay in the API's answer only.
     let sources: Vec<String> = peer["sightings"]
         .as_array()
-        .map(|s| s.iter().map(|s| text(&s["source"])).collect())
+        .map(|s| {
+            s.iter()
+                .filter(|s| s["offline"].as_bool() != Some(true))
+                .map(|s| text(&s["source"]))
+                .collect()
+        })
         .unwrap_or_default();
     vec![
         text(&peer["peer_id"]),

@@ -225,6 +225,7 @@ async fn discover(ctx: &Arc<Ctx>) -> Result<HubKind, HubCallError> {
                 v.tier = None;
                 v.presence_allowed = true;
                 v.relay_allowed = true;
+                v.relay_entitled = true;
                 v.circuit_sources = Admission::Any;
             });
         }

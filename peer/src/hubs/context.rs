@@ -213,6 +213,7 @@ impl Ctx {
                     v.membership = Some(m.state.clone());
                     v.tier.clone_from(&m.tier);
                     v.relay_allowed = reservations_any || m.entitlements.relay;
+                    v.relay_entitled = m.entitlements.relay;
                 });
                 self.store_membership(&m.state, m.tier.as_deref()).await;
                 Some(m.entitlements.presence)
@@ -224,6 +225,7 @@ impl Ctx {
                     v.membership = Some(state.to_owned());
                     v.presence_allowed = false;
                     v.relay_allowed = reservations_any;
+                    v.relay_entitled = false;
                 });
                 self.store_membership(state, None).await;
                 Some(false)

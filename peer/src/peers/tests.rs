@@ -323,6 +323,18 @@ fn list_filters_by_hub_and_by_online() {
     let seen_at_hub = table.list(Some(&hub_1), false);
     assert_eq!(seen_at_hub.len(), 1);
     assert_eq!(seen_at_hub[0].peer_id, a.peer_id().to_base58());
+
+    // a is online through gossip but went offline at hub 1: listed there, not as online there.
+    table.upsert(Source::Gossip, &msg(&a, "a"), false, 2);
+    table.mark_offline(&hub(1), &a.peer_id(), 3);
+    assert!(
+        table
+            .list(None, true)
+            .iter()
+            .any(|v| v.peer_id == a.peer_id().to_base58())
+    );
+    assert_eq!(table.list(Some(&hub_1), false).len(), 1);
+    assert!(table.list(Some(&hub_1), true).is_empty());
 }
 
 #[test]

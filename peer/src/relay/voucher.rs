@@ -15,7 +15,7 @@ use libp2p::PeerId;
 use serde_json::Value;
 
 use crate::hub_url::HubUrl;
-use crate::hubs::{Admission, HubView};
+use crate::hubs::HubView;
 use crate::node::Node;
 
 /// Deadline of one presentation (peer.md §13).
@@ -97,7 +97,7 @@ impl Presented {
 
 /// Whether `hub`'s relay needs a voucher from us to let us open circuits (rule 8).
 pub fn needs_voucher(hub: &HubView) -> bool {
-    hub.relay.is_some() && hub.circuit_sources == Admission::Members && !hub.relay_allowed
+    hub.relay.is_some() && !hub.circuit_source_allowed()
 }
 
 /// Makes sure `hub`'s relay admits us as circuit source: true at once when it needs no voucher

@@ -220,7 +220,7 @@ async fn a_ban_stops_presence_and_relay_without_a_loop_and_an_unban_resumes_both
     })
     .await;
     assert_eq!(refused.membership.as_deref(), Some("banned"));
-    assert!(!refused.presence_allowed && !refused.relay_allowed);
+    assert!(!refused.presence_allowed && !refused.relay_allowed && !refused.relay_entitled);
     testkit::eventually(DEADLINE, "the voucher dropped", || async {
         peer.node()
             .store

@@ -53,7 +53,7 @@ async fn a_legacy_hub_gets_an_unsigned_publish_and_a_ws_v1_session() {
 
         assert_eq!(view.kind, Some(HubKind::Legacy));
         assert_eq!(view.membership.as_deref(), Some("legacy"));
-        assert!(view.relay_allowed);
+        assert!(view.relay_allowed && view.relay_entitled);
         let first = &log.publishes[0];
         assert!(!first.signed);
         assert_eq!(first.body["type"], "online");

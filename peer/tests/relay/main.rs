@@ -103,6 +103,7 @@ fn join(peer: &Peer, url: &HubUrl, relay: RelayInfo, relay_allowed: bool, source
     view.state = "online".to_owned();
     view.presence_allowed = true;
     view.relay_allowed = relay_allowed;
+    view.relay_entitled = relay_allowed;
     view.circuit_sources = sources;
     view.relay = Some(relay);
     assert!(peer.node().hubs.insert(view));

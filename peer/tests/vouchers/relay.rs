@@ -37,10 +37,11 @@ struct Setup {
     _keep: (TestHub, TestDb, TestDb, TempDir, TempDir, SmtpSink),
 }
 
-/// Hub A (no relay, open), hub B (email join mode, members-only relay trusting A's vouchers when `trust_a`), the
-/// target X behind NAT joined to both (reserved at B), the source S joined to A with B in its
-/// registry, once S sees X's circuit address through B.
-async fn setup(trust_a: bool) -> Setup {
+/// Hub A (no relay, open), hub B (email join mode, a relay taking `reservations` and only
+/// members as circuit sources, trusting A's vouchers when `trust_a`), the target X behind NAT
+/// joined to both (reserved at B), the source S joined to A with B in its registry, once S sees
+/// X's circuit address through B.
+async fn setup(trust_a: bool, reservations: Policy) -> Setup {
     let (a, db_a) = open_hub(|c| c.relay.enabled = false).await;
     let issuer = a.hub_id();
     let sink = SmtpSink::start().await;
@@ -49,7 +50,7 @@ async fn setup(trust_a: bool) -> Setup {
         c.membership.join_mode = JoinMode::Email;
         c.email.transport = MailTransportKind::Smtp;
         c.email.smtp_url = Some(smtp.into());
-        c.relay.reservations = Policy::Members;
+        c.relay.reservations = reservations;
         c.relay.circuit_sources = Policy::Members;
         if trust_a {
             c.relay.trusted_voucher_issuers = vec![issuer];
@@ -108,7 +109,7 @@ async fn setup(trust_a: bool) -> Setup {
                 .node()
                 .hubs
                 .get(&url_b)
-                .is_some_and(|v| v.relay.is_some() && !v.relay_allowed);
+                .is_some_and(|v| v.relay.is_some() && !v.circuit_source_allowed());
             (through_b && b_known).then_some(())
         },
     )
@@ -127,9 +128,8 @@ fn accepted(peer: &Peer, relay: &PeerId) -> bool {
         .accepted(relay, peer.node().clock.now_ms())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_of_another_hub_opens_a_circuit_after_presenting_its_voucher() {
-    let s = setup(true).await;
+/// S reaches X through B's circuit, after B accepted A's voucher (not before).
+async fn opens_a_circuit_after_presenting(s: Setup) {
     let relay_b = s.b.server().peer_id();
     assert!(!accepted(&s.source, &relay_b));
 
@@ -143,8 +143,20 @@ async fn a_member_of_another_hub_opens_a_circuit_after_presenting_its_voucher() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_another_hub_opens_a_circuit_after_presenting_its_voucher() {
+    opens_a_circuit_after_presenting(setup(true, Policy::Members).await).await;
+}
+
+/// B takes anyone's reservation, so S may reserve there, but admits only members as sources: S
+/// still presents its voucher before the circuit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_open_to_reservations_still_gets_the_voucher_of_a_source() {
+    opens_a_circuit_after_presenting(setup(true, Policy::Any).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn circuits_through_a_relay_that_refuses_every_voucher_are_skipped() {
-    let s = setup(false).await;
+    let s = setup(false, Policy::Members).await;
     let relay_b = s.b.server().peer_id();
 
     let error = peer::dial::connect(s.source.node(), s.target.peer_id())
