@@ -15,9 +15,11 @@
 //! value no hub lists (an empty result). One client sends the queries one after
 //! another; each request's latency counts; per-class p50/p95 are printed too.
 //!
-//! While developing, `GOOP_BENCH_SEARCH_REUSE=<postgres url>` measures Postgres only, against the
-//! database an earlier run loaded (runs leave their databases in the cluster): the records are
-//! generated again for the query mix but not stored.
+//! While developing, `GOOP_BENCH_SEARCH_REUSE=<database url>` measures that one database (a
+//! Postgres database an earlier run left in the cluster, or a SQLite file such as
+//! `sqlite:///tmp/search.db?mode=rwc`): an empty one is loaded and kept; a loaded one is only
+//! listed again with fresh expiry times (the sweep expires records an hour after their load), the
+//! records being generated again for the query mix but not stored.
 
 use std::time::{Duration, Instant};
 
@@ -66,6 +68,7 @@ pub(crate) async fn run() -> Result<(), String> {
     crate::result("search_records", records as f64);
     let reuse = std::env::var("GOOP_BENCH_SEARCH_REUSE").ok();
     let backends = match &reuse {
+        Some(url) if url.starts_with("sqlite") => vec![("sqlite", url.clone(), None)],
         Some(url) => vec![("postgres", url.clone(), None)],
         None => {
             let (sqlite, postgres) = (TestDb::sqlite(), TestDb::postgres().await);
@@ -90,7 +93,7 @@ pub(crate) async fn run() -> Result<(), String> {
         // SQLite gets the rows `put_record` writes in one bulk transaction: loading is not what
         // this bench measures, and one writer per record would dominate its run time.
         let loaders = if label == "sqlite" { 0 } else { PG_LOADERS };
-        let corpus = if reuse.is_some() {
+        let corpus = if reuse.is_some() && refresh(&url).await? {
             generate(&words, records).0
         } else {
             let (corpus, signed) = generate(&words, records);
@@ -353,6 +356,28 @@ async fn bulk_insert(url: &str, records: &[(Envelope, HubRecord)], now: i64) -> 
     Ok(())
 }
 
+/// A reused database: when it holds hubs, pushes their expiry an hour ahead and lists them again
+/// (true); false when it is empty (to be loaded).
+async fn refresh(url: &str) -> Result<bool, String> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let expires_at = shared::clock::unix_ms() + 3_600_000;
+    let refreshed = sqlx::query("update hubs set expires_at = $1")
+        .bind(expires_at)
+        .execute(&pool)
+        .await
+        .map_err(|e| e.to_string())?
+        .rows_affected();
+    pool.close().await;
+    if refreshed == 0 {
+        return Ok(false);
+    }
+    list_all(url).await?;
+    Ok(true)
+}
+
 /// Lists every stored hub as a passing probe would, with spread-out measured values.
 async fn list_all(url: &str) -> Result<(), String> {
     sqlx::any::install_default_drivers();
@@ -449,12 +474,14 @@ async fn measure(base: &str, words: &[String], corpus: &Corpus) -> Result<Vec<f6
     let mut rng = Rng(99);
     let mut latencies = Vec::with_capacity(QUERIES);
     let mut by_class: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    // The slowest request of each class, with its query and page, to tell where a tail comes from.
+    let mut slowest: std::collections::BTreeMap<&str, (f64, String)> = Default::default();
     let mut sent = 0;
     let started = Instant::now();
     while latencies.len() < QUERIES && started.elapsed() < MAX_MEASURE {
         let (class, query, pages) = next_query(&mut rng, words, corpus);
         let mut cursor: Option<String> = None;
-        for _ in 0..pages {
+        for page in 1..=pages {
             let url = match &cursor {
                 Some(c) => format!("{base}{query}&cursor={c}"),
                 None => format!("{base}{query}"),
@@ -471,6 +498,10 @@ async fn measure(base: &str, words: &[String], corpus: &Corpus) -> Result<Vec<f6
             if sent > WARMUP {
                 latencies.push(ms);
                 by_class.entry(class).or_default().push(ms);
+                let worst = slowest.entry(class).or_insert((0.0, String::new()));
+                if ms > worst.0 {
+                    *worst = (ms, format!("{query} (page {page})"));
+                }
             }
             match body["next"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
@@ -482,8 +513,10 @@ async fn measure(base: &str, words: &[String], corpus: &Corpus) -> Result<Vec<f6
         return Err("no query was measured".to_owned());
     }
     for (class, mut ms) in by_class {
+        let (worst, query) = &slowest[class];
+        let over = ms.iter().filter(|&&ms| ms > 10.0).count();
         println!(
-            "  {class}: n {} p50 {:.2} ms p95 {:.2} ms",
+            "  {class}: n {} p50 {:.2} ms p95 {:.2} ms, {over} over 10 ms, slowest {worst:.2} ms: {query}",
             ms.len(),
             crate::quantile(&mut ms, 0.5),
             crate::quantile(&mut ms, 0.95)

@@ -18,6 +18,10 @@ pub use state_table::StateTable;
 
 /// SQLite `busy_timeout` in milliseconds (hub.md §14).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+/// SQLite `mmap_size`: the database is read through a shared memory map of up to this many bytes
+/// (the page cache of the OS, shared by every pooled connection) instead of `read` calls into
+/// each connection's own 2 MiB page cache. Address space only; pages count as memory once read.
+const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 /// How long a request waits for a pooled connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// `select 1` longer than this makes `/readyz` fail (hub.md §12).
@@ -355,6 +359,8 @@ fn pool_options(kind: DbKind, max_connections: u32) -> AnyPoolOptions {
                 conn.execute("pragma foreign_keys = on").await?;
                 let busy = format!("pragma busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
                 conn.execute(sqlx::AssertSqlSafe(busy)).await?;
+                let mmap = format!("pragma mmap_size = {SQLITE_MMAP_BYTES}");
+                conn.execute(sqlx::AssertSqlSafe(mmap)).await?;
                 Ok(())
             })
         }),
@@ -465,8 +471,13 @@ mod tests {
             .fetch_one(db.pool())
             .await
             .unwrap();
+        let mmap: i64 = sqlx::query_scalar("pragma mmap_size")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
 
         assert_eq!(mode, "wal");
+        assert_eq!(mmap, SQLITE_MMAP_BYTES as i64);
         assert_eq!(fk, 1);
         assert_eq!(busy, i64::from(SQLITE_BUSY_TIMEOUT_MS));
     }

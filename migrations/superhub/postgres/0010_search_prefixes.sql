@@ -1,0 +1,3 @@
+-- Prefix indexes for text search (superhub.md §5.1, §11): nothing on Postgres, where
+-- `search_words` (migration 0008) lets a prefix match exact words; the SQLite twin rebuilds
+-- `hubs_fts` with FTS5 prefix indexes (migrations/README.md, dialect-specific search indexes).
