@@ -129,7 +129,7 @@ impl Sql {
 /// Whether each selective filter value (and, on SQLite, the region and, for an order other than
 /// relevance, the text) is carried by fewer than [`RARE`] hubs: a rare one drives the search from
 /// its index, a common one is tested per hub along the order's index. With several common tags,
-/// whether the least common is carried by fewer than [`DENSE`] (their intersection is read then).
+/// whether their intersection is read (on SQLite: unless each is carried by [`DENSE`] hubs or more).
 /// On Postgres also the exact words the last token's prefix stands for, when they are few
 /// ([`PrefixWords`]).
 #[derive(Default)]
@@ -218,9 +218,13 @@ impl Store {
 
     /// The rarity of each filter value of `search`, counted concurrently.
     async fn rarity(&self, search: &HubSearch) -> Result<Rarity, StoreError> {
-        // With several tags, each is counted up to `DENSE`: that decides both its rarity and
-        // whether the common ones' intersection is read (`filters`).
-        let cap = if search.tags.len() > 1 { DENSE } else { RARE };
+        // With several tags on SQLite, each is counted up to `DENSE`: that decides both its rarity
+        // and whether the common ones' intersection is read (`filters`).
+        let cap = if search.tags.len() > 1 && self.kind() == DbKind::Sqlite {
+            DENSE
+        } else {
+            RARE
+        };
         let tags = futures::future::try_join_all(
             search
                 .tags
@@ -249,9 +253,12 @@ impl Store {
         )
         .await?;
         let common: Vec<i64> = tag_counts.iter().copied().filter(|&n| n >= RARE).collect();
+        // Postgres reads every intersection: walking its order's index costs a heap visit and an
+        // index probe per tag for each hub passed, so there even dense tags' intersection wins.
+        let dense = self.kind() == DbKind::Sqlite && common.iter().all(|&n| n >= DENSE);
         Ok(Rarity {
             tags: tag_counts.iter().map(|&n| n < RARE).collect(),
-            intersect_tags: common.len() > 1 && common.iter().any(|&n| n < DENSE),
+            intersect_tags: common.len() > 1 && !dense,
             region,
             language,
             text,
@@ -310,7 +317,7 @@ impl Store {
 /// `hub_languages`, `hubs_search_region`, `hubs_fts`); a more common one is tested per hub while
 /// the search walks its order's index.
 const RARE: i64 = 2_000;
-/// Several common tags: when the least common of them is carried by fewer hubs than this, their
+/// Several common tags on SQLite: when the least common of them is carried by fewer hubs than this, their
 /// intersection is read by merging their `hub_tags` ranges (at most this many index probes); when
 /// every one is carried by this many or more, they likely share many hubs, and walking the order's
 /// index with per-hub tests fills a page sooner (measured at 100,000 hubs: tags of 3,196 and 3,730
@@ -337,8 +344,8 @@ fn filters(search: &HubSearch, rarity: &Rarity, sql: &mut Sql) -> Vec<String> {
     // A rare value's hubs are few: the planner looks them up and sorts them. A common value is a
     // per-hub test, so the search walks the order's index and stops at the page's end. Several
     // common tags may share few hubs, so that walk could pass most hubs before a page fills:
-    // unless each is very common ([`DENSE`]), their intersection is read instead, by merging
-    // their `hub_tags` ranges.
+    // unless each is very common on SQLite ([`DENSE`]), their intersection is read instead, by
+    // merging their `hub_tags` ranges.
     let intersect = rarity.intersect_tags;
     let common: Vec<&String> = search
         .tags
@@ -494,5 +501,48 @@ fn after(
         format!("({column} {beyond} {k} or ({column} = {k} and h.id > {i}) or {column} is null)")
     } else {
         format!("({column} {beyond}= {k} and ({column} {beyond} {k} or h.id > {i}))")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_tags() -> HubSearch {
+        HubSearch {
+            tokens: Vec::new(),
+            tags: vec!["alpha".to_owned(), "beta".to_owned()],
+            region: None,
+            language: None,
+            join_modes: Vec::new(),
+            access: None,
+            sort: SearchSort::Members,
+            after: None,
+            limit: 20,
+        }
+    }
+
+    #[test]
+    fn common_tags_are_intersected_or_tested_per_hub_as_the_rarity_says() {
+        let search = two_tags();
+        let conditions = |intersect_tags| {
+            let rarity = Rarity {
+                tags: vec![false, false],
+                intersect_tags,
+                ..Rarity::default()
+            };
+            filters(&search, &rarity, &mut Sql::new())
+        };
+
+        let merged = conditions(true);
+        let walked = conditions(false);
+
+        let count = |conditions: &[String], needle: &str| {
+            conditions.iter().filter(|c| c.contains(needle)).count()
+        };
+        assert_eq!(count(&merged, "join hub_tags t1"), 1, "{merged:?}");
+        assert_eq!(count(&merged, "exists"), 0, "{merged:?}");
+        assert_eq!(count(&walked, "exists"), 2, "{walked:?}");
+        assert_eq!(count(&walked, "join hub_tags"), 0, "{walked:?}");
     }
 }
