@@ -159,6 +159,28 @@ impl<S: Spawn> TestServer<S> {
 }
 
 impl TestHub {
+    /// A hub on `db` in join mode `mode` that mails over SMTP to a fresh sink, with admin token
+    /// `admin_token`; `adjust` applied last. The hub and the sink.
+    pub async fn spawn_mailing(
+        db: &TestDb,
+        mode: hub::config::JoinMode,
+        admin_token: &str,
+        adjust: impl FnOnce(&mut hub::Config),
+    ) -> (Self, crate::SmtpSink) {
+        let sink = crate::SmtpSink::start().await;
+        let smtp = sink.url();
+        let admin_token = admin_token.to_owned();
+        let hub = Self::spawn_with(db, move |c| {
+            c.membership.join_mode = mode;
+            c.email.transport = hub::config::MailTransportKind::Smtp;
+            c.email.smtp_url = Some(smtp.into());
+            c.admin.token = Some(admin_token.into());
+            adjust(c);
+        })
+        .await;
+        (hub, sink)
+    }
+
     /// The hub's peer id: the audience of every PeerSig request to it.
     ///
     /// # Panics

@@ -3,17 +3,16 @@
 //! a keep-alive comment every 15 s; a client that falls [`crate::event::SUBSCRIBER_BUFFER`]
 //! events behind gets `event: overflow` and is disconnected.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::response::sse::Event as SseEvent;
 use axum::routing::get;
 use axum::{Extension, Router};
-use futures::{Stream, StreamExt, stream};
+use futures::{Stream, StreamExt as _, stream};
 use tokio::sync::broadcast;
 
 use super::{ApiError, ApiResult, Streams};
@@ -50,43 +49,47 @@ async fn events(
         Some(id) => node.events.subscribe_after(id),
         None => (Vec::new(), node.events.subscribe()),
     };
-    let frames = sse_frames(replay, rx)
-        .take_until(slot.token.clone().cancelled_owned())
-        // The slot is released when the client goes away and the stream is dropped.
-        .map(move |frame| {
-            let _held = &slot;
-            Ok::<_, Infallible>(frame)
-        });
-    Ok(Sse::new(frames)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response())
+    Ok(slot.sse(sse_frames(replay, rx, frame)))
 }
 
-/// The SSE frames of `replay` then of `rx`; after a lag, one `overflow` frame, then the end.
+/// The SSE frames `frame` makes of `replay` then of `rx` (an event it makes none of is skipped);
+/// after a lag, one `overflow` frame, then the end.
 pub(crate) fn sse_frames(
     replay: Vec<Arc<Numbered>>,
     rx: broadcast::Receiver<Arc<Numbered>>,
+    frame: fn(&Numbered) -> Option<SseEvent>,
 ) -> impl Stream<Item = SseEvent> + Send {
-    let live = stream::unfold(Some(rx), |rx| async move {
+    let live = stream::unfold(Some(rx), move |rx| async move {
         let mut rx = rx?;
-        match rx.recv().await {
-            Ok(event) => Some((frame(&event), Some(rx))),
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::info!(missed, "event stream client fell behind; disconnecting it");
-                Some((SseEvent::default().event("overflow").data("{}"), None))
+        loop {
+            match rx.recv().await {
+                Ok(event) => {
+                    if let Some(frame) = frame(&event) {
+                        return Some((frame, Some(rx)));
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::info!(missed, "event stream client fell behind; disconnecting it");
+                    return Some((SseEvent::default().event("overflow").data("{}"), None));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
-            Err(broadcast::error::RecvError::Closed) => None,
         }
     });
-    stream::iter(replay).map(|event| frame(&event)).chain(live)
+    stream::iter(replay)
+        .filter_map(move |event| std::future::ready(frame(&event)))
+        .chain(live)
 }
 
-fn frame(event: &Numbered) -> SseEvent {
+/// Every event, with its id (`id: <n>`, `event: <type>`, `data: <json>`).
+fn frame(event: &Numbered) -> Option<SseEvent> {
     let data = serde_json::to_string(&event.event).unwrap_or_else(|_| "{}".to_owned());
-    SseEvent::default()
-        .id(event.id.to_string())
-        .event(event.event.kind())
-        .data(data)
+    Some(
+        SseEvent::default()
+            .id(event.id.to_string())
+            .event(event.event.kind())
+            .data(data),
+    )
 }
 
 #[cfg(test)]
@@ -110,7 +113,7 @@ mod tests {
             events.emit(hub_state(n));
         }
 
-        let frames: Vec<SseEvent> = sse_frames(replay, rx).collect().await;
+        let frames: Vec<SseEvent> = sse_frames(replay, rx, frame).collect().await;
 
         let last = format!("{:?}", frames.last().unwrap());
         assert!(last.contains("overflow"), "{last}");
@@ -127,7 +130,7 @@ mod tests {
         events.emit(hub_state(1));
         events.emit(hub_state(2));
         let (replay, rx) = events.subscribe_after(1);
-        let mut frames = Box::pin(sse_frames(replay, rx));
+        let mut frames = Box::pin(sse_frames(replay, rx, frame));
         events.emit(hub_state(3));
 
         let first = format!("{:?}", frames.next().await.unwrap());

@@ -2,20 +2,19 @@
 //! and leaving groups elsewhere, invitations, and `GET /api/groups/events` (SSE of the
 //! `group.*` events).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::response::sse::Event as SseEvent;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::events::sse_frames;
 use super::{ApiError, ApiJson, ApiResult, Streams, parse_peer_id};
-use crate::event::Event;
+use crate::event::{Event, Numbered};
 use crate::groups::member::{self, JoinError};
 use crate::groups::{GroupError, GroupId, NewGroup, manage};
 use crate::hub_url::HubUrl;
@@ -289,11 +288,7 @@ async fn accept_invite(
     State(node): State<Arc<Node>>,
     ApiJson(body): ApiJson<InviteBody>,
 ) -> ApiResult<Json<Value>> {
-    let host = parse_peer_id(&body.host_peer_id)?;
-    let group = group_id(&body.group_id)?;
-    if !member::take_invite(&node, host, &group) {
-        return Err(ApiError::not_found("unknown_invite", "no such invitation"));
-    }
+    let (host, group) = take_invite(&node, &body)?;
     let welcome = member::join(&node, host, &group, None).await?;
     Ok(Json(json!(welcome)))
 }
@@ -302,12 +297,18 @@ async fn decline_invite(
     State(node): State<Arc<Node>>,
     ApiJson(body): ApiJson<InviteBody>,
 ) -> ApiResult<Json<Value>> {
+    take_invite(&node, &body)?;
+    Ok(ok())
+}
+
+/// Removes the invitation `body` names; 404 `unknown_invite` when there is none.
+fn take_invite(node: &Node, body: &InviteBody) -> ApiResult<(libp2p::PeerId, GroupId)> {
     let host = parse_peer_id(&body.host_peer_id)?;
     let group = group_id(&body.group_id)?;
-    if !member::take_invite(&node, host, &group) {
+    if !member::take_invite(node, host, &group) {
         return Err(ApiError::not_found("unknown_invite", "no such invitation"));
     }
-    Ok(ok())
+    Ok((host, group))
 }
 
 /// `event: <type>` / `data: {type,group,from?,author?,payload?}` for each `group.*` event.
@@ -317,29 +318,13 @@ async fn events(
 ) -> ApiResult<Response> {
     let slot = streams.open()?;
     let rx = node.events.subscribe();
-    let stream = futures::stream::unfold(Some(rx), |rx| async move {
-        let mut rx = rx?;
-        loop {
-            match rx.recv().await {
-                Ok(numbered) => {
-                    if let Event::Group(event) = &numbered.event {
-                        let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
-                        return Some((SseEvent::default().event(event.kind).data(data), Some(rx)));
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    return Some((SseEvent::default().event("overflow").data("{}"), None));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    })
-    .take_until(slot.token.clone().cancelled_owned())
-    .map(move |frame| {
-        let _held = &slot;
-        Ok::<_, Infallible>(frame)
-    });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(super::events::KEEP_ALIVE))
-        .into_response())
+    Ok(slot.sse(sse_frames(Vec::new(), rx, group_frame)))
+}
+
+fn group_frame(numbered: &Numbered) -> Option<SseEvent> {
+    let Event::Group(event) = &numbered.event else {
+        return None;
+    };
+    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
+    Some(SseEvent::default().event(event.kind).data(data))
 }

@@ -3,6 +3,7 @@
 //! body type and size rules, the in-flight cap, the request timeout, and the slots of long-lived
 //! SSE/WS streams ([`Streams`]). No CORS header is ever sent.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt as _};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +42,23 @@ pub(crate) struct StreamSlot {
     _permit: OwnedSemaphorePermit,
     /// Cancelled when the listener stops; the stream must end then.
     pub(crate) token: CancellationToken,
+}
+
+impl StreamSlot {
+    /// `frames` as an SSE response with a keep-alive comment every [`super::events::KEEP_ALIVE`]:
+    /// it ends at shutdown, and the slot is released when the client goes away and the stream is
+    /// dropped.
+    pub(crate) fn sse(self, frames: impl Stream<Item = SseEvent> + Send + 'static) -> Response {
+        let frames = frames
+            .take_until(self.token.clone().cancelled_owned())
+            .map(move |frame| {
+                let _held = &self;
+                Ok::<_, Infallible>(frame)
+            });
+        Sse::new(frames)
+            .keep_alive(KeepAlive::new().interval(super::events::KEEP_ALIVE))
+            .into_response()
+    }
 }
 
 impl Streams {

@@ -2,16 +2,16 @@
 //! `GET /api/mq/events` (`event: connected`, then `event: message` frames carrying
 //! `{"type":"message","msg","from"}` or `{"type":"delivered","msg_id"}`).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::Response;
+use axum::response::sse::Event as SseEvent;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::{Stream, StreamExt as _};
+use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -24,8 +24,6 @@ use crate::node::Node;
 
 /// Deadline of a receipt sent through `POST /api/mq/ack`.
 const ACK_TIMEOUT: Duration = Duration::from_secs(3);
-/// SSE keep-alive comment interval (peer.md §13).
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The MQ routes.
 pub(crate) fn routes() -> Router<Arc<Node>> {
@@ -147,7 +145,7 @@ async fn ack(
 async fn events(
     State(node): State<Arc<Node>>,
     Extension(streams): Extension<Streams>,
-) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+) -> ApiResult<Response> {
     let slot = streams.open()?;
     let rx = node.events.subscribe();
     let listening = node.mq.inbox().listen(&node.events);
@@ -159,7 +157,7 @@ async fn events(
             match rx.recv().await {
                 Ok(numbered) => {
                     if let Some(frame) = sdk_frame(&numbered.event) {
-                        return Some((Ok(frame), (rx, listening)));
+                        return Some((frame, (rx, listening)));
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
@@ -169,15 +167,7 @@ async fn events(
             }
         }
     });
-    let stream = futures::stream::iter([Ok(connected)])
-        .chain(live)
-        .take_until(slot.token.clone().cancelled_owned())
-        // The slot is released when the client goes away and the stream is dropped.
-        .map(move |frame| {
-            let _held = &slot;
-            frame
-        });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    Ok(slot.sse(futures::stream::iter([connected]).chain(live)))
 }
 
 /// The goop2 SDK frame of an event, for the two kinds it knows.

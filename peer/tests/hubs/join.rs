@@ -2,7 +2,7 @@
 //! voucher that verifies; the email link read from an SMTP sink, pasted back through the local
 //! API; invites and approvals through the hub's admin API; a bind code from a bound device.
 
-use hub::config::{JoinMode, MailTransportKind};
+use hub::config::JoinMode;
 use peer::membership::{JoinOptions, Joined};
 use peer::{Peer, PeerConfig};
 use serde_json::{Value, json};
@@ -21,16 +21,7 @@ pub(super) async fn hub_in(
     adjust: impl FnOnce(&mut hub::Config),
 ) -> (TestHub, TestDb, SmtpSink) {
     let db = TestDb::sqlite();
-    let sink = SmtpSink::start().await;
-    let smtp = sink.url();
-    let hub = TestHub::spawn_with(&db, move |c| {
-        c.membership.join_mode = mode;
-        c.email.transport = MailTransportKind::Smtp;
-        c.email.smtp_url = Some(smtp.into());
-        c.admin.token = Some(ADMIN.to_owned().into());
-        adjust(c);
-    })
-    .await;
+    let (hub, sink) = TestHub::spawn_mailing(&db, mode, ADMIN, adjust).await;
     (hub, db, sink)
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hub::config::{JoinMode, MailTransportKind};
+use hub::config::JoinMode;
 use libp2p::PeerId;
 use peer::hub_url::HubUrl;
 use peer::hubs::HubView;
@@ -39,16 +39,7 @@ impl Community {
     pub(super) async fn start(mode: JoinMode, adjust: impl FnOnce(&mut hub::Config)) -> Self {
         testkit::init_tracing();
         let db = TestDb::postgres().await;
-        let sink = SmtpSink::start().await;
-        let smtp = sink.url();
-        let hub = TestHub::spawn_with(&db, move |c| {
-            c.membership.join_mode = mode;
-            c.email.transport = MailTransportKind::Smtp;
-            c.email.smtp_url = Some(smtp.into());
-            c.admin.token = Some(ADMIN.to_owned().into());
-            adjust(c);
-        })
-        .await;
+        let (hub, sink) = TestHub::spawn_mailing(&db, mode, ADMIN, adjust).await;
         let url = HubUrl::parse(&hub.base_url).unwrap();
         Self {
             hub,
